@@ -1,0 +1,165 @@
+// The training configuration: the reference's YAML schema (`Network:` + `Layers:`),
+// parsed into typed, validated structs.
+//
+// Schema and defaults follow the reference code (ALGORITHM.md cites each rule). Every
+// error names its field path (`Layers.FC_1.n_inputs: expected 3136 (64x7x7 from
+// pooling_2), got 3000`); all errors of a file are reported together, one per line, in
+// a single INVALID_ARGUMENT status. Unknown keys are errors that suggest the closest
+// known key. Parsing never touches the file system or devices: whether `backend: cuda`
+// can run here is decided by ResolveBackend (core/config/backend_choice.h).
+#ifndef EDBP_CORE_CONFIG_CONFIG_H_
+#define EDBP_CORE_CONFIG_CONFIG_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace edbp::config {
+
+enum class LayerType {
+  kConv,     // 2-D convolution + spiking neurons (§5)
+  kLinear,   // fully connected + spiking neurons (§5)
+  kPooling,  // pooling with Network.pooling_type (§5)
+  kDropout,  // dropout shared across time steps (§5)
+};
+
+enum class PoolingType {
+  kAvg,          // "avg"
+  kMax,          // "max"
+  kAdjustedAvg,  // "adjusted_avg" (§5)
+};
+
+enum class LossType {
+  kCount,   // "count" (§8)
+  kKernel,  // "kernel" (§8)
+  kTet,     // "TET" (§8)
+};
+
+enum class OptimizerType {
+  kSgd,    // "SGD"
+  kAdam,   // "Adam"
+  kAdamW,  // "AdamW"
+};
+
+enum class ForwardType {
+  kLeaky,     // "leaky" (default)
+  kNonleaky,  // "nonleaky"
+};
+
+enum class GradientType {
+  kOriginal,     // "original"
+  kExponential,  // "exponential"
+};
+
+enum class BackendChoice {
+  kAuto,  // "auto" (default): CUDA where a device exists, else the CPU
+  kCpu,   // "cpu", or the reference's "python"
+  kCuda,  // "cuda": an error where no CUDA device exists
+};
+
+enum class Encoding {
+  kNone,  // "None" (default): analog input repeated t_train times (§6)
+  kTtfs,  // "TTFS": one spike per pixel, time-to-first-spike (§6)
+};
+
+enum class WeightNormBackward {
+  kReference,  // "reference" (default): the reference's elementwise formulas (§4)
+  kExact,      // "exact": the true gradient of the standardisation
+};
+
+// Per-sample shape of an activation: {C, H, W} for images / feature maps, {N} for a
+// flat vector.
+using SampleShape = std::vector<int64_t>;
+
+// One entry of `Layers:`, in YAML order.
+struct LayerConfig {
+  std::string name;  // the YAML key, e.g. "conv_1"
+  LayerType type = LayerType::kConv;
+
+  // conv: in_channels, out_channels (required), kernel_size (required), stride (1),
+  // padding (0), dilation (1). Each of the four pairs accepts an integer or the
+  // reference's string "(h, w)"; stored as {h, w}.
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  std::array<int64_t, 2> kernel_size = {1, 1};
+  std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> padding = {0, 0};
+  std::array<int64_t, 2> dilation = {1, 1};
+
+  // linear: n_inputs, n_outputs (required).
+  int64_t n_inputs = 0;
+  int64_t n_outputs = 0;
+
+  // conv / linear: firing threshold V (required, > 0).
+  float threshold = 0;
+
+  // dropout: p (default 0.5). p <= 0 or p >= 1 makes the layer the identity (§5).
+  float p = 0.5f;
+
+  // Filled by shape inference: per-sample input and output shapes of this layer.
+  SampleShape in_shape;
+  SampleShape out_shape;
+};
+
+// `Network:`, with the reference's defaults.
+struct NetworkConfig {
+  int64_t epochs = 0;      // required, >= 1
+  int64_t batch_size = 0;  // required, >= 1
+  int64_t n_steps = 0;     // required, >= 1 (T)
+  int64_t t_train = 0;     // default n_steps (§0)
+  std::string dataset;     // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST
+  std::string data_path;   // default "" (the data set's standard location)
+  std::string log_path;    // default ""
+  BackendChoice backend = BackendChoice::kAuto;
+  OptimizerType optimizer = OptimizerType::kAdamW;  // required in the YAML
+  double lr = 0;                // required, > 0
+  double weight_decay = 0;      // default 0, >= 0
+  double avg_spike_init = 1;    // default 1, > 0 (§7)
+  LossType loss = LossType::kCount;  // required
+  bool loss_reverse = true;     // default true: gradient sign -1 (§8)
+  double norm_grad = 1;         // default 1: lr factor for g, b (§10)
+  GradientType gradient_type = GradientType::kExponential;  // required
+  ForwardType forward_type = ForwardType::kLeaky;
+  PoolingType pooling_type = PoolingType::kAdjustedAvg;     // required if any pooling
+  int64_t n_class = 0;          // required, >= 2
+  double desired_count = 0;     // required for loss count
+  double undesired_count = 0;   // required for loss count
+  double tau_m = 0;             // required, > 0, != tau_s
+  double tau_s = 0;             // required, > 0
+  double tau_grad = 0;          // required for gradient_type exponential, > 0
+  double max_dudt_inv = 123456789;  // default 123456789 (§3)
+  Encoding encoding = Encoding::kNone;
+  bool amp = false;             // accepted for compatibility; must be false
+  WeightNormBackward weight_norm_backward = WeightNormBackward::kReference;
+};
+
+struct Config {
+  NetworkConfig network;
+  std::vector<LayerConfig> layers;  // YAML order
+  SampleShape input_shape;          // per-sample input shape from the data set
+  std::string source_name;          // file name (or "<string>") used in messages
+  std::string source_text;          // the YAML text as given (for checkpoints)
+};
+
+// Parses and validates YAML text. `source_name` prefixes syntax errors
+// ("fashion_mnist.yaml:12:3: ..."). Errors: INVALID_ARGUMENT listing every problem.
+absl::StatusOr<Config> ParseConfig(std::string_view yaml_text,
+                                   std::string_view source_name = "<string>");
+
+// Reads and parses a file. Errors: NOT_FOUND / PERMISSION_DENIED naming the path when
+// it cannot be read, else as ParseConfig.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Names used in the YAML, for messages and round trips.
+std::string_view LayerTypeName(LayerType type);
+std::string_view PoolingTypeName(PoolingType type);
+std::string_view LossTypeName(LossType type);
+std::string_view OptimizerTypeName(OptimizerType type);
+
+}  // namespace edbp::config
+
+#endif  // EDBP_CORE_CONFIG_CONFIG_H_

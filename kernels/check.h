@@ -1,0 +1,53 @@
+// Programmer-error checks that abort, and Status propagation helpers.
+//
+// EDBP_CHECK(cond) << "context"; aborts with file:line when cond is false. Use it only
+// for broken invariants inside the program (a wrong shape passed between our own
+// modules); anything the outside world can cause returns absl::Status instead.
+#ifndef EDBP_KERNELS_CHECK_H_
+#define EDBP_KERNELS_CHECK_H_
+
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace edbp::internal {
+
+// Collects the message of a failed check and aborts in its destructor.
+class CheckFailure {
+ public:
+  CheckFailure(const char* file, int line, const char* condition);
+  [[noreturn]] ~CheckFailure();
+  std::ostream& stream() { return stream_; }
+
+ private:
+  std::ostringstream stream_;
+};
+
+}  // namespace edbp::internal
+
+#define EDBP_CHECK(cond)                                                        \
+  if (__builtin_expect(static_cast<bool>(cond), 1)) {                           \
+  } else /* NOLINT */                                                           \
+    ::edbp::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
+
+#define EDBP_STATUS_CONCAT_INNER_(a, b) a##b
+#define EDBP_STATUS_CONCAT_(a, b) EDBP_STATUS_CONCAT_INNER_(a, b)
+
+// Returns from the enclosing function when `expr` (an absl::Status) is not OK.
+#define EDBP_RETURN_IF_ERROR(expr)                  \
+  do {                                              \
+    const ::absl::Status edbp_status_ = (expr);     \
+    if (!edbp_status_.ok()) return edbp_status_;    \
+  } while (0)
+
+// `EDBP_ASSIGN_OR_RETURN(auto x, Foo());` declares x from a StatusOr or returns its
+// error.
+#define EDBP_ASSIGN_OR_RETURN(lhs, expr) \
+  EDBP_ASSIGN_OR_RETURN_IMPL_(EDBP_STATUS_CONCAT_(edbp_statusor_, __LINE__), lhs, expr)
+#define EDBP_ASSIGN_OR_RETURN_IMPL_(var, lhs, expr) \
+  auto var = (expr);                                \
+  if (!var.ok()) return var.status();               \
+  lhs = std::move(var).value()
+
+#endif  // EDBP_KERNELS_CHECK_H_

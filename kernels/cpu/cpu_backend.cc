@@ -1,0 +1,78 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include <cblas.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/cpu_ops.h"
+
+namespace edbp::kernels {
+
+CpuBackend::CpuBackend() {
+  // Our ops parallelise themselves (parallel.h); a threaded OpenBLAS inside them
+  // would oversubscribe the cores.
+  openblas_set_num_threads(1);
+}
+
+bool CpuBackend::Supports(Op op) const { return op != Op::kNumOps; }
+
+absl::StatusOr<void*> CpuBackend::Allocate(size_t bytes) {
+  constexpr size_t kAlign = 64;
+  const size_t rounded = ((bytes + kAlign - 1) / kAlign + (bytes == 0)) * kAlign;
+  void* ptr = std::aligned_alloc(kAlign, rounded);
+  if (ptr == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
+  }
+  return ptr;
+}
+
+void CpuBackend::Deallocate(void* ptr) { std::free(ptr); }
+
+absl::Status CpuBackend::CopyHostToDevice(void* dst, const void* host_src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, host_src, bytes);
+  return absl::OkStatus();
+}
+absl::Status CpuBackend::CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(host_dst, src, bytes);
+  return absl::OkStatus();
+}
+absl::Status CpuBackend::CopyDeviceToDevice(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0 && dst != src) std::memmove(dst, src, bytes);
+  return absl::OkStatus();
+}
+
+#define EDBP_CPU_OP(Name, Args)                           \
+  absl::Status CpuBackend::Name(const Args& args) {       \
+    cpu::Name(args);                                      \
+    return absl::OkStatus();                              \
+  }
+
+EDBP_CPU_OP(Fill, FillArgs)
+EDBP_CPU_OP(Scale, ScaleArgs)
+EDBP_CPU_OP(Mul, MulArgs)
+EDBP_CPU_OP(Axpy, AxpyArgs)
+EDBP_CPU_OP(SumSquares, SumSquaresArgs)
+EDBP_CPU_OP(Gemm, GemmArgs)
+EDBP_CPU_OP(NeuronForward, NeuronForwardArgs)
+EDBP_CPU_OP(NeuronBackward, NeuronBackwardArgs)
+EDBP_CPU_OP(Conv2dForward, Conv2dForwardArgs)
+EDBP_CPU_OP(Conv2dBackwardData, Conv2dBackwardDataArgs)
+EDBP_CPU_OP(Conv2dBackwardFilter, Conv2dBackwardFilterArgs)
+EDBP_CPU_OP(Pool2dForward, Pool2dForwardArgs)
+EDBP_CPU_OP(Pool2dBackward, Pool2dBackwardArgs)
+EDBP_CPU_OP(WeightStdForward, WeightStdForwardArgs)
+EDBP_CPU_OP(WeightStdBackward, WeightStdBackwardArgs)
+EDBP_CPU_OP(DropoutApply, DropoutApplyArgs)
+EDBP_CPU_OP(LabelInject, LabelInjectArgs)
+EDBP_CPU_OP(CountLoss, CountLossArgs)
+EDBP_CPU_OP(KernelLoss, KernelLossArgs)
+EDBP_CPU_OP(TetLoss, TetLossArgs)
+EDBP_CPU_OP(SgdStep, SgdStepArgs)
+EDBP_CPU_OP(AdamStep, AdamStepArgs)
+
+#undef EDBP_CPU_OP
+
+}  // namespace edbp::kernels

@@ -1,0 +1,50 @@
+// The CPU backend: host memory, OpenBLAS, the ParallelFor pool. Supports every op.
+// Obtain it through kernels/registry.h (GetBackend({DeviceType::kCpu})).
+#ifndef EDBP_KERNELS_CPU_CPU_BACKEND_H_
+#define EDBP_KERNELS_CPU_CPU_BACKEND_H_
+
+#include "kernels/backend.h"
+
+namespace edbp::kernels {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+
+  Device device() const override { return Device{DeviceType::kCpu, 0}; }
+  bool Supports(Op op) const override;
+
+  absl::StatusOr<void*> Allocate(size_t bytes) override;
+  void Deallocate(void* ptr) override;
+  absl::Status CopyHostToDevice(void* dst, const void* host_src, size_t bytes) override;
+  absl::Status CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) override;
+  absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
+  absl::Status Synchronize() override { return absl::OkStatus(); }
+
+  absl::Status Fill(const FillArgs& args) override;
+  absl::Status Scale(const ScaleArgs& args) override;
+  absl::Status Mul(const MulArgs& args) override;
+  absl::Status Axpy(const AxpyArgs& args) override;
+  absl::Status SumSquares(const SumSquaresArgs& args) override;
+  absl::Status Gemm(const GemmArgs& args) override;
+  absl::Status NeuronForward(const NeuronForwardArgs& args) override;
+  absl::Status NeuronBackward(const NeuronBackwardArgs& args) override;
+  absl::Status Conv2dForward(const Conv2dForwardArgs& args) override;
+  absl::Status Conv2dBackwardData(const Conv2dBackwardDataArgs& args) override;
+  absl::Status Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) override;
+  absl::Status Pool2dForward(const Pool2dForwardArgs& args) override;
+  absl::Status Pool2dBackward(const Pool2dBackwardArgs& args) override;
+  absl::Status WeightStdForward(const WeightStdForwardArgs& args) override;
+  absl::Status WeightStdBackward(const WeightStdBackwardArgs& args) override;
+  absl::Status DropoutApply(const DropoutApplyArgs& args) override;
+  absl::Status LabelInject(const LabelInjectArgs& args) override;
+  absl::Status CountLoss(const CountLossArgs& args) override;
+  absl::Status KernelLoss(const KernelLossArgs& args) override;
+  absl::Status TetLoss(const TetLossArgs& args) override;
+  absl::Status SgdStep(const SgdStepArgs& args) override;
+  absl::Status AdamStep(const AdamStepArgs& args) override;
+};
+
+}  // namespace edbp::kernels
+
+#endif  // EDBP_KERNELS_CPU_CPU_BACKEND_H_
