@@ -6,7 +6,7 @@
 // pooling_2), got 3000`); all errors of a file are reported together, one per line, in
 // a single INVALID_ARGUMENT status. Unknown keys are errors that suggest the closest
 // known key. Parsing never touches the file system or devices: whether `backend: cuda`
-// can run here is decided by ResolveBackend (core/config/backend_choice.h).
+// can run here is decided where the backend is resolved, outside this module.
 #ifndef EDBP_CORE_CONFIG_CONFIG_H_
 #define EDBP_CORE_CONFIG_CONFIG_H_
 
@@ -100,7 +100,9 @@ struct LayerConfig {
   // dropout: p (default 0.5). p <= 0 or p >= 1 makes the layer the identity (§5).
   float p = 0.5f;
 
-  // Filled by shape inference: per-sample input and output shapes of this layer.
+  // Filled by shape inference: per-sample input and output shapes of this layer. A
+  // linear layer's in_shape is the flattened {C*H*W} (its n_inputs) even when the
+  // layer before it outputs {C, H, W}; dropout and pooling keep the incoming rank.
   SampleShape in_shape;
   SampleShape out_shape;
 };
@@ -110,8 +112,12 @@ struct NetworkConfig {
   int64_t epochs = 0;      // required, >= 1
   int64_t batch_size = 0;  // required, >= 1
   int64_t n_steps = 0;     // required, >= 1 (T)
-  int64_t t_train = 0;     // default n_steps (§0)
-  std::string dataset;     // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST
+  int64_t t_train = 0;     // default n_steps; == n_steps unless event data (§0)
+  // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, or Synthetic (edbp's
+  // own, whose sample shape comes from the extension key `input_shape: [C, H, W]` or
+  // `[N]`; for the others input_shape is optional and must match). `model_import` is
+  // rejected: the network must be written out in `Layers:`.
+  std::string dataset;
   std::string data_path;   // default "" (the data set's standard location)
   std::string log_path;    // default ""
   BackendChoice backend = BackendChoice::kAuto;
@@ -121,17 +127,17 @@ struct NetworkConfig {
   double avg_spike_init = 1;    // default 1, > 0 (§7)
   LossType loss = LossType::kCount;  // required
   bool loss_reverse = true;     // default true: gradient sign -1 (§8)
-  double norm_grad = 1;         // default 1: lr factor for g, b (§10)
+  double norm_grad = 1;         // default 1, >= 0: lr factor for g, b (§10)
   GradientType gradient_type = GradientType::kExponential;  // required
   ForwardType forward_type = ForwardType::kLeaky;
   PoolingType pooling_type = PoolingType::kAdjustedAvg;     // required if any pooling
   int64_t n_class = 0;          // required, >= 2
-  double desired_count = 0;     // required for loss count
-  double undesired_count = 0;   // required for loss count
+  double desired_count = 0;     // required for loss count, >= 0 (§8)
+  double undesired_count = 0;   // required for loss count, >= 0 (§8)
   double tau_m = 0;             // required, > 0, != tau_s
   double tau_s = 0;             // required, > 0
   double tau_grad = 0;          // required for gradient_type exponential, > 0
-  double max_dudt_inv = 123456789;  // default 123456789 (§3)
+  double max_dudt_inv = 123456789;  // default 123456789, > 0 (§3)
   Encoding encoding = Encoding::kNone;
   bool amp = false;             // accepted for compatibility; must be false
   WeightNormBackward weight_norm_backward = WeightNormBackward::kReference;
@@ -140,7 +146,7 @@ struct NetworkConfig {
 struct Config {
   NetworkConfig network;
   std::vector<LayerConfig> layers;  // YAML order
-  SampleShape input_shape;          // per-sample input shape from the data set
+  SampleShape input_shape;          // per-sample input shape of the data set
   std::string source_name;          // file name (or "<string>") used in messages
   std::string source_text;          // the YAML text as given (for checkpoints)
 };
@@ -159,6 +165,20 @@ std::string_view LayerTypeName(LayerType type);
 std::string_view PoolingTypeName(PoolingType type);
 std::string_view LossTypeName(LossType type);
 std::string_view OptimizerTypeName(OptimizerType type);
+std::string_view ForwardTypeName(ForwardType type);
+std::string_view GradientTypeName(GradientType type);
+std::string_view BackendChoiceName(BackendChoice choice);  // kCpu -> "cpu"
+std::string_view EncodingName(Encoding encoding);
+std::string_view WeightNormBackwardName(WeightNormBackward mode);
+
+// The per-sample input shape of a data set the config may name ({1, 28, 28} for MNIST
+// and FashionMNIST, {3, 32, 32} for CIFAR10 / CIFAR100, {2, 34, 34} for NMNIST); empty
+// for Synthetic (shape from Network.input_shape) and unknown names.
+SampleShape DatasetSampleShape(std::string_view dataset);
+
+// True for event data sets (NMNIST): input arrives as n_steps frames, and t_train may
+// differ from n_steps (ALGORITHM.md §0, §6). False for static images.
+bool IsEventDataset(std::string_view dataset);
 
 }  // namespace edbp::config
 
