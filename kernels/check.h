@@ -26,10 +26,11 @@ class CheckFailure {
 
 }  // namespace edbp::internal
 
-#define EDBP_CHECK(cond)                                                        \
-  if (__builtin_expect(static_cast<bool>(cond), 1)) {                           \
-  } else /* NOLINT */                                                           \
-    ::edbp::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
+// A while loop (not if/else) so that `if (a) EDBP_CHECK(b);` has no dangling else; the
+// body aborts, so it never loops.
+#define EDBP_CHECK(cond)                                \
+  while (__builtin_expect(!static_cast<bool>(cond), 0)) \
+  ::edbp::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
 
 #define EDBP_STATUS_CONCAT_INNER_(a, b) a##b
 #define EDBP_STATUS_CONCAT_(a, b) EDBP_STATUS_CONCAT_INNER_(a, b)
@@ -37,7 +38,7 @@ class CheckFailure {
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
 #define EDBP_RETURN_IF_ERROR(expr)                  \
   do {                                              \
-    const ::absl::Status edbp_status_ = (expr);     \
+    ::absl::Status edbp_status_ = (expr);           \
     if (!edbp_status_.ok()) return edbp_status_;    \
   } while (0)
 

@@ -240,7 +240,8 @@ struct LabelInjectArgs {
 };
 
 // ---- losses (§8) -----------------------------------------------------------------------
-// Common: o [T, batch, classes] (after injection); labels [batch] int32; grad [T,
+// Common: o [T, batch, classes] (after injection); labels [batch] int32 (a label
+// outside [0, classes) matches no class; never an out-of-bounds access); grad [T,
 // batch, classes] overwritten with dL/do (including the sign, §8); *loss (host
 // pointer) receives the batch's loss as a double.
 struct CountLossArgs {
@@ -253,12 +254,13 @@ struct CountLossArgs {
   double* loss = nullptr;
 };
 // target: [T] spike train (§8, kernel loss) for the label class; other classes' target
-// is all zero. tau_s from the network config.
+// is all zero. tau_s from the network config, in double: the reference computes
+// 1 - 1/tau_s in double and casts the result to float32.
 struct KernelLossArgs {
   int64_t steps = 0, batch = 0, classes = 0;
-  float tau_s = 1;
+  double tau_s = 1;
   float sign = -1;
-  const float* target = nullptr;  // [T], host memory
+  const float* target = nullptr;  // [T], backend memory like every other pointer
   const float* o = nullptr;
   const int32_t* labels = nullptr;
   float* grad = nullptr;
@@ -274,10 +276,14 @@ struct TetLossArgs {
 };
 
 // ---- optimisers (§10, PyTorch semantics) ---------------------------------------------
+// Scalars are double, like PyTorch's Python floats: derived scalars (1 - lr·wd, the
+// bias corrections, lr / bias_correction1) are formed in double and cast to float32
+// where PyTorch casts them; the elementwise math is float32.
+//
 // param -= lr * (grad + weight_decay * param)   (no momentum; coupled decay)
 struct SgdStepArgs {
   int64_t n = 0;
-  float lr = 0, weight_decay = 0;
+  double lr = 0, weight_decay = 0;
   float* param = nullptr;
   const float* grad = nullptr;
 };
@@ -285,7 +291,7 @@ struct SgdStepArgs {
 // p *= 1 - lr·wd). `step` is the 1-based step count after this update.
 struct AdamStepArgs {
   int64_t n = 0;
-  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0;
+  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   bool decoupled = false;
   int64_t step = 1;
   float* param = nullptr;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace edbp::kernels {
@@ -21,15 +22,41 @@ bool CpuBackend::Supports(Op op) const { return op != Op::kNumOps; }
 absl::StatusOr<void*> CpuBackend::Allocate(size_t bytes) {
   constexpr size_t kAlign = 64;
   const size_t rounded = ((bytes + kAlign - 1) / kAlign + (bytes == 0)) * kAlign;
-  void* ptr = std::aligned_alloc(kAlign, rounded);
-  if (ptr == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
+  std::lock_guard<std::mutex> lock(mu_);
+  void* ptr = nullptr;
+  if (auto it = cached_.find(rounded); it != cached_.end()) {
+    ptr = it->second;
+    cached_.erase(it);
+  } else {
+    ptr = std::aligned_alloc(kAlign, rounded);
+    if (ptr == nullptr) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
+    }
   }
+  live_.emplace(ptr, rounded);
   return ptr;
 }
 
-void CpuBackend::Deallocate(void* ptr) { std::free(ptr); }
+void CpuBackend::Deallocate(void* ptr) {
+  if (ptr == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(ptr);
+  EDBP_CHECK(it != live_.end()) << "Deallocate of a pointer this backend did not allocate";
+  cached_.emplace(it->second, ptr);
+  live_.erase(it);
+}
+
+size_t CpuBackend::ReleaseCachedMemory() {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t freed = 0;
+  for (auto& [bytes, ptr] : cached_) {
+    std::free(ptr);
+    freed += bytes;
+  }
+  cached_.clear();
+  return freed;
+}
 
 absl::Status CpuBackend::CopyHostToDevice(void* dst, const void* host_src, size_t bytes) {
   if (bytes > 0) std::memcpy(dst, host_src, bytes);

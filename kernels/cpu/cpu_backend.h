@@ -1,7 +1,16 @@
 // The CPU backend: host memory, OpenBLAS, the ParallelFor pool. Supports every op.
 // Obtain it through kernels/registry.h (GetBackend({DeviceType::kCpu})).
+//
+// Memory is cached: a freed block is kept and handed out again for the next request
+// of the same rounded size, so a training loop that allocates the same tensors every
+// step stops touching the OS (and taking page faults) after its first step. The cache
+// is thread-safe; ReleaseCachedMemory() returns it to the system.
 #ifndef EDBP_KERNELS_CPU_CPU_BACKEND_H_
 #define EDBP_KERNELS_CPU_CPU_BACKEND_H_
+
+#include <cstddef>
+#include <mutex>
+#include <unordered_map>
 
 #include "kernels/backend.h"
 
@@ -20,6 +29,8 @@ class CpuBackend final : public Backend {
   absl::Status CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) override;
   absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override { return absl::OkStatus(); }
+  // Frees every cached block; returns the bytes freed.
+  size_t ReleaseCachedMemory();
 
   absl::Status Fill(const FillArgs& args) override;
   absl::Status Scale(const ScaleArgs& args) override;
@@ -43,6 +54,11 @@ class CpuBackend final : public Backend {
   absl::Status TetLoss(const TetLossArgs& args) override;
   absl::Status SgdStep(const SgdStepArgs& args) override;
   absl::Status AdamStep(const AdamStepArgs& args) override;
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<void*, size_t> live_;               // guarded by mu_: ptr → bytes
+  std::unordered_multimap<size_t, void*> cached_;        // guarded by mu_: bytes → ptr
 };
 
 }  // namespace edbp::kernels
