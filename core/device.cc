@@ -1,0 +1,43 @@
+#include "core/device.h"
+
+#include "absl/strings/str_cat.h"
+#include "kernels/check.h"
+#include "kernels/registry.h"
+
+namespace edbp {
+
+absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
+  const kernels::Device cpu{kernels::DeviceType::kCpu, 0};
+  const kernels::Device gpu{kernels::DeviceType::kCuda, 0};
+  // A GPU only counts once this build can run on it (GetBackend says so).
+  const bool gpu_usable = kernels::CudaDeviceCount() > 0 && kernels::GetBackend(gpu).ok();
+  switch (choice) {
+    case config::BackendChoice::kCpu:
+      return cpu;
+    case config::BackendChoice::kAuto:
+      return gpu_usable ? gpu : cpu;
+    case config::BackendChoice::kCuda:
+      if (gpu_usable) return gpu;
+      if (!kernels::CudaCompiledIn()) {
+        return absl::FailedPreconditionError(
+            "Network.backend: cuda was asked for, but this binary was built without "
+            "CUDA (configure with EDBP_CUDA=ON on a machine with nvcc); use backend: cpu "
+            "or auto");
+      }
+      if (kernels::CudaDeviceCount() == 0) {
+        return absl::FailedPreconditionError(
+            "Network.backend: cuda was asked for, but no CUDA device is visible on this "
+            "machine (no driver, no GPU, or CUDA_VISIBLE_DEVICES hides them); use "
+            "backend: cpu or auto");
+      }
+      return kernels::GetBackend(gpu).status();
+  }
+  return absl::InvalidArgumentError("unknown backend choice");
+}
+
+absl::StatusOr<kernels::Backend*> ResolveBackend(config::BackendChoice choice) {
+  EDBP_ASSIGN_OR_RETURN(const kernels::Device device, ResolveDevice(choice));
+  return kernels::GetBackend(device);
+}
+
+}  // namespace edbp

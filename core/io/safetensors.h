@@ -1,0 +1,38 @@
+// Reading and writing safetensors files (https://github.com/huggingface/safetensors):
+// 8-byte little-endian header length, a JSON header {name: {dtype, shape,
+// data_offsets}, "__metadata__": {str: str}}, then the raw little-endian data.
+// edbp stores float32 tensors only ("F32"); other dtypes are reported as errors.
+#ifndef EDBP_CORE_IO_SAFETENSORS_H_
+#define EDBP_CORE_IO_SAFETENSORS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tensor.h"
+
+namespace edbp {
+
+struct HostTensor {
+  Shape shape;
+  std::vector<float> data;  // NumElements(shape) values, row-major
+};
+
+struct SafeTensors {
+  std::map<std::string, HostTensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Errors name the file: NOT_FOUND when it cannot be opened, DATA_LOSS when it is
+// truncated or its header is malformed (with what was expected), UNIMPLEMENTED for a
+// dtype other than F32.
+absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path);
+
+// Writes atomically: a temporary file in the same directory, fsync, rename, fsync of
+// the directory. An existing file at `path` is replaced only when the write succeeded.
+absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& contents);
+
+}  // namespace edbp
+
+#endif  // EDBP_CORE_IO_SAFETENSORS_H_

@@ -1,0 +1,68 @@
+// The layer interface: Forward returns a context that Backward consumes (no globals,
+// STYLE.md #8). Activations are time-major: [T, B, C, H, W] or [T, B, N].
+//
+// A Layer owns its parameters and their gradients; it is used by one thread at a time.
+// Backward overwrites the parameter gradients (one backward per optimiser step).
+#ifndef EDBP_CORE_LAYERS_LAYER_H_
+#define EDBP_CORE_LAYERS_LAYER_H_
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/config/config.h"
+#include "core/tensor.h"
+
+namespace edbp {
+
+struct ForwardOptions {
+  // Training mode: dropout draws masks (§5). Test and init passes use false.
+  bool training = false;
+  // Output layer only: labels [B] int32 → label injection (§5).
+  const Tensor* labels = nullptr;
+  // Source of dropout masks; required when training with dropout.
+  std::mt19937_64* rng = nullptr;
+  // False when no Backward will follow: the layer may skip saving anything.
+  bool keep_context = true;
+};
+
+// What a Forward saves for its Backward. Opaque outside the layer that made it.
+class LayerContext {
+ public:
+  virtual ~LayerContext() = default;
+};
+
+struct LayerForward {
+  Tensor output;      // [T, B, ...]; after injection for the output layer
+  Tensor raw_output;  // output layer with labels: spikes before injection (§5, §9)
+  std::unique_ptr<LayerContext> context;  // null when !keep_context
+};
+
+class Layer {
+ public:
+  explicit Layer(config::LayerConfig config) : config_(std::move(config)) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const config::LayerConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  // conv and linear have weights (W, g, b); pooling and dropout do not.
+  virtual bool HasParameters() const { return false; }
+
+  virtual absl::StatusOr<LayerForward> Forward(const Tensor& x,
+                                               const ForwardOptions& options) = 0;
+  // dL/d(output) → dL/d(input), consuming the context of the matching Forward. When
+  // need_input_grad is false (the first layer) the returned Tensor is undefined.
+  virtual absl::StatusOr<Tensor> Backward(const Tensor& grad_output,
+                                          std::unique_ptr<LayerContext> context,
+                                          bool need_input_grad) = 0;
+
+ private:
+  const config::LayerConfig config_;
+};
+
+}  // namespace edbp
+
+#endif  // EDBP_CORE_LAYERS_LAYER_H_

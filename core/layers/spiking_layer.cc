@@ -1,0 +1,156 @@
+#include "core/layers/spiking_layer.h"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/check.h"
+
+namespace edbp {
+
+absl::Status SpikingLayer::AllocateParameters(kernels::Backend* backend,
+                                              const Shape& weight_shape, const Shape& norm_shape) {
+  EDBP_ASSIGN_OR_RETURN(weight_, Tensor::Zeros(backend, weight_shape));
+  EDBP_ASSIGN_OR_RETURN(grad_weight_, Tensor::Zeros(backend, weight_shape));
+  EDBP_ASSIGN_OR_RETURN(norm_weight_, Tensor::Empty(backend, norm_shape));
+  EDBP_RETURN_IF_ERROR(backend->Fill(
+      {.n = norm_weight_.numel(), .value = 1.0f, .out = norm_weight_.f32()}));
+  EDBP_ASSIGN_OR_RETURN(norm_bias_, Tensor::Zeros(backend, norm_shape));
+  EDBP_ASSIGN_OR_RETURN(grad_norm_weight_, Tensor::Zeros(backend, norm_shape));
+  EDBP_ASSIGN_OR_RETURN(grad_norm_bias_, Tensor::Zeros(backend, norm_shape));
+  return absl::OkStatus();
+}
+
+absl::Status SpikingLayer::ResetParameters(std::mt19937_64& rng) {
+  // §4: PyTorch's default for conv/linear, U(-1/sqrt(F), 1/sqrt(F)); g = 1, b = 0.
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in()));
+  std::uniform_real_distribution<double> dist(-bound, bound);
+  std::vector<float> w(weight_.numel());
+  for (float& v : w) v = static_cast<float>(dist(rng));
+  kernels::Backend* backend = weight_.backend();
+  EDBP_RETURN_IF_ERROR(backend->CopyHostToDevice(weight_.f32(), w.data(), weight_.bytes()));
+  EDBP_RETURN_IF_ERROR(backend->Fill(
+      {.n = norm_weight_.numel(), .value = 1.0f, .out = norm_weight_.f32()}));
+  return backend->Fill({.n = norm_bias_.numel(), .value = 0.0f, .out = norm_bias_.f32()});
+}
+
+absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
+                                                   const ForwardOptions& options) {
+  kernels::Backend* backend = x.backend();
+  const int64_t steps = x.dim(0);
+  EDBP_CHECK(steps + 1 <= neuron_->syn_a.numel())
+      << name() << ": " << steps << " steps exceed the kernel tables (n_steps)";
+  const int64_t c_out = out_channels();
+  const int64_t m = fan_in();
+
+  // §4: standardise the weights on every forward.
+  auto ctx = std::make_unique<SpikingContext>();
+  EDBP_ASSIGN_OR_RETURN(ctx->w_hat, Tensor::Empty(backend, {c_out, m}));
+  EDBP_ASSIGN_OR_RETURN(ctx->mean, Tensor::Empty(backend, {c_out}));
+  EDBP_ASSIGN_OR_RETURN(ctx->var, Tensor::Empty(backend, {c_out}));
+  EDBP_RETURN_IF_ERROR(backend->WeightStdForward({.c_out = c_out,
+                                                  .m = m,
+                                                  .w = weight_.f32(),
+                                                  .g = norm_weight_.f32(),
+                                                  .b = norm_bias_.f32(),
+                                                  .w_hat = ctx->w_hat.f32(),
+                                                  .mean = ctx->mean.f32(),
+                                                  .var = ctx->var.f32()}));
+
+  const Shape out_shape = OutputShape(x);
+  EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, out_shape));
+  EDBP_RETURN_IF_ERROR(Current(x, ctx->w_hat, current));
+
+  // §2: neuron forward over [T, B·N].
+  EDBP_ASSIGN_OR_RETURN(ctx->du, Tensor::Empty(backend, out_shape));
+  EDBP_ASSIGN_OR_RETURN(ctx->du_t, Tensor::Empty(backend, out_shape));
+  EDBP_ASSIGN_OR_RETURN(ctx->o, Tensor::Empty(backend, out_shape));
+  kernels::NeuronParams params = neuron_->params;
+  params.threshold = config().threshold;
+  EDBP_RETURN_IF_ERROR(backend->NeuronForward({.steps = steps,
+                                               .n = current.numel() / steps,
+                                               .params = params,
+                                               .input = current.f32(),
+                                               .du = ctx->du.f32(),
+                                               .du_t = ctx->du_t.f32(),
+                                               .o = ctx->o.f32()}));
+
+  LayerForward result;
+  if (options.labels != nullptr) {
+    // §5: label injection; the raw spikes are kept for the training accuracy (§9).
+    EDBP_CHECK(out_shape.size() == 3) << name() << ": label injection needs [T,B,C]";
+    EDBP_ASSIGN_OR_RETURN(result.raw_output, ctx->o.Clone());
+    EDBP_RETURN_IF_ERROR(backend->LabelInject({.steps = steps,
+                                               .batch = out_shape[1],
+                                               .classes = out_shape[2],
+                                               .du = ctx->du.f32(),
+                                               .labels = options.labels->i32(),
+                                               .o = ctx->o.f32()}));
+  }
+  result.output = ctx->o;
+  if (options.keep_context) {
+    ctx->x = x;
+    result.context = std::move(ctx);
+  }
+  return result;
+}
+
+absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
+                                              std::unique_ptr<LayerContext> context,
+                                              bool need_input_grad) {
+  auto* ctx = dynamic_cast<SpikingContext*>(context.get());
+  EDBP_CHECK(ctx != nullptr) << name() << ": Backward without its Forward context";
+  EDBP_CHECK(grad_output.numel() == ctx->o.numel());
+  kernels::Backend* backend = grad_output.backend();
+  const Shape& out_shape = ctx->o.shape();
+  const int64_t steps = out_shape[0];
+  const int64_t n = ctx->o.numel();
+
+  // §5: e = dL/do ⊙ o, then §3 neuron backward.
+  EDBP_ASSIGN_OR_RETURN(Tensor e, Tensor::Empty(backend, out_shape));
+  EDBP_RETURN_IF_ERROR(backend->Mul(
+      {.n = n, .alpha = 1.0f, .a = grad_output.f32(), .b = ctx->o.f32(), .out = e.f32()}));
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_w, Tensor::Empty(backend, out_shape));
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_in, Tensor::Empty(backend, out_shape));
+  EDBP_RETURN_IF_ERROR(backend->NeuronBackward({.steps = steps,
+                                                .n = n / steps,
+                                                .max_dudt_inv = neuron_->max_dudt_inv,
+                                                .e = e.f32(),
+                                                .o = ctx->o.f32(),
+                                                .du = ctx->du.f32(),
+                                                .du_t = ctx->du_t.f32(),
+                                                .syn_a = neuron_->syn_a.f32(),
+                                                .partial_a = neuron_->partial_a.f32(),
+                                                .grad_w = grad_w.f32(),
+                                                .grad_in = grad_in.f32()}));
+
+  // dL/dŴ, then §4 back to W, g, b.
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));
+  EDBP_RETURN_IF_ERROR(FilterGrad(grad_w, ctx->x, grad_w_hat));
+  EDBP_RETURN_IF_ERROR(backend->WeightStdBackward(
+      {.c_out = out_channels(),
+       .m = fan_in(),
+       .exact = neuron_->exact_weight_norm_backward,
+       .grad_w_hat = grad_w_hat.f32(),
+       .w = weight_.f32(),
+       .g = norm_weight_.f32(),
+       .b = norm_bias_.f32(),
+       .mean = ctx->mean.f32(),
+       .var = ctx->var.f32(),
+       .grad_w = grad_weight_.f32(),
+       .grad_g = grad_norm_weight_.f32(),
+       .grad_b = grad_norm_bias_.f32()}));
+
+  if (!need_input_grad) return Tensor();
+  // §5: dL/dx = 0.85 · (grad_in_ back through Ŵ) ⊙ x, by the value of x.
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_x, Tensor::Empty(backend, ctx->x.shape()));
+  EDBP_RETURN_IF_ERROR(DataGrad(grad_in, ctx->w_hat, grad_x));
+  EDBP_RETURN_IF_ERROR(backend->Mul({.n = grad_x.numel(),
+                                     .alpha = 0.85f,
+                                     .a = grad_x.f32(),
+                                     .b = ctx->x.f32(),
+                                     .out = grad_x.f32()}));
+  return grad_x;
+}
+
+}  // namespace edbp
