@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  cmake make ninja-build pkg-config
+  cmake make ninja-build
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libopenblas-dev
   dataset-fashion-mnist

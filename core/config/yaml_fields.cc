@@ -153,8 +153,8 @@ std::string DimsToString(std::span<const int64_t> dims) {
   return absl::StrJoin(dims.begin(), dims.end(), "x");
 }
 
-MapReader::MapReader(YAML::Node map, std::string path, ErrorList* errors)
-    : map_(std::move(map)), path_(std::move(path)), errors_(errors) {}
+MapReader::MapReader(const YAML::Node& map, std::string path, ErrorList* errors)
+    : map_(map), path_(std::move(path)), errors_(errors) {}
 
 void MapReader::Error(absl::string_view key, absl::string_view message) {
   errors_->Add(FieldPath(key), message);

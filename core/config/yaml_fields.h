@@ -60,7 +60,7 @@ inline constexpr int64_t kMaxInt = 2147483647;
 class MapReader {
  public:
   // `map` is a YAML map; `path` is its field path ("Network", "Layers.conv_1", "").
-  MapReader(YAML::Node map, std::string path, ErrorList* errors);
+  MapReader(const YAML::Node& map, std::string path, ErrorList* errors);
 
   const std::string& path() const { return path_; }
   std::string FieldPath(absl::string_view key) const { return JoinPath(path_, key); }

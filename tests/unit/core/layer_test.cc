@@ -10,7 +10,7 @@
 #include "core/neuron.h"
 #include "gtest/gtest.h"
 #include "tests/unit/core/direct_loops.h"
-#include "tests/unit/core/test_util.h"
+#include "tests/test_util.h"
 
 namespace edbp {
 namespace {

@@ -12,7 +12,7 @@
 #include "core/device.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
-#include "tests/unit/core/test_util.h"
+#include "tests/test_util.h"
 
 namespace edbp {
 namespace {

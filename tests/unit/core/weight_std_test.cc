@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "kernels/backend.h"
-#include "tests/unit/core/test_util.h"
+#include "tests/test_util.h"
 
 namespace edbp {
 namespace {

@@ -9,35 +9,21 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
+#include "tests/test_util.h"
 
 namespace edbp {
 namespace {
 
 using ::testing::ElementsAre;
 
-kernels::Backend* Cpu() {
-  auto backend = kernels::GetBackend({kernels::DeviceType::kCpu, 0});
-  EXPECT_TRUE(backend.ok()) << backend.status();
-  return *backend;
-}
+using testing::Cpu;
+using testing::Host;
 
 Tensor F32(Shape shape, const std::vector<float>& values) {
-  auto t = Tensor::FromHost(Cpu(), std::move(shape), values);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
+  return testing::MakeTensor(std::move(shape), values);
 }
 
-Tensor I32(const std::vector<int32_t>& values) {
-  auto t = Tensor::FromHostI32(Cpu(), {static_cast<int64_t>(values.size())}, values);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
-}
-
-std::vector<float> Host(const Tensor& t) {
-  auto v = t.ToHost();
-  EXPECT_TRUE(v.ok()) << v.status();
-  return *v;
-}
+Tensor I32(const std::vector<int32_t>& values) { return testing::MakeLabels(values); }
 
 // [T, B, C] from per-(b, c) spike trains: trains[b][c][t].
 std::vector<float> TimeMajor(const std::vector<std::vector<std::vector<float>>>& trains) {

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
+#include "tests/test_util.h"
 
 namespace edbp {
 namespace {
@@ -16,22 +17,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::FloatNear;
 
-kernels::Backend* Cpu() {
-  auto backend = kernels::GetBackend({kernels::DeviceType::kCpu, 0});
-  EXPECT_TRUE(backend.ok()) << backend.status();
-  return *backend;
-}
+using testing::Cpu;
+using testing::Host;
 
 Tensor F32(const std::vector<float>& values) {
-  auto t = Tensor::FromHost(Cpu(), {static_cast<int64_t>(values.size())}, values);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
-}
-
-std::vector<float> Host(const Tensor& t) {
-  auto v = t.ToHost();
-  EXPECT_TRUE(v.ok()) << v.status();
-  return *v;
+  return testing::MakeTensor({static_cast<int64_t>(values.size())}, values);
 }
 
 Parameter Param(std::string name, std::vector<float> value, std::vector<float> grad,

@@ -1,6 +1,6 @@
-// Helpers shared by the core unit tests.
-#ifndef EDBP_TESTS_UNIT_CORE_TEST_UTIL_H_
-#define EDBP_TESTS_UNIT_CORE_TEST_UTIL_H_
+// Helpers shared by the tests of core/: the CPU backend and host <-> tensor copies.
+#ifndef EDBP_TESTS_TEST_UTIL_H_
+#define EDBP_TESTS_TEST_UTIL_H_
 
 #include <vector>
 
@@ -22,6 +22,12 @@ inline Tensor MakeTensor(Shape shape, const std::vector<float>& values) {
   return *t;
 }
 
+inline Tensor MakeLabels(const std::vector<int32_t>& values) {
+  auto t = Tensor::FromHostI32(Cpu(), {static_cast<int64_t>(values.size())}, values);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *t;
+}
+
 inline std::vector<float> Host(const Tensor& t) {
   auto v = t.ToHost();
   EXPECT_TRUE(v.ok()) << v.status();
@@ -30,4 +36,4 @@ inline std::vector<float> Host(const Tensor& t) {
 
 }  // namespace edbp::testing
 
-#endif  // EDBP_TESTS_UNIT_CORE_TEST_UTIL_H_
+#endif  // EDBP_TESTS_TEST_UTIL_H_
