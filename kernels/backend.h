@@ -56,6 +56,8 @@ class Backend {
   virtual absl::Status Mul(const MulArgs& args) = 0;
   virtual absl::Status Axpy(const AxpyArgs& args) = 0;
   virtual absl::Status SumSquares(const SumSquaresArgs& args) = 0;
+  virtual absl::Status ReduceStats(const ReduceStatsArgs& args) = 0;
+  virtual absl::Status SpikeCount(const SpikeCountArgs& args) = 0;
   virtual absl::Status Gemm(const GemmArgs& args) = 0;
   virtual absl::Status NeuronForward(const NeuronForwardArgs& args) = 0;
   virtual absl::Status NeuronBackward(const NeuronBackwardArgs& args) = 0;

@@ -9,6 +9,8 @@ const char* OpName(Op op) {
     case Op::kMul: return "Mul";
     case Op::kAxpy: return "Axpy";
     case Op::kSumSquares: return "SumSquares";
+    case Op::kReduceStats: return "ReduceStats";
+    case Op::kSpikeCount: return "SpikeCount";
     case Op::kGemm: return "Gemm";
     case Op::kNeuronForward: return "NeuronForward";
     case Op::kNeuronBackward: return "NeuronBackward";

@@ -21,6 +21,8 @@ enum class Op {
   kMul,                   // out[i] = (a[i] * b[i]) * alpha
   kAxpy,                  // y[i] += alpha * x[i]
   kSumSquares,            // sum of x[i]^2, accumulated in double
+  kReduceStats,           // sum, sum of squares and max |x| (double, to the host)
+  kSpikeCount,            // counts[n] += Σ_{t,b} o[t,b,n] (per-neuron activity)
   kGemm,                  // C = alpha * op(A) op(B) + beta * C (row-major)
   kNeuronForward,         // ALGORITHM.md §2
   kNeuronBackward,        // ALGORITHM.md §3
@@ -76,6 +78,27 @@ struct SumSquaresArgs {
   int64_t n = 0;
   const float* x = nullptr;
   double* result = nullptr;  // host memory on every backend
+};
+
+// Writes Σx, Σx² and max|x| of x[0..n) (accumulated in double) to *result, a host
+// pointer. Deterministic and independent of the thread count. n == 0 gives zeros.
+struct ReduceStatsResult {
+  double sum = 0;
+  double sum_sq = 0;
+  double max_abs = 0;
+};
+struct ReduceStatsArgs {
+  int64_t n = 0;
+  const float* x = nullptr;
+  ReduceStatsResult* result = nullptr;  // host memory on every backend
+};
+// o: [steps·batch, neurons] (time and batch folded); counts: [neurons] in backend
+// memory, accumulated into: counts[i] += Σ_r o[r, i]. Spikes are 0/1 so float32
+// counts are exact up to 2^24 per neuron.
+struct SpikeCountArgs {
+  int64_t rows = 0, neurons = 0;
+  const float* o = nullptr;
+  float* counts = nullptr;
 };
 
 // ---- GEMM ------------------------------------------------------------------------

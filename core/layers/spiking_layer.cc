@@ -88,6 +88,10 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
                                                .o = ctx->o.f32()}));
   }
   result.output = ctx->o;
+  if (options.training && observer_ != nullptr) {
+    EDBP_RETURN_IF_ERROR(observer_->OnTrainingSpikes(
+        *this, result.raw_output.defined() ? result.raw_output : ctx->o));
+  }
   if (options.keep_context) {
     ctx->x = x;
     result.context = std::move(ctx);
@@ -141,7 +145,10 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
        .grad_g = grad_norm_weight_.f32(),
        .grad_b = grad_norm_bias_.f32()}));
 
-  if (!need_input_grad) return Tensor();
+  if (!need_input_grad) {
+    if (observer_ != nullptr) EDBP_RETURN_IF_ERROR(observer_->OnBackward(*this, e, Tensor()));
+    return Tensor();
+  }
   // §5: dL/dx = 0.85 · (grad_in_ back through Ŵ) ⊙ x, by the value of x.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_x, Tensor::Empty(backend, ctx->x.shape()));
   EDBP_RETURN_IF_ERROR(DataGrad(grad_in, ctx->w_hat, grad_x));
@@ -150,6 +157,7 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
                                      .a = grad_x.f32(),
                                      .b = ctx->x.f32(),
                                      .out = grad_x.f32()}));
+  if (observer_ != nullptr) EDBP_RETURN_IF_ERROR(observer_->OnBackward(*this, e, grad_x));
   return grad_x;
 }
 

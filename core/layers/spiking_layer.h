@@ -32,6 +32,23 @@ struct SpikingContext : LayerContext {
   Tensor o;       // spikes after injection
 };
 
+class SpikingLayer;
+
+// Watches a spiking layer during training (per-layer statistics). Calls happen on the
+// training thread; an error fails the step.
+class SpikingObserver {
+ public:
+  virtual ~SpikingObserver() = default;
+  // After a training forward (options.training): the spikes [T, B, ...] before label
+  // injection.
+  virtual absl::Status OnTrainingSpikes(const SpikingLayer& layer, const Tensor& spikes) = 0;
+  // During Backward: event_grad = dL/do ⊙ o (the gradient entering the layer's
+  // neurons, §5) and input_grad = dL/dx passed to the layer below (undefined for the
+  // first layer).
+  virtual absl::Status OnBackward(const SpikingLayer& layer, const Tensor& event_grad,
+                                  const Tensor& input_grad) = 0;
+};
+
 class SpikingLayer : public Layer {
  public:
   bool HasParameters() const override { return true; }
@@ -52,6 +69,9 @@ class SpikingLayer : public Layer {
   Tensor& grad_norm_bias() { return grad_norm_bias_; }
   int64_t out_channels() const { return weight_.dim(0); }
   int64_t fan_in() const { return weight_.numel() / weight_.dim(0); }
+
+  // Not owned; null (the default) disables the calls.
+  void set_observer(SpikingObserver* observer) { observer_ = observer; }
 
   // PyTorch's default init (§4): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), g = 1, b = 0.
   absl::Status ResetParameters(std::mt19937_64& rng);
@@ -77,6 +97,7 @@ class SpikingLayer : public Layer {
   const NeuronSetup* neuron_;
 
  private:
+  SpikingObserver* observer_ = nullptr;
   Tensor weight_, norm_weight_, norm_bias_;
   Tensor grad_weight_, grad_norm_weight_, grad_norm_bias_;
 };

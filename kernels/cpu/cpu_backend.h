@@ -37,6 +37,8 @@ class CpuBackend final : public Backend {
   absl::Status Mul(const MulArgs& args) override;
   absl::Status Axpy(const AxpyArgs& args) override;
   absl::Status SumSquares(const SumSquaresArgs& args) override;
+  absl::Status ReduceStats(const ReduceStatsArgs& args) override;
+  absl::Status SpikeCount(const SpikeCountArgs& args) override;
   absl::Status Gemm(const GemmArgs& args) override;
   absl::Status NeuronForward(const NeuronForwardArgs& args) override;
   absl::Status NeuronBackward(const NeuronBackwardArgs& args) override;

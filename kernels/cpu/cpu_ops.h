@@ -19,6 +19,10 @@ void Axpy(const AxpyArgs& args);
 void SumSquares(const SumSquaresArgs& args);
 void DropoutApply(const DropoutApplyArgs& args);
 
+// stats.cc: reductions for the per-layer training statistics.
+void ReduceStats(const ReduceStatsArgs& args);
+void SpikeCount(const SpikeCountArgs& args);
+
 // gemm.cc: OpenBLAS sgemm; large products are split over the pool by rows of C with
 // OpenBLAS itself single-threaded (no oversubscription).
 void Gemm(const GemmArgs& args);
