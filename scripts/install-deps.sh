@@ -8,7 +8,7 @@ packages=(
   cmake make ninja-build
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libopenblas-dev
-  dataset-fashion-mnist
+  zlib1g-dev dataset-fashion-mnist
 )
 
 missing=()

@@ -1,0 +1,288 @@
+#include "core/data/dataset.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "kernels/check.h"  // EDBP_ASSIGN_OR_RETURN, EDBP_RETURN_IF_ERROR
+
+namespace edbp::data {
+namespace {
+
+constexpr uint32_t kImagesMagic = 0x00000803;  // u8, 3 dimensions
+constexpr uint32_t kLabelsMagic = 0x00000801;  // u8, 1 dimension
+constexpr uint64_t kImagesHeaderBytes = 16;
+constexpr uint64_t kLabelsHeaderBytes = 8;
+// Larger counts or sides are a corrupt header, not a data set (and would overflow).
+constexpr uint64_t kMaxCount = uint64_t{1} << 31;
+constexpr uint64_t kMaxSide = uint64_t{1} << 16;
+constexpr unsigned kMaxChunk = 1u << 30;  // gzread takes at most INT_MAX bytes
+
+struct GzCloser {
+  void operator()(gzFile_s* file) const { gzclose(file); }
+};
+
+// An IDX file read through zlib, which tells gzip from raw content by itself (the
+// name plays no part).
+class IdxFile {
+ public:
+  static absl::StatusOr<IdxFile> Open(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open: is a directory"));
+    }
+    errno = 0;
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      const int error_number = errno != 0 ? errno : ENOENT;
+      return absl::NotFoundError(absl::StrCat(
+          path, ": cannot open: ", std::generic_category().message(error_number)));
+    }
+    gzbuffer(file, 1 << 18);
+    return IdxFile(path, file);
+  }
+
+  // Reads up to `n` bytes into `dst`; fewer only at the end of the data.
+  absl::StatusOr<uint64_t> Read(uint8_t* dst, uint64_t n) {
+    uint64_t done = 0;
+    while (done < n) {
+      const unsigned want =
+          static_cast<unsigned>(std::min<uint64_t>(n - done, kMaxChunk));
+      errno = 0;
+      const int got = gzread(file_.get(), dst + done, want);
+      if (got < 0) return ReadError();
+      done += static_cast<uint64_t>(got);
+      if (static_cast<unsigned>(got) < want) {
+        int error_number = Z_OK;
+        gzerror(file_.get(), &error_number);
+        // zlib's "unexpected end of file": the compressed stream stops early.
+        if (error_number == Z_BUF_ERROR) {
+          stream_cut_ = true;
+        } else if (error_number != Z_OK) {
+          return ReadError();
+        }
+        break;
+      }
+    }
+    return done;
+  }
+
+  // Reads the rest of the file and returns how many bytes it held.
+  absl::StatusOr<uint64_t> CountRest() {
+    std::vector<uint8_t> scratch(1 << 16);
+    uint64_t total = 0;
+    while (true) {
+      EDBP_ASSIGN_OR_RETURN(const uint64_t got, Read(scratch.data(), scratch.size()));
+      total += got;
+      if (got < scratch.size()) return total;
+    }
+  }
+
+  // " (the gzip stream ends early)" after a cut compressed stream, else "".
+  std::string CutNote() const {
+    return stream_cut_ ? " (the gzip stream ends early)" : "";
+  }
+  bool stream_cut() const { return stream_cut_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  IdxFile(std::string path, gzFile file) : path_(std::move(path)), file_(file) {}
+
+  absl::Status ReadError() {
+    int error_number = Z_OK;
+    const char* message = gzerror(file_.get(), &error_number);
+    if (error_number == Z_ERRNO) {
+      return absl::DataLossError(
+          absl::StrCat(path_, ": read failed: ", std::generic_category().message(errno)));
+    }
+    absl::string_view what = message;  // zlib prefixes the path: drop it
+    absl::ConsumePrefix(&what, absl::StrCat(path_, ": "));
+    return absl::DataLossError(absl::StrCat(path_, ": corrupt gzip data: ", what));
+  }
+
+  std::string path_;
+  std::unique_ptr<gzFile_s, GzCloser> file_;
+  bool stream_cut_ = false;
+};
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+std::string Hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
+}
+
+// Reads the header (`header.size()` bytes) and checks the magic number.
+absl::Status ReadHeader(IdxFile& file, uint32_t magic, const char* kind,
+                        std::span<uint8_t> header) {
+  EDBP_ASSIGN_OR_RETURN(const uint64_t got, file.Read(header.data(), header.size()));
+  if (got >= 4 && BigEndian32(header.data()) != magic) {
+    return absl::DataLossError(
+        absl::StrCat(file.path(), ": not an IDX ", kind, " file: magic ",
+                     Hex(BigEndian32(header.data())), ", expected ", Hex(magic)));
+  }
+  if (got < header.size()) {
+    return absl::DataLossError(absl::StrCat(file.path(), ": expected at least ",
+                                            header.size(), " bytes (the IDX ", kind,
+                                            " header), got ", got, file.CutNote()));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the payload after the header: keeps the first `keep` bytes in `dst` and
+// checks that the file holds exactly `header_bytes + payload` bytes.
+absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
+                         uint64_t keep, uint8_t* dst, const std::string& what) {
+  EDBP_ASSIGN_OR_RETURN(uint64_t got, file.Read(dst, keep));
+  if (got == keep) {
+    EDBP_ASSIGN_OR_RETURN(const uint64_t rest, file.CountRest());
+    got += rest;
+  }
+  const uint64_t expected = header_bytes + payload;
+  if (got != payload) {
+    return absl::DataLossError(absl::StrCat(file.path(), ": expected ", expected,
+                                            " bytes (", what, "), got ",
+                                            header_bytes + got, file.CutNote()));
+  }
+  if (file.stream_cut()) {
+    return absl::DataLossError(absl::StrCat(
+        file.path(), ": corrupt gzip data: the stream ends before its trailer"));
+  }
+  return absl::OkStatus();
+}
+
+// Default directories per data set (TOOLCHAIN.md: Debian's dataset packages).
+std::string DefaultDir(const std::string& dataset) {
+  return dataset == "MNIST" ? "/usr/share/datasets/mnist"
+                            : "/usr/share/datasets/fashion-mnist";
+}
+
+// The first of `<dir>/<base>.gz`, `<dir>/<base>` that is a file; NOT_FOUND listing
+// both otherwise.
+absl::StatusOr<std::string> FindFile(const std::string& dataset, const std::string& dir,
+                                     const std::string& base) {
+  const std::array<std::string, 2> candidates = {
+      (std::filesystem::path(dir) / (base + ".gz")).string(),
+      (std::filesystem::path(dir) / base).string()};
+  for (const std::string& candidate : candidates) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat(dataset, ": ", base, " not found; tried ",
+                                          absl::StrJoin(candidates, ", ")));
+}
+
+absl::StatusOr<Dataset> LoadSplit(const std::string& dataset, const std::string& dir,
+                                  const std::string& prefix, const char* split,
+                                  int64_t limit) {
+  EDBP_ASSIGN_OR_RETURN(const std::string images,
+                        FindFile(dataset, dir, prefix + "-images-idx3-ubyte"));
+  EDBP_ASSIGN_OR_RETURN(const std::string labels,
+                        FindFile(dataset, dir, prefix + "-labels-idx1-ubyte"));
+  EDBP_ASSIGN_OR_RETURN(Dataset ds, ReadIdx(images, labels, limit));
+  const config::SampleShape want = config::DatasetSampleShape(dataset);
+  if (!want.empty() && ds.shape != want) {
+    return absl::DataLossError(absl::StrCat(images, ": images of ", ds.shape[1], "x",
+                                            ds.shape[2], ", but ", dataset, " has ",
+                                            want[1], "x", want[2]));
+  }
+  ds.name = absl::StrCat(dataset, "/", split);
+  return ds;
+}
+
+}  // namespace
+
+int64_t Dataset::sample_numel() const {
+  int64_t n = 1;
+  for (const int64_t d : shape) n *= d;
+  return n;
+}
+
+absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
+                                const std::string& labels_path, int64_t limit) {
+  Dataset ds;
+  ds.name = images_path;
+  uint64_t image_count = 0;
+  {
+    EDBP_ASSIGN_OR_RETURN(IdxFile file, IdxFile::Open(images_path));
+    std::array<uint8_t, kImagesHeaderBytes> header;
+    EDBP_RETURN_IF_ERROR(ReadHeader(file, kImagesMagic, "image", header));
+    const uint64_t count = BigEndian32(&header[4]);
+    const uint64_t rows = BigEndian32(&header[8]);
+    const uint64_t cols = BigEndian32(&header[12]);
+    if (count > kMaxCount || rows == 0 || cols == 0 || rows > kMaxSide ||
+        cols > kMaxSide) {
+      return absl::DataLossError(absl::StrCat(
+          images_path, ": implausible IDX dimensions ", count, "x", rows, "x", cols));
+    }
+    image_count = count;
+    const uint64_t kept = limit > 0 ? std::min<uint64_t>(count, limit) : count;
+    ds.shape = {1, static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+    ds.size = static_cast<int64_t>(kept);
+    ds.pixels.resize(kept * rows * cols);
+    EDBP_RETURN_IF_ERROR(ReadPayload(
+        file, kImagesHeaderBytes, count * rows * cols, ds.pixels.size(), ds.pixels.data(),
+        absl::StrCat(count, " images of ", rows, "x", cols, " + ", kImagesHeaderBytes,
+                     "-byte header")));
+  }
+  EDBP_ASSIGN_OR_RETURN(IdxFile file, IdxFile::Open(labels_path));
+  std::array<uint8_t, kLabelsHeaderBytes> header;
+  EDBP_RETURN_IF_ERROR(ReadHeader(file, kLabelsMagic, "label", header));
+  const uint64_t count = BigEndian32(&header[4]);
+  if (count > kMaxCount) {
+    return absl::DataLossError(
+        absl::StrCat(labels_path, ": implausible IDX label count ", count));
+  }
+  const uint64_t kept = limit > 0 ? std::min<uint64_t>(count, limit) : count;
+  std::vector<uint8_t> raw(kept);
+  EDBP_RETURN_IF_ERROR(
+      ReadPayload(file, kLabelsHeaderBytes, count, raw.size(), raw.data(),
+                  absl::StrCat(count, " labels + ", kLabelsHeaderBytes, "-byte header")));
+  if (count != image_count) {
+    return absl::DataLossError(absl::StrCat(labels_path, ": ", count, " labels, but ",
+                                            images_path, " holds ", image_count,
+                                            " images"));
+  }
+  // u8 labels are always < 256; whether they are < n_class is the trainer's check.
+  ds.labels.assign(raw.begin(), raw.end());
+  return ds;
+}
+
+absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
+                                          int64_t limit) {
+  const std::string& dataset = network.dataset;
+  if (dataset != "MNIST" && dataset != "FashionMNIST") {
+    if (config::DatasetSampleShape(dataset).empty() && dataset != "Synthetic") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown data set \"", dataset, "\""));
+    }
+    return absl::UnimplementedError(
+        absl::StrCat("data set ", dataset,
+                     ": its loader is not written yet (edbp reads MNIST and "
+                     "FashionMNIST)"));
+  }
+  const std::string dir =
+      network.data_path.empty() ? DefaultDir(dataset) : network.data_path;
+  DataSplits splits;
+  EDBP_ASSIGN_OR_RETURN(splits.train, LoadSplit(dataset, dir, "train", "train", limit));
+  EDBP_ASSIGN_OR_RETURN(splits.test, LoadSplit(dataset, dir, "t10k", "test", limit));
+  return splits;
+}
+
+}  // namespace edbp::data

@@ -1,0 +1,89 @@
+#include "core/data/transform.h"
+
+#include <string>
+
+#include "kernels/check.h"
+
+namespace edbp::data {
+namespace {
+
+// "FashionMNIST/train" -> "FashionMNIST"; a bare name is returned as is.
+std::string_view DatasetOf(std::string_view name) {
+  return name.substr(0, name.find('/'));
+}
+
+}  // namespace
+
+Normalization NormalizationFor(std::string_view dataset_name) {
+  // §11. The constants are the reference's Python floats rounded to float32, as
+  // torchvision's Normalize does.
+  const std::string_view dataset = DatasetOf(dataset_name);
+  if (dataset == "MNIST" || dataset == "FashionMNIST") return {{0.1307f}, {0.3081f}};
+  if (dataset == "CIFAR10" || dataset == "CIFAR100") {
+    return {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
+  }
+  return {};  // N-MNIST and others: none (samples are then u8 / 255)
+}
+
+SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm) : ds_(ds) {
+  EDBP_CHECK(ds.shape.size() == 3) << ds.name << ": images are {C, H, W}";
+  const int64_t channels = ds.shape[0];
+  const bool normalise = !norm.mean.empty();
+  EDBP_CHECK(norm.mean.size() == norm.std.size() &&
+             (!normalise || static_cast<int64_t>(norm.mean.size()) == channels))
+      << "normalisation for " << norm.mean.size() << " channels, " << ds.name << " has "
+      << channels;
+  table_.resize(static_cast<size_t>(channels) * 256);
+  for (int64_t c = 0; c < channels; ++c) {
+    // torchvision ToTensor then Normalize, in float32 and in this order (§11). Without
+    // normalisation (v - 0) / 1 == v exactly.
+    const float mean = normalise ? norm.mean[c] : 0.0f;
+    const float std = normalise ? norm.std[c] : 1.0f;
+    for (int level = 0; level < 256; ++level) {
+      const float v = static_cast<float>(level) / 255.0f;
+      table_[c * 256 + level] = (v - mean) / std;
+    }
+  }
+  // §11 training transforms: FashionMNIST flips; MNIST, N-MNIST, Synthetic: none.
+  const std::string_view dataset = DatasetOf(ds.name);
+  flips_ = dataset == "FashionMNIST";
+  transform_known_ =
+      flips_ || dataset == "MNIST" || dataset == "NMNIST" || dataset == "Synthetic";
+}
+
+void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
+                       float* out) const {
+  EDBP_CHECK(index >= 0 && index < ds_.size) << index << " of " << ds_.size;
+  bool flip = false;
+  EDBP_CHECK(!augment || transform_known_)
+      << "no training transform for data set \"" << ds_.name
+      << "\" (written: MNIST, FashionMNIST; Dataset::name must start with the data set)";
+  if (augment && flips_) {
+    // One draw per sample, p = 1/2 exactly (the top bit), independent of the standard
+    // library's distribution algorithms.
+    flip = (rng() >> 63) != 0;
+  }
+  const int64_t channels = ds_.shape[0];
+  const int64_t height = ds_.shape[1];
+  const int64_t width = ds_.shape[2];
+  const uint8_t* src = ds_.pixels.data() + index * ds_.sample_numel();
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* table = table_.data() + c * 256;
+    for (int64_t y = 0; y < height; ++y) {
+      const uint8_t* row = src + (c * height + y) * width;
+      float* dst = out + (c * height + y) * width;
+      if (flip) {  // RandomHorizontalFlip: mirror the W axis
+        for (int64_t x = 0; x < width; ++x) dst[x] = table[row[width - 1 - x]];
+      } else {
+        for (int64_t x = 0; x < width; ++x) dst[x] = table[row[x]];
+      }
+    }
+  }
+}
+
+void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
+                std::mt19937_64& rng, float* out) {
+  SampleMaker(ds, norm).Make(index, augment, rng, out);
+}
+
+}  // namespace edbp::data

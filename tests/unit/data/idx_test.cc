@@ -1,0 +1,236 @@
+// ReadIdx and LoadDataSplits on IDX files the tests write: values, limit, and every
+// corruption reported with the file and what was expected.
+#include <string>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/data/data_test_util.h"
+
+namespace edbp::data {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::IdxImages;
+using testing::IdxLabels;
+using testing::WriteGzip;
+using testing::WriteRaw;
+
+// Three 2×3 images 0..17 and labels 4, 0, 9.
+const std::vector<uint8_t> kPixels = {0, 1,  2,  3,  4,  5,  6,  7,  8,
+                                      9, 10, 11, 12, 13, 14, 15, 16, 255};
+const std::vector<uint8_t> kLabels = {4, 0, 9};
+
+class ReadIdxTest : public testing::TempDirTest {
+ protected:
+  void WriteSmall(bool gzip) {
+    images_ = Path(gzip ? "images.gz" : "images");
+    labels_ = Path(gzip ? "labels.gz" : "labels");
+    auto write = gzip ? WriteGzip : WriteRaw;
+    write(images_, IdxImages(3, 2, 3, kPixels));
+    write(labels_, IdxLabels(3, kLabels));
+  }
+  std::string images_, labels_;
+};
+
+TEST_F(ReadIdxTest, ReadsRawFiles) {
+  WriteSmall(/*gzip=*/false);
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->size, 3);
+  EXPECT_EQ(ds->shape, (config::SampleShape{1, 2, 3}));
+  EXPECT_EQ(ds->sample_numel(), 6);
+  EXPECT_EQ(ds->pixels, kPixels);
+  EXPECT_EQ(ds->labels, (std::vector<int32_t>{4, 0, 9}));
+}
+
+TEST_F(ReadIdxTest, ReadsGzipFiles) {
+  WriteSmall(/*gzip=*/true);
+  // The content, not the name, decides: a gzip file without the .gz suffix reads too.
+  std::filesystem::rename(images_, Path("images-no-suffix"));
+  auto ds = ReadIdx(Path("images-no-suffix"), labels_);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->size, 3);
+  EXPECT_EQ(ds->shape, (config::SampleShape{1, 2, 3}));
+  EXPECT_EQ(ds->pixels, kPixels);
+  EXPECT_EQ(ds->labels, (std::vector<int32_t>{4, 0, 9}));
+}
+
+TEST_F(ReadIdxTest, LimitKeepsTheFirstSamples) {
+  WriteSmall(/*gzip=*/true);
+  auto ds = ReadIdx(images_, labels_, /*limit=*/2);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->size, 2);
+  EXPECT_EQ(ds->pixels, std::vector<uint8_t>(kPixels.begin(), kPixels.begin() + 12));
+  EXPECT_EQ(ds->labels, (std::vector<int32_t>{4, 0}));
+
+  auto all = ReadIdx(images_, labels_, /*limit=*/100);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size, 3);
+}
+
+TEST_F(ReadIdxTest, TruncatedImagesAreDataLoss) {
+  WriteSmall(/*gzip=*/false);
+  WriteRaw(images_, IdxImages(3, 2, 3, kPixels).substr(0, 30));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr(images_));
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr("expected 34 bytes (3 images of 2x3 + 16-byte header), got 30"));
+}
+
+TEST_F(ReadIdxTest, TruncatedGzipIsDataLoss) {
+  WriteSmall(/*gzip=*/true);
+  const std::string whole = testing::ReadBytes(images_);
+  WriteRaw(images_, whole.substr(0, whole.size() / 2));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr(images_));
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("gzip"));
+}
+
+TEST_F(ReadIdxTest, CorruptGzipIsDataLoss) {
+  WriteSmall(/*gzip=*/true);
+  std::string bytes = testing::ReadBytes(images_);
+  // The 8-byte trailer holds CRC-32 and length; spoiling the CRC must be caught.
+  bytes[bytes.size() - 8] = static_cast<char>(bytes[bytes.size() - 8] ^ 0x5a);
+  WriteRaw(images_, bytes);
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr(images_));
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("corrupt gzip data"));
+}
+
+TEST_F(ReadIdxTest, ExtraBytesAreDataLoss) {
+  WriteSmall(/*gzip=*/false);
+  WriteRaw(labels_, IdxLabels(3, {4, 0, 9, 1}));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(
+      std::string(ds.status().message()),
+      HasSubstr(labels_ + ": expected 11 bytes (3 labels + 8-byte header), got 12"));
+}
+
+TEST_F(ReadIdxTest, ShortHeaderIsDataLoss) {
+  WriteSmall(/*gzip=*/false);
+  WriteRaw(images_, std::string("\0\0\x08\x03\0", 5));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr("expected at least 16 bytes"));
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("got 5"));
+}
+
+TEST_F(ReadIdxTest, WrongMagicIsDataLoss) {
+  WriteSmall(/*gzip=*/false);
+  auto swapped = ReadIdx(labels_, images_);  // a label file where images belong
+  ASSERT_EQ(swapped.status().code(), absl::StatusCode::kDataLoss) << swapped.status();
+  EXPECT_THAT(std::string(swapped.status().message()),
+              HasSubstr(labels_ + ": not an IDX image file: magic 0x00000801, "
+                                  "expected 0x00000803"));
+
+  WriteRaw(labels_, IdxImages(3, 1, 1, kLabels));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr("magic 0x00000803, expected 0x00000801"));
+}
+
+TEST_F(ReadIdxTest, LabelCountMismatchIsDataLoss) {
+  WriteSmall(/*gzip=*/false);
+  WriteRaw(labels_, IdxLabels(2, {4, 0}));
+  for (int64_t limit : {0, 1}) {  // the full counts are compared, whatever is kept
+    auto ds = ReadIdx(images_, labels_, limit);
+    ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+    EXPECT_THAT(std::string(ds.status().message()),
+                HasSubstr(labels_ + ": 2 labels, but " + images_ + " holds 3 images"));
+  }
+}
+
+TEST_F(ReadIdxTest, MissingFileIsNotFound) {
+  WriteSmall(/*gzip=*/false);
+  const std::string missing = Path("no-such-file");
+  auto ds = ReadIdx(missing, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kNotFound) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr(missing));
+  auto labels = ReadIdx(images_, missing);
+  ASSERT_EQ(labels.status().code(), absl::StatusCode::kNotFound) << labels.status();
+  EXPECT_THAT(std::string(labels.status().message()), HasSubstr(missing));
+}
+
+class LoadDataSplitsTest : public testing::TempDirTest {
+ protected:
+  // Writes a 28×28 split: `n` images with pixel k of image i = (i + k) mod 256.
+  void WriteSplit(const std::string& prefix, uint32_t n, bool gzip) {
+    std::vector<uint8_t> pixels, labels;
+    for (uint32_t i = 0; i < n; ++i) {
+      for (uint32_t k = 0; k < 28 * 28; ++k) pixels.push_back((i + k) % 256);
+      labels.push_back(i % 10);
+    }
+    auto write = gzip ? WriteGzip : WriteRaw;
+    const std::string suffix = gzip ? ".gz" : "";
+    write(Path(prefix + "-images-idx3-ubyte" + suffix), IdxImages(n, 28, 28, pixels));
+    write(Path(prefix + "-labels-idx1-ubyte" + suffix), IdxLabels(n, labels));
+  }
+  config::NetworkConfig Network(const std::string& dataset) const {
+    config::NetworkConfig network;
+    network.dataset = dataset;
+    network.data_path = dir_.string();
+    return network;
+  }
+};
+
+TEST_F(LoadDataSplitsTest, ReadsRawAndGzipNames) {
+  WriteSplit("train", 5, /*gzip=*/false);
+  WriteSplit("t10k", 3, /*gzip=*/true);
+  auto splits = LoadDataSplits(Network("MNIST"));
+  ASSERT_TRUE(splits.ok()) << splits.status();
+  EXPECT_EQ(splits->train.name, "MNIST/train");
+  EXPECT_EQ(splits->test.name, "MNIST/test");
+  EXPECT_EQ(splits->train.size, 5);
+  EXPECT_EQ(splits->test.size, 3);
+  EXPECT_EQ(splits->train.shape, (config::SampleShape{1, 28, 28}));
+  EXPECT_EQ(splits->train.pixels[28 * 28 + 1], 2);  // image 1, pixel 1
+  EXPECT_EQ(splits->test.labels, (std::vector<int32_t>{0, 1, 2}));
+
+  auto limited = LoadDataSplits(Network("FashionMNIST"), /*limit=*/2);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  EXPECT_EQ(limited->train.name, "FashionMNIST/train");
+  EXPECT_EQ(limited->train.size, 2);
+  EXPECT_EQ(limited->test.size, 2);
+}
+
+TEST_F(LoadDataSplitsTest, MissingFilesListWhatWasTried) {
+  WriteSplit("train", 5, /*gzip=*/false);
+  auto splits = LoadDataSplits(Network("FashionMNIST"));
+  ASSERT_EQ(splits.status().code(), absl::StatusCode::kNotFound) << splits.status();
+  EXPECT_THAT(std::string(splits.status().message()),
+              HasSubstr("t10k-images-idx3-ubyte not found; tried " +
+                        Path("t10k-images-idx3-ubyte.gz") + ", " +
+                        Path("t10k-images-idx3-ubyte")));
+}
+
+TEST_F(LoadDataSplitsTest, WrongImageSizeIsDataLoss) {
+  WriteSplit("t10k", 3, /*gzip=*/false);
+  WriteRaw(Path("train-images-idx3-ubyte"), IdxImages(3, 2, 3, kPixels));
+  WriteRaw(Path("train-labels-idx1-ubyte"), IdxLabels(3, kLabels));
+  auto splits = LoadDataSplits(Network("MNIST"));
+  ASSERT_EQ(splits.status().code(), absl::StatusCode::kDataLoss) << splits.status();
+  EXPECT_THAT(std::string(splits.status().message()),
+              HasSubstr("images of 2x3, but MNIST has 28x28"));
+}
+
+TEST(LoadDataSplits, OtherDataSetsAreUnimplemented) {
+  for (const char* name : {"CIFAR10", "CIFAR100", "NMNIST", "Synthetic"}) {
+    config::NetworkConfig network;
+    network.dataset = name;
+    auto splits = LoadDataSplits(network);
+    ASSERT_EQ(splits.status().code(), absl::StatusCode::kUnimplemented) << name;
+    EXPECT_THAT(std::string(splits.status().message()), HasSubstr(name));
+    EXPECT_THAT(std::string(splits.status().message()), HasSubstr("not written yet"));
+  }
+}
+
+}  // namespace
+}  // namespace edbp::data
