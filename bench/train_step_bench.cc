@@ -5,7 +5,12 @@
 //   edbp_train_step_bench [--config configs/fashion_mnist.yaml] [--iters 7]
 //
 // Prints medians: ms per training batch (forward / backward split), ms per test
-// batch, samples/s, and sgemm GFLOP/s (1024³, all threads).
+// batch, samples/s, sgemm GFLOP/s (1024³, all threads), and the dense-equivalent
+// GFLOP/s of training and testing with their ratio to sgemm: the FLOPs a dense
+// implementation does in the convolutions and GEMMs (forward 2·MACs per step;
+// backward 2·MACs for the filter gradient of every layer and for the data gradient of
+// every layer but the first), divided by our time. A dense implementation at sgemm
+// peak would score 1.0 (bench/RESULTS.md).
 #include <cblas.h>
 
 #include <algorithm>
@@ -54,6 +59,34 @@ void Check(const absl::Status& s) {
 }
 
 // sgemm 1024³ split over the pool by rows, as the CPU backend's Gemm does.
+struct DenseFlops {
+  double forward = 0;   // per sample, all T steps
+  double backward = 0;
+};
+
+// Dense multiply-accumulates of the conv/linear layers (per sample and step), as the
+// issue counts them: 139 MFLOP forward, 271 backward per Fashion-MNIST sample.
+DenseFlops CountDenseFlops(const edbp::config::Config& config) {
+  DenseFlops f;
+  bool first = true;
+  const double steps = static_cast<double>(config.network.t_train);
+  for (const auto& l : config.layers) {
+    double macs = 0;
+    if (l.type == edbp::config::LayerType::kConv) {
+      macs = static_cast<double>(edbp::NumElements(l.out_shape)) * l.in_channels *
+             l.kernel_size[0] * l.kernel_size[1];
+    } else if (l.type == edbp::config::LayerType::kLinear) {
+      macs = static_cast<double>(l.n_inputs) * l.n_outputs;
+    } else {
+      continue;
+    }
+    f.forward += 2 * macs * steps;
+    f.backward += 2 * macs * steps * (first ? 1 : 2);
+    first = false;
+  }
+  return f;
+}
+
 double SgemmGflops(edbp::kernels::Backend* cpu) {
   const int64_t n = 1024;
   std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
@@ -123,6 +156,9 @@ int main(int argc, char** argv) {
   }
   const double gflops = SgemmGflops(cpu);
   const double train = Median(fwd_s) + Median(bwd_s);
+  const DenseFlops dense = CountDenseFlops(config);
+  const double train_gflops = (dense.forward + dense.backward) * B / train / 1e9;
+  const double test_gflops = dense.forward * B / Median(test_s) / 1e9;
   std::printf("config %s  batch %lld  T %lld  threads %d  iters %d (medians)\n",
               path.c_str(), static_cast<long long>(B), static_cast<long long>(T),
               edbp::kernels::cpu::NumThreads(), iters);
@@ -131,5 +167,9 @@ int main(int argc, char** argv) {
   std::printf("test batch   %8.1f ms  %8.1f samples/s\n", Median(test_s) * 1e3,
               B / Median(test_s));
   std::printf("sgemm 1024^3 %8.1f GFLOP/s (same run)\n", gflops);
+  std::printf("dense-equivalent: train %.1f GFLOP/s = %.2f x sgemm (%.0f MFLOP/sample), "
+              "test %.1f GFLOP/s = %.2f x sgemm (%.0f MFLOP/sample)\n",
+              train_gflops, train_gflops / gflops, (dense.forward + dense.backward) / 1e6,
+              test_gflops, test_gflops / gflops, dense.forward / 1e6);
   return 0;
 }

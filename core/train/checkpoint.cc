@@ -1,0 +1,304 @@
+#include "core/train/checkpoint.h"
+
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "core/io/safetensors.h"
+#include "kernels/check.h"
+
+namespace edbp::train {
+namespace {
+
+constexpr char kFormat[] = "edbp-checkpoint-1";
+constexpr char kExpAvgPrefix[] = "optimizer.exp_avg.";
+constexpr char kExpAvgSqPrefix[] = "optimizer.exp_avg_sq.";
+constexpr char kNoOptimizer[] = "none";  // "optimizer" of a weights-only checkpoint
+
+// The same status with "<path>: <context>: " in front of its message.
+absl::Status Annotate(const absl::Status& status, const std::string& path,
+                      absl::string_view context) {
+  return absl::Status(status.code(),
+                      absl::StrCat(path, ": ", context, ": ", status.message()));
+}
+
+absl::Status Invalid(const std::string& path, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
+}
+
+// A parameter key of the reference's state_dict: net.{i}.weight|norm_weight|norm_bias.
+// Other net.* keys (net.0.weight.grad in the reference fixture) are not parameters.
+bool IsParameterKey(absl::string_view key) {
+  if (!absl::ConsumePrefix(&key, "net.")) return false;
+  size_t digits = 0;
+  while (digits < key.size() && absl::ascii_isdigit(key[digits])) ++digits;
+  if (digits == 0 || digits >= key.size() || key[digits] != '.') return false;
+  key.remove_prefix(digits + 1);
+  return key == "weight" || key == "norm_weight" || key == "norm_bias";
+}
+
+std::string RngState(std::mt19937_64& rng) {
+  std::ostringstream out;
+  out << rng;
+  return out.str();
+}
+
+std::string OptimizerName(config::OptimizerType type) {
+  return std::string(config::OptimizerTypeName(type));
+}
+
+// Finds tensor `key` with shape `shape` in `file`.
+absl::StatusOr<const HostTensor*> FindTensor(const std::string& path,
+                                             const SafeTensors& file,
+                                             const std::string& key, const Shape& shape) {
+  auto it = file.tensors.find(key);
+  if (it == file.tensors.end()) {
+    return Invalid(path, absl::StrCat("missing tensor '", key, "'"));
+  }
+  if (it->second.shape != shape) {
+    return Invalid(
+        path, absl::StrCat(key, ": the checkpoint has ", ShapeToString(it->second.shape),
+                           ", the network ", ShapeToString(shape)));
+  }
+  return &it->second;
+}
+
+// Checks that `file` holds every parameter of `params` with its shape and no parameter
+// key the network lacks; returns the file's tensor for each parameter, in order.
+absl::StatusOr<std::vector<const HostTensor*>> MatchParameters(
+    const std::string& path, const SafeTensors& file,
+    const std::vector<Parameter>& params) {
+  std::vector<const HostTensor*> out;
+  out.reserve(params.size());
+  std::set<std::string> known;
+  for (const Parameter& p : params) {
+    EDBP_ASSIGN_OR_RETURN(const HostTensor* t,
+                          FindTensor(path, file, p.name, p.value.shape()));
+    out.push_back(t);
+    known.insert(p.name);
+  }
+  for (const auto& [key, tensor] : file.tensors) {
+    if (IsParameterKey(key) && !known.contains(key)) {
+      return Invalid(path,
+                     absl::StrCat("tensor '", key, "' ", ShapeToString(tensor.shape),
+                                  " is not a parameter of the network (another "
+                                  "architecture?)"));
+    }
+  }
+  return out;
+}
+
+// Copies validated host values into the parameters. Only a failing device copy can
+// stop it half-way.
+absl::Status CopyParameters(const std::string& path, const std::vector<Parameter>& params,
+                            const std::vector<const HostTensor*>& values) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& value = params[i].value;
+    EDBP_CHECK(values[i]->data.size() == static_cast<size_t>(value.numel()))
+        << params[i].name;
+    absl::Status s = value.backend()->CopyHostToDevice(
+        value.f32(), values[i]->data.data(), value.bytes());
+    if (!s.ok()) return Annotate(s, path, params[i].name);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Metadata(const std::string& path, const SafeTensors& file,
+                                     const std::string& key) {
+  auto it = file.metadata.find(key);
+  if (it == file.metadata.end()) {
+    return Invalid(path, absl::StrCat("missing metadata entry '", key, "'"));
+  }
+  return it->second;
+}
+
+absl::Status Malformed(const std::string& path, const std::string& key,
+                       const std::string& value, absl::string_view expected) {
+  return Invalid(path, absl::StrCat("metadata entry '", key, "' is '", value,
+                                    "', expected ", expected));
+}
+
+absl::StatusOr<int64_t> NonNegativeInt(const std::string& path, const SafeTensors& file,
+                                       const std::string& key) {
+  EDBP_ASSIGN_OR_RETURN(const std::string text, Metadata(path, file, key));
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value < 0) {
+    return Malformed(path, key, text, "an integer >= 0");
+  }
+  return value;
+}
+
+// The parsed __metadata__ of a checkpoint.
+struct CheckpointMetadata {
+  TrainingState state;
+  int64_t optimizer_step = 0;
+  std::optional<config::OptimizerType> optimizer;  // nullopt: weights only
+  std::mt19937_64 rng;
+};
+
+absl::StatusOr<CheckpointMetadata> ParseMetadata(const std::string& path,
+                                                 const SafeTensors& file) {
+  CheckpointMetadata out;
+  EDBP_ASSIGN_OR_RETURN(const std::string format, Metadata(path, file, "format"));
+  if (format != kFormat) {
+    return Malformed(path, "format", format, absl::StrCat("'", kFormat, "'"));
+  }
+  EDBP_ASSIGN_OR_RETURN(out.state.epoch, NonNegativeInt(path, file, "epoch"));
+  EDBP_ASSIGN_OR_RETURN(out.optimizer_step, NonNegativeInt(path, file, "optimizer_step"));
+  EDBP_ASSIGN_OR_RETURN(out.state.best_epoch, NonNegativeInt(path, file, "best_epoch"));
+
+  EDBP_ASSIGN_OR_RETURN(const std::string optimizer, Metadata(path, file, "optimizer"));
+  if (optimizer != kNoOptimizer) {
+    for (config::OptimizerType type :
+         {config::OptimizerType::kSgd, config::OptimizerType::kAdam,
+          config::OptimizerType::kAdamW}) {
+      if (optimizer == OptimizerName(type)) out.optimizer = type;
+    }
+    if (!out.optimizer.has_value()) {
+      return Malformed(path, "optimizer", optimizer, "SGD, Adam, AdamW or none");
+    }
+  }
+
+  EDBP_ASSIGN_OR_RETURN(const std::string accuracy,
+                        Metadata(path, file, "best_test_accuracy"));
+  if (!absl::SimpleAtod(accuracy, &out.state.best_test_accuracy)) {
+    return Malformed(path, "best_test_accuracy", accuracy, "a number");
+  }
+  EDBP_ASSIGN_OR_RETURN(const std::string seed, Metadata(path, file, "seed"));
+  if (!absl::SimpleAtoi(seed, &out.state.seed)) {
+    return Malformed(path, "seed", seed, "an unsigned 64-bit integer");
+  }
+
+  EDBP_ASSIGN_OR_RETURN(const std::string rng, Metadata(path, file, "network_rng"));
+  std::istringstream in(rng);
+  in >> out.rng;
+  if (in.fail() || !(in >> std::ws).eof()) {
+    // The state is 313 numbers: show only its start.
+    return Invalid(path, absl::StrCat("metadata entry 'network_rng' is not the state of "
+                                      "a std::mt19937_64 ('",
+                                      absl::string_view(rng).substr(0, 40), "...')"));
+  }
+  EDBP_ASSIGN_OR_RETURN(out.state.config_text, Metadata(path, file, "config"));
+  return out;
+}
+
+// The optimiser state stored in `file` for `optimizer`'s parameters, validated so that
+// ImportState accepts it.
+absl::StatusOr<OptimizerState> ReadOptimizerState(const std::string& path,
+                                                  const SafeTensors& file,
+                                                  const CheckpointMetadata& meta,
+                                                  Optimizer& optimizer) {
+  if (meta.optimizer != optimizer.type()) {
+    return Invalid(
+        path, absl::StrCat("the checkpoint's optimizer is ",
+                           meta.optimizer.has_value() ? OptimizerName(*meta.optimizer)
+                                                      : "none (weights only)",
+                           ", the optimizer given is ", OptimizerName(optimizer.type())));
+  }
+  OptimizerState state;
+  state.step = meta.optimizer_step;
+  if (optimizer.type() == config::OptimizerType::kSgd) return state;
+  for (const Parameter& p : optimizer.params()) {
+    OptimizerState::Moments m;
+    m.name = p.name;
+    EDBP_ASSIGN_OR_RETURN(
+        const HostTensor* avg,
+        FindTensor(path, file, absl::StrCat(kExpAvgPrefix, p.name), p.value.shape()));
+    EDBP_ASSIGN_OR_RETURN(
+        const HostTensor* avg_sq,
+        FindTensor(path, file, absl::StrCat(kExpAvgSqPrefix, p.name), p.value.shape()));
+    m.exp_avg = avg->data;
+    m.exp_avg_sq = avg_sq->data;
+    state.moments.push_back(std::move(m));
+  }
+  return state;
+}
+
+}  // namespace
+
+absl::Status SaveCheckpoint(const std::string& path, Network& net,
+                            const Optimizer* optimizer, const TrainingState& state) {
+  SafeTensors file;
+  std::map<std::string, Shape> shapes;
+  for (const Parameter& p : net.Parameters()) {
+    absl::StatusOr<std::vector<float>> values = p.value.ToHost();
+    if (!values.ok()) return Annotate(values.status(), path, p.name);
+    file.tensors[p.name] = {p.value.shape(), *std::move(values)};
+    shapes[p.name] = p.value.shape();
+  }
+
+  int64_t optimizer_step = 0;
+  std::string optimizer_name = kNoOptimizer;
+  if (optimizer != nullptr) {
+    absl::StatusOr<OptimizerState> exported = optimizer->ExportState();
+    if (!exported.ok()) return Annotate(exported.status(), path, "optimizer state");
+    optimizer_step = exported->step;
+    optimizer_name = OptimizerName(optimizer->type());
+    for (OptimizerState::Moments& m : exported->moments) {
+      auto shape = shapes.find(m.name);
+      if (shape == shapes.end() ||
+          static_cast<size_t>(NumElements(shape->second)) != m.exp_avg.size()) {
+        return Invalid(path, absl::StrCat("the optimizer's parameter '", m.name,
+                                          "' is not a parameter of the network"));
+      }
+      file.tensors[absl::StrCat(kExpAvgPrefix, m.name)] = {shape->second,
+                                                           std::move(m.exp_avg)};
+      file.tensors[absl::StrCat(kExpAvgSqPrefix, m.name)] = {shape->second,
+                                                             std::move(m.exp_avg_sq)};
+    }
+  }
+
+  file.metadata["format"] = kFormat;
+  file.metadata["epoch"] = absl::StrCat(state.epoch);
+  file.metadata["optimizer_step"] = absl::StrCat(optimizer_step);
+  file.metadata["optimizer"] = optimizer_name;
+  file.metadata["best_test_accuracy"] =
+      absl::StrFormat("%.17g", state.best_test_accuracy);
+  file.metadata["best_epoch"] = absl::StrCat(state.best_epoch);
+  file.metadata["seed"] = absl::StrCat(state.seed);
+  file.metadata["network_rng"] = RngState(net.rng());
+  file.metadata["config"] = state.config_text;
+  return WriteSafeTensors(path, file);
+}
+
+absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& net,
+                                             Optimizer* optimizer) {
+  EDBP_ASSIGN_OR_RETURN(const SafeTensors file, ReadSafeTensors(path));
+  // Validate everything before changing anything.
+  EDBP_ASSIGN_OR_RETURN(CheckpointMetadata meta, ParseMetadata(path, file));
+  const std::vector<Parameter> params = net.Parameters();
+  EDBP_ASSIGN_OR_RETURN(const std::vector<const HostTensor*> values,
+                        MatchParameters(path, file, params));
+  std::optional<OptimizerState> optimizer_state;
+  if (optimizer != nullptr) {
+    EDBP_ASSIGN_OR_RETURN(optimizer_state,
+                          ReadOptimizerState(path, file, meta, *optimizer));
+    // ImportState validates again before it changes anything, so it goes first.
+    absl::Status s = optimizer->ImportState(*optimizer_state);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  }
+  EDBP_RETURN_IF_ERROR(CopyParameters(path, params, values));
+  net.rng() = meta.rng;
+  return std::move(meta.state);
+}
+
+absl::Status LoadWeights(const std::string& path, Network& net) {
+  EDBP_ASSIGN_OR_RETURN(const SafeTensors file, ReadSafeTensors(path));
+  const std::vector<Parameter> params = net.Parameters();
+  EDBP_ASSIGN_OR_RETURN(const std::vector<const HostTensor*> values,
+                        MatchParameters(path, file, params));
+  return CopyParameters(path, params, values);
+}
+
+}  // namespace edbp::train

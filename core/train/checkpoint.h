@@ -1,0 +1,66 @@
+// Checkpoints as safetensors files (core/io/safetensors.h).
+//
+// Layout of a checkpoint written by SaveCheckpoint:
+//   net.{i}.weight, net.{i}.norm_weight, net.{i}.norm_bias   the parameters under the
+//       reference's state_dict keys and shapes (conv g, b [C,1,1,1], linear [C,1]), so
+//       a PyTorch model of the reference loads them directly;
+//   optimizer.exp_avg.<param>, optimizer.exp_avg_sq.<param>  Adam/AdamW moments;
+//   __metadata__: "format" = "edbp-checkpoint-1", "epoch", "optimizer_step",
+//       "optimizer" (SGD|Adam|AdamW, or "none" with optimizer_step "0" for a
+//       weights-only file), "best_test_accuracy" (%.17g: round-trips the double),
+//       "best_epoch", "seed", "network_rng" (the dropout generator's state, as
+//       operator<< writes it), "config" (TrainingState::config_text).
+// Writes are atomic (temp file + fsync + rename): a crash leaves the old file intact.
+#ifndef EDBP_CORE_TRAIN_CHECKPOINT_H_
+#define EDBP_CORE_TRAIN_CHECKPOINT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/network.h"
+#include "core/optim/optimizer.h"
+
+namespace edbp::train {
+
+// What a checkpoint records besides tensors.
+struct TrainingState {
+  int64_t epoch = 0;                // epochs completed
+  double best_test_accuracy = -1;   // -1: no test yet
+  int64_t best_epoch = 0;
+  uint64_t seed = 0;                // the run's --seed
+  std::string config_text;          // the YAML the run was started with
+};
+
+// Writes `net`'s parameters, `optimizer`'s state (may be null: weights only), the
+// network's RNG state and `state` to `path` atomically. Errors: those of the copies
+// and of the write, naming the path.
+absl::Status SaveCheckpoint(const std::string& path, Network& net,
+                            const Optimizer* optimizer, const TrainingState& state);
+
+// Restores parameters, optimizer state (when `optimizer` is non-null; a null one
+// ignores the file's moments) and the network RNG from a file written by
+// SaveCheckpoint, and returns its TrainingState. Everything is validated before
+// anything is copied. Errors (nothing in `net` or `optimizer` changes then): those of
+// ReadSafeTensors; INVALID_ARGUMENT naming the file and the key for a missing tensor, a
+// shape mismatch ("net.4.weight: the checkpoint has [300,640], the network
+// [1024,3136]"), a parameter key the network lacks (as LoadWeights), a missing or
+// malformed metadata entry, or a different optimizer kind (a weights-only file into
+// a non-null optimizer included). Only a failing host-to-device copy, after the
+// validation, can leave the state partly restored.
+absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& net,
+                                             Optimizer* optimizer);
+
+// --init-weights: loads only the net.* tensors of any safetensors file with the
+// reference's keys (an edbp checkpoint, the reference fixture, a PyTorch export).
+// Every parameter must be present with its shape; a parameter key the network lacks
+// (net.{i}.weight|norm_weight|norm_bias: another architecture) is an error too. Other
+// keys (optimizer.*, the fixture's net.{i}.*.grad, inputs) and the metadata are
+// ignored; the network RNG is left as it is. Errors as LoadCheckpoint; nothing
+// changes on error.
+absl::Status LoadWeights(const std::string& path, Network& net);
+
+}  // namespace edbp::train
+
+#endif  // EDBP_CORE_TRAIN_CHECKPOINT_H_

@@ -1,0 +1,93 @@
+#include "core/train/console.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace edbp::train {
+
+void ConsoleSink::OnProgress(const ProgressRecord& r) {
+  const std::string line = absl::StrFormat(
+      "epoch %d  batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs", r.epoch,
+      r.batch, r.batches, r.running_loss, 100 * r.running_accuracy, r.samples_per_second,
+      r.eta_seconds);
+  if (live_) {
+    std::fprintf(out_, "\r\033[K%s", line.c_str());
+    progress_open_ = true;
+  } else {
+    std::fprintf(out_, "%s\n", line.c_str());
+  }
+  std::fflush(out_);
+}
+
+void ConsoleSink::OnEpoch(const EpochMetrics& m) {
+  if (progress_open_) {
+    std::fputs("\r\033[K", out_);
+    progress_open_ = false;
+  }
+  if (!header_printed_) {
+    std::fprintf(out_, "%6s %10s %9s %10s %9s %10s %8s %10s\n", "epoch", "train_loss",
+                 "train_acc", "test_loss", "test_acc", "lr", "seconds", "samples/s");
+    header_printed_ = true;
+  }
+  std::fprintf(out_, "%3d/%-3d %9.4f %8.2f%% %10.4f %8.2f%% %10.3g %8.1f %10.1f%s\n",
+               static_cast<int>(m.epoch), static_cast<int>(m.epochs), m.train_loss,
+               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr, m.seconds,
+               m.train_samples_per_second, m.best ? "  *best" : "");
+  std::fprintf(out_, "    %-10s %10s %10s %10s %11s %11s %7s %7s %9s %9s\n", "layer",
+               "|dW|", "mean dW", "max|dW|", "sum dL/dt>", "sum dL/dx<", "rate", "silent",
+               "|W|", "|dW|/|W|");
+  for (const LayerStats& l : m.layers) {
+    std::fprintf(out_, "    %-10s %10.3e %10.3e %10.3e %11.4g %11.4g %7.4f %7.3f %9.3f %9.2e\n",
+                 l.name.c_str(), l.grad_norm, l.grad_mean, l.grad_max_abs, l.grad_sum_in,
+                 l.grad_sum_out, l.firing_rate, l.silent_fraction, l.weight_norm,
+                 l.update_ratio);
+  }
+  std::fflush(out_);
+}
+
+void ConsoleSink::OnCheckpoint(const CheckpointRecord& r) {
+  if (!live_) std::fprintf(out_, "checkpoint (%s) %s\n", r.kind.c_str(), r.path.c_str());
+}
+
+std::string NetworkSummary(const config::Config& config) {
+  std::string out = absl::StrFormat("input %s  T=%d (t_train %d)  batch %d  %d classes\n",
+                                    absl::StrJoin(config.input_shape, "x"),
+                                    config.network.n_steps, config.network.t_train,
+                                    config.network.batch_size, config.network.n_class);
+  absl::StrAppendFormat(&out, "%4s  %-12s %-8s %-16s %12s\n", "i", "layer", "type",
+                        "output", "parameters");
+  int64_t total = 0;
+  for (size_t i = 0; i < config.layers.size(); ++i) {
+    const config::LayerConfig& l = config.layers[i];
+    int64_t params = 0;
+    if (l.type == config::LayerType::kConv) {
+      params = l.out_channels * l.in_channels * l.kernel_size[0] * l.kernel_size[1] +
+               2 * l.out_channels;  // W + g + b
+    } else if (l.type == config::LayerType::kLinear) {
+      params = l.n_outputs * l.n_inputs + 2 * l.n_outputs;
+    }
+    total += params;
+    absl::StrAppendFormat(&out, "%4d  %-12s %-8s %-16s %12d\n", static_cast<int>(i), l.name,
+                          std::string(config::LayerTypeName(l.type)),
+                          absl::StrJoin(l.out_shape, "x"), params);
+  }
+  absl::StrAppendFormat(&out, "total parameters: %d\n", total);
+  return out;
+}
+
+std::string ConfusionTable(const std::vector<int64_t>& confusion, int64_t n_class) {
+  std::string out = "label\\pred";
+  for (int64_t c = 0; c < n_class; ++c) absl::StrAppendFormat(&out, " %6d", c);
+  out += "\n";
+  for (int64_t r = 0; r < n_class; ++r) {
+    absl::StrAppendFormat(&out, "%10d", r);
+    for (int64_t c = 0; c < n_class; ++c) {
+      absl::StrAppendFormat(&out, " %6d", confusion[r * n_class + c]);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace edbp::train

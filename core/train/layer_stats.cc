@@ -1,0 +1,153 @@
+#include "core/train/layer_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/backend.h"
+#include "kernels/check.h"
+
+namespace edbp::train {
+namespace {
+
+absl::StatusOr<kernels::ReduceStatsResult> Reduce(const Tensor& t) {
+  kernels::ReduceStatsResult r;
+  EDBP_RETURN_IF_ERROR(
+      t.backend()->ReduceStats({.n = t.numel(), .x = t.f32(), .result = &r}));
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LayerStatsCollector>> LayerStatsCollector::Attach(
+    Network& net) {
+  std::unique_ptr<LayerStatsCollector> c(new LayerStatsCollector(net));
+  const auto& layers = net.layers();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (!layers[i]->HasParameters()) continue;
+    auto* layer = static_cast<SpikingLayer*>(layers[i].get());
+    Slot slot;
+    slot.layer = layer;
+    slot.index = static_cast<int64_t>(i);
+    const config::SampleShape& out = layer->config().out_shape;
+    EDBP_CHECK(!out.empty()) << layer->name() << ": the config's shape inference ran";
+    EDBP_ASSIGN_OR_RETURN(slot.spike_counts, Tensor::Zeros(net.backend(), {NumElements(out)}));
+    EDBP_ASSIGN_OR_RETURN(slot.weight_before,
+                          Tensor::Empty(net.backend(), layer->weight().shape()));
+    c->by_layer_[layer] = c->slots_.size();
+    c->slots_.push_back(std::move(slot));
+  }
+  for (Slot& s : c->slots_) s.layer->set_observer(c.get());
+  return c;
+}
+
+LayerStatsCollector::~LayerStatsCollector() {
+  for (Slot& s : slots_) s.layer->set_observer(nullptr);
+}
+
+LayerStatsCollector::Slot& LayerStatsCollector::SlotOf(const SpikingLayer& layer) {
+  auto it = by_layer_.find(&layer);
+  EDBP_CHECK(it != by_layer_.end()) << layer.name();
+  return slots_[it->second];
+}
+
+absl::Status LayerStatsCollector::StartEpoch() {
+  for (Slot& s : slots_) {
+    EDBP_RETURN_IF_ERROR(net_.backend()->Fill(
+        {.n = s.spike_counts.numel(), .value = 0.0f, .out = s.spike_counts.f32()}));
+    const Tensor counts = s.spike_counts;
+    const Tensor before = s.weight_before;
+    SpikingLayer* layer = s.layer;
+    const int64_t index = s.index;
+    s = Slot();
+    s.layer = layer;
+    s.index = index;
+    s.spike_counts = counts;
+    s.weight_before = before;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LayerStatsCollector::OnTrainingSpikes(const SpikingLayer& layer,
+                                                   const Tensor& spikes) {
+  Slot& s = SlotOf(layer);
+  const int64_t neurons = s.spike_counts.numel();
+  const int64_t rows = spikes.numel() / neurons;  // T·B
+  s.spikes_seen_steps += static_cast<double>(rows);
+  return spikes.backend()->SpikeCount(
+      {.rows = rows, .neurons = neurons, .o = spikes.f32(), .counts = s.spike_counts.f32()});
+}
+
+absl::Status LayerStatsCollector::OnBackward(const SpikingLayer& layer,
+                                             const Tensor& event_grad,
+                                             const Tensor& input_grad) {
+  Slot& s = SlotOf(layer);
+  EDBP_ASSIGN_OR_RETURN(const auto in, Reduce(event_grad));
+  s.grad_sum_in += in.sum;
+  if (input_grad.defined()) {
+    EDBP_ASSIGN_OR_RETURN(const auto out, Reduce(input_grad));
+    s.grad_sum_out += out.sum;
+  }
+  ++s.backward_batches;
+  return absl::OkStatus();
+}
+
+absl::Status LayerStatsCollector::BeforeStep() {
+  for (Slot& s : slots_) {
+    const Tensor& grad = s.layer->grad_weight();
+    EDBP_ASSIGN_OR_RETURN(const auto g, Reduce(grad));
+    s.grad_norm += std::sqrt(g.sum_sq);
+    s.grad_mean += g.sum / static_cast<double>(grad.numel());
+    s.grad_max_abs = std::max(s.grad_max_abs, g.max_abs);
+    ++s.grad_batches;
+    EDBP_RETURN_IF_ERROR(s.weight_before.CopyFrom(s.layer->weight()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LayerStatsCollector::AfterStep() {
+  for (Slot& s : slots_) {
+    const Tensor& w = s.layer->weight();
+    // weight_before ← W_new - W_old
+    EDBP_RETURN_IF_ERROR(net_.backend()->Scale(
+        {.n = w.numel(), .alpha = -1.0f, .x = s.weight_before.f32(), .out = s.weight_before.f32()}));
+    EDBP_RETURN_IF_ERROR(net_.backend()->Axpy(
+        {.n = w.numel(), .alpha = 1.0f, .x = w.f32(), .y = s.weight_before.f32()}));
+    EDBP_ASSIGN_OR_RETURN(const auto delta, Reduce(s.weight_before));
+    EDBP_ASSIGN_OR_RETURN(const auto now, Reduce(w));
+    if (now.sum_sq > 0) s.update_ratio += std::sqrt(delta.sum_sq / now.sum_sq);
+    ++s.updates;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LayerStats>> LayerStatsCollector::EndEpoch() {
+  std::vector<LayerStats> out;
+  for (Slot& s : slots_) {
+    LayerStats st;
+    st.name = s.layer->name();
+    st.index = s.index;
+    const auto per = [](double total, int64_t n) { return n > 0 ? total / n : 0.0; };
+    st.grad_norm = per(s.grad_norm, s.grad_batches);
+    st.grad_mean = per(s.grad_mean, s.grad_batches);
+    st.grad_max_abs = s.grad_max_abs;
+    st.grad_sum_in = per(s.grad_sum_in, s.backward_batches);
+    st.grad_sum_out = per(s.grad_sum_out, s.backward_batches);
+    EDBP_ASSIGN_OR_RETURN(const std::vector<float> counts, s.spike_counts.ToHost());
+    double total = 0;
+    int64_t silent = 0;
+    for (float c : counts) {
+      total += c;
+      silent += c == 0.0f;
+    }
+    const double neurons = static_cast<double>(counts.size());
+    st.firing_rate = s.spikes_seen_steps > 0 ? total / (neurons * s.spikes_seen_steps) : 0;
+    st.silent_fraction = s.spikes_seen_steps > 0 ? silent / neurons : 0;
+    EDBP_ASSIGN_OR_RETURN(const auto w, Reduce(s.layer->weight()));
+    st.weight_norm = std::sqrt(w.sum_sq);
+    st.update_ratio = per(s.update_ratio, s.updates);
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace edbp::train

@@ -1,0 +1,100 @@
+#include "core/train/metrics.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace edbp::train {
+
+void MultiSink::OnProgress(const ProgressRecord& r) {
+  for (MetricsSink* s : sinks_) s->OnProgress(r);
+}
+void MultiSink::OnEpoch(const EpochMetrics& m) {
+  for (MetricsSink* s : sinks_) s->OnEpoch(m);
+}
+void MultiSink::OnCheckpoint(const CheckpointRecord& r) {
+  for (MetricsSink* s : sinks_) s->OnCheckpoint(r);
+}
+
+std::string ToJson(const EpochMetrics& m) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerStats& l : m.layers) {
+    layers.push_back({{"name", l.name},
+                      {"index", l.index},
+                      {"grad_norm", l.grad_norm},
+                      {"grad_mean", l.grad_mean},
+                      {"grad_max_abs", l.grad_max_abs},
+                      {"grad_sum_in", l.grad_sum_in},
+                      {"grad_sum_out", l.grad_sum_out},
+                      {"firing_rate", l.firing_rate},
+                      {"silent_fraction", l.silent_fraction},
+                      {"weight_norm", l.weight_norm},
+                      {"update_ratio", l.update_ratio}});
+  }
+  const nlohmann::json j = {{"type", "epoch"},
+                            {"epoch", m.epoch},
+                            {"epochs", m.epochs},
+                            {"train_loss", m.train_loss},
+                            {"train_accuracy", m.train_accuracy},
+                            {"test_loss", m.test_loss},
+                            {"test_accuracy", m.test_accuracy},
+                            {"lr", m.lr},
+                            {"seconds", m.seconds},
+                            {"train_samples_per_second", m.train_samples_per_second},
+                            {"test_samples_per_second", m.test_samples_per_second},
+                            {"train_samples", m.train_samples},
+                            {"test_samples", m.test_samples},
+                            {"n_class", m.n_class},
+                            {"confusion", m.confusion},
+                            {"best", m.best},
+                            {"layers", layers}};
+  return j.dump();
+}
+
+std::string ToJson(const ProgressRecord& r) {
+  const nlohmann::json j = {{"type", "progress"},
+                            {"epoch", r.epoch},
+                            {"batch", r.batch},
+                            {"batches", r.batches},
+                            {"running_loss", r.running_loss},
+                            {"running_accuracy", r.running_accuracy},
+                            {"samples_per_second", r.samples_per_second},
+                            {"eta_seconds", r.eta_seconds}};
+  return j.dump();
+}
+
+std::string ToJson(const CheckpointRecord& r) {
+  const nlohmann::json j = {
+      {"type", "checkpoint"}, {"epoch", r.epoch}, {"kind", r.kind}, {"path", r.path}};
+  return j.dump();
+}
+
+absl::StatusOr<std::unique_ptr<JsonlSink>> JsonlSink::Open(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);  // fopen reports
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) {
+    const std::string why = std::strerror(errno);
+    const std::string msg = absl::StrCat(path, ": cannot open for writing: ", why);
+    return errno == EACCES ? absl::PermissionDeniedError(msg) : absl::NotFoundError(msg);
+  }
+  return std::unique_ptr<JsonlSink>(new JsonlSink(f));
+}
+
+JsonlSink::~JsonlSink() { std::fclose(file_); }
+
+void JsonlSink::Write(const std::string& line) {
+  std::fputs(line.c_str(), file_);
+  std::fputc('\n', file_);
+  std::fflush(file_);
+}
+
+void JsonlSink::OnProgress(const ProgressRecord& r) { Write(ToJson(r)); }
+void JsonlSink::OnEpoch(const EpochMetrics& m) { Write(ToJson(m)); }
+void JsonlSink::OnCheckpoint(const CheckpointRecord& r) { Write(ToJson(r)); }
+
+}  // namespace edbp::train

@@ -1,0 +1,295 @@
+#include "core/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "core/data/loader.h"
+#include "core/optim/schedule.h"
+#include "core/readout.h"
+#include "kernels/check.h"
+
+namespace edbp::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Independent streams from one --seed: splitmix64 of (seed, epoch, stream).
+enum class Stream : uint64_t { kInit = 1, kTrain = 2 };
+uint64_t MixSeed(uint64_t seed, int64_t epoch, Stream stream) {
+  uint64_t z = seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull) ^
+               (static_cast<uint64_t>(stream) << 56);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Loss per sample: count and kernel sum over the batch, TET averages it (§8).
+double PerSampleTotal(const Loss& loss, double value, int64_t batch) {
+  return std::string_view(loss.name()) == "TET" ? value * static_cast<double>(batch) : value;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
+                                                         kernels::Backend* backend,
+                                                         TrainerOptions options,
+                                                         MetricsSink* sink) {
+  EDBP_CHECK(backend != nullptr);
+  if (options.epochs > 0) config.network.epochs = options.epochs;
+  if (config.network.encoding != config::Encoding::kNone) {
+    return absl::UnimplementedError(
+        "Network.encoding: TTFS is not supported yet (its encoder arrives with the data "
+        "sets issue); use None");
+  }
+  std::unique_ptr<Trainer> t(new Trainer(std::move(config), std::move(options), sink));
+  t->backend_ = backend;
+  const config::NetworkConfig& nc = t->config_.network;
+  EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, t->options_.data_limit));
+  if (t->data_.train.shape != t->config_.input_shape) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        t->data_.train.name, " has samples of shape ", ShapeToString(t->data_.train.shape),
+        " but the config expects ", ShapeToString(t->config_.input_shape)));
+  }
+  if (t->data_.train.size == 0 || t->data_.test.size == 0) {
+    return absl::InvalidArgumentError("the data set has no training or no test samples");
+  }
+  for (const data::Dataset* ds : {&t->data_.train, &t->data_.test}) {
+    const int32_t max_label = *std::max_element(ds->labels.begin(), ds->labels.end());
+    if (max_label >= nc.n_class) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Network.n_class: ", ds->name, " has label ", max_label, ", expected at most ",
+          nc.n_class - 1, " (n_class ", nc.n_class, ")"));
+    }
+  }
+  EDBP_ASSIGN_OR_RETURN(t->net_, Network::Create(t->config_, backend, t->options_.seed));
+  EDBP_ASSIGN_OR_RETURN(t->loss_, Loss::Create(nc));
+  EDBP_ASSIGN_OR_RETURN(t->optimizer_, Optimizer::Create(nc, t->net_->Parameters()));
+  t->state_.seed = t->options_.seed;
+  t->state_.config_text = t->config_.source_text;
+
+  if (!t->options_.resume_from.empty()) {
+    EDBP_ASSIGN_OR_RETURN(t->state_,
+                          LoadCheckpoint(t->options_.resume_from, *t->net_, t->optimizer_.get()));
+  } else if (!t->options_.init_weights.empty()) {
+    EDBP_RETURN_IF_ERROR(LoadWeights(t->options_.init_weights, *t->net_));
+  } else {
+    // §7: the first batch_size training samples in dataset order, with the random
+    // training transform applied, as the reference.
+    data::BatchLoader init(t->data_.train,
+                           {.batch_size = nc.batch_size,
+                            .shuffle = false,
+                            .augment = true,
+                            .seed = MixSeed(t->options_.seed, 0, Stream::kInit)});
+    std::optional<data::Batch> batch = init.Next();
+    EDBP_CHECK(batch.has_value());
+    Tensor x, y;
+    EDBP_RETURN_IF_ERROR(t->MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x).status());
+  }
+  EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
+  return t;
+}
+
+absl::Status Trainer::MakeInputs(const std::vector<float>& images,
+                                 const std::vector<int32_t>& labels, int64_t size,
+                                 Tensor& x, Tensor& y) {
+  // §6: static images are repeated t_train times as the input current.
+  const int64_t steps = config_.network.t_train;
+  Shape shape = {steps, size};
+  for (int64_t d : config_.input_shape) shape.push_back(d);
+  EDBP_ASSIGN_OR_RETURN(x, Tensor::Empty(backend_, shape));
+  const size_t step_bytes = images.size() * sizeof(float);
+  EDBP_CHECK(static_cast<int64_t>(step_bytes) == static_cast<int64_t>(x.bytes()) / steps);
+  EDBP_RETURN_IF_ERROR(backend_->CopyHostToDevice(x.f32(), images.data(), step_bytes));
+  const int64_t step_elems = x.numel() / steps;
+  for (int64_t t = 1; t < steps; ++t) {
+    EDBP_RETURN_IF_ERROR(
+        backend_->CopyDeviceToDevice(x.f32() + t * step_elems, x.f32(), step_bytes));
+  }
+  EDBP_ASSIGN_OR_RETURN(y, Tensor::FromHostI32(backend_, {size}, labels));
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
+  const config::NetworkConfig& nc = config_.network;
+  EDBP_RETURN_IF_ERROR(stats_->StartEpoch());
+  data::BatchLoader loader(data_.train, {.batch_size = nc.batch_size,
+                                         .shuffle = true,
+                                         .augment = true,
+                                         .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
+  const int64_t batches = loader.num_batches();
+  const auto t0 = Clock::now();
+  double loss_total = 0;
+  int64_t correct = 0, seen = 0, done = 0;
+  while (std::optional<data::Batch> batch = loader.Next()) {
+    if (stop_.load()) return absl::CancelledError("training stopped on request");
+    Tensor x, y;
+    EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, /*training=*/true,
+                                                            /*keep_context=*/true));
+    Tensor grad;
+    EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+    // §9: training accuracy from the raw (pre-injection) outputs.
+    EDBP_ASSIGN_OR_RETURN(const std::vector<float> raw, fwd.raw_output.ToHost());
+    const std::vector<int32_t> predicted =
+        Predict(raw, fwd.raw_output.dim(0), batch->size, nc.n_class);
+    for (int64_t b = 0; b < batch->size; ++b) correct += predicted[b] == batch->labels[b];
+    seen += batch->size;
+    loss_total += PerSampleTotal(*loss_, loss, batch->size);
+
+    EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+    EDBP_RETURN_IF_ERROR(stats_->BeforeStep());
+    EDBP_RETURN_IF_ERROR(ClipGradNorm(optimizer_->params(), 1.0).status());  // §10
+    EDBP_RETURN_IF_ERROR(optimizer_->Step(lr));
+    EDBP_RETURN_IF_ERROR(stats_->AfterStep());
+    ++done;
+    if (sink_ != nullptr && options_.progress_every > 0 &&
+        (done % options_.progress_every == 0 || done == batches)) {
+      const double elapsed = SecondsSince(t0);
+      ProgressRecord p{.epoch = epoch,
+                       .batch = done,
+                       .batches = batches,
+                       .running_loss = loss_total / seen,
+                       .running_accuracy = static_cast<double>(correct) / seen,
+                       .samples_per_second = seen / elapsed,
+                       .eta_seconds = elapsed / done * (batches - done)};
+      sink_->OnProgress(p);
+    }
+  }
+  const double seconds = SecondsSince(t0);
+  m.train_loss = loss_total / seen;
+  m.train_accuracy = static_cast<double>(correct) / seen;
+  m.train_samples = seen;
+  m.train_samples_per_second = seen / seconds;
+  EDBP_ASSIGN_OR_RETURN(m.layers, stats_->EndEpoch());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvalResult> Trainer::Evaluate() {
+  const config::NetworkConfig& nc = config_.network;
+  data::BatchLoader loader(data_.test, {.batch_size = nc.batch_size});
+  EvalResult r;
+  r.n_class = nc.n_class;
+  r.confusion.assign(nc.n_class * nc.n_class, 0);
+  const auto t0 = Clock::now();
+  double loss_total = 0;
+  int64_t correct = 0;
+  Tensor grad;
+  while (std::optional<data::Batch> batch = loader.Next()) {
+    Tensor x, y;
+    EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    // Test runs without labels: no injection (§9), no dropout.
+    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, nullptr, false, false));
+    EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+    loss_total += PerSampleTotal(*loss_, loss, batch->size);
+    EDBP_ASSIGN_OR_RETURN(const std::vector<float> out, fwd.output.ToHost());
+    const std::vector<int32_t> predicted =
+        Predict(out, fwd.output.dim(0), batch->size, nc.n_class);
+    for (int64_t b = 0; b < batch->size; ++b) {
+      correct += predicted[b] == batch->labels[b];
+      ++r.confusion[batch->labels[b] * nc.n_class + predicted[b]];
+    }
+    r.samples += batch->size;
+  }
+  r.loss = loss_total / r.samples;
+  r.accuracy = static_cast<double>(correct) / r.samples;
+  r.samples_per_second = r.samples / SecondsSince(t0);
+  return r;
+}
+
+absl::Status Trainer::SaveCheckpoints(const EpochMetrics& m) {
+  if (!options_.keep_checkpoints) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.out_dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(options_.out_dir, ": cannot create the output directory: ", ec.message()));
+  }
+  const std::string last = (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
+  EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
+  if (sink_ != nullptr) sink_->OnCheckpoint({.epoch = m.epoch, .kind = "last", .path = last});
+  if (m.best) {
+    const std::string best =
+        (std::filesystem::path(options_.out_dir) / kBestCheckpoint).string();
+    EDBP_RETURN_IF_ERROR(SaveCheckpoint(best, *net_, optimizer_.get(), state_));
+    if (sink_ != nullptr) sink_->OnCheckpoint({.epoch = m.epoch, .kind = "best", .path = best});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Run() {
+  const config::NetworkConfig& nc = config_.network;
+  for (int64_t epoch = state_.epoch + 1; epoch <= nc.epochs; ++epoch) {
+    const auto t0 = Clock::now();
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.epochs = nc.epochs;
+    m.n_class = nc.n_class;
+    m.lr = CosineAnnealingLr(nc.lr, epoch, nc.epochs);  // §10
+    absl::Status trained = TrainEpoch(epoch, m.lr, m);
+    if (absl::IsCancelled(trained)) {
+      // Keep what was learned; a resume repeats the interrupted epoch.
+      if (options_.keep_checkpoints) {
+        std::filesystem::create_directories(options_.out_dir);
+        const std::string last =
+            (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
+        EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
+        if (sink_ != nullptr) {
+          sink_->OnCheckpoint({.epoch = state_.epoch, .kind = "last", .path = last});
+        }
+      }
+      return trained;
+    }
+    EDBP_RETURN_IF_ERROR(trained);
+    EDBP_ASSIGN_OR_RETURN(const EvalResult test, Evaluate());
+    m.test_loss = test.loss;
+    m.test_accuracy = test.accuracy;
+    m.test_samples = test.samples;
+    m.test_samples_per_second = test.samples_per_second;
+    m.confusion = test.confusion;
+    m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    state_.epoch = epoch;
+    if (test.accuracy > state_.best_test_accuracy) {
+      state_.best_test_accuracy = test.accuracy;
+      state_.best_epoch = epoch;
+      m.best = true;
+    }
+    if (sink_ != nullptr) sink_->OnEpoch(m);
+    EDBP_RETURN_IF_ERROR(SaveCheckpoints(m));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SafeTensors> Trainer::InspectStep() {
+  const config::NetworkConfig& nc = config_.network;
+  data::BatchLoader loader(data_.train, {.batch_size = nc.batch_size});
+  std::optional<data::Batch> batch = loader.Next();
+  EDBP_CHECK(batch.has_value());
+  Tensor x, y;
+  EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+  // Dropout off (training = false), labels injected.
+  EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, false, true));
+  Tensor grad;
+  EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+  SafeTensors out;
+  out.tensors["loss"] = {{1}, {static_cast<float>(loss)}};
+  EDBP_ASSIGN_OR_RETURN(std::vector<float> o, fwd.output.ToHost());
+  out.tensors["outputs"] = {fwd.output.shape(), std::move(o)};
+  EDBP_ASSIGN_OR_RETURN(std::vector<float> raw, fwd.raw_output.ToHost());
+  out.tensors["outputs_raw"] = {fwd.raw_output.shape(), std::move(raw)};
+  EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+  for (const Parameter& p : net_->Parameters()) {
+    EDBP_ASSIGN_OR_RETURN(std::vector<float> g, p.grad.ToHost());
+    out.tensors[p.name + ".grad"] = {p.grad.shape(), std::move(g)};
+  }
+  out.metadata["config"] = config_.source_text;
+  return out;
+}
+
+}  // namespace edbp::train
