@@ -120,6 +120,9 @@ struct NetworkConfig {
   std::string dataset;
   std::string data_path;   // default "" (the data set's standard location)
   std::string log_path;    // default ""
+  // edbp extension: > 0 uses only the first N training and N test samples (quick
+  // jobs, tests); default 0 = all. edbp-train --data-limit overrides it.
+  int64_t data_limit = 0;
   BackendChoice backend = BackendChoice::kAuto;
   OptimizerType optimizer = OptimizerType::kAdamW;  // required in the YAML
   double lr = 0;                // required, > 0

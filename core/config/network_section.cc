@@ -20,7 +20,7 @@ constexpr absl::string_view kNetworkKeys[] = {
     "backend", "optimizer", "lr", "weight_decay", "avg_spike_init", "loss",
     "loss_reverse", "norm_grad", "gradient_type", "forward_type", "pooling_type",
     "n_class", "desired_count", "undesired_count", "tau_m", "tau_s", "tau_grad",
-    "max_dudt_inv", "encoding", "amp", "weight_norm_backward", "input_shape",
+    "max_dudt_inv", "encoding", "amp", "weight_norm_backward", "input_shape", "data_limit",
     "model_import"};
 // clang-format on
 
@@ -106,6 +106,7 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
   const DatasetInfo* dataset = ReadDataset(r, &section);
   r.String("data_path", Need::kOptional, &c.data_path);
   r.String("log_path", Need::kOptional, &c.log_path);
+  r.Int("data_limit", Need::kOptional, 0, &c.data_limit);  // edbp: 0 = all samples
   r.Enum("backend", Need::kOptional, "backend", BackendChoiceNames(), &c.backend);
   r.Enum("optimizer", Need::kRequired, "optimizer", OptimizerTypeNames(), &c.optimizer);
   r.Number("lr", Need::kRequired, Bound::kPositive, &c.lr);

@@ -50,7 +50,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), std::move(options), sink));
   t->backend_ = backend;
   const config::NetworkConfig& nc = t->config_.network;
-  EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, t->options_.data_limit));
+  const int64_t limit = t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
+  EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
   if (t->data_.train.shape != t->config_.input_shape) {
     return absl::InvalidArgumentError(absl::StrCat(
         t->data_.train.name, " has samples of shape ", ShapeToString(t->data_.train.shape),
