@@ -25,11 +25,10 @@ integration: build
 
 test: unit integration
 
-# One epoch of the reference Fashion-MNIST network on the full data set, with live
-# progress; checkpoints and metrics land in runs/demo.
+# The service end to end: a server on a free loopback port with a temporary data dir,
+# the reference Fashion-MNIST network submitted for one epoch and followed to the end.
 demo: build
-	$(BUILD_DIR)/core/train/edbp-train configs/fashion_mnist.yaml --epochs 1 \
-	  --out-dir runs/demo --metrics-jsonl runs/demo/metrics.jsonl --progress-every 10
+	scripts/demo.sh $(BUILD_DIR)
 
 bench: build
 	$(BUILD_DIR)/bench/edbp_train_step_bench --config configs/fashion_mnist.yaml --iters 9

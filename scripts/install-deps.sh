@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   cmake make ninja-build
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libgtest-dev libgmock-dev libopenblas-dev
   zlib1g-dev dataset-fashion-mnist
 )

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "core/train/console.h"
 #include "core/train/metrics.h"
 #include "core/train/trainer.h"
+#include "server/worker_reporter.h"
 
 ABSL_FLAG(std::string, out_dir, "",
           "Directory for checkpoint_last/best.safetensors (default runs/<config name>)");
@@ -45,10 +47,16 @@ ABSL_FLAG(std::string, inspect_step, "",
           "off, labels injected, no optimizer step) to this safetensors file: loss, "
           "outputs, outputs_raw and every net.{i}.*.grad before clipping");
 ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
+ABSL_FLAG(std::string, report_to, "",
+          "gRPC target of edbp-server's worker service, e.g. unix:/data/worker.sock: "
+          "every record and log line is also reported there (default: no reporting)");
+ABSL_FLAG(std::string, job_id, "", "The job's id, with --report-to (required there)");
 
 namespace {
 
 std::atomic<edbp::train::Trainer*> g_trainer{nullptr};
+// Set with --report-to: failures are reported to the server too.
+edbp::server::WorkerReporter* g_reporter = nullptr;
 
 void OnSignal(int) {
   if (edbp::train::Trainer* t = g_trainer.load()) t->RequestStop();
@@ -71,7 +79,9 @@ std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
 }
 
 int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "edbp-train: %s\n", std::string(status.message()).c_str());
+  const std::string message(status.message());
+  std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
+  if (g_reporter != nullptr) g_reporter->Log(edbp::v1::LogLine::ERROR, message);
   return 1;
 }
 
@@ -82,13 +92,14 @@ int main(int argc, char** argv) {
       "trains a spiking neural network with event-driven backpropagation.\n"
       "usage: edbp-train CONFIG.yaml [flags]\n"
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
+      "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
       "flags may be spelled --out-dir or --out_dir\n"
       "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)");
   absl::FlagsUsageConfig usage;
   // --help lists the flags of this file (Abseil's default looks for a file named after
   // the binary).
   usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "edbp_train_main.cc");
+    return absl::EndsWith(path, "server/edbp_train_main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
@@ -100,6 +111,16 @@ int main(int argc, char** argv) {
   if (args.size() > 2 || (args.size() < 2 && absl::GetFlag(FLAGS_resume).empty())) {
     std::fprintf(stderr, "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");
     return 2;
+  }
+  std::unique_ptr<edbp::server::WorkerReporter> reporter;
+  if (!absl::GetFlag(FLAGS_report_to).empty()) {
+    if (absl::GetFlag(FLAGS_job_id).empty()) {
+      std::fprintf(stderr, "edbp-train: --report-to needs --job-id\n");
+      return 2;
+    }
+    reporter = std::make_unique<edbp::server::WorkerReporter>(
+        absl::GetFlag(FLAGS_report_to), absl::GetFlag(FLAGS_job_id));
+    g_reporter = reporter.get();
   }
   const std::string resume_dir = absl::GetFlag(FLAGS_resume);
   const std::string resume_file =
@@ -125,7 +146,9 @@ int main(int argc, char** argv) {
     config_name = std::filesystem::path(resume_dir).filename().string();
   }
   if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(config.status().message()).c_str());
+    const std::string message(config.status().message());
+    std::fprintf(stderr, "%s\n", message.c_str());
+    if (reporter != nullptr) reporter->Log(edbp::v1::LogLine::ERROR, message);
     return 1;
   }
   auto backend = edbp::ResolveBackend(config->network.backend);
@@ -165,10 +188,14 @@ int main(int argc, char** argv) {
     jsonl = std::move(*opened);
     sinks.push_back(jsonl.get());
   }
+  if (reporter != nullptr) sinks.push_back(reporter.get());
   edbp::train::MultiSink sink(sinks);
 
-  std::printf("edbp-train: %s on %s\n", config->source_name.c_str(),
-              (*backend)->device().ToString().c_str());
+  const std::string device = (*backend)->device().ToString();
+  std::printf("edbp-train: %s on %s\n", config->source_name.c_str(), device.c_str());
+  if (reporter != nullptr) {
+    reporter->Log(edbp::v1::LogLine::INFO, "edbp-train started on " + device);
+  }
   auto trainer = edbp::train::Trainer::Create(*config, *backend, options, &sink);
   if (!trainer.ok()) return Fail(trainer.status());
 
@@ -199,6 +226,7 @@ int main(int argc, char** argv) {
   if (absl::IsCancelled(run)) {
     std::printf("\nstopped; checkpoint in %s (resume with --resume %s)\n",
                 options.out_dir.c_str(), options.out_dir.c_str());
+    if (reporter != nullptr) reporter->Log(edbp::v1::LogLine::INFO, "stopped on request");
     return 3;
   }
   if (!run.ok()) return Fail(run);

@@ -1,0 +1,94 @@
+// The command line of edbp-client: its commands, flags, help text and exit codes.
+//
+// Global flags (--server, --output, --timeout, --help) may stand before or after the
+// command; a command's own flags are accepted only with that command. "--" ends the
+// flags. Parsing touches no global state, so it can run many times in one process.
+#ifndef EDBP_CLIENT_CLI_ARGS_H_
+#define EDBP_CLIENT_CLI_ARGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "edbp/v1/job.pb.h"
+
+namespace edbp::cli {
+
+// The process exit status of every command (listed in the --help text).
+enum class ExitCode : int {
+  kOk = 0,               // success; watch / submit --follow: the job SUCCEEDED
+  kFailed = 1,           // the job FAILED or was CANCELLED, or any other error
+  kUsage = 2,            // bad command line or unreadable CONFIG
+  kUnreachable = 3,      // edbp-server could not be reached
+  kNotFound = 4,         // unknown job, or no checkpoint (yet)
+  kInvalidArgument = 5,  // the server rejected a request, e.g. an invalid config
+};
+
+enum class Command {
+  kHelp,      // print the help text
+  kSubmit,    // CreateJob (then WatchJob with --follow)
+  kList,      // ListJobs, every page
+  kGet,       // GetJob
+  kCancel,    // CancelJob
+  kWatch,     // WatchJob until the job ends
+  kLogs,      // the job's log lines so far
+  kDownload,  // DownloadCheckpoint into a file
+};
+
+enum class OutputFormat {
+  kText,  // tables and lines for people
+  kJson,  // one JSON document per result, one JSON object per line for event streams
+};
+
+// Everything the command line says. Fields of other commands keep their defaults.
+struct Options {
+  Command command = Command::kHelp;
+  std::string server;  // host:port
+  OutputFormat output = OutputFormat::kText;
+  absl::Duration timeout = absl::Seconds(10);  // deadline of each unary request
+
+  // get, cancel, watch, logs, download: the resource name "jobs/{id}".
+  std::string job;
+
+  // submit
+  std::string config_path;
+  std::string display_name;  // default: the stem of config_path
+  int32_t priority = 0;
+  bool follow = false;
+  bool validate_only = false;
+  std::string request_id;  // default: a fresh random id
+
+  // list: JOB_STATE_UNSPECIFIED = every state.
+  v1::JobState state_filter = v1::JOB_STATE_UNSPECIFIED;
+
+  // watch: replay every event instead of summarizing the finished epochs.
+  bool from_start = false;
+
+  // download
+  bool best = false;
+  std::string output_file;
+};
+
+// Parses `args` (without the program name). `default_server` is used when --server is
+// not given. Errors are INVALID_ARGUMENT with a one-line message (exit code kUsage).
+absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
+                                  const std::string& default_server);
+
+// "17" or "jobs/17" -> "jobs/17"; anything else is INVALID_ARGUMENT.
+absl::StatusOr<std::string> NormalizeJobName(const std::string& job);
+
+// "running", "RUNNING", ... -> the state; INVALID_ARGUMENT otherwise.
+absl::StatusOr<v1::JobState> ParseJobState(const std::string& text);
+
+// A random 128-bit id formatted like a UUID (version 4).
+std::string RandomRequestId();
+
+// The full --help text and the short usage printed after a usage error.
+std::string HelpText();
+std::string UsageText();
+
+}  // namespace edbp::cli
+
+#endif  // EDBP_CLIENT_CLI_ARGS_H_

@@ -1,0 +1,61 @@
+// The commands of edbp-client over one gRPC channel to edbp-server.
+#ifndef EDBP_CLIENT_CLI_CLIENT_H_
+#define EDBP_CLIENT_CLI_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "client/cli/args.h"
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace edbp::cli {
+
+// Runs one parsed command line. Results go to `out`, errors (one line each, prefixed
+// "edbp-client: ") to `err`. Not thread-safe.
+class Client {
+ public:
+  // `interactive`: `out` is a terminal (watch then rewrites one progress line).
+  Client(Options options, std::ostream& out, std::ostream& err, bool interactive);
+
+  // Runs options.command (not kHelp) and returns the process exit code.
+  ExitCode Run();
+
+ private:
+  ExitCode Submit();
+  ExitCode List();
+  ExitCode Get();
+  ExitCode Cancel();
+  ExitCode Download();
+  // watch.cc. Follows `job` until it ends; `from_start` replays every event, else the
+  // finished epochs are summarized first.
+  ExitCode Watch(const std::string& job, bool from_start);
+  ExitCode Logs();
+
+  // Calls `call` with a context whose deadline is options_.timeout. With `retry`, an
+  // UNAVAILABLE answer is retried (at most 3 attempts, within 2 timeouts): only for
+  // idempotent calls.
+  grpc::Status CallUnary(const std::function<grpc::Status(grpc::ClientContext*)>& call,
+                         bool retry);
+  // Prints the failure of a call and returns its exit code.
+  ExitCode Fail(const grpc::Status& status);
+  // The one-line "cannot reach edbp-server at ADDR: reason" (kUnreachable).
+  ExitCode Unreachable(const std::string& reason);
+  // Prints each line of `message` prefixed "edbp-client: ".
+  void PrintError(const std::string& message);
+  // The job's outcome once its event stream has ended: kOk for SUCCEEDED.
+  ExitCode Outcome(const std::string& job, v1::JobState last_state_seen);
+
+  const Options options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const bool interactive_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TrainingService::Stub> stub_;
+};
+
+}  // namespace edbp::cli
+
+#endif  // EDBP_CLIENT_CLI_CLIENT_H_

@@ -1,0 +1,221 @@
+#include "client/cli/format.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace edbp::cli {
+namespace {
+
+size_t DisplayWidth(std::string_view text) {
+  // Counts UTF-8 code points: every byte that is not a continuation byte.
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// Columns separated by two spaces; each column as wide as its widest cell.
+class Table {
+ public:
+  // `right_aligned[i]`: column i is aligned right (numbers).
+  explicit Table(std::vector<bool> right_aligned)
+      : right_aligned_(std::move(right_aligned)) {}
+
+  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+
+  std::string Render(std::string_view indent) const {
+    std::vector<size_t> widths(right_aligned_.size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+        widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+      }
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line(indent);
+      for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+        if (i > 0) line += "  ";
+        const bool last = i + 1 == row.size();
+        if (right_aligned_[i]) {
+          line += PadLeft(row[i], widths[i]);
+        } else {
+          line += last ? row[i] : PadRight(row[i], widths[i]);
+        }
+      }
+      absl::StrAppend(&out, line, "\n");
+    }
+    return out;
+  }
+
+ private:
+  std::vector<bool> right_aligned_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
+
+}  // namespace
+
+std::string PadLeft(const std::string& text, size_t width) {
+  const size_t w = DisplayWidth(text);
+  return w >= width ? text : std::string(width - w, ' ') + text;
+}
+
+std::string PadRight(const std::string& text, size_t width) {
+  const size_t w = DisplayWidth(text);
+  return w >= width ? text : text + std::string(width - w, ' ');
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  // Fails only for messages that cannot be represented (e.g. bad Any), never ours.
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    return "{}";
+  }
+  return json;
+}
+
+std::string StateName(v1::JobState state) {
+  const std::string& name = v1::JobState_Name(state);
+  return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
+}
+
+std::string JobId(const std::string& name) {
+  constexpr std::string_view kPrefix = "jobs/";
+  return std::string_view(name).substr(0, kPrefix.size()) == kPrefix
+             ? name.substr(kPrefix.size())
+             : name;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(time.seconds()),
+                          absl::LocalTimeZone());
+}
+
+std::string FormatPercent(double fraction) {
+  if (fraction < 0) return "-";
+  return absl::StrFormat("%.2f%%", 100 * fraction);
+}
+
+std::string FormatJobTable(const std::vector<v1::Job>& jobs) {
+  Table table({true, false, false, true, true, true, false, false});
+  table.AddRow(
+      {"ID", "NAME", "STATE", "PRIORITY", "EPOCH", "BEST_ACC", "DEVICE", "CREATED"});
+  for (const v1::Job& job : jobs) {
+    table.AddRow({JobId(job.name()), OrDash(job.display_name()), StateName(job.state()),
+                  absl::StrCat(job.priority()),
+                  absl::StrCat(job.last_epoch(), "/", job.epochs()),
+                  FormatPercent(job.best_test_accuracy()), OrDash(job.device()),
+                  FormatTime(job.create_time())});
+  }
+  return table.Render("");
+}
+
+std::string FormatJobDetails(const v1::Job& job) {
+  Table table({false, false});
+  table.AddRow({"name:", job.name()});
+  table.AddRow({"display name:", OrDash(job.display_name())});
+  table.AddRow({"state:", StateName(job.state())});
+  if (!job.error().empty()) table.AddRow({"error:", job.error()});
+  table.AddRow({"priority:", absl::StrCat(job.priority())});
+  table.AddRow({"device:", OrDash(job.device())});
+  table.AddRow({"epochs:", absl::StrCat(job.last_epoch(), "/", job.epochs())});
+  table.AddRow({"best test acc:", FormatPercent(job.best_test_accuracy())});
+  table.AddRow({"created:", FormatTime(job.create_time())});
+  table.AddRow({"started:", FormatTime(job.start_time())});
+  table.AddRow({"ended:", FormatTime(job.end_time())});
+  table.AddRow({"last event:", absl::StrCat(job.last_sequence())});
+  std::string out = table.Render("");
+  out += "config:\n";
+  for (absl::string_view line : absl::StrSplit(job.config_yaml(), '\n')) {
+    absl::StrAppend(&out, "  ", line, "\n");
+  }
+  // The YAML's own final newline would add an empty indented line.
+  if (absl::EndsWith(job.config_yaml(), "\n")) out.resize(out.size() - 3);
+  return out;
+}
+
+std::string FormatEpochHeader() {
+  return absl::StrFormat("%7s %10s %9s %10s %9s %9s %8s %10s\n", "epoch", "train_loss",
+                         "train_acc", "test_loss", "test_acc", "lr", "seconds",
+                         "samples/s");
+}
+
+std::string FormatEpochRow(const v1::EpochMetrics& m) {
+  return absl::StrFormat("%7s %10.4f %8.2f%% %10.4f %8.2f%% %9.3g %8.1f %10.1f%s\n",
+                         absl::StrCat(m.epoch(), "/", m.epochs()), m.train_loss(),
+                         100 * m.train_accuracy(), m.test_loss(), 100 * m.test_accuracy(),
+                         m.learning_rate(), m.seconds(), m.train_samples_per_second(),
+                         m.best() ? "  *best" : "");
+}
+
+std::string FormatLayerTable(const v1::EpochMetrics& m) {
+  if (m.layers().empty()) return "";
+  Table table({false, true, true, true, true, true, true, true});
+  table.AddRow({"layer", "|dW|", "Σin", "Σout", "rate", "silent", "|W|", "|dW|/|W|"});
+  for (const v1::LayerGradientStats& l : m.layers()) {
+    table.AddRow({l.name(), absl::StrFormat("%.3e", l.grad_norm()),
+                  absl::StrFormat("%.4g", l.grad_sum_in()),
+                  absl::StrFormat("%.4g", l.grad_sum_out()),
+                  absl::StrFormat("%.4f", l.firing_rate()),
+                  absl::StrFormat("%.1f%%", 100 * l.silent_fraction()),
+                  absl::StrFormat("%.4g", l.weight_norm()),
+                  absl::StrFormat("%.2e", l.update_ratio())});
+  }
+  return table.Render("    ");
+}
+
+std::string FormatProgress(const v1::Progress& p, bool bar) {
+  std::string out = absl::StrCat("epoch ", p.epoch(), "  ");
+  if (bar) {
+    constexpr int kWidth = 20;
+    const double done =
+        p.batches() > 0
+            ? std::clamp(static_cast<double>(p.batch()) / p.batches(), 0.0, 1.0)
+            : 0.0;
+    const int filled = static_cast<int>(done * kWidth);
+    absl::StrAppend(&out, "[", std::string(filled, '#'),
+                    std::string(kWidth - filled, '.'), "] ");
+  }
+  absl::StrAppendFormat(
+      &out, "batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs", p.batch(),
+      p.batches(), p.running_loss(), 100 * p.running_accuracy(), p.samples_per_second(),
+      p.eta_seconds());
+  return out;
+}
+
+std::string FormatStateChange(const v1::StateChange& change) {
+  std::string out = absl::StrCat("state: ", StateName(change.state()));
+  if (!change.device().empty()) absl::StrAppend(&out, " on ", change.device());
+  if (!change.error().empty()) absl::StrAppend(&out, ": ", change.error());
+  return out + "\n";
+}
+
+std::string FormatCheckpoint(const v1::CheckpointSaved& saved) {
+  return absl::StrCat("checkpoint: ", saved.kind(), " saved after epoch ", saved.epoch(),
+                      "\n");
+}
+
+std::string FormatLogLine(const google::protobuf::Timestamp& time,
+                          const v1::LogLine& log) {
+  std::string_view level = "INFO";
+  if (log.level() == v1::LogLine::WARNING) level = "WARN";
+  if (log.level() == v1::LogLine::ERROR) level = "ERROR";
+  std::string text = log.text();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return absl::StrCat(FormatTime(time), " ", PadRight(std::string(level), 5), " ", text,
+                      "\n");
+}
+
+}  // namespace edbp::cli

@@ -1,0 +1,64 @@
+// Text and JSON renderings of the public API's messages for edbp-client.
+//
+// Every function is pure: it returns the text (ending in "\n" where it is whole
+// lines) and writes nothing.
+#ifndef EDBP_CLIENT_CLI_FORMAT_H_
+#define EDBP_CLIENT_CLI_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "edbp/v1/job.pb.h"
+#include "edbp/v1/metrics.pb.h"
+#include "edbp/v1/training_service.pb.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
+
+namespace edbp::cli {
+
+// The message as one line of JSON (proto field names, every field present), no "\n".
+std::string ToJson(const google::protobuf::Message& message);
+
+// "QUEUED", "RUNNING", ...
+std::string StateName(v1::JobState state);
+
+// "jobs/17" -> "17"; other names unchanged.
+std::string JobId(const std::string& name);
+
+// Local time "2026-11-30 14:03:07"; "-" when unset.
+std::string FormatTime(const google::protobuf::Timestamp& time);
+
+// A fraction in [0, 1] as "91.23%"; "-" when negative (not known yet).
+std::string FormatPercent(double fraction);
+
+// The jobs as a table: ID NAME STATE PRIORITY EPOCH BEST_ACC DEVICE CREATED.
+std::string FormatJobTable(const std::vector<v1::Job>& jobs);
+
+// Every field of the job, one per line, then its config indented.
+std::string FormatJobDetails(const v1::Job& job);
+
+// The header line of the per-epoch table, and one row of it.
+std::string FormatEpochHeader();
+std::string FormatEpochRow(const v1::EpochMetrics& m);
+
+// The per-layer gradient table of an epoch, indented under its row: name, |dW|, Σin,
+// Σout, rate, silent, |W|, |dW|/|W|. Empty when the epoch has no layers.
+std::string FormatLayerTable(const v1::EpochMetrics& m);
+
+// The progress within an epoch as one line without "\n"; with `bar` a bar of #.
+std::string FormatProgress(const v1::Progress& p, bool bar);
+
+// One line each (with "\n"): a state change, a saved checkpoint, a log line (with the
+// event's time).
+std::string FormatStateChange(const v1::StateChange& change);
+std::string FormatCheckpoint(const v1::CheckpointSaved& saved);
+std::string FormatLogLine(const google::protobuf::Timestamp& time,
+                          const v1::LogLine& log);
+
+// Pads `text` to `width` columns (UTF-8 aware: one column per code point).
+std::string PadLeft(const std::string& text, size_t width);
+std::string PadRight(const std::string& text, size_t width);
+
+}  // namespace edbp::cli
+
+#endif  // EDBP_CLIENT_CLI_FORMAT_H_

@@ -1,0 +1,90 @@
+// The durable job store: SQLite in WAL mode under the server's data dir. Jobs, their
+// state transitions and every event survive a server crash (kill -9): each write is
+// one transaction, committed before the call returns.
+//
+// Thread-safe: every method may be called from any thread (one connection, serialised
+// by a mutex).
+#ifndef EDBP_SERVER_JOB_STORE_H_
+#define EDBP_SERVER_JOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "edbp/v1/job.pb.h"
+#include "edbp/v1/training_service.pb.h"
+
+struct sqlite3;
+
+namespace edbp::server {
+
+class JobStore {
+ public:
+  // Opens or creates the database file at `path` (WAL mode, synchronous=FULL, a busy
+  // timeout, schema created if missing). Errors name the path and SQLite's message:
+  // PERMISSION_DENIED (EACCES/EPERM/EROFS), DATA_LOSS (not a database, corrupt),
+  // UNAVAILABLE (locked past the busy timeout), INTERNAL otherwise (e.g. a missing
+  // directory). Other methods map SQLite errors the same way.
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path);
+  ~JobStore();
+
+  // Inserts `job` (state, times, config, ...) under a new id: decimal "1", "2", ...
+  // increasing, never reused (also across reopening); sets job.name = "jobs/{id}" and
+  // job.last_sequence = 0, returns the stored job and true. When `request_id` is
+  // non-empty and a job was created with it before, returns that job as it is now and
+  // false instead, writing nothing.
+  absl::StatusOr<std::pair<v1::Job, bool>> CreateJob(v1::Job job,
+                                                     const std::string& request_id);
+
+  // NOT_FOUND ("job 7 not found") for an unknown id; only the canonical decimal of a
+  // stored id is known ("07" is not found).
+  absl::StatusOr<v1::Job> GetJob(const std::string& id);
+
+  // Jobs with id < `before_id` (<= 0: no bound), newest (highest id) first, at most
+  // `limit` (<= 0: no limit), only those in `state` unless JOB_STATE_UNSPECIFIED.
+  absl::StatusOr<std::vector<v1::Job>> ListJobs(v1::JobState state, int64_t before_id,
+                                                int limit);
+
+  // Jobs in `state`, oldest first (for recovery at start-up).
+  absl::StatusOr<std::vector<v1::Job>> JobsInState(v1::JobState state);
+
+  // Replaces the stored job `job.name`; when its state differs from the stored one, a
+  // row (job, from, to, time) is added to the transitions table in the same
+  // transaction. last_sequence is AppendEvent's: the stored value is kept, whatever
+  // `job` says. INVALID_ARGUMENT for a malformed name, NOT_FOUND for an unknown job.
+  absl::Status UpdateJob(const v1::Job& job);
+
+  // Appends `event` (event.job names the job; event.sequence must be exactly the
+  // job's last sequence + 1, else FAILED_PRECONDITION) and sets the job's
+  // last_sequence, in one transaction; on any error nothing is written.
+  // INVALID_ARGUMENT for a malformed event.job, NOT_FOUND for an unknown job.
+  absl::Status AppendEvent(const v1::Event& event);
+
+  // Events of job `id` with sequence >= from_sequence, in order, at most `limit`
+  // (<= 0: all). NOT_FOUND for an unknown job.
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const std::string& id,
+                                                    int64_t from_sequence, int limit = 0);
+
+  // State transitions of job `id` in order: (from, to) pairs, one per UpdateJob that
+  // changed the state (creation is none). NOT_FOUND for an unknown job.
+  absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> Transitions(
+      const std::string& id);
+
+ private:
+  explicit JobStore(sqlite3* db) : db_(db) {}
+  std::mutex mu_;
+  // The connection; every statement on it runs under mu_.
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+// "jobs/17" -> "17"; INVALID_ARGUMENT naming the bad name otherwise.
+absl::StatusOr<std::string> JobIdFromName(const std::string& name);
+
+}  // namespace edbp::server
+
+#endif  // EDBP_SERVER_JOB_STORE_H_

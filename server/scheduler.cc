@@ -1,0 +1,229 @@
+#include "server/scheduler.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "kernels/check.h"
+#include "spdlog/spdlog.h"
+
+namespace edbp::server {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+
+int64_t IdNumber(const std::string& id) {
+  int64_t n = 0;
+  EDBP_CHECK(absl::SimpleAtoi(id, &n)) << id;
+  return n;
+}
+
+// The last `lines` lines of a file ("" when it cannot be read).
+std::string Tail(const fs::path& path, int lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  std::string line;
+  while (std::getline(in, line)) all.push_back(line);
+  std::string out;
+  for (size_t i = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+       i < all.size(); ++i) {
+    absl::StrAppend(&out, out.empty() ? "" : "\n", all[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state, const std::string& error) {
+  EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
+  // Re-read: the hub updates the summary fields (last_epoch, best accuracy).
+  EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
+  job.set_state(state);
+  job.set_error(error);
+  if (state == v1::RUNNING) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
+  if (IsTerminal(state)) *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+  EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
+  v1::Event event;
+  v1::StateChange* change = event.mutable_state_change();
+  change->set_state(state);
+  change->set_error(error);
+  change->set_device(state == v1::RUNNING ? job.device() : "");
+  EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(event)).status());
+  EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
+  spdlog::info("job {} -> {}{}{}", id, v1::JobState_Name(state), error.empty() ? "" : ": ",
+               error);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  EDBP_ASSIGN_OR_RETURN(std::vector<v1::Job> running, store_->JobsInState(v1::RUNNING));
+  for (v1::Job& job : running) {
+    EDBP_RETURN_IF_ERROR(SetState(job, v1::QUEUED, ""));
+    EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
+    v1::Event note;
+    note.mutable_log()->set_level(v1::LogLine::WARNING);
+    note.mutable_log()->set_text(
+        "the server restarted while this job ran; it is re-queued and resumes from its "
+        "last checkpoint");
+    EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(note)).status());
+  }
+  EDBP_ASSIGN_OR_RETURN(std::vector<v1::Job> queued, store_->JobsInState(v1::QUEUED));
+  for (const v1::Job& job : queued) {
+    EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
+    queue_.insert({-static_cast<int64_t>(job.priority()), IdNumber(id)});
+  }
+  spdlog::info("recovered {} queued job(s), {} re-queued after a restart", queue_.size(),
+               running.size());
+  TrySchedule();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(v1::Job job,
+                                                          const std::string& request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  job.set_state(v1::QUEUED);
+  *job.mutable_create_time() = TimeUtil::GetCurrentTime();
+  job.set_best_test_accuracy(-1);
+  EDBP_ASSIGN_OR_RETURN(auto created, store_->CreateJob(std::move(job), request_id));
+  if (!created.second) return created;
+  EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(created.first.name()));
+  v1::Event event;
+  event.mutable_state_change()->set_state(v1::QUEUED);
+  EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(event)).status());
+  queue_.insert({-static_cast<int64_t>(created.first.priority()), IdNumber(id)});
+  spdlog::info("job {} queued (priority {})", id, created.first.priority());
+  TrySchedule();
+  EDBP_ASSIGN_OR_RETURN(created.first, store_->GetJob(id));
+  return created;
+}
+
+void Scheduler::TrySchedule() {
+  while (!draining_ && !queue_.empty()) {
+    std::string free_slot;
+    for (const std::string& slot : options_.slots) {
+      if (!busy_slots_.count(slot)) {
+        free_slot = slot;
+        break;
+      }
+    }
+    if (free_slot.empty()) return;
+    const QueueKey key = *queue_.begin();
+    queue_.erase(queue_.begin());
+    const std::string id = absl::StrCat(key.second);
+    const absl::Status started = Start(id, free_slot);
+    if (!started.ok()) {
+      spdlog::error("job {}: cannot start: {}", id, started.ToString());
+      auto job = store_->GetJob(id);
+      if (job.ok()) (void)SetState(*job, v1::FAILED, std::string(started.message()));
+    }
+  }
+}
+
+absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
+  EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
+  const fs::path workdir = fs::path(options_.data_dir) / "jobs" / id;
+  std::error_code ec;
+  fs::create_directories(workdir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(workdir.string(), ": ", ec.message()));
+  const fs::path config = workdir / "config.yaml";
+  {
+    std::ofstream out(config);
+    out << job.config_yaml();
+    if (!out) return absl::InternalError(absl::StrCat(config.string(), ": cannot write"));
+  }
+  LaunchSpec spec;
+  spec.job_id = id;
+  spec.workdir = workdir.string();
+  spec.program = options_.train_program;
+  spec.args = {config.string(), "--out-dir", workdir.string(), "--report-to",
+               options_.worker_address, "--job-id", id};
+  // A job that ran before resumes from its last checkpoint.
+  if (fs::exists(workdir / "checkpoint_last.safetensors")) {
+    spec.args.push_back("--resume");
+    spec.args.push_back(workdir.string());
+  }
+  if (slot.rfind("cuda:", 0) == 0) spec.env["CUDA_VISIBLE_DEVICES"] = slot.substr(5);
+  job.set_device(slot);
+  EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
+  busy_slots_.insert(slot);
+  running_[id] = Running{slot, false};
+  auto pid = launcher_->Launch(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
+  if (!pid.ok()) {
+    busy_slots_.erase(slot);
+    running_.erase(id);
+    return pid.status();
+  }
+  EDBP_RETURN_IF_ERROR(SetState(job, v1::RUNNING, ""));
+  spdlog::info("job {} started on {} (pid {})", id, slot, *pid);
+  return absl::OkStatus();
+}
+
+void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  const Running run = it->second;
+  running_.erase(it);
+  busy_slots_.erase(run.slot);
+  auto job = store_->GetJob(id);
+  if (!job.ok()) {
+    spdlog::error("job {}: {}", id, job.status().ToString());
+  } else {
+    absl::Status s;
+    if (exit.exited && exit.code == 0) {
+      s = SetState(*job, v1::SUCCEEDED, "");
+    } else if (run.cancel_requested) {
+      s = SetState(*job, v1::CANCELLED, "cancelled by a client");
+    } else if (draining_) {
+      s = SetState(*job, v1::QUEUED, "");  // resumes when the server comes back
+    } else {
+      const fs::path log = fs::path(options_.data_dir) / "jobs" / id / "train.log";
+      std::string why = absl::StrCat("edbp-train ", exit.Describe());
+      const std::string tail = Tail(log, 5);
+      if (!tail.empty()) absl::StrAppend(&why, ":\n", tail);
+      s = SetState(*job, v1::FAILED, why);
+    }
+    if (!s.ok()) spdlog::error("job {}: {}", id, s.ToString());
+  }
+  idle_cv_.notify_all();
+  TrySchedule();
+}
+
+absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
+  if (IsTerminal(job.state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " has already ended (", v1::JobState_Name(job.state()), ")"));
+  }
+  auto it = running_.find(id);
+  if (it == running_.end()) {
+    queue_.erase({-static_cast<int64_t>(job.priority()), IdNumber(id)});
+    EDBP_RETURN_IF_ERROR(SetState(job, v1::CANCELLED, "cancelled by a client"));
+    return job;
+  }
+  it->second.cancel_requested = true;
+  EDBP_RETURN_IF_ERROR(launcher_->Terminate(id, options_.grace));
+  spdlog::info("job {}: cancel requested (SIGTERM)", id);
+  return job;
+}
+
+void Scheduler::Drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  draining_ = true;
+  for (const auto& [id, run] : running_) (void)launcher_->Terminate(id, options_.grace);
+  idle_cv_.wait_for(lock, options_.grace + std::chrono::seconds(5),
+                    [this] { return running_.empty(); });
+}
+
+bool Scheduler::IsRunning(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_.count(job_id) > 0;
+}
+
+}  // namespace edbp::server

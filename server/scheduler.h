@@ -1,0 +1,90 @@
+// The scheduler: a queue ordered by priority (higher first) then submission order,
+// device slots (one per GPU, or --cpu-slots on a machine without GPUs), and the life
+// of each job's process.
+//
+// Every state change is written to the JobStore and published as a StateChange event
+// through the MetricsHub. Thread-safe.
+#ifndef EDBP_SERVER_SCHEDULER_H_
+#define EDBP_SERVER_SCHEDULER_H_
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "edbp/v1/job.pb.h"
+#include "server/job_store.h"
+#include "server/launcher.h"
+#include "server/metrics_hub.h"
+
+namespace edbp::server {
+
+struct SchedulerOptions {
+  std::string data_dir;        // jobs run in <data_dir>/jobs/<id>/
+  std::string train_program;   // path of edbp-train
+  std::string worker_address;  // the WorkerService target passed as --report-to
+  // Device slots, e.g. {"cpu:0"} or {"cuda:0", "cuda:1"}; one job per slot at a time.
+  std::vector<std::string> slots;
+  std::chrono::milliseconds grace{30000};  // SIGTERM → SIGKILL on cancel / shutdown
+};
+
+class Scheduler {
+ public:
+  Scheduler(JobStore* store, MetricsHub* hub, Launcher* launcher, SchedulerOptions options)
+      : store_(store), hub_(hub), launcher_(launcher), options_(std::move(options)) {}
+
+  // At start-up: jobs left RUNNING by a previous server are re-queued (they resume from
+  // their last checkpoint), QUEUED jobs are queued again, then scheduling starts.
+  absl::Status Recover();
+
+  // Stores a new QUEUED job (or returns the one created before with `request_id`) and
+  // schedules. Returns the job and whether it was created now.
+  absl::StatusOr<std::pair<v1::Job, bool>> Submit(v1::Job job, const std::string& request_id);
+
+  // QUEUED: CANCELLED at once. RUNNING: SIGTERM (checkpoint at the next batch), SIGKILL
+  // after the grace period; CANCELLED when the process ends. Ended jobs:
+  // FAILED_PRECONDITION.
+  absl::StatusOr<v1::Job> Cancel(const std::string& job_id);
+
+  // Graceful shutdown: no new starts; running jobs get SIGTERM (they checkpoint) and
+  // are re-queued when they exit; waits up to the grace period for them.
+  void Drain();
+
+  // Whether job_id currently has a process (for the worker service).
+  bool IsRunning(const std::string& job_id);
+
+ private:
+  struct Running {
+    std::string slot;
+    bool cancel_requested = false;
+  };
+  // (-priority, id) orders the queue.
+  using QueueKey = std::pair<int64_t, int64_t>;
+
+  absl::Status SetState(v1::Job& job, v1::JobState state, const std::string& error);
+  void TrySchedule() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Start(const std::string& job_id, const std::string& slot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnExit(const std::string& job_id, const ExitInfo& exit);
+
+  JobStore* const store_;
+  MetricsHub* const hub_;
+  Launcher* const launcher_;
+  const SchedulerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::set<QueueKey> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);  // job id → slot
+  std::set<std::string> busy_slots_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace edbp::server
+
+#endif  // EDBP_SERVER_SCHEDULER_H_

@@ -1,0 +1,165 @@
+#include "server/service.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/config/config.h"
+#include "kernels/check.h"
+
+namespace edbp::server {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr size_t kChunkBytes = 1 << 20;
+
+}  // namespace
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
+                                            const v1::CreateJobRequest* req, v1::Job* job) {
+  // The trainer's own config code: every error with its field path.
+  auto config = config::ParseConfig(req->config_yaml(), "config.yaml");
+  if (!config.ok()) return ToGrpc(config.status());
+  if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));
+  }
+  v1::Job draft;
+  draft.set_display_name(req->display_name());
+  draft.set_config_yaml(req->config_yaml());
+  draft.set_priority(req->priority());
+  draft.set_epochs(config->network.epochs);
+  if (req->validate_only()) {
+    *job = draft;
+    job->set_best_test_accuracy(-1);
+    return grpc::Status::OK;
+  }
+  auto created = scheduler_->Submit(std::move(draft), req->request_id());
+  if (!created.ok()) return ToGrpc(created.status());
+  *job = created->first;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                                         v1::Job* job) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto got = store_->GetJob(*id);
+  if (!got.ok()) return ToGrpc(got.status());
+  *job = *got;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext*,
+                                           const v1::ListJobsRequest* req,
+                                           v1::ListJobsResponse* resp) {
+  const int size =
+      req->page_size() <= 0 ? kDefaultPageSize : std::min(req->page_size(), kMaxPageSize);
+  int64_t before = 0;
+  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &before)) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("page_token: expected a token from a previous response, got \"",
+                     req->page_token(), "\"")));
+  }
+  // One more than asked tells whether another page exists.
+  auto jobs = store_->ListJobs(req->state(), before, size + 1);
+  if (!jobs.ok()) return ToGrpc(jobs.status());
+  for (int i = 0; i < static_cast<int>(jobs->size()) && i < size; ++i) {
+    *resp->add_jobs() = (*jobs)[i];
+  }
+  if (static_cast<int>(jobs->size()) > size) {
+    auto last = JobIdFromName(resp->jobs(size - 1).name());
+    if (last.ok()) resp->set_next_page_token(*last);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*,
+                                            const v1::CancelJobRequest* req, v1::Job* job) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto cancelled = scheduler_->Cancel(*id);
+  if (!cancelled.ok()) return ToGrpc(cancelled.status());
+  *job = *cancelled;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* ctx,
+                                           const v1::WatchJobRequest* req,
+                                           grpc::ServerWriter<v1::Event>* writer) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto job = store_->GetJob(*id);
+  if (!job.ok()) return ToGrpc(job.status());
+  int64_t next = std::max<int64_t>(req->from_sequence(), 1);
+  while (!ctx->IsCancelled()) {
+    if (shutting_down_.load()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+    }
+    auto read = hub_->WaitRead(*id, next, 256,
+                               std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (!read.ok()) return ToGrpc(read.status());
+    for (const v1::Event& event : read->events) {
+      if (!writer->Write(event)) return grpc::Status::CANCELLED;  // the client went away
+      next = event.sequence() + 1;
+    }
+    if (read->ended) return grpc::Status::OK;
+  }
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status TrainingServiceImpl::DownloadCheckpoint(
+    grpc::ServerContext*, const v1::DownloadCheckpointRequest* req,
+    grpc::ServerWriter<v1::CheckpointChunk>* writer) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto job = store_->GetJob(*id);
+  if (!job.ok()) return ToGrpc(job.status());
+  const fs::path path = fs::path(data_dir_) / "jobs" / *id /
+                        (req->best() ? "checkpoint_best.safetensors"
+                                     : "checkpoint_last.safetensors");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat(
+        "job ", *id, " has no ", req->best() ? "best" : "last", " checkpoint yet")));
+  }
+  const int64_t total = static_cast<int64_t>(fs::file_size(path));
+  std::vector<char> buf(kChunkBytes);
+  bool first = true;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in.gcount();
+    if (n <= 0 && !first) break;
+    v1::CheckpointChunk chunk;
+    chunk.set_data(buf.data(), static_cast<size_t>(n));
+    if (first) chunk.set_total_bytes(total);
+    first = false;
+    if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* req,
+                                       v1::ReportResponse*) {
+  if (!scheduler_->IsRunning(req->job_id())) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat("job ", req->job_id(), " is not running")));
+  }
+  v1::Event event = req->event();
+  if (event.has_state_change()) {
+    return ToGrpc(absl::InvalidArgumentError("workers do not report state changes"));
+  }
+  return ToGrpc(hub_->Append(req->job_id(), std::move(event)).status());
+}
+
+}  // namespace edbp::server

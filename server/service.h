@@ -1,0 +1,75 @@
+// The gRPC services of edbp-server: TrainingService (public API, training_service.proto)
+// and WorkerService (edbp-train's reports, worker.proto). They only translate between
+// protos and the scheduler, store and hub; absl::Status codes map 1:1 onto gRPC codes.
+//
+// Synchronous gRPC API: each WatchJob stream holds one server thread while it waits
+// (waits are bounded and notice cancellation within a second).
+#ifndef EDBP_SERVER_SERVICE_H_
+#define EDBP_SERVER_SERVICE_H_
+
+#include <atomic>
+#include <string>
+
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "edbp/v1/worker.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "server/job_store.h"
+#include "server/metrics_hub.h"
+#include "server/scheduler.h"
+
+namespace edbp::server {
+
+grpc::Status ToGrpc(const absl::Status& status);
+
+class TrainingServiceImpl final : public v1::TrainingService::Service {
+ public:
+  // `data_dir` holds jobs/<id>/checkpoint_{last,best}.safetensors. `has_gpu_slots`:
+  // whether configs asking for backend: cuda can run here.
+  TrainingServiceImpl(JobStore* store, MetricsHub* hub, Scheduler* scheduler,
+                      std::string data_dir, bool has_gpu_slots)
+      : store_(store),
+        hub_(hub),
+        scheduler_(scheduler),
+        data_dir_(std::move(data_dir)),
+        has_gpu_slots_(has_gpu_slots) {}
+
+  // Makes running WatchJob streams return (server shutdown).
+  void Shutdown() { shutting_down_.store(true); }
+
+  grpc::Status CreateJob(grpc::ServerContext* ctx, const v1::CreateJobRequest* req,
+                         v1::Job* job) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* req,
+                      v1::Job* job) override;
+  grpc::Status ListJobs(grpc::ServerContext* ctx, const v1::ListJobsRequest* req,
+                        v1::ListJobsResponse* resp) override;
+  grpc::Status CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
+                         v1::Job* job) override;
+  grpc::Status WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
+                        grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::Status DownloadCheckpoint(grpc::ServerContext* ctx,
+                                  const v1::DownloadCheckpointRequest* req,
+                                  grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+
+ private:
+  JobStore* const store_;
+  MetricsHub* const hub_;
+  Scheduler* const scheduler_;
+  const std::string data_dir_;
+  const bool has_gpu_slots_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  WorkerServiceImpl(MetricsHub* hub, Scheduler* scheduler) : hub_(hub), scheduler_(scheduler) {}
+  grpc::Status Report(grpc::ServerContext* ctx, const v1::ReportRequest* req,
+                      v1::ReportResponse* resp) override;
+
+ private:
+  MetricsHub* const hub_;
+  Scheduler* const scheduler_;
+};
+
+}  // namespace edbp::server
+
+#endif  // EDBP_SERVER_SERVICE_H_

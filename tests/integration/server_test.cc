@@ -1,0 +1,405 @@
+// edbp-server end to end on 127.0.0.1 with a random port and a temporary data dir:
+// real edbp-train job processes on a Fashion-MNIST subset.
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace edbp {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+
+// A small job: the small.yaml network on the first `limit` samples.
+std::string TinyConfig(int epochs, int limit) {
+  std::ifstream in("configs/small.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("epochs: 100"), 11, "epochs: " + std::to_string(epochs));
+  yaml.replace(yaml.find("n_steps: 5"), 10,
+               "n_steps: 5\n  data_limit: " + std::to_string(limit));
+  return yaml;
+}
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(fs::path data_dir) : data_dir_(std::move(data_dir)) {}
+  ~ServerProcess() { Kill(SIGKILL); }
+
+  // Starts edbp-server on a free port and waits until it listens.
+  void Start() {
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      const std::string dir = "--data-dir=" + data_dir_.string();
+      const std::string log = (data_dir_ / "server.log").string();
+      const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(err, 2);
+      execl(EDBP_SERVER_BIN, EDBP_SERVER_BIN, "--listen=127.0.0.1:0", dir.c_str(),
+            "--grace-seconds=20", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[256] = {};
+    ASSERT_NE(fgets(line, sizeof(line), f), nullptr) << "edbp-server did not start";
+    fclose(f);
+    const std::string text(line);
+    ASSERT_EQ(text.rfind("listening on ", 0), 0u) << text;
+    address_ = text.substr(13, text.find('\n') - 13);
+    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    stub_ = v1::TrainingService::NewStub(channel_);
+  }
+
+  void Kill(int sig) {
+    if (pid_ > 0) {
+      kill(pid_, sig);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+  v1::TrainingService::Stub& stub() { return *stub_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  fs::path data_dir_;
+  pid_t pid_ = -1;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TrainingService::Stub> stub_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+      GTEST_SKIP() << "Fashion-MNIST is not installed (scripts/install-deps.sh)";
+    }
+    dir_ = fs::temp_directory_path() /
+           ("edbp_server_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    server_ = std::make_unique<ServerProcess>(dir_);
+    server_->Start();
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  v1::Job Create(const std::string& yaml, int priority = 0, const std::string& request_id = "") {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::CreateJobRequest req;
+    req.set_config_yaml(yaml);
+    req.set_priority(priority);
+    req.set_request_id(request_id);
+    v1::Job job;
+    const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  v1::Job Get(const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::GetJobRequest req;
+    req.set_name(name);
+    v1::Job job;
+    EXPECT_TRUE(server_->stub().GetJob(&ctx, req, &job).ok());
+    return job;
+  }
+
+  // Reads the whole stream from `from` until the server closes it.
+  std::vector<v1::Event> Watch(const std::string& name, int64_t from = 1,
+                               std::chrono::seconds limit = 240s) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + limit);
+    v1::WatchJobRequest req;
+    req.set_name(name);
+    req.set_from_sequence(from);
+    auto reader = server_->stub().WatchJob(&ctx, req);
+    std::vector<v1::Event> events;
+    v1::Event e;
+    while (reader->Read(&e)) events.push_back(e);
+    const grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return events;
+  }
+
+  // Waits until the job reaches `state` (or 60 s pass).
+  v1::Job WaitFor(const std::string& name, v1::JobState state, std::chrono::seconds limit = 60s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    v1::Job job;
+    while (std::chrono::steady_clock::now() < end) {
+      job = Get(name);
+      if (job.state() == state) return job;
+      std::this_thread::sleep_for(100ms);
+    }
+    return job;
+  }
+
+  static void ExpectContiguous(const std::vector<v1::Event>& events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      ASSERT_EQ(events[i].sequence(), static_cast<int64_t>(i) + 1) << "event " << i;
+    }
+  }
+
+  fs::path dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ServerTest, SubmitWatchSucceedAndDownload) {
+  const v1::Job job = Create(TinyConfig(2, 300));
+  ASSERT_EQ(job.name().rfind("jobs/", 0), 0u);
+  EXPECT_EQ(job.epochs(), 2);
+  const std::vector<v1::Event> events = Watch(job.name());
+  ExpectContiguous(events);
+  std::vector<v1::JobState> states;
+  int epochs = 0, progress = 0, checkpoints = 0;
+  for (const v1::Event& e : events) {
+    if (e.has_state_change()) states.push_back(e.state_change().state());
+    if (e.has_progress()) ++progress;
+    if (e.has_checkpoint_saved()) ++checkpoints;
+    if (e.has_epoch_metrics()) {
+      ++epochs;
+      EXPECT_EQ(e.epoch_metrics().layers_size(), 4);
+      EXPECT_EQ(e.epoch_metrics().confusion_size(), 100);
+      EXPECT_GT(e.epoch_metrics().test_accuracy(), 0.1);
+    }
+  }
+  EXPECT_EQ(states, (std::vector<v1::JobState>{v1::QUEUED, v1::RUNNING, v1::SUCCEEDED}));
+  EXPECT_EQ(epochs, 2);
+  EXPECT_GT(progress, 0);
+  EXPECT_GE(checkpoints, 2);
+  const v1::Job done = Get(job.name());
+  EXPECT_EQ(done.state(), v1::SUCCEEDED);
+  EXPECT_EQ(done.last_epoch(), 2);
+  EXPECT_GT(done.best_test_accuracy(), 0.1);
+  EXPECT_EQ(done.last_sequence(), static_cast<int64_t>(events.size()));
+  EXPECT_EQ(done.device(), "cpu:0");
+
+  // Download the best checkpoint and evaluate it with edbp-train.
+  grpc::ClientContext ctx;
+  v1::DownloadCheckpointRequest req;
+  req.set_name(job.name());
+  req.set_best(true);
+  auto reader = server_->stub().DownloadCheckpoint(&ctx, req);
+  std::string bytes;
+  v1::CheckpointChunk chunk;
+  int64_t total = -1;
+  while (reader->Read(&chunk)) {
+    if (total < 0) total = chunk.total_bytes();
+    bytes += chunk.data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(static_cast<int64_t>(bytes.size()), total);
+  const fs::path file = dir_ / "best.safetensors";
+  std::ofstream(file, std::ios::binary) << bytes;
+  const std::string cmd = std::string(EDBP_TRAIN_BIN) +
+                          " configs/small.yaml --evaluate --data-limit 300 --init-weights " +
+                          file.string() + " > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST_F(ServerTest, WatchersSeeTheSameStreamAndLateOnesGetTheReplay) {
+  const v1::Job job = Create(TinyConfig(1, 300));
+  std::vector<std::vector<v1::Event>> seen(52);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&, i] { seen[i] = Watch(job.name()); });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(Get(job.name()).state(), v1::SUCCEEDED);
+  seen[50] = Watch(job.name());  // late: the full replay
+  seen[51] = Watch(job.name(), 3);
+  ExpectContiguous(seen[0]);
+  ASSERT_GT(seen[0].size(), 4u);
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_EQ(seen[i].size(), seen[0].size()) << "watcher " << i;
+    for (size_t k = 0; k < seen[0].size(); ++k) {
+      ASSERT_EQ(seen[i][k].SerializeAsString(), seen[0][k].SerializeAsString());
+    }
+  }
+  ASSERT_EQ(seen[51].size(), seen[0].size() - 2);
+  EXPECT_EQ(seen[51][0].sequence(), 3);
+}
+
+TEST_F(ServerTest, ValidationAndIdempotentCreate) {
+  grpc::ClientContext ctx;
+  v1::CreateJobRequest req;
+  std::string bad = TinyConfig(1, 100);
+  bad.replace(bad.find("n_inputs: 640"), 13, "n_inputs: 600");
+  bad.replace(bad.find("tau_s: 3"), 8, "tau_s: 5");
+  req.set_config_yaml(bad);
+  v1::Job job;
+  const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("Layers.FC_1.n_inputs: expected 640"), std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("tau_m"), std::string::npos) << s.error_message();
+
+  grpc::ClientContext ctx2;
+  req.set_config_yaml(TinyConfig(1, 100));
+  req.set_validate_only(true);
+  ASSERT_TRUE(server_->stub().CreateJob(&ctx2, req, &job).ok());
+  EXPECT_EQ(job.name(), "");
+
+  const v1::Job a = Create(TinyConfig(1, 100), 0, "retry-1");
+  const v1::Job b = Create(TinyConfig(1, 100), 0, "retry-1");
+  EXPECT_EQ(a.name(), b.name());
+  grpc::ClientContext ctx3;
+  v1::ListJobsResponse list;
+  ASSERT_TRUE(server_->stub().ListJobs(&ctx3, v1::ListJobsRequest(), &list).ok());
+  EXPECT_EQ(list.jobs_size(), 1);
+  grpc::ClientContext ctx4;
+  v1::GetJobRequest get;
+  get.set_name("jobs/999");
+  EXPECT_EQ(server_->stub().GetJob(&ctx4, get, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Processes whose command line mentions `needle`.
+std::vector<pid_t> ProcessesWith(const std::string& needle) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(needle) != std::string::npos && cmd.find("edbp-train") != std::string::npos) {
+      pids.push_back(std::stoi(name));
+    }
+  }
+  return pids;
+}
+
+TEST_F(ServerTest, CancelARunningJobKeepsItsCheckpoint) {
+  const v1::Job job = Create(TinyConfig(50, 1000));
+  // Wait until the first epoch has been checkpointed.
+  const auto end = std::chrono::steady_clock::now() + 120s;
+  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(Get(job.name()).last_epoch(), 1);
+  const std::string id = job.name().substr(5);
+  ASSERT_FALSE(ProcessesWith("/jobs/" + id + "/").empty());
+  const auto t0 = std::chrono::steady_clock::now();
+  grpc::ClientContext ctx;
+  v1::CancelJobRequest req;
+  req.set_name(job.name());
+  v1::Job after;
+  ASSERT_TRUE(server_->stub().CancelJob(&ctx, req, &after).ok());
+  const v1::Job cancelled = WaitFor(job.name(), v1::CANCELLED, 10s);
+  EXPECT_EQ(cancelled.state(), v1::CANCELLED);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_TRUE(ProcessesWith("/jobs/" + id + "/").empty());
+  EXPECT_TRUE(fs::exists(dir_ / "jobs" / id / "checkpoint_last.safetensors"));
+  grpc::ClientContext ctx2;
+  EXPECT_EQ(server_->stub().CancelJob(&ctx2, req, &after).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ServerTest, KilledServerResumesItsJobsOnRestart) {
+  const v1::Job first = Create(TinyConfig(1, 200));
+  ASSERT_EQ(WaitFor(first.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+  const v1::Job job = Create(TinyConfig(3, 600));
+  const auto end = std::chrono::steady_clock::now() + 120s;
+  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(Get(job.name()).last_epoch(), 1);
+  const size_t first_events = Watch(first.name()).size();
+  server_->Kill(SIGKILL);
+  server_->Start();
+  EXPECT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const std::vector<v1::Event> events = Watch(job.name());
+  ExpectContiguous(events);
+  int epochs = 0, first_epoch = 0, requeued = 0;
+  for (const v1::Event& e : events) {
+    epochs += e.has_epoch_metrics();
+    first_epoch += e.has_epoch_metrics() && e.epoch_metrics().epoch() == 1;
+    requeued += e.has_log() && e.log().text().find("re-queued") != std::string::npos;
+  }
+  EXPECT_GE(epochs, 3);
+  // It resumed from its checkpoint: epoch 1 was not trained again.
+  EXPECT_EQ(first_epoch, 1);
+  EXPECT_EQ(requeued, 1);
+  EXPECT_EQ(Get(job.name()).last_epoch(), 3);
+  EXPECT_EQ(Watch(first.name()).size(), first_events);
+  EXPECT_EQ(Get(first.name()).state(), v1::SUCCEEDED);
+}
+
+TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
+  const v1::Job a = Create(TinyConfig(50, 1000));
+  const v1::Job b = Create(TinyConfig(1, 200));
+  ASSERT_EQ(WaitFor(a.name(), v1::RUNNING).state(), v1::RUNNING);
+  const std::string id = a.name().substr(5);
+  std::vector<pid_t> pids;
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while ((pids = ProcessesWith("/jobs/" + id + "/")).empty() &&
+         std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(pids.empty());
+  for (pid_t p : pids) kill(p, SIGKILL);
+  const v1::Job failed = WaitFor(a.name(), v1::FAILED, 20s);
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_NE(failed.error().find("signal 9"), std::string::npos) << failed.error();
+  EXPECT_EQ(WaitFor(b.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+}
+
+TEST_F(ServerTest, HigherPriorityRunsFirst) {
+  const v1::Job a = Create(TinyConfig(1, 300));
+  ASSERT_EQ(WaitFor(a.name(), v1::RUNNING).state(), v1::RUNNING);
+  const v1::Job low = Create(TinyConfig(1, 100), 0);
+  const v1::Job high = Create(TinyConfig(1, 100), 5);
+  ASSERT_EQ(WaitFor(low.name(), v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const v1::Job h = Get(high.name());
+  const v1::Job l = Get(low.name());
+  ASSERT_EQ(h.state(), v1::SUCCEEDED);
+  EXPECT_LT(h.start_time().seconds() * 1000000000LL + h.start_time().nanos(),
+            l.start_time().seconds() * 1000000000LL + l.start_time().nanos());
+}
+
+TEST(ClientCli, ClosedPortIsAOneLineErrorAndNonZeroExit) {
+  // A port that nothing listens on: bind one, read it, close it.
+  const std::string cmd = std::string(EDBP_CLIENT_BIN) +
+                          " --server 127.0.0.1:1 list 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  EXPECT_NE(WEXITSTATUS(st), 0) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("cannot reach edbp-server"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace edbp

@@ -1,0 +1,137 @@
+// edbp-client's command-line parsing.
+#include "client/cli/args.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace edbp::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+constexpr char kDefault[] = "127.0.0.1:50051";
+
+Options Parse(const std::vector<std::string>& args) {
+  absl::StatusOr<Options> o = ParseArgs(args, kDefault);
+  EXPECT_TRUE(o.ok()) << o.status();
+  return o.ok() ? *o : Options{};
+}
+
+std::string Error(const std::vector<std::string>& args) {
+  absl::StatusOr<Options> o = ParseArgs(args, kDefault);
+  EXPECT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(o.status().message());
+}
+
+TEST(ArgsTest, DefaultsOfGlobalFlags) {
+  const Options o = Parse({"list"});
+  EXPECT_EQ(o.command, Command::kList);
+  EXPECT_EQ(o.server, kDefault);
+  EXPECT_EQ(o.output, OutputFormat::kText);
+  EXPECT_EQ(o.timeout, absl::Seconds(10));
+  EXPECT_EQ(o.state_filter, v1::JOB_STATE_UNSPECIFIED);
+}
+
+TEST(ArgsTest, GlobalFlagsBeforeOrAfterTheCommand) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--server", "h:1", "--output", "json", "--timeout", "2.5", "get", "17"},
+           {"get", "17", "--server=h:1", "--output=json", "--timeout=2.5"},
+           {"--output", "json", "get", "--server", "h:1", "jobs/17", "--timeout",
+            "2.5"}}) {
+    const Options o = Parse(args);
+    EXPECT_EQ(o.command, Command::kGet);
+    EXPECT_EQ(o.server, "h:1");
+    EXPECT_EQ(o.output, OutputFormat::kJson);
+    EXPECT_EQ(o.timeout, absl::Milliseconds(2500));
+    EXPECT_EQ(o.job, "jobs/17");
+  }
+}
+
+TEST(ArgsTest, JobNames) {
+  EXPECT_EQ(*NormalizeJobName("17"), "jobs/17");
+  EXPECT_EQ(*NormalizeJobName("jobs/17"), "jobs/17");
+  for (const char* bad : {"", "jobs/", "x", "jobs/x", "-1", "jobs/17/x", "17 "}) {
+    EXPECT_FALSE(NormalizeJobName(bad).ok()) << bad;
+  }
+}
+
+TEST(ArgsTest, Submit) {
+  const Options o =
+      Parse({"submit", "configs/mnist.yaml", "--priority", "-3", "--follow"});
+  EXPECT_EQ(o.command, Command::kSubmit);
+  EXPECT_EQ(o.config_path, "configs/mnist.yaml");
+  EXPECT_EQ(o.display_name, "mnist");
+  EXPECT_EQ(o.priority, -3);
+  EXPECT_TRUE(o.follow);
+  EXPECT_FALSE(o.validate_only);
+  EXPECT_THAT(o.request_id, MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+                                         "[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+  EXPECT_NE(Parse({"submit", "a.yaml"}).request_id, o.request_id);
+
+  const Options named = Parse(
+      {"submit", "--name", "run 1", "--request-id", "r1", "--validate-only", "a.yaml"});
+  EXPECT_EQ(named.display_name, "run 1");
+  EXPECT_EQ(named.request_id, "r1");
+  EXPECT_TRUE(named.validate_only);
+}
+
+TEST(ArgsTest, ListStateFilter) {
+  EXPECT_EQ(Parse({"list", "--state", "running"}).state_filter, v1::RUNNING);
+  EXPECT_EQ(Parse({"list", "--state=CANCELLED"}).state_filter, v1::CANCELLED);
+  EXPECT_EQ(Parse({"list", "--state", "canceled"}).state_filter, v1::CANCELLED);
+  EXPECT_THAT(Error({"list", "--state", "unspecified"}), HasSubstr("invalid --state"));
+}
+
+TEST(ArgsTest, WatchAndDownload) {
+  EXPECT_TRUE(Parse({"watch", "3", "--from-start"}).from_start);
+  EXPECT_FALSE(Parse({"watch", "3"}).from_start);
+  const Options d = Parse({"download", "3", "--best", "-o", "out.ckpt"});
+  EXPECT_EQ(d.job, "jobs/3");
+  EXPECT_TRUE(d.best);
+  EXPECT_EQ(d.output_file, "out.ckpt");
+}
+
+TEST(ArgsTest, DoubleDashEndsTheFlags) {
+  const Options o = Parse({"submit", "--", "--weird.yaml"});
+  EXPECT_EQ(o.config_path, "--weird.yaml");
+}
+
+TEST(ArgsTest, Help) {
+  EXPECT_EQ(Parse({"--help"}).command, Command::kHelp);
+  EXPECT_EQ(Parse({"watch", "-h"}).command, Command::kHelp);
+  EXPECT_EQ(Parse({"help"}).command, Command::kHelp);
+}
+
+TEST(ArgsTest, Errors) {
+  EXPECT_EQ(Error({}), "missing command");
+  EXPECT_EQ(Error({"frob"}), "unknown command 'frob'");
+  EXPECT_EQ(Error({"list", "--frob"}), "unknown flag --frob");
+  EXPECT_EQ(Error({"list", "--state"}), "--state needs a value");
+  EXPECT_EQ(Error({"list", "--follow"}), "--follow is not a flag of 'list'");
+  EXPECT_EQ(Error({"watch", "1", "--from-start=yes"}), "--from-start takes no value");
+  EXPECT_EQ(Error({"cancel"}), "cancel: missing JOB");
+  EXPECT_EQ(Error({"list", "x"}), "list: unexpected argument 'x'");
+  EXPECT_EQ(Error({"download", "1"}), "download: missing -o FILE");
+  EXPECT_THAT(Error({"--timeout", "0", "list"}), HasSubstr("--timeout"));
+  EXPECT_THAT(Error({"--timeout", "soon", "list"}), HasSubstr("--timeout"));
+  EXPECT_THAT(Error({"submit", "a.yaml", "--priority", "high"}), HasSubstr("--priority"));
+  EXPECT_THAT(Error({"--output", "yaml", "list"}), HasSubstr("text or json"));
+  EXPECT_THAT(Error({"--server=", "list"}), HasSubstr("--server"));
+}
+
+TEST(ArgsTest, HelpDocumentsTheExitCodes) {
+  const std::string help = HelpText();
+  for (const char* line : {"  0  success", "  1  watch and submit --follow",
+                           "  2  usage error", "  3  edbp-server cannot be reached",
+                           "  4  not found", "  5  invalid argument"}) {
+    EXPECT_THAT(help, HasSubstr(line));
+  }
+}
+
+}  // namespace
+}  // namespace edbp::cli

@@ -1,0 +1,105 @@
+// A scripted, in-memory TrainingService for the client tests, and an in-process
+// server running it on 127.0.0.1 at a free port.
+//
+// Jobs it starts with:
+//   jobs/1 "mnist"   SUCCEEDED  SuccessScript (11 events); checkpoints "abc|defg|hi"
+//                               (last) and "BEST|ckpt" (best)
+//   jobs/2 "fmnist"  FAILED     FailureScript (4 events); no checkpoint
+//   jobs/3 "cifar"   QUEUED     priority 5; no events
+//   jobs/4 "live"    RUNNING    4 events (2 log lines); its stream then stays open
+//                               until the client goes away
+//   jobs/5 "flaky"   SUCCEEDED  SuccessScript; the first WatchJob breaks with
+//                               UNAVAILABLE after 3 events; its checkpoint stream
+//                               announces 100 bytes and sends 9
+// CreateJob: INVALID_ARGUMENT with two lines for a config containing "bad"; else a
+// new QUEUED job (jobs/6, ...) whose script is SuccessScript. ListJobs pages 2 jobs at
+// a time, newest first.
+#ifndef EDBP_TESTS_UNIT_CLIENT_FAKE_TRAINING_SERVICE_H_
+#define EDBP_TESTS_UNIT_CLIENT_FAKE_TRAINING_SERVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace edbp::cli::testing {
+
+// The two lines of CreateJob's INVALID_ARGUMENT message for a "bad" config.
+inline constexpr char kBadConfigLine1[] = "Network.epochs: must be > 0";
+inline constexpr char kBadConfigLine2[] = "Layers.conv_2.kernel_size: must be odd";
+
+// RUNNING, log, 2 progress, epoch 1/2 (layers conv_1, fc_2), checkpoint last, log
+// WARNING, progress, epoch 2/2, checkpoint best, SUCCEEDED.
+std::vector<v1::Event> SuccessScript(const std::string& job);
+// RUNNING, progress, log ERROR, FAILED.
+std::vector<v1::Event> FailureScript(const std::string& job);
+
+class FakeTrainingService final : public v1::TrainingService::Service {
+ public:
+  FakeTrainingService();
+
+  grpc::Status CreateJob(grpc::ServerContext* context,
+                         const v1::CreateJobRequest* request, v1::Job* job) override;
+  grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                      v1::Job* job) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context,
+                         const v1::CancelJobRequest* request, v1::Job* job) override;
+  grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                        grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::Status DownloadCheckpoint(
+      grpc::ServerContext* context, const v1::DownloadCheckpointRequest* request,
+      grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+
+  // The next `n` CreateJob calls fail with UNAVAILABLE (before doing anything).
+  void FailNextCreates(int n);
+  // Replaces a job's script; its last_sequence follows.
+  void SetScript(const std::string& job, std::vector<v1::Event> events);
+
+  std::vector<v1::CreateJobRequest> create_requests();
+  std::vector<int64_t> watch_from_sequences(const std::string& job);
+  int list_calls();
+  size_t job_count();
+
+ private:
+  absl::Mutex mu_;
+  std::map<int64_t, v1::Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<v1::Event>> scripts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> by_request_id_ ABSL_GUARDED_BY(mu_);
+  int64_t next_id_ ABSL_GUARDED_BY(mu_) = 6;
+  int fail_creates_ ABSL_GUARDED_BY(mu_) = 0;
+  bool flaky_broken_ ABSL_GUARDED_BY(mu_) = false;
+  int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<v1::CreateJobRequest> create_requests_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<int64_t>> watch_from_ ABSL_GUARDED_BY(mu_);
+};
+
+// A FakeTrainingService served on 127.0.0.1:<free port> until destruction.
+class FakeServer {
+ public:
+  FakeServer();
+  ~FakeServer();
+
+  FakeTrainingService& service() { return service_; }
+  // "127.0.0.1:PORT"
+  const std::string& address() const { return address_; }
+
+ private:
+  FakeTrainingService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+int ClosedPort();
+
+}  // namespace edbp::cli::testing
+
+#endif  // EDBP_TESTS_UNIT_CLIENT_FAKE_TRAINING_SERVICE_H_

@@ -1,0 +1,115 @@
+// edbp-client's text renderings.
+#include "client/cli/format.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace edbp::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(FormatTest, SmallValues) {
+  EXPECT_EQ(FormatPercent(-1), "-");
+  EXPECT_EQ(FormatPercent(0.91234), "91.23%");
+  EXPECT_EQ(FormatPercent(0), "0.00%");
+  EXPECT_EQ(FormatTime(google::protobuf::Timestamp()), "-");
+  EXPECT_EQ(JobId("jobs/17"), "17");
+  EXPECT_EQ(StateName(v1::CANCELLED), "CANCELLED");
+}
+
+TEST(FormatTest, PaddingCountsCodePoints) {
+  EXPECT_EQ(PadLeft("Σin", 5), "  Σin");
+  EXPECT_EQ(PadRight("Σin", 5), "Σin  ");
+  EXPECT_EQ(PadLeft("toolong", 3), "toolong");
+}
+
+TEST(FormatTest, JobTableAlignsColumns) {
+  v1::Job a;
+  a.set_name("jobs/7");
+  a.set_display_name("mnist");
+  a.set_state(v1::RUNNING);
+  a.set_last_epoch(3);
+  a.set_epochs(10);
+  a.set_best_test_accuracy(0.5);
+  a.set_device("cuda:1");
+  v1::Job b;
+  b.set_name("jobs/12");
+  b.set_state(v1::QUEUED);
+  b.set_priority(-2);
+  b.set_best_test_accuracy(-1);
+  EXPECT_EQ(FormatJobTable({a, b}),
+            "ID  NAME   STATE    PRIORITY  EPOCH  BEST_ACC  DEVICE  CREATED\n"
+            " 7  mnist  RUNNING         0   3/10    50.00%  cuda:1  -\n"
+            "12  -      QUEUED         -2    0/0         -  -       -\n");
+}
+
+TEST(FormatTest, EpochRowAndLayerTable) {
+  v1::EpochMetrics m;
+  m.set_epoch(3);
+  m.set_epochs(10);
+  m.set_train_loss(1.5);
+  m.set_train_accuracy(0.5);
+  m.set_test_loss(2);
+  m.set_test_accuracy(0.25);
+  m.set_learning_rate(0.01);
+  m.set_seconds(3);
+  m.set_train_samples_per_second(100);
+  EXPECT_EQ(FormatEpochRow(m),
+            "   3/10     1.5000    50.00%     2.0000    25.00%      0.01      3.0      "
+            "100.0\n");
+  EXPECT_EQ(FormatLayerTable(m), "");
+  v1::LayerGradientStats* l = m.add_layers();
+  l->set_name("conv_10");
+  l->set_grad_norm(1e-4);
+  l->set_grad_sum_in(0.5);
+  l->set_grad_sum_out(-0.25);
+  l->set_firing_rate(0.03);
+  l->set_silent_fraction(0.125);
+  l->set_weight_norm(12);
+  l->set_update_ratio(2e-5);
+  EXPECT_EQ(FormatLayerTable(m),
+            "    layer         |dW|  Σin   Σout    rate  silent  |W|  |dW|/|W|\n"
+            "    conv_10  1.000e-04  0.5  -0.25  0.0300   12.5%   12  2.00e-05\n");
+  EXPECT_THAT(FormatEpochHeader(), HasSubstr("train_loss"));
+}
+
+TEST(FormatTest, EventLines) {
+  v1::StateChange running;
+  running.set_state(v1::RUNNING);
+  running.set_device("cuda:0");
+  EXPECT_EQ(FormatStateChange(running), "state: RUNNING on cuda:0\n");
+  v1::StateChange failed;
+  failed.set_state(v1::FAILED);
+  failed.set_error("killed");
+  EXPECT_EQ(FormatStateChange(failed), "state: FAILED: killed\n");
+  v1::CheckpointSaved saved;
+  saved.set_epoch(4);
+  saved.set_kind("best");
+  EXPECT_EQ(FormatCheckpoint(saved), "checkpoint: best saved after epoch 4\n");
+  v1::LogLine log;
+  log.set_level(v1::LogLine::ERROR);
+  log.set_text("boom\n");
+  EXPECT_EQ(FormatLogLine(google::protobuf::Timestamp(), log), "- ERROR boom\n");
+  v1::Progress p;
+  p.set_epoch(2);
+  p.set_batch(25);
+  p.set_batches(100);
+  EXPECT_EQ(FormatProgress(p, /*bar=*/true),
+            "epoch 2  [#####...............] batch 25/100  loss 0.0000  acc 0.00%  "
+            "0 samples/s  eta 0s");
+}
+
+TEST(FormatTest, JsonUsesProtoFieldNames) {
+  v1::Job job;
+  job.set_name("jobs/1");
+  job.set_last_epoch(2);
+  const std::string json = ToJson(job);
+  EXPECT_THAT(json, HasSubstr("\"name\":\"jobs/1\""));
+  EXPECT_THAT(json, HasSubstr("\"last_epoch\":\"2\""));
+  EXPECT_THAT(json, HasSubstr("\"priority\":0"));  // defaults are printed too
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edbp::cli
