@@ -88,6 +88,8 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered even into a file (train.log under edbp-server): logs stay current.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   absl::SetProgramUsageMessage(
       "trains a spiking neural network with event-driven backpropagation.\n"
       "usage: edbp-train CONFIG.yaml [flags]\n"

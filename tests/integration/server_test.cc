@@ -227,19 +227,28 @@ TEST_F(ServerTest, SubmitWatchSucceedAndDownload) {
 }
 
 TEST_F(ServerTest, WatchersSeeTheSameStreamAndLateOnesGetTheReplay) {
-  const v1::Job job = Create(TinyConfig(1, 300));
-  std::vector<std::vector<v1::Event>> seen(52);
+  const v1::Job job = Create(TinyConfig(3, 600));
+  std::vector<std::vector<v1::Event>> seen(53);
   std::vector<std::thread> threads;
   for (int i = 0; i < 50; ++i) {
     threads.emplace_back([&, i] { seen[i] = Watch(job.name()); });
   }
+  // A watcher joining mid-run gets the replay, then the live events.
+  const auto end = std::chrono::steady_clock::now() + 120s;
+  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const bool joined_live = Get(job.name()).state() == v1::RUNNING;
+  threads.emplace_back([&] { seen[52] = Watch(job.name()); });
   for (auto& t : threads) t.join();
+  EXPECT_TRUE(joined_live) << "the job ended before the late watcher joined";
   ASSERT_EQ(Get(job.name()).state(), v1::SUCCEEDED);
-  seen[50] = Watch(job.name());  // late: the full replay
+  seen[50] = Watch(job.name());  // after the end: the full replay
   seen[51] = Watch(job.name(), 3);
   ExpectContiguous(seen[0]);
   ASSERT_GT(seen[0].size(), 4u);
-  for (int i = 1; i <= 50; ++i) {
+  for (int i = 1; i <= 52; ++i) {
+    if (i == 51) continue;
     ASSERT_EQ(seen[i].size(), seen[0].size()) << "watcher " << i;
     for (size_t k = 0; k < seen[0].size(); ++k) {
       ASSERT_EQ(seen[i][k].SerializeAsString(), seen[0][k].SerializeAsString());
