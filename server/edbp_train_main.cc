@@ -22,6 +22,7 @@
 #include "core/train/console.h"
 #include "core/train/metrics.h"
 #include "core/train/trainer.h"
+#include "server/flag_spelling.h"
 #include "server/worker_reporter.h"
 
 ABSL_FLAG(std::string, out_dir, "",
@@ -62,22 +63,6 @@ void OnSignal(int) {
   if (edbp::train::Trainer* t = g_trainer.load()) t->RequestStop();
 }
 
-// Abseil flag names use '_'; accept the documented '--out-dir' spelling too by
-// rewriting the name part of every "--name[=value]" argument.
-std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
-  std::vector<std::string> out(argv, argv + argc);
-  for (size_t i = 1; i < out.size(); ++i) {
-    std::string& a = out[i];
-    if (a == "--") break;
-    if (a.size() < 3 || a[0] != '-' || a[1] != '-') continue;
-    const size_t end = std::min(a.find('='), a.size());
-    for (size_t j = 2; j < end; ++j) {
-      if (a[j] == '-') a[j] = '_';
-    }
-  }
-  return out;
-}
-
 int Fail(const absl::Status& status) {
   const std::string message(status.message());
   std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
@@ -105,7 +90,7 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage = DashesToUnderscores(argc, argv);
+  std::vector<std::string> storage = edbp::server::DashesToUnderscores(argc, argv);
   std::vector<char*> raw;
   raw.reserve(storage.size());
   for (std::string& a : storage) raw.push_back(a.data());

@@ -21,6 +21,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "kernels/registry.h"
+#include "server/flag_spelling.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
 #include "server/metrics_hub.h"
@@ -69,14 +70,7 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage(argv, argv + argc);
-  for (size_t i = 1; i < storage.size(); ++i) {
-    std::string& a = storage[i];
-    if (a.rfind("--", 0) != 0) continue;
-    for (size_t j = 2; j < std::min(a.find('='), a.size()); ++j) {
-      if (a[j] == '-') a[j] = '_';
-    }
-  }
+  std::vector<std::string> storage = edbp::server::DashesToUnderscores(argc, argv);
   std::vector<char*> raw;
   raw.reserve(storage.size());
   for (std::string& a : storage) raw.push_back(a.data());

@@ -264,13 +264,16 @@ ExitCode Client::List() {
   return ExitCode::kOk;
 }
 
-ExitCode Client::Get() {
+grpc::Status Client::FetchJob(const std::string& name, v1::Job* job) {
   v1::GetJobRequest request;
-  request.set_name(options_.job);
+  request.set_name(name);
+  return CallUnary([&](grpc::ClientContext* c) { return stub_->GetJob(c, request, job); },
+                   /*retry=*/true);
+}
+
+ExitCode Client::Get() {
   v1::Job job;
-  const grpc::Status status =
-      CallUnary([&](grpc::ClientContext* c) { return stub_->GetJob(c, request, &job); },
-                /*retry=*/true);
+  const grpc::Status status = FetchJob(options_.job, &job);
   if (!status.ok()) return Fail(status);
   out_ << (options_.output == OutputFormat::kJson ? ToJson(job) + "\n"
                                                   : FormatJobDetails(job))

@@ -39,6 +39,8 @@ class Client {
   // idempotent calls.
   grpc::Status CallUnary(const std::function<grpc::Status(grpc::ClientContext*)>& call,
                          bool retry);
+  // GetJob(name) with retries.
+  grpc::Status FetchJob(const std::string& name, v1::Job* job);
   // Prints the failure of a call and returns its exit code.
   ExitCode Fail(const grpc::Status& status);
   // The one-line "cannot reach edbp-server at ADDR: reason" (kUnreachable).

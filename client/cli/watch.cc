@@ -27,12 +27,8 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
   // shown.
   int64_t history_end = 0;
   if (!from_start) {
-    v1::GetJobRequest request;
-    request.set_name(job);
     v1::Job current;
-    const grpc::Status status = CallUnary(
-        [&](grpc::ClientContext* c) { return stub_->GetJob(c, request, &current); },
-        /*retry=*/true);
+    const grpc::Status status = FetchJob(job, &current);
     if (!status.ok()) return Fail(status);
     history_end = current.last_sequence();
   }
@@ -99,12 +95,8 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
 ExitCode Client::Outcome(const std::string& job, v1::JobState last_state_seen) {
   v1::JobState state = last_state_seen;
   if (!IsTerminal(state)) {
-    v1::GetJobRequest request;
-    request.set_name(job);
     v1::Job current;
-    const grpc::Status status = CallUnary(
-        [&](grpc::ClientContext* c) { return stub_->GetJob(c, request, &current); },
-        /*retry=*/true);
+    const grpc::Status status = FetchJob(job, &current);
     if (!status.ok()) return Fail(status);
     state = current.state();
   }
@@ -124,12 +116,8 @@ ExitCode Client::Outcome(const std::string& job, v1::JobState last_state_seen) {
 ExitCode Client::Logs() {
   // The log so far ends at the job's latest event; the stream itself would follow the
   // job until it ends.
-  v1::GetJobRequest get;
-  get.set_name(options_.job);
   v1::Job current;
-  grpc::Status status =
-      CallUnary([&](grpc::ClientContext* c) { return stub_->GetJob(c, get, &current); },
-                /*retry=*/true);
+  grpc::Status status = FetchJob(options_.job, &current);
   if (!status.ok()) return Fail(status);
   const int64_t last = current.last_sequence();
   if (last <= 0) return ExitCode::kOk;
