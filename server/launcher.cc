@@ -265,14 +265,14 @@ absl::StatusOr<pid_t> Launcher::LaunchHere(const LaunchSpec& spec,
   child->pid = pid;
   children_[spec.job_id] = child;
   threads_.emplace_back([this, child, cb = std::move(on_exit)]() mutable {
-    Wait(std::move(child), std::move(cb));
+    Wait(child, cb);
     MarkFinished();
   });
   return pid;
 }
 
-void Launcher::Wait(std::shared_ptr<Child> child,
-                    std::function<void(const ExitInfo&)> on_exit) {
+void Launcher::Wait(const std::shared_ptr<Child>& child,
+                    const std::function<void(const ExitInfo&)>& on_exit) {
   // Wait without reaping: until `ended` is set under mu_ the pid cannot be reused, so
   // Terminate's and the timer's signals never reach another process.
   siginfo_t info;

@@ -78,7 +78,8 @@ class Launcher {
                                    std::function<void(const ExitInfo&)> on_exit);
   void SpawnerLoop();
   // Thread bodies: the waiter of a child, and the SIGKILL timer Terminate starts.
-  void Wait(std::shared_ptr<Child> child, std::function<void(const ExitInfo&)> on_exit);
+  void Wait(const std::shared_ptr<Child>& child,
+            const std::function<void(const ExitInfo&)>& on_exit);
   void KillAfterGrace(const std::shared_ptr<Child>& child);
   // Last act of a thread: lets the next Launch/Terminate join it.
   void MarkFinished();
