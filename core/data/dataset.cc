@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "core/data/cifar.h"
 #include "kernels/check.h"  // EDBP_ASSIGN_OR_RETURN, EDBP_RETURN_IF_ERROR
 
 namespace edbp::data {
@@ -267,6 +268,15 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
 absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
                                           int64_t limit) {
   const std::string& dataset = network.dataset;
+  if (dataset == "CIFAR10" || dataset == "CIFAR100") {
+    const bool ten = dataset == "CIFAR10";
+    const std::string dir =
+        !network.data_path.empty() ? network.data_path
+        : ten                      ? "/usr/share/datasets/cifar10"
+                                   : "/usr/share/datasets/cifar100";
+    return LoadCifarSplits(ten ? CifarVariant::kCifar10 : CifarVariant::kCifar100, dir,
+                           limit);
+  }
   if (dataset != "MNIST" && dataset != "FashionMNIST") {
     if (config::DatasetSampleShape(dataset).empty() && dataset != "Synthetic") {
       return absl::InvalidArgumentError(
@@ -274,8 +284,8 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
     }
     return absl::UnimplementedError(
         absl::StrCat("data set ", dataset,
-                     ": its loader is not written yet (edbp reads MNIST and "
-                     "FashionMNIST)"));
+                     ": its loader is not written yet (edbp reads MNIST, "
+                     "FashionMNIST, CIFAR10 and CIFAR100)"));
   }
   const std::string dir =
       network.data_path.empty() ? DefaultDir(dataset) : network.data_path;

@@ -48,10 +48,12 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
 // /usr/share/datasets/mnist for MNIST), named "<dataset>/train" and "<dataset>/test".
 // MNIST and FashionMNIST read train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
 // t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] (the .gz name first).
-// `limit` > 0 keeps the first `limit` samples of each split. Errors: as ReadIdx;
-// NOT_FOUND listing the paths tried; DATA_LOSS when the images are not the data set's
-// size (28x28); UNIMPLEMENTED naming the data set for those whose loader is not
-// written yet (CIFAR10/100, NMNIST, Synthetic); INVALID_ARGUMENT for unknown names.
+// CIFAR10 / CIFAR100 read the binary batches (core/data/cifar.h; default dirs
+// /usr/share/datasets/cifar10 and /usr/share/datasets/cifar100).
+// `limit` > 0 keeps the first `limit` samples of each split. Errors: as ReadIdx /
+// ReadCifar; NOT_FOUND listing the paths tried; DATA_LOSS when the images are not the
+// data set's size; UNIMPLEMENTED naming the data set for those whose loader is not
+// written yet (NMNIST, Synthetic); INVALID_ARGUMENT for unknown names.
 absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
                                           int64_t limit = 0);
 

@@ -1,6 +1,9 @@
 #include "core/data/transform.h"
 
 #include <string>
+#include <vector>
+
+#include "core/data/augment.h"
 
 #include "kernels/check.h"
 
@@ -47,8 +50,11 @@ SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm) : ds_(ds)
   // §11 training transforms: FashionMNIST flips; MNIST, N-MNIST, Synthetic: none.
   const std::string_view dataset = DatasetOf(ds.name);
   flips_ = dataset == "FashionMNIST";
-  transform_known_ =
-      flips_ || dataset == "MNIST" || dataset == "NMNIST" || dataset == "Synthetic";
+  // CIFAR10: crop, flip, AutoAugment; CIFAR100: crop and flip (§11).
+  crops_ = dataset == "CIFAR10" || dataset == "CIFAR100";
+  auto_augment_ = dataset == "CIFAR10";
+  transform_known_ = flips_ || crops_ || dataset == "MNIST" || dataset == "NMNIST" ||
+                     dataset == "Synthetic";
 }
 
 void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
@@ -57,7 +63,8 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
   bool flip = false;
   EDBP_CHECK(!augment || transform_known_)
       << "no training transform for data set \"" << ds_.name
-      << "\" (written: MNIST, FashionMNIST; Dataset::name must start with the data set)";
+      << "\" (written: MNIST, FashionMNIST, CIFAR10, CIFAR100; Dataset::name must "
+         "start with the data set)";
   if (augment && flips_) {
     // One draw per sample, p = 1/2 exactly (the top bit), independent of the standard
     // library's distribution algorithms.
@@ -67,6 +74,16 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
   const int64_t height = ds_.shape[1];
   const int64_t width = ds_.shape[2];
   const uint8_t* src = ds_.pixels.data() + index * ds_.sample_numel();
+  ImageU8 image;  // the augmented u8 image (CIFAR), read instead of the data set's
+  if (augment && crops_) {
+    image = {static_cast<int>(channels), static_cast<int>(height),
+             static_cast<int>(width), std::vector<uint8_t>(src, src + ds_.sample_numel())};
+    // RandomCrop(32, padding=4), RandomHorizontalFlip, [AutoAugment] (§11).
+    image = RandomPaddedCrop(image, /*padding=*/4, rng);
+    if ((rng() >> 63) != 0) FlipHorizontal(image);
+    if (auto_augment_) AutoAugmentImageNet(image, rng);
+    src = image.pixels.data();
+  }
   for (int64_t c = 0; c < channels; ++c) {
     const float* table = table_.data() + c * 256;
     for (int64_t y = 0; y < height; ++y) {

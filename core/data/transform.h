@@ -24,8 +24,9 @@ Normalization NormalizationFor(std::string_view dataset);
 
 // Writes sample `index` of `ds` as normalised floats [C, H, W] into `out`. With
 // `augment`, applies the data set's training transform drawing from `rng`
-// (FashionMNIST: horizontal flip with probability 1/2; MNIST: none); without, draws
-// nothing from `rng`.
+// (FashionMNIST: horizontal flip with probability 1/2; MNIST: none; CIFAR100: random
+// crop with zero padding 4 then flip; CIFAR10: those then AutoAugment(IMAGENET), on
+// the u8 image before normalisation, augment.h); without, draws nothing from `rng`.
 void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
                 std::mt19937_64& rng, float* out);
 
@@ -44,6 +45,8 @@ class SampleMaker {
   const Dataset& ds_;
   bool transform_known_ = false;  // the data set's training transform is written
   bool flips_ = false;            // ... and is a horizontal flip (FashionMNIST)
+  bool crops_ = false;            // ... or crop + flip on the u8 image (CIFAR10/100)
+  bool auto_augment_ = false;     // ... then AutoAugment (CIFAR10)
   std::vector<float> table_;      // [C][256]: normalised value of each u8 level
 };
 

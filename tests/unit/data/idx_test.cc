@@ -222,7 +222,7 @@ TEST_F(LoadDataSplitsTest, WrongImageSizeIsDataLoss) {
 }
 
 TEST(LoadDataSplits, OtherDataSetsAreUnimplemented) {
-  for (const char* name : {"CIFAR10", "CIFAR100", "NMNIST", "Synthetic"}) {
+  for (const char* name : {"NMNIST", "Synthetic"}) {
     config::NetworkConfig network;
     network.dataset = name;
     auto splits = LoadDataSplits(network);
