@@ -7,6 +7,7 @@
 #include "core/layers/dropout.h"
 #include "core/layers/linear.h"
 #include "core/layers/pooling.h"
+#include "core/layers/residual.h"
 #include "core/neuron.h"
 #include "kernels/backend.h"
 #include "kernels/check.h"
@@ -54,6 +55,13 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::Config& c
       case config::LayerType::kDropout:
         net->layers_.push_back(std::make_unique<DropoutLayer>(lc));
         break;
+      case config::LayerType::kResidual: {
+        EDBP_ASSIGN_OR_RETURN(auto layer,
+                              ResidualLayer::Create(lc, &net->neuron_, backend));
+        EDBP_RETURN_IF_ERROR(layer->ResetParameters(init_rng));
+        net->layers_.push_back(std::move(layer));
+        break;
+      }
     }
   }
   EDBP_CHECK(!net->layers_.empty() && net->layers_.back()->HasParameters())
@@ -111,6 +119,37 @@ absl::StatusOr<float> LateSpikeRate(const Tensor& o, int64_t t0) {
   return static_cast<float>(count) / static_cast<float>(per_step);
 }
 
+// §7 for one spiking layer on its input h: bisects the factor on g, leaves g scaled
+// by it, and returns it with the layer's output under the chosen g.
+absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer& spiking,
+                                   const Tensor& h, Tensor* out) {
+  const ForwardOptions plain{.training = false, .labels = nullptr, .rng = nullptr,
+                             .keep_context = false};
+  const int64_t steps = h.dim(0);
+  const int64_t t0 = 2 * steps / 3;
+  // §7: avg > avg_spike_init/T·(T-t0)·1.2, compared in float32.
+  const float target = static_cast<float>(nc.avg_spike_init / static_cast<double>(steps) *
+                                          static_cast<double>(steps - t0) * 1.2);
+  double lo = 0.05, hi = 500, mid = 0;
+  while (hi / lo >= 1.01) {
+    mid = std::sqrt(hi * lo);
+    const float mid_f = static_cast<float>(mid);
+    EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), mid_f, false));
+    EDBP_ASSIGN_OR_RETURN(LayerForward f, spiking.Forward(h, plain));
+    EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), mid_f, true));
+    EDBP_ASSIGN_OR_RETURN(const float avg, LateSpikeRate(f.output, t0));
+    if (avg > target) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), static_cast<float>(mid), false));
+  EDBP_ASSIGN_OR_RETURN(LayerForward f, spiking.Forward(h, plain));
+  *out = f.output;
+  return mid;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor& x) {
@@ -121,49 +160,55 @@ absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor&
   Tensor h = x;
   for (auto& layer : layers_) {
     if (layer->config().type == config::LayerType::kDropout) continue;  // off in init
+    if (auto* block = dynamic_cast<ResidualLayer*>(layer.get())) {
+      // As the reference's initialize through the block's modules: conv1, conv2, then
+      // the shortcut, each on its own input; the block's output is then recomputed.
+      Tensor mid, main;
+      EDBP_ASSIGN_OR_RETURN(double f1, BisectLayer(nc, block->conv1(), h, &mid));
+      EDBP_ASSIGN_OR_RETURN(double f2, BisectLayer(nc, block->conv2(), mid, &main));
+      factors.push_back(f1);
+      factors.push_back(f2);
+      if (block->shortcut() != nullptr) {
+        Tensor skip;
+        EDBP_ASSIGN_OR_RETURN(double fs, BisectLayer(nc, *block->shortcut(), h, &skip));
+        factors.push_back(fs);
+      }
+      EDBP_ASSIGN_OR_RETURN(LayerForward f, block->Forward(h, plain));
+      h = f.output;
+      continue;
+    }
     if (!layer->HasParameters()) {
       EDBP_ASSIGN_OR_RETURN(LayerForward f, layer->Forward(h, plain));
       h = f.output;
       continue;
     }
-    auto& spiking = static_cast<SpikingLayer&>(*layer);
-    const int64_t steps = h.dim(0);
-    const int64_t t0 = 2 * steps / 3;
-    // §7: avg > avg_spike_init/T·(T-t0)·1.2, compared in float32.
-    const float target = static_cast<float>(nc.avg_spike_init / static_cast<double>(steps) *
-                                            static_cast<double>(steps - t0) * 1.2);
-    double lo = 0.05, hi = 500, mid = 0;
-    while (hi / lo >= 1.01) {
-      mid = std::sqrt(hi * lo);
-      const float mid_f = static_cast<float>(mid);
-      EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), mid_f, false));
-      EDBP_ASSIGN_OR_RETURN(LayerForward f, spiking.Forward(h, plain));
-      EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), mid_f, true));
-      EDBP_ASSIGN_OR_RETURN(const float avg, LateSpikeRate(f.output, t0));
-      if (avg > target) {
-        hi = mid;
-      } else {
-        lo = mid;
-      }
-    }
-    EDBP_RETURN_IF_ERROR(
-        ScaleNormWeight(spiking.norm_weight(), static_cast<float>(mid), false));
-    EDBP_ASSIGN_OR_RETURN(LayerForward f, spiking.Forward(h, plain));
-    h = f.output;
-    factors.push_back(mid);
+    Tensor out;
+    EDBP_ASSIGN_OR_RETURN(double factor,
+                          BisectLayer(nc, static_cast<SpikingLayer&>(*layer), h, &out));
+    h = out;
+    factors.push_back(factor);
   }
   return factors;
 }
 
 std::vector<Parameter> Network::Parameters() {
   std::vector<Parameter> params;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (!layers_[i]->HasParameters()) continue;
-    auto& l = static_cast<SpikingLayer&>(*layers_[i]);
-    const std::string prefix = absl::StrCat("net.", i, ".");
+  auto add = [&params](const std::string& prefix, SpikingLayer& l) {
     params.push_back({prefix + "weight", l.weight(), l.grad_weight(), false});
     params.push_back({prefix + "norm_weight", l.norm_weight(), l.grad_norm_weight(), true});
     params.push_back({prefix + "norm_bias", l.norm_bias(), l.grad_norm_bias(), true});
+  };
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::string prefix = absl::StrCat("net.", i, ".");
+    if (auto* block = dynamic_cast<ResidualLayer*>(layers_[i].get())) {
+      // net.{i}.{conv1|conv2|shortcut}. (resnet.py: layer{s}.{b}.{conv1|conv2|downsample}.)
+      add(prefix + "conv1.", block->conv1());
+      add(prefix + "conv2.", block->conv2());
+      if (block->shortcut() != nullptr) add(prefix + "shortcut.", *block->shortcut());
+      continue;
+    }
+    if (!layers_[i]->HasParameters()) continue;
+    add(prefix, static_cast<SpikingLayer&>(*layers_[i]));
   }
   return params;
 }

@@ -25,6 +25,7 @@ enum class LayerType {
   kLinear,   // fully connected + spiking neurons (§5)
   kPooling,  // pooling with Network.pooling_type (§5)
   kDropout,  // dropout shared across time steps (§5)
+  kResidual,  // residual block conv3x3(conv3x3_stride(x)) + shortcut (§5)
 };
 
 enum class PoolingType {
@@ -90,6 +91,10 @@ struct LayerConfig {
   std::array<int64_t, 2> padding = {0, 0};
   std::array<int64_t, 2> dilation = {1, 1};
 
+  // residual: in_channels, out_channels (required), stride (1 or 2, default 1; an
+  // integer, stored as {s, s}), threshold (default 1, as the reference's resnet.py).
+  // Its convolutions come from ResidualBlockParts.
+
   // linear: n_inputs, n_outputs (required).
   int64_t n_inputs = 0;
   int64_t n_outputs = 0;
@@ -106,6 +111,22 @@ struct LayerConfig {
   SampleShape in_shape;
   SampleShape out_shape;
 };
+
+// The convolutions of a residual block (§5, the reference's networks/resnet.py
+// BasicBlock), as conv LayerConfigs named "<block>.conv1", "<block>.conv2" and
+// "<block>.shortcut", each with the block's threshold:
+//   conv1: 3x3, padding 1, the block's stride, in_channels -> out_channels;
+//   conv2: 3x3, padding 1, stride 1, out_channels -> out_channels;
+//   shortcut: 1x1, padding 0, the block's stride, in_channels -> out_channels, present
+//     only when stride != 1 or in_channels != out_channels (else the identity).
+// in_shape / out_shape are filled when the block's are.
+struct ResidualParts {
+  LayerConfig conv1;
+  LayerConfig conv2;
+  bool has_shortcut = false;
+  LayerConfig shortcut;  // meaningful only when has_shortcut
+};
+ResidualParts ResidualBlockParts(const LayerConfig& block);
 
 // `Network:`, with the reference's defaults.
 struct NetworkConfig {

@@ -8,6 +8,7 @@ constexpr EnumName<LayerType> kLayerTypes[] = {
     {"linear", LayerType::kLinear},
     {"pooling", LayerType::kPooling},
     {"dropout", LayerType::kDropout},
+    {"residual", LayerType::kResidual},
 };
 constexpr EnumName<PoolingType> kPoolingTypes[] = {
     {"avg", PoolingType::kAvg},

@@ -21,11 +21,14 @@ constexpr absl::string_view kLinearKeys[] = {"type", "n_inputs", "n_outputs",
                                              "threshold"};
 constexpr absl::string_view kPoolingKeys[] = {"type", "kernel_size"};
 constexpr absl::string_view kDropoutKeys[] = {"type", "p"};
+constexpr absl::string_view kResidualKeys[] = {"type", "in_channels", "out_channels",
+                                               "stride", "threshold"};
 
-// The firing threshold V: required on conv / linear, > 0, stored as float32 (§5).
-void ReadThreshold(MapReader& r, LayerConfig* layer) {
-  double value = 0;
-  if (!r.Number("threshold", Need::kRequired, Bound::kPositive, &value)) return;
+// The firing threshold V: required on conv / linear (optional on residual, whose
+// default the caller sets), > 0, stored as float32 (§5).
+void ReadThreshold(MapReader& r, LayerConfig* layer, Need need = Need::kRequired) {
+  double value = layer->threshold;
+  if (!r.Number("threshold", need, Bound::kPositive, &value)) return;
   const float threshold = static_cast<float>(value);
   if (!(threshold > 0) || !std::isfinite(threshold)) {
     r.Error("threshold",
@@ -67,6 +70,26 @@ bool ReadLayerFields(MapReader& r, LayerConfig* layer) {
       double p = layer->p;
       if (r.Number("p", Need::kOptional, Bound::kAny, &p))
         layer->p = static_cast<float>(p);
+      break;
+    }
+    case LayerType::kResidual: {
+      r.CheckUnknown(kResidualKeys, "a residual layer");
+      ok = r.Int("in_channels", Need::kRequired, 1, &layer->in_channels) && ok;
+      ok = r.Int("out_channels", Need::kRequired, 1, &layer->out_channels) && ok;
+      // §5 / resnet.py: a stage's first block has stride 2, the others 1.
+      int64_t stride = 1;
+      if (r.Int("stride", Need::kOptional, 1, &stride)) {
+        if (stride == 1 || stride == 2) {
+          layer->stride = {stride, stride};
+        } else {
+          r.Error("stride", absl::StrCat("expected 1 or 2 (ALGORITHM.md §5), got ", stride));
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      layer->threshold = 1.0f;  // resnet.py's conv3x3 / conv1x1
+      ReadThreshold(r, layer, Need::kOptional);
       break;
     }
   }

@@ -106,6 +106,19 @@ std::optional<SampleShape> LinearOutput(const LayerConfig& layer, const Incoming
   return SampleShape{layer.n_outputs};
 }
 
+// §5 residual block: conv1 (3x3, stride s) then conv2 (3x3); the shortcut (1x1,
+// stride s) gives the same H, W, so the block's output is conv2's.
+std::optional<SampleShape> ResidualOutput(const LayerConfig& layer, const Incoming& in,
+                                          const std::string& path, ErrorList* errors) {
+  if (!NeedsImage(in, "residual", path, errors)) return std::nullopt;
+  const ResidualParts parts = ResidualBlockParts(layer);
+  // conv1's messages carry the block's path: its in_channels is the block's.
+  std::optional<SampleShape> mid = ConvOutput(parts.conv1, in, path, errors);
+  if (!mid.has_value()) return std::nullopt;
+  const Incoming mid_in{*mid, JoinPath(layer.name, "conv1")};
+  return ConvOutput(parts.conv2, mid_in, JoinPath(path, "conv2"), errors);
+}
+
 }  // namespace
 
 void InferShapes(const SampleShape& input_shape, const std::vector<bool>& shape_ok,
@@ -131,6 +144,9 @@ void InferShapes(const SampleShape& input_shape, const std::vector<bool>& shape_
       case LayerType::kDropout:
         out = shape;  // §5: dropout keeps the shape
         break;
+      case LayerType::kResidual:
+        out = ResidualOutput(layer, in, path, errors);
+        break;
     }
     if (!out.has_value()) return;
     // §5: a linear layer sees its input flattened.
@@ -142,3 +158,38 @@ void InferShapes(const SampleShape& input_shape, const std::vector<bool>& shape_
 }
 
 }  // namespace edbp::config::internal
+
+namespace edbp::config {
+
+ResidualParts ResidualBlockParts(const LayerConfig& block) {
+  auto conv = [&](absl::string_view part, int64_t c_in, int64_t k, int64_t pad,
+                  int64_t stride) {
+    LayerConfig c;
+    c.name = absl::StrCat(block.name, ".", part);
+    c.type = LayerType::kConv;
+    c.in_channels = c_in;
+    c.out_channels = block.out_channels;
+    c.kernel_size = {k, k};
+    c.stride = {stride, stride};
+    c.padding = {pad, pad};
+    c.threshold = block.threshold;
+    return c;
+  };
+  const int64_t s = block.stride[0];
+  ResidualParts parts;
+  parts.conv1 = conv("conv1", block.in_channels, 3, 1, s);
+  parts.conv2 = conv("conv2", block.out_channels, 3, 1, 1);
+  parts.has_shortcut = s != 1 || block.in_channels != block.out_channels;
+  if (parts.has_shortcut) parts.shortcut = conv("shortcut", block.in_channels, 1, 0, s);
+  if (!block.in_shape.empty() && !block.out_shape.empty()) {
+    parts.conv1.in_shape = block.in_shape;
+    parts.conv1.out_shape = block.out_shape;
+    parts.conv2.in_shape = block.out_shape;
+    parts.conv2.out_shape = block.out_shape;
+    parts.shortcut.in_shape = block.in_shape;
+    parts.shortcut.out_shape = block.out_shape;
+  }
+  return parts;
+}
+
+}  // namespace edbp::config

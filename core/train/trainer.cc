@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/data/loader.h"
+#include "core/encoding.h"
 #include "core/optim/schedule.h"
 #include "core/readout.h"
 #include "kernels/check.h"
@@ -42,11 +43,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
                                                          MetricsSink* sink) {
   EDBP_CHECK(backend != nullptr);
   if (options.epochs > 0) config.network.epochs = options.epochs;
-  if (config.network.encoding != config::Encoding::kNone) {
-    return absl::UnimplementedError(
-        "Network.encoding: TTFS is not supported yet (its encoder arrives with the data "
-        "sets issue); use None");
-  }
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), std::move(options), sink));
   t->backend_ = backend;
   const config::NetworkConfig& nc = t->config_.network;
@@ -100,18 +96,25 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
 absl::Status Trainer::MakeInputs(const std::vector<float>& images,
                                  const std::vector<int32_t>& labels, int64_t size,
                                  Tensor& x, Tensor& y) {
-  // §6: static images are repeated t_train times as the input current.
   const int64_t steps = config_.network.t_train;
   Shape shape = {steps, size};
   for (int64_t d : config_.input_shape) shape.push_back(d);
   EDBP_ASSIGN_OR_RETURN(x, Tensor::Empty(backend_, shape));
   const size_t step_bytes = images.size() * sizeof(float);
   EDBP_CHECK(static_cast<int64_t>(step_bytes) == static_cast<int64_t>(x.bytes()) / steps);
-  EDBP_RETURN_IF_ERROR(backend_->CopyHostToDevice(x.f32(), images.data(), step_bytes));
-  const int64_t step_elems = x.numel() / steps;
-  for (int64_t t = 1; t < steps; ++t) {
-    EDBP_RETURN_IF_ERROR(
-        backend_->CopyDeviceToDevice(x.f32() + t * step_elems, x.f32(), step_bytes));
+  if (config_.network.encoding == config::Encoding::kTtfs) {
+    // §6: one spike per pixel at its time to first spike.
+    std::vector<float> spikes(static_cast<size_t>(x.numel()));
+    EDBP_RETURN_IF_ERROR(EncodeTtfs(images, size, steps, spikes));
+    EDBP_RETURN_IF_ERROR(backend_->CopyHostToDevice(x.f32(), spikes.data(), x.bytes()));
+  } else {
+    // §6: static images are repeated t_train times as the input current.
+    EDBP_RETURN_IF_ERROR(backend_->CopyHostToDevice(x.f32(), images.data(), step_bytes));
+    const int64_t step_elems = x.numel() / steps;
+    for (int64_t t = 1; t < steps; ++t) {
+      EDBP_RETURN_IF_ERROR(
+          backend_->CopyDeviceToDevice(x.f32() + t * step_elems, x.f32(), step_bytes));
+    }
   }
   EDBP_ASSIGN_OR_RETURN(y, Tensor::FromHostI32(backend_, {size}, labels));
   return absl::OkStatus();

@@ -163,6 +163,18 @@ TEST_F(TrainerTest, BadDataPathIsAClearError) {
       << t.status();
 }
 
+// encoding: TTFS (§6) feeds one spike per pixel instead of the analog image.
+TEST_F(TrainerTest, TtfsEncodingTrains) {
+  config_.network.encoding = config::Encoding::kTtfs;
+  TrainerOptions o = Options(2, "ttfs");
+  o.epochs = 1;
+  const auto epochs = Train(o, absl::StatusCode::kOk);
+  ASSERT_EQ(epochs.size(), 1u);
+  EXPECT_TRUE(std::isfinite(epochs[0].train_loss));
+  EXPECT_GT(epochs[0].layers[0].firing_rate, 0);
+  EXPECT_EQ(epochs[0].test_samples, 600);
+}
+
 // The output layer must have a neuron for every label of the data (else injection
 // would index past it).
 TEST_F(TrainerTest, TooFewClassesForTheLabelsIsAClearError) {

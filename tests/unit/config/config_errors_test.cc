@@ -25,7 +25,7 @@ TEST(ConfigErrorsTest, UnknownLayerType) {
       ErrorLines(FashionMnistWith(
           {{"  conv_1:\n    type: \"conv\"", "  conv_1:\n    type: \"convv\""}})),
       ElementsAre("Layers.conv_1.type: unknown layer type \"convv\"; expected one "
-                  "of conv, linear, pooling, dropout; did you mean conv?"));
+                  "of conv, linear, pooling, dropout, residual; did you mean conv?"));
 }
 
 TEST(ConfigErrorsTest, MissingRequiredKey) {
@@ -349,7 +349,7 @@ TEST(ConfigErrorsTest, LayerMustBeAMapWithAType) {
   EXPECT_THAT(ErrorLines(FashionMnistWith(
                   {{"  pooling_1:\n    type: \"pooling\"\n", "  pooling_1:\n"}})),
               ElementsAre("Layers.pooling_1.type: missing required key; expected one of "
-                          "conv, linear, pooling, dropout"));
+                          "conv, linear, pooling, dropout, residual"));
 }
 
 }  // namespace
