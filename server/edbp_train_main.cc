@@ -40,6 +40,9 @@ ABSL_FLAG(bool, evaluate, false,
           "accuracy and confusion matrix");
 ABSL_FLAG(std::string, metrics_jsonl, "", "Append every record as a JSON line to this file");
 ABSL_FLAG(int64_t, data_limit, 0, "Use only the first N training and N test samples");
+ABSL_FLAG(bool, synthetic_data, false,
+          "Train on random data of the config's shape instead of the data set's files "
+          "(--data-limit samples; default 1000 training, 200 test)");
 ABSL_FLAG(bool, validate, false,
           "Check the config, print the network summary and exit (non-zero with every "
           "error when invalid)");
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
   options.epochs = absl::GetFlag(FLAGS_epochs);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.data_limit = absl::GetFlag(FLAGS_data_limit);
+  options.synthetic_data = absl::GetFlag(FLAGS_synthetic_data);
   options.progress_every = absl::GetFlag(FLAGS_progress_every);
   options.init_weights = absl::GetFlag(FLAGS_init_weights);
   options.resume_from = resume_file;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/data/loader.h"
+#include "core/data/synthetic.h"
 #include "core/encoding.h"
 #include "core/optim/schedule.h"
 #include "core/readout.h"
@@ -47,7 +48,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   t->backend_ = backend;
   const config::NetworkConfig& nc = t->config_.network;
   const int64_t limit = t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
-  EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
+  if (t->options_.synthetic_data || nc.dataset == "Synthetic") {
+    t->data_ = data::MakeSyntheticSplits(nc.dataset, t->config_.input_shape, nc.n_class,
+                                         limit > 0 ? limit : 1000, limit > 0 ? limit : 200,
+                                         t->options_.seed);
+  } else {
+    EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
+  }
   if (t->data_.train.shape != t->config_.input_shape) {
     return absl::InvalidArgumentError(absl::StrCat(
         t->data_.train.name, " has samples of shape ", ShapeToString(t->data_.train.shape),

@@ -32,6 +32,9 @@ struct TrainerOptions {
   int64_t epochs = 0;            // > 0 overrides Network.epochs
   uint64_t seed = 0;             // init, shuffling, augmentation, dropout
   int64_t data_limit = 0;        // > 0: first N samples of each split
+  // Random data of the config's shape instead of the data set's files (data_limit
+  // samples, default 1000 training / 200 test). Always on for dataset: Synthetic.
+  bool synthetic_data = false;
   int64_t progress_every = 20;   // batches between progress records (0: never)
   std::string init_weights;      // safetensors with net.* keys: skip the bisection
   std::string resume_from;       // a checkpoint file to continue from
