@@ -28,6 +28,7 @@
 ABSL_FLAG(std::string, out_dir, "",
           "Directory for checkpoint_last/best.safetensors (default runs/<config name>)");
 ABSL_FLAG(int64_t, epochs, 0, "Override Network.epochs (0: keep the config's)");
+ABSL_FLAG(int64_t, batch_size, 0, "Override Network.batch_size (0: keep the config's)");
 ABSL_FLAG(uint64_t, seed, 0,
           "Seed of init, shuffling, augmentation and dropout: same seed, same metrics");
 ABSL_FLAG(std::string, resume, "",
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", message.c_str());
     if (reporter != nullptr) reporter->Log(edbp::v1::LogLine::ERROR, message);
     return 1;
+  }
+  if (absl::GetFlag(FLAGS_batch_size) > 0) {
+    config->network.batch_size = absl::GetFlag(FLAGS_batch_size);
   }
   auto backend = edbp::ResolveBackend(config->network.backend);
   if (absl::GetFlag(FLAGS_validate)) {
