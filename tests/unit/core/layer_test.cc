@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/unit/core/direct_loops.h"
 #include "tests/test_util.h"
+#include "tests/unit/core/layer_test_util.h"
 
 namespace edbp {
 namespace {
@@ -19,35 +20,9 @@ using testing::Cpu;
 using testing::Host;
 using testing::MakeTensor;
 
-constexpr int kSteps = 5;
-
-config::NetworkConfig Net() {
-  config::NetworkConfig net;
-  net.tau_m = 5;
-  net.tau_s = 3;
-  net.tau_grad = 2.5;
-  net.n_steps = kSteps;
-  return net;
-}
-
-NeuronSetup MakeSetup() {
-  const config::NetworkConfig net = Net();
-  const KernelTables tables = ComputeKernelTables(net, kSteps);
-  NeuronSetup s;
-  s.params = MakeNeuronParams(net, 1.0f);
-  s.max_dudt_inv = MaxDudtInv(net);
-  s.syn_a = MakeTensor({kSteps + 1}, tables.syn_a);
-  s.partial_a = MakeTensor({kSteps + 1}, tables.partial_a);
-  return s;
-}
-
-std::vector<float> Uniform(size_t n, float lo, float hi, uint64_t seed, float zero_frac = 0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi), z(0, 1);
-  std::vector<float> v(n);
-  for (float& x : v) x = z(rng) < zero_frac ? 0.0f : d(rng);
-  return v;
-}
+using testing::kSteps;
+using testing::MakeSetup;
+using testing::Uniform;
 
 std::vector<double> D(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 

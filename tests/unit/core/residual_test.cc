@@ -11,6 +11,7 @@
 #include "core/neuron.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
+#include "tests/unit/core/layer_test_util.h"
 #include "tests/unit/core/direct_loops.h"
 
 namespace edbp {
@@ -20,7 +21,9 @@ using testing::Cpu;
 using testing::Host;
 using testing::MakeTensor;
 
-constexpr int kSteps = 5;
+using testing::kSteps;
+using testing::MakeSetup;
+using testing::Uniform;
 
 TEST(SplitSumGradient, ProportionalByHand) {
   // a = 1, b = 2, G = 3 → 3·1/3 = 1, 3·2/3 = 2; a = b = 0 → s := 1 → 0, 0;
@@ -32,29 +35,6 @@ TEST(SplitSumGradient, ProportionalByHand) {
   ASSERT_TRUE(SplitSumGradient(g, a, b, da, db).ok());
   EXPECT_EQ(Host(da), (std::vector<float>{1, 0, -2}));
   EXPECT_EQ(Host(db), (std::vector<float>{2, 0, 0}));
-}
-
-NeuronSetup MakeSetup() {
-  config::NetworkConfig net;
-  net.tau_m = 5;
-  net.tau_s = 3;
-  net.tau_grad = 2.5;
-  net.n_steps = kSteps;
-  const KernelTables tables = ComputeKernelTables(net, kSteps);
-  NeuronSetup s;
-  s.params = MakeNeuronParams(net, 1.0f);
-  s.max_dudt_inv = MaxDudtInv(net);
-  s.syn_a = MakeTensor({kSteps + 1}, tables.syn_a);
-  s.partial_a = MakeTensor({kSteps + 1}, tables.partial_a);
-  return s;
-}
-
-std::vector<float> Uniform(size_t n, float lo, float hi, uint64_t seed, float zero_frac = 0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi), z(0, 1);
-  std::vector<float> v(n);
-  for (float& x : v) x = z(rng) < zero_frac ? 0.0f : d(rng);
-  return v;
 }
 
 void ExpectClose(const std::vector<float>& got, const std::vector<double>& want,
