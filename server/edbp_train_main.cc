@@ -79,26 +79,15 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   // Line-buffered even into a file (train.log under edbp-server): logs stay current.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  absl::SetProgramUsageMessage(
+  const std::vector<std::string> args = edbp::server::ParseFlags(
+      argc, argv,
       "trains a spiking neural network with event-driven backpropagation.\n"
       "usage: edbp-train CONFIG.yaml [flags]\n"
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
       "flags may be spelled --out-dir or --out_dir\n"
-      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)");
-  absl::FlagsUsageConfig usage;
-  // --help lists the flags of this file (Abseil's default looks for a file named after
-  // the binary).
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "server/edbp_train_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage = edbp::server::DashesToUnderscores(argc, argv);
-  std::vector<char*> raw;
-  raw.reserve(storage.size());
-  for (std::string& a : storage) raw.push_back(a.data());
-  std::vector<char*> args = absl::ParseCommandLine(static_cast<int>(raw.size()), raw.data());
+      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)",
+      "server/edbp_train_main.cc");
   if (args.size() > 2 || (args.size() < 2 && absl::GetFlag(FLAGS_resume).empty())) {
     std::fprintf(stderr, "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");
     return 2;

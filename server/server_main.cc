@@ -59,22 +59,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  absl::SetProgramUsageMessage(
+  edbp::server::ParseFlags(
+      argc, argv,
       "the edbp training service.\n"
       "usage: edbp-server [--listen 127.0.0.1:50051] [--data-dir ./edbp-data] [flags]\n"
       "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
-      "gracefully (running jobs checkpoint and resume at the next start)");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "server/server_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  std::vector<std::string> storage = edbp::server::DashesToUnderscores(argc, argv);
-  std::vector<char*> raw;
-  raw.reserve(storage.size());
-  for (std::string& a : storage) raw.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(raw.size()), raw.data());
+      "gracefully (running jobs checkpoint and resume at the next start)",
+      "server/server_main.cc");
   // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line.
   spdlog::set_default_logger(spdlog::stderr_color_mt("edbp-server"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
