@@ -395,7 +395,7 @@ TEST_F(ServerTest, HigherPriorityRunsFirst) {
 }
 
 TEST(ClientCli, ClosedPortIsAOneLineErrorAndNonZeroExit) {
-  // A port that nothing listens on: bind one, read it, close it.
+  // Port 1 on loopback: nothing listens there (binding it needs privileges).
   const std::string cmd = std::string(EDBP_CLIENT_BIN) +
                           " --server 127.0.0.1:1 list 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
