@@ -10,6 +10,9 @@ packages=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libgtest-dev libgmock-dev libopenblas-dev
   zlib1g-dev dataset-fashion-mnist
+  prometheus-cpp-dev libcpp-httplib-dev openssl
+  shellcheck yamllint
+  nodejs chromium
 )
 
 missing=()
