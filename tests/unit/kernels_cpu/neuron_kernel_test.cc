@@ -1,0 +1,157 @@
+// The vectorised neuron kernels (kernels/cpu/neuron.cc) against a plain scalar
+// transcription of ALGORITHM.md §2/§3, on many neurons: every output must be
+// bit-identical (same float operations in the same order), for widths that fill whole
+// vector blocks, leave a scalar tail, or have only a tail.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/cpu_ops.h"
+
+namespace edbp::kernels::cpu {
+namespace {
+
+using Floats = std::vector<float>;
+
+// §2, one neuron at a time, written straight from the text.
+void ForwardReference(const NeuronForwardArgs& a) {
+  const NeuronParams& p = a.params;
+  for (int64_t i = 0; i < a.n; ++i) {
+    float m = 0, s = 0, g = 0, u_prev = 0;
+    for (int64_t t = 0; t < a.steps; ++t) {
+      const int64_t idx = t * a.n + i;
+      const float in = a.input[idx];
+      m = (m + in) * (1.0f - p.theta_m);
+      s = (s + in) * (1.0f - p.theta_s);
+      g = (g + in) * (1.0f - p.theta_grad);
+      float u;
+      if (p.leaky) {
+        u = ((m - s) * p.theta_s) / (p.theta_s - p.theta_m);
+        a.du[idx] = u - u_prev;
+        a.du_t[idx] = p.exponential ? g : a.du[idx];
+      } else {
+        a.du_t[idx] = g;
+        u = u_prev + g;
+        a.du[idx] = g;
+      }
+      a.o[idx] = u >= p.threshold ? 1.0f : 0.0f;
+      if (a.o[idx] != 0) {
+        u_prev = m = s = g = 0;
+      } else {
+        u_prev = u;
+      }
+    }
+  }
+}
+
+// §3, one neuron at a time.
+void BackwardReference(const NeuronBackwardArgs& a) {
+  for (int64_t i = 0; i < a.n; ++i) {
+    bool spiked = false;
+    float gw = 0, gt = 0;
+    int64_t k = 0;
+    for (int64_t t = a.steps - 1; t >= 0; --t) {
+      const int64_t idx = t * a.n + i;
+      const bool out = a.o[idx] != 0;
+      spiked = spiked || out;
+      if (out) {
+        gw = a.e[idx] * std::clamp(-1.0f / a.du[idx], -4.0f, 0.0f);
+        gt = a.e[idx] * std::clamp(-1.0f / a.du_t[idx], -a.max_dudt_inv, 0.0f);
+        k = 0;
+      } else {
+        k = std::min(k + 1, a.steps);
+      }
+      a.grad_w[idx] = spiked ? gw * a.syn_a[k] : 0.0f;
+      a.grad_in[idx] = spiked ? gt * a.partial_a[k] : 0.0f;
+    }
+  }
+}
+
+// Bitwise equality, so that -0 vs +0 and NaN payloads count too.
+::testing::AssertionResult SameBits(const Floats& got, const Floats& want) {
+  if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+      return ::testing::AssertionFailure()
+             << "index " << i << ": got " << got[i] << ", want " << want[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+struct Case {
+  bool leaky;
+  bool exponential;
+};
+
+class NeuronKernelTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
+  const Case c = GetParam();
+  NeuronParams params{.theta_m = 1.0f / 5, .theta_s = 1.0f / 3, .theta_grad = 1.0f / 5,
+                      .threshold = 1.0f, .leaky = c.leaky, .exponential = c.exponential};
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> current(-0.5f, 2.0f);
+  std::bernoulli_distribution silent(0.3);
+  for (const int64_t n : {1, 15, 16, 17, 48, 1000, 4099}) {
+    const int64_t steps = 5;
+    const size_t size = static_cast<size_t>(steps * n);
+    Floats input(size);
+    for (float& v : input) v = silent(rng) ? 0.0f : current(rng);
+    Floats du(size), du_t(size), o(size), du_ref(size), du_t_ref(size), o_ref(size);
+    NeuronForwardArgs fwd{.steps = steps, .n = n, .params = params, .input = input.data(),
+                          .du = du.data(), .du_t = du_t.data(), .o = o.data()};
+    NeuronForward(fwd);
+    NeuronForwardArgs ref = fwd;
+    ref.du = du_ref.data();
+    ref.du_t = du_t_ref.data();
+    ref.o = o_ref.data();
+    ForwardReference(ref);
+    EXPECT_TRUE(SameBits(o, o_ref)) << "n=" << n;
+    EXPECT_TRUE(SameBits(du, du_ref)) << "n=" << n;
+    EXPECT_TRUE(SameBits(du_t, du_t_ref)) << "n=" << n;
+    const float spikes = std::count(o.begin(), o.end(), 1.0f);
+    EXPECT_GT(spikes, 0) << "the inputs must make neurons fire, n=" << n;
+    EXPECT_LT(spikes, static_cast<float>(size)) << "n=" << n;
+
+    // Backward from these spikes; du of 0 (a forced case) exercises -1/0 = -inf.
+    if (n > 20) {
+      du[3] = 0.0f;
+      o[3] = 1.0f;
+    }
+    Floats e(size);
+    for (float& v : e) v = current(rng);
+    for (size_t i = 0; i < size; ++i) e[i] *= o[i];
+    Floats syn_a = {1.0f, 0.8f, 0.6f, 0.45f, 0.3f, 0.0f};
+    Floats partial_a = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f};
+    Floats gw(size), gi(size), gw_ref(size), gi_ref(size);
+    NeuronBackwardArgs bwd{.steps = steps, .n = n, .max_dudt_inv = 123456792.0f,
+                           .e = e.data(), .o = o.data(), .du = du.data(),
+                           .du_t = du_t.data(), .syn_a = syn_a.data(),
+                           .partial_a = partial_a.data(), .grad_w = gw.data(),
+                           .grad_in = gi.data()};
+    NeuronBackward(bwd);
+    NeuronBackwardArgs bref = bwd;
+    bref.grad_w = gw_ref.data();
+    bref.grad_in = gi_ref.data();
+    BackwardReference(bref);
+    EXPECT_TRUE(SameBits(gw, gw_ref)) << "n=" << n;
+    EXPECT_TRUE(SameBits(gi, gi_ref)) << "n=" << n;
+    EXPECT_GT(std::count_if(gw.begin(), gw.end(), [](float v) { return v != 0; }), 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, NeuronKernelTest,
+                         ::testing::Values(Case{true, true}, Case{true, false},
+                                           Case{false, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.leaky ? "Leaky" : "Nonleaky") +
+                                  (info.param.exponential ? "Exponential" : "Original");
+                         });
+
+}  // namespace
+}  // namespace edbp::kernels::cpu
