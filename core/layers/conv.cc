@@ -1,9 +1,27 @@
 #include "core/layers/conv.h"
 
+#include <cstring>
+
 #include "kernels/backend.h"
 #include "kernels/check.h"
 
 namespace edbp {
+
+// Checked on the CPU backend, whose memory is host memory; a differing step ends the
+// compare at its first differing byte, so spike inputs cost next to nothing.
+bool ConvLayer::RepeatsOverTime(const Tensor& x) {
+  if (x.backend()->device().type != kernels::DeviceType::kCpu || x.dim(0) < 2) {
+    return false;
+  }
+  const size_t step_bytes = x.bytes() / static_cast<size_t>(x.dim(0));
+  const char* data = reinterpret_cast<const char*>(x.f32());
+  for (int64_t t = 1; t < x.dim(0); ++t) {
+    if (std::memcmp(data, data + static_cast<size_t>(t) * step_bytes, step_bytes) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
 
 absl::StatusOr<std::unique_ptr<ConvLayer>> ConvLayer::Create(
     const config::LayerConfig& config, const NeuronSetup* neuron,
@@ -44,16 +62,51 @@ Shape ConvLayer::OutputShape(const Tensor& x) const {
 }
 
 absl::Status ConvLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& current) {
-  return x.backend()->Conv2dForward(
-      {.shape = ConvShape(x.shape()), .x = x.f32(), .w = w_hat.f32(), .y = current.f32()});
+  kernels::Conv2dShape shape = ConvShape(x.shape());
+  kernels::Backend* backend = x.backend();
+  if (!RepeatsOverTime(x)) {
+    return backend->Conv2dForward(
+        {.shape = shape, .x = x.f32(), .w = w_hat.f32(), .y = current.f32()});
+  }
+  // Static input: convolve step 0 only and copy it to every step. Each image's
+  // convolution is computed on its own, so the numbers are exactly those of the full
+  // [T·B] call, at 1/T of the cost.
+  const int64_t steps = x.dim(0);
+  shape.n = x.dim(1);
+  EDBP_RETURN_IF_ERROR(backend->Conv2dForward(
+      {.shape = shape, .x = x.f32(), .w = w_hat.f32(), .y = current.f32()}));
+  const size_t step_bytes = current.bytes() / static_cast<size_t>(steps);
+  for (int64_t t = 1; t < steps; ++t) {
+    EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(
+        reinterpret_cast<char*>(current.f32()) + static_cast<size_t>(t) * step_bytes,
+        current.f32(), step_bytes));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ConvLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,
                                    Tensor& grad_w_hat) {
-  return x.backend()->Conv2dBackwardFilter({.shape = ConvShape(x.shape()),
-                                            .x = x.f32(),
-                                            .dy = grad_w.f32(),
-                                            .dw = grad_w_hat.f32()});
+  kernels::Conv2dShape shape = ConvShape(x.shape());
+  kernels::Backend* backend = x.backend();
+  if (!RepeatsOverTime(x)) {
+    return backend->Conv2dBackwardFilter(
+        {.shape = shape, .x = x.f32(), .dy = grad_w.f32(), .dw = grad_w_hat.f32()});
+  }
+  // Static input: dŴ = Σ_t Σ_b grad_w_[t,b] ⋆ x[b] = Σ_b (Σ_t grad_w_[t,b]) ⋆ x[b], so
+  // the steps' gradients are summed first (in step order) and correlated once.
+  const int64_t steps = x.dim(0);
+  const int64_t step_size = grad_w.numel() / steps;
+  Shape sum_shape = grad_w.shape();
+  sum_shape.erase(sum_shape.begin());
+  EDBP_ASSIGN_OR_RETURN(Tensor sum, Tensor::Empty(backend, sum_shape));
+  EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(sum.f32(), grad_w.f32(), sum.bytes()));
+  for (int64_t t = 1; t < steps; ++t) {
+    EDBP_RETURN_IF_ERROR(backend->Axpy(
+        {.n = step_size, .alpha = 1.0f, .x = grad_w.f32() + t * step_size, .y = sum.f32()}));
+  }
+  shape.n = x.dim(1);
+  return backend->Conv2dBackwardFilter(
+      {.shape = shape, .x = x.f32(), .dy = sum.f32(), .dw = grad_w_hat.f32()});
 }
 
 absl::Status ConvLayer::DataGrad(const Tensor& grad_in, const Tensor& w_hat,

@@ -16,6 +16,12 @@ class ConvLayer final : public SpikingLayer {
       const config::LayerConfig& config, const NeuronSetup* neuron,
       kernels::Backend* backend);
 
+  // Whether x [T, ...] holds the same bytes at every step (the static encoding, §6),
+  // on the CPU backend; always false elsewhere. Then the forward convolves one step
+  // and copies it (identical numbers at 1/T of the cost) and the filter gradient sums
+  // the steps' gradients before correlating once.
+  static bool RepeatsOverTime(const Tensor& x);
+
  private:
   using SpikingLayer::SpikingLayer;
   kernels::Conv2dShape ConvShape(const Shape& x_shape) const;

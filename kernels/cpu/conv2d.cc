@@ -15,6 +15,7 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/sparse.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -179,6 +180,7 @@ blasint Int(int64_t v) { return static_cast<blasint>(v); }
 void Conv2dForward(const Conv2dForwardArgs& args) {
   const Conv2dShape& s = args.shape;
   const Dims d = CheckShape(s, "Conv2dForward");
+  if (SparseConv2dForward(args)) return;  // spiking input: the event-driven path
   const float* x = args.x;
   const float* w = args.w;
   float* y = args.y;
@@ -200,6 +202,7 @@ void Conv2dForward(const Conv2dForwardArgs& args) {
 void Conv2dBackwardData(const Conv2dBackwardDataArgs& args) {
   const Conv2dShape& s = args.shape;
   const Dims d = CheckShape(s, "Conv2dBackwardData");
+  if (SparseConv2dBackwardData(args)) return;  // sparse grad_in_ (sparse.h)
   const float* dy = args.dy;
   const float* w = args.w;
   float* dx = args.dx;
@@ -218,6 +221,7 @@ void Conv2dBackwardData(const Conv2dBackwardDataArgs& args) {
 void Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
   const Conv2dShape& s = args.shape;
   const Dims d = CheckShape(s, "Conv2dBackwardFilter");
+  if (SparseConv2dBackwardFilter(args)) return;  // spiking input (sparse.h)
   const int64_t dw_size = s.c_out * d.k;
   float* dw = args.dw;
   if (s.n == 0) {

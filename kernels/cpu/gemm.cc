@@ -6,6 +6,7 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/sparse.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -43,6 +44,7 @@ void Gemm(const GemmArgs& args) {
   EDBP_CHECK(std::max({g.m, g.n, g.k, g.lda, g.ldb, g.ldc}) <= kIntMax)
       << "Gemm: size exceeds the 32-bit BLAS interface";
   if (g.m == 0 || g.n == 0) return;
+  if (SparseGemm(g)) return;  // op(A) mostly zero: the event-driven path (sparse.h)
 
   // The row blocks depend only on the shape, never on the thread count: OpenBLAS
   // picks its kernels by size, so a thread-dependent split could change the bits.

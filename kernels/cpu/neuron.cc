@@ -39,13 +39,13 @@ using VecI = int __attribute__((vector_size(kLanes * sizeof(int))));
 // Neurons per ParallelFor chunk at least (a multiple of kLanes).
 constexpr int64_t kGrain = 4096;
 
-inline VecF Load(const float* p) {
+[[gnu::always_inline]] inline VecF Load(const float* p) {
   VecF v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
-inline VecF Splat(float x) { return VecF{} + x; }
+[[gnu::always_inline]] inline void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
+[[gnu::always_inline]] inline VecF Splat(float x) { return VecF{} + x; }
 
 struct ForwardConsts {
   float decay_m, decay_s, decay_g, theta_s, theta_diff, threshold;
@@ -162,7 +162,7 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
 }
 
 // std::clamp(v, lo, hi) lane by lane: v < lo ? lo : (hi < v ? hi : v).
-inline VecF Clamp(VecF v, VecF lo, VecF hi) {
+[[gnu::always_inline]] inline VecF Clamp(VecF v, VecF lo, VecF hi) {
   const VecF x = v < lo ? lo : v;
   return hi < x ? hi : x;
 }
@@ -173,6 +173,15 @@ void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
   const int64_t n = a.n;
   const VecF zero = Splat(0.0f), minus_one = Splat(-1.0f), lo_w = Splat(-4.0f),
              lo_t = Splat(-a.max_dudt_inv);
+  // The kernel tables (T + 1 entries) as vectors when they fit in one.
+  const bool tables_fit = a.steps + 1 <= kLanes;
+  VecF syn_a = zero, partial_a = zero;
+  if (tables_fit) {
+    for (int64_t k = 0; k <= a.steps; ++k) {
+      syn_a[k] = a.syn_a[k];
+      partial_a[k] = a.partial_a[k];
+    }
+  }
   for (int64_t i0 = begin; i0 < end; i0 += kLanes) {
     VecI spiked = VecI{} != 0;  // all false
     VecF gw = zero, gt = zero;
@@ -190,9 +199,15 @@ void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
       const VecI capped = next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
       k = out ? VecI{} : capped;
       VecF sa, pa;
-      for (int64_t l = 0; l < kLanes; ++l) {
-        sa[l] = a.syn_a[k[l]];
-        pa[l] = a.partial_a[k[l]];
+      if (tables_fit) {
+        // k ≤ T < 16: a lane permutation of the tables (one vpermps on AVX-512).
+        sa = __builtin_shuffle(syn_a, k);
+        pa = __builtin_shuffle(partial_a, k);
+      } else {
+        for (int64_t l = 0; l < kLanes; ++l) {
+          sa[l] = a.syn_a[k[l]];
+          pa[l] = a.partial_a[k[l]];
+        }
       }
       Store(a.grad_w + idx, spiked ? gw * sa : zero);
       Store(a.grad_in + idx, spiked ? gt * pa : zero);

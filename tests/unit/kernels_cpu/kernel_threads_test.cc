@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/sparse.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -85,6 +86,35 @@ std::string ComputeAll() {
     Gemm(g);
     Append(&out, c);
   }
+
+  // The event-driven paths (sparse.h), forced on: spike inputs and sparse gradients
+  // through all three convolutions and the three linear-layer GEMMs.
+  SetSparseMode(SparseMode::kAlways);
+  std::vector<float> sparse_dy = dy;
+  for (size_t i = 0; i < sparse_dy.size(); ++i) {
+    if (i % 5 != 0) sparse_dy[i] = 0.0f;
+  }
+  Conv2dForward({cs, x.data(), w.data(), y.data()});
+  Conv2dBackwardData({cs, sparse_dy.data(), w.data(), dx.data()});
+  Conv2dBackwardFilter({cs, x.data(), sparse_dy.data(), dw.data()});
+  Append(&out, y);
+  Append(&out, dx);
+  Append(&out, dw);
+  const int64_t rows = 230, in = 300, outs = 150;
+  const std::vector<float> spikes = Random(rows * in, rng, true);
+  const std::vector<float> weights = Random(outs * in, rng, false);
+  const std::vector<float> grad = Random(rows * outs, rng, true);
+  std::vector<float> fwd(rows * outs), dgrad(rows * in), fgrad(outs * in);
+  Gemm({.trans_b = true, .m = rows, .n = outs, .k = in, .a = spikes.data(), .lda = in,
+        .b = weights.data(), .ldb = in, .c = fwd.data(), .ldc = outs});
+  Gemm({.m = rows, .n = in, .k = outs, .a = grad.data(), .lda = outs, .b = weights.data(),
+        .ldb = in, .c = dgrad.data(), .ldc = in});
+  Gemm({.trans_a = true, .m = outs, .n = in, .k = rows, .a = grad.data(), .lda = outs,
+        .b = spikes.data(), .ldb = in, .c = fgrad.data(), .ldc = in});
+  Append(&out, fwd);
+  Append(&out, dgrad);
+  Append(&out, fgrad);
+  SetSparseMode(SparseMode::kAuto);
 
   // Pooling over many planes.
   Pool2dShape ps;

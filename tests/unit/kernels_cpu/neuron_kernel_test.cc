@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -97,8 +98,10 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> current(-0.5f, 2.0f);
   std::bernoulli_distribution silent(0.3);
-  for (const int64_t n : {1, 15, 16, 17, 48, 1000, 4099}) {
-    const int64_t steps = 5;
+  // T = 5 keeps the kernel tables in one vector (lane permutation); T = 20 does not.
+  for (const auto& [n, steps] : {std::pair<int64_t, int64_t>{1, 5}, {15, 5}, {16, 5},
+                                {17, 5}, {48, 5}, {1000, 5}, {4099, 5}, {40, 20},
+                                {333, 20}}) {
     const size_t size = static_cast<size_t>(steps * n);
     Floats input(size);
     for (float& v : input) v = silent(rng) ? 0.0f : current(rng);
@@ -126,8 +129,11 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     Floats e(size);
     for (float& v : e) v = current(rng);
     for (size_t i = 0; i < size; ++i) e[i] *= o[i];
-    Floats syn_a = {1.0f, 0.8f, 0.6f, 0.45f, 0.3f, 0.0f};
-    Floats partial_a = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f};
+    Floats syn_a(steps + 1, 0.0f), partial_a(steps + 1, 0.0f);  // [T] = 0 (§1)
+    for (int64_t k = 0; k < steps; ++k) {
+      syn_a[k] = 1.0f / static_cast<float>(k + 1);
+      partial_a[k] = 0.5f / static_cast<float>(k + 2);
+    }
     Floats gw(size), gi(size), gw_ref(size), gi_ref(size);
     NeuronBackwardArgs bwd{.steps = steps, .n = n, .max_dudt_inv = 123456792.0f,
                            .e = e.data(), .o = o.data(), .du = du.data(),

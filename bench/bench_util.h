@@ -1,0 +1,94 @@
+// Helpers shared by the benchmarks: medians, the dense FLOP count of a config, and
+// OpenBLAS sgemm GFLOP/s measured in the calling run (figures compare as ratios).
+#ifndef EDBP_BENCH_BENCH_UTIL_H_
+#define EDBP_BENCH_BENCH_UTIL_H_
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/config/config.h"
+#include "core/tensor.h"
+#include "kernels/backend.h"
+
+namespace edbp::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Exits with the status's message on error.
+template <typename T>
+T Check(absl::StatusOr<T> v) {
+  if (!v.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(v.status().message()).c_str());
+    std::exit(1);
+  }
+  return std::move(*v);
+}
+inline void Check(const absl::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
+    std::exit(1);
+  }
+}
+
+struct DenseFlops {
+  double forward = 0;   // per sample, all T steps
+  double backward = 0;
+};
+
+// FLOPs a dense implementation does in the conv/linear layers per sample (issue 6's
+// count: 139 MFLOP forward, 271 backward per Fashion-MNIST sample): forward 2·MACs per
+// step; backward 2·MACs for the filter gradient of every layer and for the data
+// gradient of every layer but the first.
+inline DenseFlops CountDenseFlops(const config::Config& config) {
+  DenseFlops f;
+  bool first = true;
+  const double steps = static_cast<double>(config.network.t_train);
+  for (const auto& l : config.layers) {
+    double macs = 0;
+    if (l.type == config::LayerType::kConv) {
+      macs = static_cast<double>(NumElements(l.out_shape)) * l.in_channels *
+             l.kernel_size[0] * l.kernel_size[1];
+    } else if (l.type == config::LayerType::kLinear) {
+      macs = static_cast<double>(l.n_inputs) * l.n_outputs;
+    } else {
+      continue;
+    }
+    f.forward += 2 * macs * steps;
+    f.backward += 2 * macs * steps * (first ? 1 : 2);
+    first = false;
+  }
+  return f;
+}
+
+// sgemm 1024³ through the backend's Gemm (split over the pool by rows), median of 5.
+inline double SgemmGflops(kernels::Backend* cpu) {
+  const int64_t n = 1024;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  std::vector<double> times;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    Check(cpu->Gemm({.m = n, .n = n, .k = n, .a = a.data(), .lda = n, .b = b.data(),
+                     .ldb = n, .c = c.data(), .ldc = n}));
+    times.push_back(Seconds(t0, Clock::now()));
+  }
+  return 2.0 * n * n * n / Median(times) / 1e9;
+}
+
+}  // namespace edbp::bench
+
+#endif  // EDBP_BENCH_BENCH_UTIL_H_

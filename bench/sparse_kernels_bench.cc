@@ -1,0 +1,141 @@
+// Dense (BLAS) vs event-driven (sparse) CPU kernels on the Fashion-MNIST network's
+// shapes (batch 50, T = 5), at several densities of the sparse operand, timed
+// alternately in one run so that the ratios hold under any load.
+//
+//   edbp_sparse_kernels_bench [--iters 5]
+//
+// Prints, per op and density, the median CPU ms (summed over threads) of each path and
+// dense ÷ sparse (> 1: the sparse path is faster). The crossovers in kernels/cpu/sparse.cc come from this
+// table (bench/RESULTS.md).
+#include <cblas.h>
+
+#include <algorithm>
+#include <ctime>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/sparse.h"
+
+namespace {
+
+using edbp::kernels::Conv2dShape;
+using edbp::kernels::cpu::SparseMode;
+
+std::vector<float> Values(int64_t count, double density, bool spikes, std::mt19937& rng) {
+  std::bernoulli_distribution on(density);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> quarter(1, 4);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (float& x : v) {
+    if (on(rng)) x = spikes ? 0.25f * static_cast<float>(quarter(rng)) : value(rng);
+  }
+  return v;
+}
+
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// CPU seconds (all threads of this process: the pool blocks instead of spinning) of
+// one call of fn under `mode`, so that other processes' load does not count.
+double TimeOnce(SparseMode mode, const std::function<void()>& fn) {
+  edbp::kernels::cpu::SetSparseMode(mode);
+  const double t0 = CpuSeconds();
+  fn();
+  return CpuSeconds() - t0;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void Compare(const std::string& name, double density, int iters,
+             const std::function<void()>& fn) {
+  std::vector<double> dense, sparse;
+  TimeOnce(SparseMode::kAlways, fn);  // warm the scratch buffers
+  TimeOnce(SparseMode::kOff, fn);
+  for (int i = 0; i < iters; ++i) {
+    dense.push_back(TimeOnce(SparseMode::kOff, fn));
+    sparse.push_back(TimeOnce(SparseMode::kAlways, fn));
+  }
+  const double d = Median(dense), s = Median(sparse);
+  std::printf("| %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n", name.c_str(), density, d * 1e3,
+              s * 1e3, d / s);
+}
+
+Conv2dShape ConvShape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out) {
+  Conv2dShape s;
+  s.n = n;
+  s.c_in = c_in;
+  s.h = s.w = hw;
+  s.c_out = c_out;
+  s.kh = s.kw = 5;
+  s.pad_h = s.pad_w = 2;
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int iters = 5;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+      iters = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: %s [--iters N]\n", argv[0]);
+      return 2;
+    }
+  }
+  openblas_set_num_threads(1);
+  std::mt19937 rng(1);
+  const int64_t rows = 250;  // T · batch
+  std::printf("| op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | sparse CPU ms | dense ÷ sparse |\n");
+  std::printf("|---|---|---|---|---|\n");
+  for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5}) {
+    // conv_2: 32 → 64 channels, 14×14, k5 pad 2.
+    const Conv2dShape c2 = ConvShape(rows, 32, 14, 64);
+    const auto x2 = Values(rows * 32 * 196, density, true, rng);
+    const auto w2 = Values(64 * 32 * 25, 1.0, false, rng);
+    const auto dy2 = Values(rows * 64 * 196, density, false, rng);
+    std::vector<float> y2(dy2.size()), dx2(x2.size()), dw2(w2.size());
+    Compare("conv_2 forward (x sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Conv2dForward({c2, x2.data(), w2.data(), y2.data()});
+    });
+    Compare("conv_2 backward data (dy sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Conv2dBackwardData({c2, dy2.data(), w2.data(), dx2.data()});
+    });
+    Compare("conv_2 backward filter (x sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Conv2dBackwardFilter({c2, x2.data(), dy2.data(), dw2.data()});
+    });
+    // FC_1: 3136 → 1024.
+    const auto xf = Values(rows * 3136, density, true, rng);
+    const auto wf = Values(1024 * 3136, 1.0, false, rng);
+    const auto gf = Values(rows * 1024, density, false, rng);
+    std::vector<float> yf(rows * 1024), dxf(rows * 3136), dwf(wf.size());
+    Compare("FC_1 forward (x sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Gemm({.trans_b = true, .m = rows, .n = 1024, .k = 3136,
+                                .a = xf.data(), .lda = 3136, .b = wf.data(), .ldb = 3136,
+                                .c = yf.data(), .ldc = 1024});
+    });
+    Compare("FC_1 backward data (grad sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Gemm({.m = rows, .n = 3136, .k = 1024, .a = gf.data(),
+                                .lda = 1024, .b = wf.data(), .ldb = 3136, .c = dxf.data(),
+                                .ldc = 3136});
+    });
+    Compare("FC_1 backward filter (grad sparse)", density, iters, [&] {
+      edbp::kernels::cpu::Gemm({.trans_a = true, .m = 1024, .n = 3136, .k = rows,
+                                .a = gf.data(), .lda = 1024, .b = xf.data(), .ldb = 3136,
+                                .c = dwf.data(), .ldc = 3136});
+    });
+  }
+  return 0;
+}

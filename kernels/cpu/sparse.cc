@@ -1,0 +1,727 @@
+// Spike-sparse GEMM and convolution kernels (see sparse.h for the maths and the
+// guarantees).
+//
+// Layout tricks: the dense operand is rearranged once per call so that the values one
+// non-zero multiplies are contiguous, kBlock output channels (or columns) wide, and
+// summed in kBlock/16 vector registers; the output is written once per element. All
+// scratch memory is thread-local and only grows, so a training loop stops allocating
+// after its first step.
+#include "kernels/cpu/sparse.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/parallel.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EDBP_SPARSE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define EDBP_SPARSE_CLONES
+#endif
+
+// The 64-byte vector helpers are file-local and inlined: their ABI (which differs with
+// and without AVX-512, hence GCC's -Wpsabi note) never crosses a call boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// Helpers called from the target_clones functions are forced inline so that they are
+// compiled for the clone's instruction set.
+#define EDBP_INLINE [[gnu::always_inline]] inline
+
+namespace edbp::kernels::cpu {
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int kMaxVecs = 4;                      // registers per output block
+constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
+using VecF = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+EDBP_INLINE VecF Load(const float* p) {
+  VecF v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+EDBP_INLINE void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
+
+int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+template <typename T>
+T* Grow(std::vector<T>& v, int64_t count) {
+  if (v.size() < static_cast<size_t>(count)) v.resize(static_cast<size_t>(count));
+  return v.data();
+}
+
+// ---- mode and crossovers ------------------------------------------------------------
+
+SparseMode ModeFromEnvironment() {
+  const char* env = std::getenv("EDBP_SPARSE");
+  if (env == nullptr || *env == '\0') return SparseMode::kAuto;
+  SparseMode mode;
+  if (!ParseSparseMode(env, &mode)) {
+    std::fprintf(stderr, "EDBP_SPARSE=%s: expected auto, off or always\n", env);
+    std::abort();
+  }
+  return mode;
+}
+
+std::atomic<SparseMode>& Mode() {
+  static std::atomic<SparseMode> mode(ModeFromEnvironment());
+  return mode;
+}
+
+// Number of non-zero entries among count floats (any order: integer sums are exact).
+int64_t CountNonZeros(const float* x, int64_t count) {
+  std::atomic<int64_t> total{0};
+  ParallelFor(count, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
+    int64_t nz = 0;
+    for (int64_t i = begin; i < end; ++i) nz += x[i] != 0.0f;
+    total += nz;
+  });
+  return total.load();
+}
+
+struct DensityLog {
+  std::mutex mu;
+  std::map<std::string, OperandDensity> by_key;  // guarded by mu
+};
+DensityLog& Log() {
+  static DensityLog* const log = new DensityLog();
+  return *log;
+}
+
+void Record(const std::string& key, int64_t nonzeros, int64_t total, bool sparse) {
+  DensityLog& log = Log();
+  std::lock_guard<std::mutex> lock(log.mu);
+  OperandDensity& d = log.by_key[key];
+  d.key = key;
+  d.nonzeros += nonzeros;
+  d.total += total;
+  (sparse ? d.sparse_calls : d.dense_calls) += 1;
+}
+
+std::string Key(const char* op, const char* operand, std::initializer_list<int64_t> dims) {
+  std::string key = std::string(op) + " " + operand + "[";
+  for (const int64_t d : dims) {
+    if (key.back() != '[') key += ",";
+    key += std::to_string(d);
+  }
+  return key + "]";
+}
+
+// Whether to take the sparse path for an operand of `count` floats (kAuto: by its
+// density, which is logged under `key`).
+bool ChooseSparse(const std::string& key, const float* x, int64_t count, double crossover) {
+  const SparseMode mode = GetSparseMode();
+  if (mode == SparseMode::kOff) return false;
+  if (mode == SparseMode::kAlways) return true;
+  if (count == 0) return false;
+  const int64_t nz = CountNonZeros(x, count);
+  const bool sparse = static_cast<double>(nz) < crossover * static_cast<double>(count);
+  Record(key, nz, count, sparse);
+  return sparse;
+}
+
+// ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros ----------
+
+// Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc (stride 1 when the
+// lists hold offsets already).
+template <int NV>
+EDBP_INLINE void Gather(VecF* acc, const int32_t* idx, const float* val, int64_t count,
+                        const float* base, int64_t stride) {
+  for (int64_t e = 0; e < count; ++e) {
+    const float v = val[e];  // scalar × vector broadcasts (no add, unlike VecF{} + v)
+    const float* row = base + idx[e] * stride;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[j] += v * Load(row + j * kLanes);
+  }
+}
+
+// ---- GEMM -----------------------------------------------------------------------------
+
+// Rows of op(A) as lists of (k, value), in increasing k.
+struct Csr {
+  std::vector<int64_t> offsets;
+  std::vector<int32_t> index;
+  std::vector<float> value;
+};
+
+void BuildCsr(const GemmArgs& g, Csr& csr) {
+  const int64_t m = g.m, k = g.k;
+  Grow(csr.offsets, m + 1);
+  if (!g.trans_a) {
+    // Row r of op(A) is row r of A: count per row, prefix, fill, rows in parallel.
+    ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* a = g.a + r * g.lda;
+        int64_t nz = 0;
+        for (int64_t j = 0; j < k; ++j) nz += a[j] != 0.0f;
+        csr.offsets[r + 1] = nz;
+      }
+    });
+    csr.offsets[0] = 0;
+    for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += csr.offsets[r];
+    Grow(csr.index, csr.offsets[m]);
+    Grow(csr.value, csr.offsets[m]);
+    ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* a = g.a + r * g.lda;
+        int64_t pos = csr.offsets[r];
+        for (int64_t j = 0; j < k; ++j) {
+          if (a[j] != 0.0f) {
+            csr.index[pos] = static_cast<int32_t>(j);
+            csr.value[pos++] = a[j];
+          }
+        }
+      }
+    });
+    return;
+  }
+  // op(A) = Aᵀ with A stored [k, m]: row r of op(A) is column r of A. Count per
+  // column, prefix, then append row by row so each list is in increasing k.
+  std::fill(csr.offsets.begin(), csr.offsets.begin() + m + 1, 0);
+  for (int64_t j = 0; j < k; ++j) {
+    const float* a = g.a + j * g.lda;
+    for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += a[r] != 0.0f;
+  }
+  for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += csr.offsets[r];
+  Grow(csr.index, csr.offsets[m]);
+  Grow(csr.value, csr.offsets[m]);
+  thread_local std::vector<int64_t> fill;
+  int64_t* pos = Grow(fill, m);
+  std::copy(csr.offsets.begin(), csr.offsets.begin() + m, pos);
+  for (int64_t j = 0; j < k; ++j) {
+    const float* a = g.a + j * g.lda;
+    for (int64_t r = 0; r < m; ++r) {
+      if (a[r] != 0.0f) {
+        csr.index[pos[r]] = static_cast<int32_t>(j);
+        csr.value[pos[r]++] = a[r];
+      }
+    }
+  }
+}
+
+// C[rows, col .. col + 16·NV) from the lists and B [k, n] (row stride ldb).
+template <int NV>
+EDBP_INLINE void SpmmBlock(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
+               int64_t col, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    VecF acc[NV] = {};
+    const int64_t first = csr.offsets[r];
+    Gather<NV>(acc, csr.index.data() + first, csr.value.data() + first,
+               csr.offsets[r + 1] - first, b + col, ldb);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) Store(c + r * ldc + col + j * kLanes, acc[j]);
+  }
+}
+
+// The last n % 16 columns, one scalar sum per element (same order: increasing k).
+EDBP_INLINE void SpmmTail(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
+              int64_t col_begin, int64_t col_end, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int64_t col = col_begin; col < col_end; ++col) {
+      float acc = 0.0f;
+      for (int64_t e = csr.offsets[r]; e < csr.offsets[r + 1]; ++e) {
+        acc += csr.value[e] * b[csr.index[e] * ldb + col];
+      }
+      c[r * ldc + col] = acc;
+    }
+  }
+}
+
+EDBP_SPARSE_CLONES
+void SpmmItem(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
+              int64_t n, int64_t col, int64_t row_begin, int64_t row_end) {
+  const int64_t width = std::min(kBlock, n - col);
+  switch (width / kLanes) {
+    case 4: SpmmBlock<4>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
+    case 3: SpmmBlock<3>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
+    case 2: SpmmBlock<2>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
+    case 1: SpmmBlock<1>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
+    default: break;
+  }
+  const int64_t vec_end = col + width / kLanes * kLanes;
+  if (vec_end < col + width) {
+    SpmmTail(csr, b, ldb, c, ldc, vec_end, col + width, row_begin, row_end);
+  }
+}
+
+// ---- convolution helpers --------------------------------------------------------------
+
+// Per image: the non-zeros of a [channels, pixels] tensor as per-pixel lists
+// (channel · scale, value) in increasing channel order; list q starts at
+// q · channels. `scale` is the weight row stride, so the gather needs no multiply.
+struct PixelLists {
+  std::vector<int32_t> channel;
+  std::vector<float> value;
+  std::vector<int32_t> count;
+};
+
+EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
+                                 int64_t scale, PixelLists& l) {
+  int32_t* count = Grow(l.count, pixels);
+  int32_t* channel = Grow(l.channel, pixels * channels);
+  float* value = Grow(l.value, pixels * channels);
+  std::fill(count, count + pixels, 0);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = x + c * pixels;
+    for (int64_t q = 0; q < pixels; ++q) {
+      const float v = plane[q];
+      if (v != 0.0f) {
+        const int64_t slot = q * channels + count[q]++;
+        channel[slot] = static_cast<int32_t>(c * scale);
+        value[slot] = v;
+      }
+    }
+  }
+}
+
+// dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
+// lanes c in [channels, stride)).
+EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
+                  float* dst) {
+  for (int64_t p = 0; p < pixels; ++p) {
+    float* row = dst + p * stride;
+    for (int64_t c = 0; c < channels; ++c) row[c] = src[c * pixels + p];
+    for (int64_t c = channels; c < stride; ++c) row[c] = 0.0f;
+  }
+}
+
+// dst[c · pixels + p] = src[p · stride + c] for c < channels.
+EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
+                    float* dst) {
+  for (int64_t c = 0; c < channels; ++c) {
+    float* plane = dst + c * pixels;
+    for (int64_t p = 0; p < pixels; ++p) plane[p] = src[p * stride + c];
+  }
+}
+
+// W [c_out, c_in, kh, kw] → [kh, kw, rows, cols] with (rows, cols) = (c_in, c_out) when
+// out_major (forward, filter) or (c_out, c_in) otherwise (backward data); cols padded
+// with zeros to `cols_pad`.
+void RelayoutWeights(const Conv2dShape& s, const float* w, bool out_major, int64_t cols_pad,
+                     std::vector<float>& out) {
+  const int64_t taps = s.kh * s.kw;
+  const int64_t rows = out_major ? s.c_in : s.c_out;
+  float* dst = Grow(out, taps * rows * cols_pad);
+  std::fill(dst, dst + taps * rows * cols_pad, 0.0f);
+  for (int64_t co = 0; co < s.c_out; ++co) {
+    for (int64_t c = 0; c < s.c_in; ++c) {
+      for (int64_t tap = 0; tap < taps; ++tap) {
+        const float v = w[(co * s.c_in + c) * taps + tap];
+        const int64_t row = out_major ? c : co, col = out_major ? co : c;
+        dst[(tap * rows + row) * cols_pad + col] = v;
+      }
+    }
+  }
+}
+
+// y_pm[p, block] for one image: Σ over taps and the input pixel lists (forward), with
+// weights wt [kh, kw, c_in, cpad]. Taps are the outer loop, so one tap's weights
+// (c_in · 16·NV floats) stay in L1 while every output pixel adds its inputs' terms;
+// each pixel's sum still runs over the taps in order, then its input's channels.
+template <int NV>
+EDBP_INLINE void ConvForwardBlock(const Conv2dShape& s, const PixelLists& l,
+                                  const float* wt, int64_t cpad, int64_t block,
+                                  float* y_pm) {
+  const int64_t oh = s.out_h(), ow = s.out_w();
+  for (int64_t p = 0; p < oh * ow; ++p) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) Store(y_pm + p * cpad + block + j * kLanes, VecF{});
+  }
+  for (int64_t ki = 0; ki < s.kh; ++ki) {
+    for (int64_t kj = 0; kj < s.kw; ++kj) {
+      const float* base = wt + (ki * s.kw + kj) * s.c_in * cpad + block;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
+        if (iy < 0 || iy >= s.h) continue;
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
+          if (ix < 0 || ix >= s.w) continue;
+          const int64_t q = iy * s.w + ix;
+          const int32_t count = l.count[q];
+          if (count == 0) continue;
+          float* dst = y_pm + (oy * ow + ox) * cpad + block;
+          VecF acc[NV];
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
+          Gather<NV>(acc, l.channel.data() + q * s.c_in, l.value.data() + q * s.c_in, count,
+                     base, 1);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+        }
+      }
+    }
+  }
+}
+
+// dx_pm[q, block] for one image: Σ over the taps that reach input pixel q and the
+// output-gradient pixel lists, with weights wd [kh, kw, c_out, cipad]; taps outer, as
+// in ConvForwardBlock.
+template <int NV>
+EDBP_INLINE void ConvDataBlock(const Conv2dShape& s, const PixelLists& l, const float* wd,
+                               int64_t cipad, int64_t block, float* dx_pm) {
+  const int64_t oh = s.out_h(), ow = s.out_w();
+  for (int64_t q = 0; q < s.h * s.w; ++q) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) Store(dx_pm + q * cipad + block + j * kLanes, VecF{});
+  }
+  for (int64_t ki = 0; ki < s.kh; ++ki) {
+    for (int64_t kj = 0; kj < s.kw; ++kj) {
+      const float* base = wd + (ki * s.kw + kj) * s.c_out * cipad + block;
+      for (int64_t iy = 0; iy < s.h; ++iy) {
+        const int64_t ty = iy + s.pad_h - ki * s.dil_h;
+        // (stride 1 skips the integer divisions)
+        if (ty < 0 || (s.stride_h != 1 && ty % s.stride_h != 0)) continue;
+        const int64_t oy = s.stride_h == 1 ? ty : ty / s.stride_h;
+        if (oy >= oh) continue;
+        for (int64_t ix = 0; ix < s.w; ++ix) {
+          const int64_t tx = ix + s.pad_w - kj * s.dil_w;
+          if (tx < 0 || (s.stride_w != 1 && tx % s.stride_w != 0)) continue;
+          const int64_t ox = s.stride_w == 1 ? tx : tx / s.stride_w;
+          if (ox >= ow) continue;
+          const int64_t p = oy * ow + ox;
+          const int32_t count = l.count[p];
+          if (count == 0) continue;
+          float* dst = dx_pm + (iy * s.w + ix) * cipad + block;
+          VecF acc[NV];
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
+          Gather<NV>(acc, l.channel.data() + p * s.c_out, l.value.data() + p * s.c_out, count,
+                     base, 1);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+        }
+      }
+    }
+  }
+}
+
+// Per image: the non-zeros of a [channels, h, w] tensor as per-channel lists of
+// (row, column, value) in increasing pixel order; list c starts at c · h · w.
+struct ChannelLists {
+  std::vector<int32_t> row, col;
+  std::vector<float> value;
+  std::vector<int32_t> count;
+};
+
+EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, int64_t w,
+                                   ChannelLists& l) {
+  const int64_t pixels = h * w;
+  int32_t* count = Grow(l.count, channels);
+  int32_t* row = Grow(l.row, channels * pixels);
+  int32_t* col = Grow(l.col, channels * pixels);
+  float* value = Grow(l.value, channels * pixels);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = x + c * pixels;
+    int64_t slot = c * pixels;
+    for (int64_t q = 0; q < pixels; ++q) {
+      if (plane[q] != 0.0f) {
+        row[slot] = static_cast<int32_t>(q / w);
+        col[slot] = static_cast<int32_t>(q % w);
+        value[slot++] = plane[q];
+      }
+    }
+    count[c] = static_cast<int32_t>(slot - c * pixels);
+  }
+}
+
+// acc[kh, kw, c_in, cpad] += Σ_{x[c, iy, ix] ≠ 0} x · dy[p(iy, ix, tap), :] for one
+// image: each (tap, channel) row of the filter gradient is summed in registers over
+// the channel's non-zero inputs, reading the output-gradient row each one meets.
+template <int NV, bool kStrided>
+EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
+                                 const float* dy_pm, int64_t cpad, int64_t block,
+                                 float* acc) {
+  const int64_t oh = s.out_h(), ow = s.out_w(), pixels = s.h * s.w;
+  for (int64_t c = 0; c < s.c_in; ++c) {
+    const int64_t first = c * pixels, count = l.count[c];
+    if (count == 0) continue;
+    const int32_t* rows = l.row.data() + first;
+    const int32_t* cols = l.col.data() + first;
+    const float* vals = l.value.data() + first;
+    for (int64_t ki = 0; ki < s.kh; ++ki) {
+      const int64_t off_y = s.pad_h - ki * s.dil_h;
+      for (int64_t kj = 0; kj < s.kw; ++kj) {
+        const int64_t off_x = s.pad_w - kj * s.dil_w;
+        float* dst = acc + ((ki * s.kw + kj) * s.c_in + c) * cpad + block;
+        VecF sum[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) sum[j] = Load(dst + j * kLanes);
+        for (int64_t e = 0; e < count; ++e) {
+          // Output pixel that reads input (iy, ix) through this tap, if any.
+          const int64_t ty = rows[e] + off_y, tx = cols[e] + off_x;
+          int64_t oy = ty, ox = tx;
+          if constexpr (kStrided) {
+            if (ty < 0 || tx < 0 || ty % s.stride_h != 0 || tx % s.stride_w != 0) continue;
+            oy = ty / s.stride_h;
+            ox = tx / s.stride_w;
+          }
+          // Negative values wrap to huge unsigned ones: one compare per axis.
+          if (static_cast<uint64_t>(oy) >= static_cast<uint64_t>(oh) ||
+              static_cast<uint64_t>(ox) >= static_cast<uint64_t>(ow)) {
+            continue;
+          }
+          const float v = vals[e];
+          const float* g = dy_pm + (oy * ow + ox) * cpad + block;
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) sum[j] += v * Load(g + j * kLanes);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, sum[j]);
+      }
+    }
+  }
+}
+
+// Register blocks of a channel count padded to 16: NV vectors of 16 at `block`.
+#define EDBP_FOR_EACH_BLOCK(cpad, CALL)                              \
+  for (int64_t block = 0; block < (cpad); block += kBlock) {         \
+    switch (std::min(kBlock, (cpad) - block) / kLanes) {             \
+      case 4: CALL(4); break;                                        \
+      case 3: CALL(3); break;                                        \
+      case 2: CALL(2); break;                                        \
+      default: CALL(1); break;                                       \
+    }                                                                \
+  }
+
+EDBP_SPARSE_CLONES
+void ConvForwardImage(const Conv2dShape& s, const float* x, const float* wt, int64_t cpad,
+                      float* y) {
+  thread_local PixelLists lists;
+  thread_local std::vector<float> out;
+  const int64_t pixels = s.h * s.w, p_out = s.out_h() * s.out_w();
+  BuildPixelLists(x, s.c_in, pixels, cpad, lists);
+  float* y_pm = Grow(out, p_out * cpad);
+#define EDBP_CALL(NV) ConvForwardBlock<NV>(s, lists, wt, cpad, block, y_pm)
+  EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
+#undef EDBP_CALL
+  ToChannelMajor(y_pm, s.c_out, p_out, cpad, y);
+}
+
+EDBP_SPARSE_CLONES
+void ConvDataImage(const Conv2dShape& s, const float* dy, const float* wd, int64_t cipad,
+                   float* dx) {
+  thread_local PixelLists lists;
+  thread_local std::vector<float> out;
+  const int64_t pixels = s.h * s.w, p_out = s.out_h() * s.out_w();
+  BuildPixelLists(dy, s.c_out, p_out, cipad, lists);
+  float* dx_pm = Grow(out, pixels * cipad);
+#define EDBP_CALL(NV) ConvDataBlock<NV>(s, lists, wd, cipad, block, dx_pm)
+  EDBP_FOR_EACH_BLOCK(cipad, EDBP_CALL)
+#undef EDBP_CALL
+  ToChannelMajor(dx_pm, s.c_in, pixels, cipad, dx);
+}
+
+EDBP_SPARSE_CLONES
+void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
+                     float* acc) {
+  thread_local ChannelLists lists;
+  thread_local std::vector<float> grad;
+  const int64_t p_out = s.out_h() * s.out_w();
+  BuildChannelLists(x, s.c_in, s.h, s.w, lists);
+  float* dy_pm = Grow(grad, p_out * cpad);
+  ToPixelMajor(dy, s.c_out, p_out, cpad, dy_pm);
+  if (s.stride_h == 1 && s.stride_w == 1) {
+#define EDBP_CALL(NV) ConvFilterBlock<NV, false>(s, lists, dy_pm, cpad, block, acc)
+    EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
+#undef EDBP_CALL
+  } else {
+#define EDBP_CALL(NV) ConvFilterBlock<NV, true>(s, lists, dy_pm, cpad, block, acc)
+    EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
+#undef EDBP_CALL
+  }
+}
+
+// The filter gradient's chunking, as in the dense path: at most this many chunks of
+// samples, fixed by the shape.
+constexpr int64_t kFilterChunks = 8;
+
+}  // namespace
+
+SparseMode GetSparseMode() { return Mode().load(std::memory_order_relaxed); }
+void SetSparseMode(SparseMode mode) { Mode().store(mode, std::memory_order_relaxed); }
+
+bool ParseSparseMode(const char* text, SparseMode* mode) {
+  if (std::strcmp(text, "auto") == 0) {
+    *mode = SparseMode::kAuto;
+  } else if (std::strcmp(text, "off") == 0) {
+    *mode = SparseMode::kOff;
+  } else if (std::strcmp(text, "always") == 0) {
+    *mode = SparseMode::kAlways;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::vector<OperandDensity> GetOperandDensities() {
+  DensityLog& log = Log();
+  std::lock_guard<std::mutex> lock(log.mu);
+  std::vector<OperandDensity> out;
+  for (const auto& [key, d] : log.by_key) out.push_back(d);
+  return out;
+}
+
+void ResetOperandDensities() {
+  DensityLog& log = Log();
+  std::lock_guard<std::mutex> lock(log.mu);
+  log.by_key.clear();
+}
+
+const SparseCrossover& GetSparseCrossover() {
+  static const SparseCrossover crossover;
+  return crossover;
+}
+
+bool SparseGemm(const GemmArgs& g) {
+  if (g.alpha != 1.0f || g.beta != 0.0f || g.k == 0) return false;
+  if (g.k > int64_t{0x7fffffff}) return false;
+  // The sparse operand is op(A), m·k floats (its storage may have a larger stride, in
+  // which case the count covers only the rows/columns used).
+  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+  const SparseMode mode = GetSparseMode();
+  if (mode == SparseMode::kOff) return false;
+  if (mode == SparseMode::kAuto) {
+    int64_t nz = 0;
+    if (g.lda == a_cols) {
+      nz = CountNonZeros(g.a, a_rows * a_cols);
+    } else {
+      for (int64_t r = 0; r < a_rows; ++r) nz += CountNonZeros(g.a + r * g.lda, a_cols);
+    }
+    const SparseCrossover& x = GetSparseCrossover();
+    const double crossover =
+        g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm);
+    const bool sparse =
+        static_cast<double>(nz) < crossover * static_cast<double>(a_rows * a_cols);
+    Record(Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) + (g.trans_b ? " B^T" : " B") +
+               "[" + std::to_string(g.k) + "," + std::to_string(g.n) + "]",
+           nz, a_rows * a_cols, sparse);
+    if (!sparse) return false;
+  }
+  // A plain reference: the lambdas below run on pool threads, where the name of a
+  // thread_local would denote that thread's own instance.
+  thread_local Csr lists;
+  Csr& csr = lists;
+  BuildCsr(g, csr);
+  // op(B) as [k, n] rows: B itself, or its transpose in scratch.
+  const float* b = g.b;
+  int64_t ldb = g.ldb;
+  thread_local std::vector<float> bt;
+  if (g.trans_b) {
+    float* t = Grow(bt, g.k * g.n);
+    // 32×32 tiles, so that both the reads and the writes stay in cache lines.
+    constexpr int64_t kTile = 32;
+    ParallelFor((g.k + kTile - 1) / kTile, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t k0 = begin * kTile; k0 < std::min(g.k, end * kTile); k0 += kTile) {
+        const int64_t k1 = std::min(g.k, k0 + kTile);
+        for (int64_t j0 = 0; j0 < g.n; j0 += kTile) {
+          const int64_t j1 = std::min(g.n, j0 + kTile);
+          for (int64_t kk = k0; kk < k1; ++kk) {
+            for (int64_t j = j0; j < j1; ++j) t[kk * g.n + j] = g.b[j * g.ldb + kk];
+          }
+        }
+      }
+    });
+    b = t;
+    ldb = g.n;
+  }
+  // Work items: column blocks × row blocks; each output element belongs to one item.
+  constexpr int64_t kRowBlock = 32;
+  const int64_t col_blocks = (g.n + kBlock - 1) / kBlock;
+  const int64_t row_blocks = (g.m + kRowBlock - 1) / kRowBlock;
+  ParallelFor(col_blocks * row_blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t cb = item / row_blocks, rb = item % row_blocks;
+      SpmmItem(csr, b, ldb, g.c, g.ldc, g.n, cb * kBlock, rb * kRowBlock,
+               std::min(g.m, (rb + 1) * kRowBlock));
+    }
+  });
+  return true;
+}
+
+bool SparseConv2dForward(const Conv2dForwardArgs& args) {
+  const Conv2dShape& s = args.shape;
+  const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
+  if (!ChooseSparse(Key("Conv2dForward", "x", {s.n, s.c_in, s.h, s.w}), args.x,
+                    s.n * in_size, GetSparseCrossover().conv_forward)) {
+    return false;
+  }
+  const int64_t cpad = RoundUp(s.c_out, kLanes);
+  thread_local std::vector<float> wt;
+  RelayoutWeights(s, args.w, /*out_major=*/true, cpad, wt);
+  const float* wt_data = wt.data();
+  ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      ConvForwardImage(s, args.x + i * in_size, wt_data, cpad, args.y + i * out_size);
+    }
+  });
+  return true;
+}
+
+bool SparseConv2dBackwardData(const Conv2dBackwardDataArgs& args) {
+  const Conv2dShape& s = args.shape;
+  const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
+  if (!ChooseSparse(Key("Conv2dBackwardData", "dy", {s.n, s.c_out, s.out_h(), s.out_w()}),
+                    args.dy, s.n * out_size, GetSparseCrossover().conv_backward_data)) {
+    return false;
+  }
+  const int64_t cipad = RoundUp(s.c_in, kLanes);
+  thread_local std::vector<float> wd;
+  RelayoutWeights(s, args.w, /*out_major=*/false, cipad, wd);
+  const float* wd_data = wd.data();
+  ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      ConvDataImage(s, args.dy + i * out_size, wd_data, cipad, args.dx + i * in_size);
+    }
+  });
+  return true;
+}
+
+bool SparseConv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
+  const Conv2dShape& s = args.shape;
+  const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
+  if (s.n == 0) return false;  // the dense path zero-fills
+  if (!ChooseSparse(Key("Conv2dBackwardFilter", "x", {s.n, s.c_in, s.h, s.w}), args.x,
+                    s.n * in_size, GetSparseCrossover().conv_backward_filter)) {
+    return false;
+  }
+  const int64_t cpad = RoundUp(s.c_out, kLanes);
+  const int64_t taps = s.kh * s.kw;
+  const int64_t acc_size = taps * s.c_in * cpad;
+  const int64_t chunks = std::min(s.n, kFilterChunks);
+  thread_local std::vector<float> partials;
+  float* part = Grow(partials, chunks * acc_size);
+  std::fill(part, part + chunks * acc_size, 0.0f);
+  ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      float* acc = part + c * acc_size;
+      for (int64_t i = s.n * c / chunks; i < s.n * (c + 1) / chunks; ++i) {
+        ConvFilterImage(s, args.x + i * in_size, args.dy + i * out_size, cpad, acc);
+      }
+    }
+  });
+  // dW in [c_out, c_in, kh, kw]: the chunks' partials summed in chunk order.
+  ParallelFor(s.c_out, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t co = begin; co < end; ++co) {
+      for (int64_t c = 0; c < s.c_in; ++c) {
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          const int64_t at = (tap * s.c_in + c) * cpad + co;
+          float sum = part[at];
+          for (int64_t k = 1; k < chunks; ++k) sum += part[k * acc_size + at];
+          args.dw[(co * s.c_in + c) * taps + tap] = sum;
+        }
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace edbp::kernels::cpu

@@ -1,0 +1,256 @@
+// The event-driven (sparse) paths of Gemm and the convolutions (kernels/cpu/sparse.h)
+// against direct double-precision loops and against the dense BLAS path, at densities
+// 0, 2 %, 25 % and 100 %, on shapes that cover every register-block width, column
+// tails, strides, padding and dilation.
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/sparse.h"
+
+namespace edbp::kernels::cpu {
+namespace {
+
+using Floats = std::vector<float>;
+
+// Sets the sparse mode for the scope, restoring the previous one after.
+class ScopedMode {
+ public:
+  explicit ScopedMode(SparseMode mode) : saved_(GetSparseMode()) { SetSparseMode(mode); }
+  ~ScopedMode() { SetSparseMode(saved_); }
+
+ private:
+  SparseMode saved_;
+};
+
+// Spike-like values: 0 with probability 1 - density, else a multiple of 1/4 in
+// (0, 1] (spikes after 2×2 average pooling) or, when `analog`, uniform in [-1, 1].
+Floats Sparse(int64_t count, double density, bool analog, std::mt19937& rng) {
+  std::bernoulli_distribution on(density);
+  std::uniform_int_distribution<int> quarter(1, 4);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  Floats v(static_cast<size_t>(count));
+  for (float& x : v) {
+    if (on(rng)) x = analog ? value(rng) : 0.25f * static_cast<float>(quarter(rng));
+  }
+  return v;
+}
+
+// |got - want| <= 1e-5 · Σ|terms| + 1e-7 for every entry.
+void ExpectClose(const Floats& got, const std::vector<double>& want,
+                 const std::vector<double>& magnitude, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int failures = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double tol = 1e-5 * magnitude[i] + 1e-7;
+    if (std::fabs(got[i] - want[i]) > tol && ++failures <= 3) {
+      ADD_FAILURE() << what << " [" << i << "]: got " << got[i] << ", want " << want[i];
+    }
+  }
+}
+
+// ---- GEMM ---------------------------------------------------------------------------
+
+struct GemmCase {
+  bool trans_a, trans_b;
+  int64_t m, n, k;
+  int64_t pad;  // extra leading-dimension slack
+};
+
+class SparseGemmTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
+  const GemmCase c = GetParam();
+  std::mt19937 rng(7);
+  const int64_t lda = (c.trans_a ? c.m : c.k) + c.pad;
+  const int64_t ldb = (c.trans_b ? c.k : c.n) + c.pad;
+  const int64_t a_rows = c.trans_a ? c.k : c.m, b_rows = c.trans_b ? c.n : c.k;
+  for (const double density : {0.0, 0.02, 0.25, 1.0}) {
+    const Floats a = Sparse(a_rows * lda, density, /*analog=*/true, rng);
+    const Floats b = Sparse(b_rows * ldb, 1.0, /*analog=*/true, rng);
+    auto op_a = [&](int64_t i, int64_t j) {
+      return c.trans_a ? a[j * lda + i] : a[i * lda + j];
+    };
+    auto op_b = [&](int64_t i, int64_t j) {
+      return c.trans_b ? b[j * ldb + i] : b[i * ldb + j];
+    };
+    std::vector<double> want(static_cast<size_t>(c.m * c.n)), mag(want.size());
+    for (int64_t i = 0; i < c.m; ++i) {
+      for (int64_t j = 0; j < c.n; ++j) {
+        for (int64_t p = 0; p < c.k; ++p) {
+          const double t = static_cast<double>(op_a(i, p)) * op_b(p, j);
+          want[i * c.n + j] += t;
+          mag[i * c.n + j] += std::fabs(t);
+        }
+      }
+    }
+    for (const SparseMode mode : {SparseMode::kAlways, SparseMode::kOff, SparseMode::kAuto}) {
+      ScopedMode scoped(mode);
+      Floats out(static_cast<size_t>(c.m * c.n), -7.0f);  // must be overwritten
+      Gemm({.trans_a = c.trans_a, .trans_b = c.trans_b, .m = c.m, .n = c.n, .k = c.k,
+            .alpha = 1.0f, .a = a.data(), .lda = lda, .b = b.data(), .ldb = ldb,
+            .beta = 0.0f, .c = out.data(), .ldc = c.n});
+      ExpectClose(out, want, mag,
+                  "density " + std::to_string(density) + " mode " +
+                      std::to_string(static_cast<int>(mode)));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SparseGemmTest,
+    ::testing::Values(GemmCase{false, true, 50, 1024, 313, 0},   // linear forward
+                      GemmCase{false, false, 50, 313, 1024, 0},  // linear data grad
+                      GemmCase{true, false, 1024, 313, 50, 0},   // linear filter grad
+                      GemmCase{false, false, 37, 10, 64, 3},     // columns: tail only
+                      GemmCase{true, true, 19, 83, 21, 5},       // blocks + tail
+                      GemmCase{false, false, 70, 48, 1, 0}));    // k = 1
+
+// ---- convolution ----------------------------------------------------------------------
+
+struct ConvCase {
+  const char* name;
+  Conv2dShape shape;
+};
+
+Conv2dShape Shape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out, int64_t k,
+                  int64_t stride, int64_t pad, int64_t dil) {
+  Conv2dShape s;
+  s.n = n;
+  s.c_in = c_in;
+  s.h = hw;
+  s.w = hw + 1;  // not square, to catch h/w mix-ups
+  s.c_out = c_out;
+  s.kh = k;
+  s.kw = k;
+  s.stride_h = s.stride_w = stride;
+  s.pad_h = s.pad_w = pad;
+  s.dil_h = s.dil_w = dil;
+  return s;
+}
+
+class SparseConvTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
+  const Conv2dShape s = GetParam().shape;
+  const int64_t oh = s.out_h(), ow = s.out_w();
+  const int64_t x_size = s.n * s.c_in * s.h * s.w, y_size = s.n * s.c_out * oh * ow;
+  const int64_t w_size = s.c_out * s.c_in * s.kh * s.kw;
+  std::mt19937 rng(11);
+  const Floats w = Sparse(w_size, 1.0, /*analog=*/true, rng);
+  for (const double density : {0.0, 0.02, 0.25, 1.0}) {
+    const Floats x = Sparse(x_size, density, /*analog=*/false, rng);
+    const Floats dy = Sparse(y_size, density, /*analog=*/true, rng);
+    std::vector<double> y_ref(y_size), y_mag(y_size), dx_ref(x_size), dx_mag(x_size),
+        dw_ref(w_size), dw_mag(w_size);
+    for (int64_t b = 0; b < s.n; ++b)
+      for (int64_t co = 0; co < s.c_out; ++co)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox)
+            for (int64_t ci = 0; ci < s.c_in; ++ci)
+              for (int64_t ki = 0; ki < s.kh; ++ki)
+                for (int64_t kj = 0; kj < s.kw; ++kj) {
+                  const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
+                  const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
+                  if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                  const int64_t xi = ((b * s.c_in + ci) * s.h + iy) * s.w + ix;
+                  const int64_t wi = ((co * s.c_in + ci) * s.kh + ki) * s.kw + kj;
+                  const int64_t yi = ((b * s.c_out + co) * oh + oy) * ow + ox;
+                  const double f = static_cast<double>(x[xi]) * w[wi];
+                  y_ref[yi] += f;
+                  y_mag[yi] += std::fabs(f);
+                  const double d = static_cast<double>(dy[yi]) * w[wi];
+                  dx_ref[xi] += d;
+                  dx_mag[xi] += std::fabs(d);
+                  const double g = static_cast<double>(dy[yi]) * x[xi];
+                  dw_ref[wi] += g;
+                  dw_mag[wi] += std::fabs(g);
+                }
+    for (const SparseMode mode : {SparseMode::kAlways, SparseMode::kOff, SparseMode::kAuto}) {
+      ScopedMode scoped(mode);
+      const std::string what = std::string(GetParam().name) + " density " +
+                               std::to_string(density) + " mode " +
+                               std::to_string(static_cast<int>(mode));
+      Floats y(y_size, -7.0f), dx(x_size, -7.0f), dw(w_size, -7.0f);
+      Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y.data()});
+      Conv2dBackwardData({.shape = s, .dy = dy.data(), .w = w.data(), .dx = dx.data()});
+      Conv2dBackwardFilter({.shape = s, .x = x.data(), .dy = dy.data(), .dw = dw.data()});
+      ExpectClose(y, y_ref, y_mag, "forward " + what);
+      ExpectClose(dx, dx_ref, dx_mag, "backward data " + what);
+      ExpectClose(dw, dw_ref, dw_mag, "backward filter " + what);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SparseConvTest,
+    ::testing::Values(
+        ConvCase{"FashionMnistConv2", Shape(3, 32, 14, 64, 5, 1, 2, 1)},  // 4 registers
+        ConvCase{"Cout70", Shape(2, 5, 9, 70, 3, 1, 1, 1)},               // 64 + 16 lanes
+        ConvCase{"Cout10Cin20", Shape(2, 20, 8, 10, 3, 1, 0, 1)},         // padded lanes
+        ConvCase{"Stride2", Shape(2, 6, 11, 33, 3, 2, 1, 1)},
+        ConvCase{"Dilation2", Shape(2, 4, 12, 16, 3, 1, 2, 2)},
+        ConvCase{"OneByOne", Shape(3, 17, 6, 48, 1, 1, 0, 1)},
+        ConvCase{"OneInputChannel", Shape(2, 1, 10, 32, 5, 1, 2, 1)}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ---- mode selection ---------------------------------------------------------------------
+
+TEST(SparseMode, ParsesTheThreeNames) {
+  SparseMode mode = SparseMode::kOff;
+  EXPECT_TRUE(ParseSparseMode("always", &mode));
+  EXPECT_EQ(mode, SparseMode::kAlways);
+  EXPECT_TRUE(ParseSparseMode("auto", &mode));
+  EXPECT_EQ(mode, SparseMode::kAuto);
+  EXPECT_TRUE(ParseSparseMode("off", &mode));
+  EXPECT_EQ(mode, SparseMode::kOff);
+  EXPECT_FALSE(ParseSparseMode("on", &mode));
+  EXPECT_FALSE(ParseSparseMode("", &mode));
+  EXPECT_EQ(mode, SparseMode::kOff);  // unchanged on failure
+}
+
+TEST(SparseMode, AutoTakesTheSparsePathOnlyBelowTheCrossover) {
+  ScopedMode scoped(SparseMode::kAuto);
+  ResetOperandDensities();
+  std::mt19937 rng(3);
+  const Conv2dShape s = Shape(2, 8, 10, 16, 3, 1, 1, 1);
+  const Floats w = Sparse(s.c_out * s.c_in * 9, 1.0, true, rng);
+  Floats y(s.n * s.c_out * s.out_h() * s.out_w());
+  const Floats sparse_x = Sparse(s.n * s.c_in * s.h * s.w, 0.1, false, rng);
+  const Floats dense_x = Sparse(s.n * s.c_in * s.h * s.w, 1.0, false, rng);
+  EXPECT_TRUE(SparseConv2dForward({.shape = s, .x = sparse_x.data(), .w = w.data(),
+                                   .y = y.data()}));
+  EXPECT_FALSE(SparseConv2dForward({.shape = s, .x = dense_x.data(), .w = w.data(),
+                                    .y = y.data()}));
+  // Both calls were logged under the operand's shape, with their exact non-zeros.
+  int64_t nonzeros = 0;
+  for (const float v : sparse_x) nonzeros += v != 0.0f;
+  for (const float v : dense_x) nonzeros += v != 0.0f;
+  const std::vector<OperandDensity> log = GetOperandDensities();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].key, "Conv2dForward x[2,8,10,11]");
+  EXPECT_EQ(log[0].nonzeros, nonzeros);
+  EXPECT_EQ(log[0].total, 2 * static_cast<int64_t>(sparse_x.size()));
+  EXPECT_EQ(log[0].sparse_calls, 1);
+  EXPECT_EQ(log[0].dense_calls, 1);
+  SetSparseMode(SparseMode::kOff);
+  EXPECT_FALSE(SparseConv2dForward({.shape = s, .x = sparse_x.data(), .w = w.data(),
+                                    .y = y.data()}));
+  EXPECT_EQ(GetOperandDensities()[0].sparse_calls, 1);  // off: nothing measured
+  // Gemm's sparse path covers alpha = 1, beta = 0 only; anything else is dense.
+  SetSparseMode(SparseMode::kAlways);
+  Floats a(4, 0.0f), b(4, 1.0f), c(4, 0.0f);
+  EXPECT_TRUE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 1.0f, .a = a.data(), .lda = 2,
+                          .b = b.data(), .ldb = 2, .beta = 0.0f, .c = c.data(), .ldc = 2}));
+  EXPECT_FALSE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 2.0f, .a = a.data(), .lda = 2,
+                           .b = b.data(), .ldb = 2, .beta = 0.0f, .c = c.data(), .ldc = 2}));
+  EXPECT_FALSE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 1.0f, .a = a.data(), .lda = 2,
+                           .b = b.data(), .ldb = 2, .beta = 1.0f, .c = c.data(), .ldc = 2}));
+}
+
+}  // namespace
+}  // namespace edbp::kernels::cpu
