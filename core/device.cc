@@ -9,8 +9,16 @@ namespace edbp {
 absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
   const kernels::Device cpu{kernels::DeviceType::kCpu, 0};
   const kernels::Device gpu{kernels::DeviceType::kCuda, 0};
-  // A GPU only counts once this build can run on it (GetBackend says so).
-  const bool gpu_usable = kernels::CudaDeviceCount() > 0 && kernels::GetBackend(gpu).ok();
+  // A GPU only counts once this build can run on it: the backend starts (GetBackend)
+  // and implements every op.
+  bool gpu_usable = false;
+  if (kernels::CudaDeviceCount() > 0) {
+    const absl::StatusOr<kernels::Backend*> backend = kernels::GetBackend(gpu);
+    gpu_usable = backend.ok();
+    for (int op = 0; gpu_usable && op < static_cast<int>(kernels::Op::kNumOps); ++op) {
+      gpu_usable = (*backend)->Supports(static_cast<kernels::Op>(op));
+    }
+  }
   switch (choice) {
     case config::BackendChoice::kCpu:
       return cpu;
@@ -30,7 +38,12 @@ absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
             "machine (no driver, no GPU, or CUDA_VISIBLE_DEVICES hides them); use "
             "backend: cpu or auto");
       }
-      return kernels::GetBackend(gpu).status();
+      if (absl::Status started = kernels::GetBackend(gpu).status(); !started.ok()) {
+        return started;
+      }
+      return absl::FailedPreconditionError(
+          "Network.backend: cuda was asked for, but this build's CUDA backend does not "
+          "implement every op; use backend: cpu or auto");
   }
   return absl::InvalidArgumentError("unknown backend choice");
 }

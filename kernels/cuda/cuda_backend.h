@@ -1,0 +1,95 @@
+// The CUDA backend: device memory from a caching allocator, one CUDA stream, a cuBLAS
+// and a cuDNN handle bound to that stream, and every op of ops.h (custom kernels in the
+// .cu files of this folder, GEMM through cuBLAS, convolutions through cuDNN).
+//
+// Plain C++ header (no CUDA types): kernels/registry.cc includes it. Obtain the backend
+// through kernels/registry.h (GetBackend({DeviceType::kCuda, i})), which keeps one per
+// device for the life of the process.
+//
+// Contract, beyond backend.h:
+// - Ops are enqueued on the stream and return before the GPU finishes. Every op whose
+//   result lands in host memory (SumSquares, ReduceStats, the losses' *loss) and
+//   CopyDeviceToHost wait for the stream, so host values are ready on return.
+//   CopyHostToDevice returns once the host buffer may be reused.
+// - Errors: any failed CUDA, cuBLAS or cuDNN call is returned as a Status naming the
+//   call, file and line (cuda_check.h); out-of-memory is RESOURCE_EXHAUSTED. A launch
+//   error of an asynchronous kernel may surface at the next call that waits. After an
+//   error the job should stop: a sticky CUDA error poisons the context.
+// - CopyDeviceToDevice ranges must not overlap (the CPU allows it; core/ never does).
+// - LabelInject returns INVALID_ARGUMENT for a label outside [0, classes) where the CPU
+//   aborts.
+// - Not thread-safe (backend.h); Deallocate may be called from any thread.
+#ifndef EDBP_KERNELS_CUDA_CUDA_BACKEND_H_
+#define EDBP_KERNELS_CUDA_CUDA_BACKEND_H_
+
+#include <cstddef>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "kernels/backend.h"
+
+namespace edbp::kernels {
+
+struct CudaMemoryStats {
+  size_t in_use = 0;       // bytes of live allocations
+  size_t peak_in_use = 0;  // maximum of in_use since creation or ResetPeakMemory()
+  size_t reserved = 0;     // bytes held from the driver (live + cached)
+  size_t peak_reserved = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  // Creates the stream and handles on CUDA device `index`. Errors name the failed call
+  // (e.g. cudaSetDevice on a machine without the device, cudnnCreate without cuDNN).
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(int index);
+  ~CudaBackend() override;
+
+  Device device() const override;
+  bool Supports(Op op) const override;
+
+  absl::StatusOr<void*> Allocate(size_t bytes) override;
+  void Deallocate(void* ptr) override;
+  absl::Status CopyHostToDevice(void* dst, const void* host_src, size_t bytes) override;
+  absl::Status CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) override;
+  absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
+  absl::Status Synchronize() override;
+
+  CudaMemoryStats MemoryStats() const;
+  void ResetPeakMemory();
+  // Frees the allocator's cached blocks; returns the bytes freed.
+  size_t ReleaseCachedMemory();
+
+  absl::Status Fill(const FillArgs& args) override;
+  absl::Status Scale(const ScaleArgs& args) override;
+  absl::Status Mul(const MulArgs& args) override;
+  absl::Status Axpy(const AxpyArgs& args) override;
+  absl::Status SumSquares(const SumSquaresArgs& args) override;
+  absl::Status ReduceStats(const ReduceStatsArgs& args) override;
+  absl::Status SpikeCount(const SpikeCountArgs& args) override;
+  absl::Status Gemm(const GemmArgs& args) override;
+  absl::Status NeuronForward(const NeuronForwardArgs& args) override;
+  absl::Status NeuronBackward(const NeuronBackwardArgs& args) override;
+  absl::Status Conv2dForward(const Conv2dForwardArgs& args) override;
+  absl::Status Conv2dBackwardData(const Conv2dBackwardDataArgs& args) override;
+  absl::Status Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) override;
+  absl::Status Pool2dForward(const Pool2dForwardArgs& args) override;
+  absl::Status Pool2dBackward(const Pool2dBackwardArgs& args) override;
+  absl::Status WeightStdForward(const WeightStdForwardArgs& args) override;
+  absl::Status WeightStdBackward(const WeightStdBackwardArgs& args) override;
+  absl::Status DropoutApply(const DropoutApplyArgs& args) override;
+  absl::Status LabelInject(const LabelInjectArgs& args) override;
+  absl::Status CountLoss(const CountLossArgs& args) override;
+  absl::Status KernelLoss(const KernelLossArgs& args) override;
+  absl::Status TetLoss(const TetLossArgs& args) override;
+  absl::Status SgdStep(const SgdStepArgs& args) override;
+  absl::Status AdamStep(const AdamStepArgs& args) override;
+
+ private:
+  struct Impl;  // CUDA types live in cuda_backend.cc
+  explicit CudaBackend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edbp::kernels
+
+#endif  // EDBP_KERNELS_CUDA_CUDA_BACKEND_H_

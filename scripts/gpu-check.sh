@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One command on a GPU machine: the `gpu` tests (every op CPU vs CUDA, a full
+# --inspect-step and a few epochs CPU vs GPU) and the benchmark of the Fashion-MNIST and
+# CIFAR-10 configs on the GPU (synthetic input of the configs' shapes), then a short
+# table. Benchmark rows are appended to bench/RESULTS.md (and copied to $OUT when the
+# device runner sets it, with the logs). Meant to finish in well under 8 minutes on one
+# H200.
+#
+# usage: scripts/gpu-check.sh [BUNDLE_DIR]    (default gpu-bundle)
+#
+# It runs the binaries of BUNDLE_DIR/edbp-gpu.tar.gz (made here by
+# scripts/gpu-bundle.sh: the GPU machine has the CUDA 13 toolkit and driver but none of
+# our Debian packages, so it cannot build), unpacked into a temporary folder. Where no
+# bundle exists but cmake does, it builds one first. Exit status: 0 when every step passed; a test that reports
+# "skipped" on a GPU machine counts as a failure (it means the device was not usable).
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+bundle=${1:-gpu-bundle}
+if [ ! -f "$bundle/edbp-gpu.tar.gz" ]; then
+  if command -v cmake >/dev/null; then
+    scripts/gpu-bundle.sh build-cuda "$bundle" || exit 1
+  else
+    echo "gpu-check: no $bundle/edbp-gpu.tar.gz and no cmake to build it (run scripts/gpu-bundle.sh on the build machine)" >&2
+    exit 1
+  fi
+fi
+unpacked=$(mktemp -d /tmp/edbp-gpu.XXXXXX)
+trap 'rm -rf "$unpacked"' EXIT
+tar -C "$unpacked" -xzf "$bundle/edbp-gpu.tar.gz" || exit 1
+bundle=$unpacked
+export LD_LIBRARY_PATH="$bundle/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
+export EDBP_TRAIN_BIN="$bundle/bin/edbp-train"
+# Everything must resolve from the bundle, glibc and the CUDA toolkit (cudart, cuBLAS,
+# cuDNN): say which library is missing instead of failing test by test.
+missing=$(for b in "$bundle"/bin/*; do ldd "$b" | grep 'not found' | sed "s|^|$(basename "$b"): |"; done)
+if [ -n "$missing" ]; then
+  echo "gpu-check: libraries not found (LD_LIBRARY_PATH=$LD_LIBRARY_PATH):" >&2
+  echo "$missing" >&2
+  exit 1
+fi
+logs=${OUT:-$(mktemp -d /tmp/edbp-gpu-check.XXXXXX)}
+mkdir -p "$logs"
+start=$(date +%s)
+
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+echo "gpu-check: ${gpu:-no nvidia-smi output}; bundle $(head -1 "$bundle/MANIFEST" 2>/dev/null)"
+echo "gpu-check: logs in $logs"
+
+declare -a rows=()
+status=0
+
+# step NAME TIMEOUT CMD...: runs CMD with its output in $logs/NAME.log (and on the
+# console), records PASS / FAIL / SKIPPED (exit 77) and the seconds it took.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local t0 rc result
+  t0=$(date +%s)
+  timeout "$limit" "$@" 2>&1 | tee "$logs/$name.log"
+  rc=${PIPESTATUS[0]}
+  case $rc in
+    0) result=PASS ;;
+    77) result="SKIPPED (counts as failure here)"; status=1 ;;
+    124) result="FAIL (timeout ${limit}s)"; status=1 ;;
+    *) result="FAIL (exit $rc)"; status=1 ;;
+  esac
+  rows+=("$(printf '%-28s %-34s %5ss' "$name" "$result" $(( $(date +%s) - t0 )))")
+}
+
+step gpu_ops_test 150 "$bundle/bin/gpu_ops_test"
+step gpu_train_test 240 "$bundle/bin/gpu_train_test"
+
+label="$(date -u +%F) ${gpu%%,*}"
+for config in fashion_mnist cifar10; do
+  step "bench_$config" 90 "$bundle/bin/edbp_train_step_bench" --config "configs/$config.yaml" \
+    --backend cuda --iters 15 --results bench/RESULTS.md --label "$label"
+done
+cp bench/RESULTS.md "$logs/RESULTS.md" 2>/dev/null || true
+
+echo
+echo "==== gpu-check summary ($(( $(date +%s) - start )) s; ${gpu:-unknown GPU}) ===="
+printf '%s\n' "${rows[@]}"
+for config in fashion_mnist cifar10; do
+  f="$logs/bench_$config.log"
+  [ -f "$f" ] || continue
+  echo "-- $config:"
+  grep -E '^(train batch|test batch|peak device memory|dense-equivalent)' "$f" | sed 's/^/   /'
+done
+exit $status
