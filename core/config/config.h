@@ -134,13 +134,16 @@ struct NetworkConfig {
   int64_t batch_size = 0;  // required, >= 1
   int64_t n_steps = 0;     // required, >= 1 (T)
   int64_t t_train = 0;     // default n_steps; == n_steps unless event data (§0)
-  // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, or Synthetic (edbp's
-  // own, whose sample shape comes from the extension key `input_shape: [C, H, W]` or
-  // `[N]`; for the others input_shape is optional and must match). `model_import` is
-  // rejected: the network must be written out in `Layers:`.
+  // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, SMNIST (n_steps 28), or
+  // Synthetic (edbp's own, whose sample shape comes from the extension key
+  // `input_shape: [C, H, W]` or `[N]`; for the others input_shape is optional and must
+  // match). `model_import` is rejected: the network must be written out in `Layers:`.
   std::string dataset;
   std::string data_path;   // default "" (the data set's standard location)
   std::string log_path;    // default ""
+  // edbp extension: directory of the event-frame cache (NMNIST, core/data/frame_cache.h);
+  // default "" = <data_path>/edbp_frame_cache.
+  std::string cache_path;
   // edbp extension: > 0 uses only the first N training and N test samples (quick
   // jobs, tests); default 0 = all. edbp-train --data-limit overrides it.
   int64_t data_limit = 0;
@@ -196,8 +199,9 @@ std::string_view EncodingName(Encoding encoding);
 std::string_view WeightNormBackwardName(WeightNormBackward mode);
 
 // The per-sample input shape of a data set the config may name ({1, 28, 28} for MNIST
-// and FashionMNIST, {3, 32, 32} for CIFAR10 / CIFAR100, {2, 34, 34} for NMNIST); empty
-// for Synthetic (shape from Network.input_shape) and unknown names.
+// and FashionMNIST, {3, 32, 32} for CIFAR10 / CIFAR100, {2, 34, 34} for NMNIST,
+// {1, 28, 1} per step for SMNIST); empty for Synthetic (shape from
+// Network.input_shape) and unknown names.
 SampleShape DatasetSampleShape(std::string_view dataset);
 
 // True for event data sets (NMNIST): input arrives as n_steps frames, and t_train may

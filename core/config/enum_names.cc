@@ -70,7 +70,8 @@ std::span<const DatasetInfo> Datasets() {
       {"CIFAR10", {3, 32, 32}, false},
       {"CIFAR100", {3, 32, 32}, false},
       {"NMNIST", {2, 34, 34}, true},
-      {"Synthetic", {}, false},  // edbp's own: shape from Network.input_shape
+      {"SMNIST", {1, 28, 1}, false, 28},  // per step: one column of an MNIST image
+      {"Synthetic", {}, false},           // edbp's own: shape from Network.input_shape
   };
   return *kDatasets;
 }

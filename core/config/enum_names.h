@@ -50,6 +50,9 @@ struct DatasetInfo {
   absl::string_view name;
   SampleShape sample_shape;  // empty for Synthetic: Network.input_shape gives it
   bool is_event = false;     // frames of events, not a static image (§0, §6)
+  // > 0: every sample is a sequence of exactly this many frames, so n_steps must be it
+  // (SMNIST: the 28 columns of an image).
+  int64_t sequence_length = 0;
 };
 
 std::span<const DatasetInfo> Datasets();

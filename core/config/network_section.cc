@@ -21,7 +21,7 @@ constexpr absl::string_view kNetworkKeys[] = {
     "loss_reverse", "norm_grad", "gradient_type", "forward_type", "pooling_type",
     "n_class", "desired_count", "undesired_count", "tau_m", "tau_s", "tau_grad",
     "max_dudt_inv", "encoding", "amp", "weight_norm_backward", "input_shape", "data_limit",
-    "model_import"};
+    "cache_path", "model_import"};
 // clang-format on
 
 // The shortest text that reads back as `value` ("5", "2.5", "0.0005").
@@ -106,6 +106,7 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
   const DatasetInfo* dataset = ReadDataset(r, &section);
   r.String("data_path", Need::kOptional, &c.data_path);
   r.String("log_path", Need::kOptional, &c.log_path);
+  r.String("cache_path", Need::kOptional, &c.cache_path);  // edbp: event frame cache
   r.Int("data_limit", Need::kOptional, 0, &c.data_limit);  // edbp: 0 = all samples
   r.Enum("backend", Need::kOptional, "backend", BackendChoiceNames(), &c.backend);
   r.Enum("optimizer", Need::kRequired, "optimizer", OptimizerTypeNames(), &c.optimizer);
@@ -173,6 +174,21 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
     r.Error("forward_type",
             "expected leaky with gradient_type original (nonleaky + original is "
             "invalid, ALGORITHM.md §1), got nonleaky");
+  }
+  // §6: a sequence data set (SMNIST) brings its own number of time steps.
+  if (dataset != nullptr && dataset->sequence_length > 0 && n_steps_ok &&
+      c.n_steps != dataset->sequence_length) {
+    r.Error("n_steps",
+            absl::StrCat("expected ", dataset->sequence_length, " (", dataset->name,
+                         " samples are sequences of ", dataset->sequence_length,
+                         " steps), got ", c.n_steps));
+  }
+  // §6: TTFS encodes static images; event and sequence data arrive as frames.
+  if (dataset != nullptr && (dataset->is_event || dataset->sequence_length > 0) &&
+      c.encoding == Encoding::kTtfs) {
+    r.Error("encoding",
+            absl::StrCat("expected None (", dataset->name,
+                         " samples are already frames, ALGORITHM.md §6), got TTFS"));
   }
   // §0: for static images t_train != n_steps breaks the test pass.
   if (dataset != nullptr && !dataset->is_event && t_train_given && t_train_ok &&

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -18,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "core/data/cifar.h"
+#include "core/data/nmnist.h"
 #include "kernels/check.h"  // EDBP_ASSIGN_OR_RETURN, EDBP_RETURN_IF_ERROR
 
 namespace edbp::data {
@@ -170,8 +172,38 @@ absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
 
 // Default directories per data set (TOOLCHAIN.md: Debian's dataset packages).
 std::string DefaultDir(const std::string& dataset) {
-  return dataset == "MNIST" ? "/usr/share/datasets/mnist"
-                            : "/usr/share/datasets/fashion-mnist";
+  if (dataset == "NMNIST") return "/usr/share/datasets/n-mnist";
+  return dataset == "MNIST" || dataset == "SMNIST" ? "/usr/share/datasets/mnist"
+                                                   : "/usr/share/datasets/fashion-mnist";
+}
+
+// NMNIST: the upstream Train/ and Test/ folders, through the frame cache (§6).
+absl::StatusOr<DataSplits> LoadNmnistSplits(const config::NetworkConfig& network,
+                                            const std::string& dir, int64_t limit) {
+  if (network.n_steps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("NMNIST: n_steps must be >= 1, got ", network.n_steps));
+  }
+  const std::string cache_dir =
+      !network.cache_path.empty()
+          ? network.cache_path
+          : (std::filesystem::path(dir) / "edbp_frame_cache").string();
+  DataSplits splits;
+  for (const auto& [folder, split, out] : {std::tuple("Train", "train", &splits.train),
+                                           std::tuple("Test", "test", &splits.test)}) {
+    FrameCacheReport report;
+    EDBP_ASSIGN_OR_RETURN(
+        *out, LoadNmnistSplit((std::filesystem::path(dir) / folder).string(), split,
+                              network.n_steps, cache_dir, limit, &report));
+    if (!report.write_error.empty()) {
+      // Not fatal (a read-only data directory): the frames are rebuilt next time.
+      std::fprintf(stderr,
+                   "edbp: warning: frame cache not written (%s); set Network.cache_path "
+                   "to a writable directory to build the frames only once\n",
+                   report.write_error.c_str());
+    }
+  }
+  return splits;
 }
 
 // The first of `<dir>/<base>.gz`, `<dir>/<base>` that is a file; NOT_FOUND listing
@@ -213,6 +245,40 @@ int64_t Dataset::sample_numel() const {
   int64_t n = 1;
   for (const int64_t d : shape) n *= d;
   return n;
+}
+
+int64_t Dataset::sample_floats() const {
+  return sample_numel() * std::max<int64_t>(frames, 1);
+}
+
+int64_t FramesPerSample(const config::NetworkConfig& network) {
+  return config::IsEventDataset(network.dataset) || network.dataset == "SMNIST"
+             ? network.n_steps
+             : 0;
+}
+
+Dataset SequenceOfColumns(const Dataset& images, const std::string& name) {
+  EDBP_CHECK(images.frames == 0 && images.shape.size() == 3 && images.shape[0] == 1)
+      << images.name << ": SMNIST needs static {1, H, W} images";
+  const int64_t height = images.shape[1];
+  const int64_t width = images.shape[2];
+  Dataset seq;
+  seq.name = name;
+  seq.shape = {1, height, 1};
+  seq.frames = width;  // one column per time step
+  seq.size = images.size;
+  seq.labels = images.labels;
+  seq.pixels.resize(images.pixels.size());
+  // loadSMNIST.py: [C, H, W] -> permute(2, 0, 1) -> [W, C, H, 1]: frame t, row y is
+  // pixel (y, t).
+  for (int64_t i = 0; i < images.size; ++i) {
+    const uint8_t* src = images.pixels.data() + i * height * width;
+    uint8_t* dst = seq.pixels.data() + i * height * width;
+    for (int64_t t = 0; t < width; ++t) {
+      for (int64_t y = 0; y < height; ++y) dst[t * height + y] = src[y * width + t];
+    }
+  }
+  return seq;
 }
 
 absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
@@ -277,6 +343,24 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
     return LoadCifarSplits(ten ? CifarVariant::kCifar10 : CifarVariant::kCifar100, dir,
                            limit);
   }
+  if (dataset == "NMNIST") {
+    return LoadNmnistSplits(
+        network, network.data_path.empty() ? DefaultDir(dataset) : network.data_path,
+        limit);
+  }
+  if (dataset == "SMNIST") {
+    // The MNIST files, each image a sequence of its columns (loadSMNIST.py).
+    const std::string dir =
+        network.data_path.empty() ? DefaultDir(dataset) : network.data_path;
+    DataSplits splits;
+    EDBP_ASSIGN_OR_RETURN(const Dataset train,
+                          LoadSplit("MNIST", dir, "train", "train", limit));
+    EDBP_ASSIGN_OR_RETURN(const Dataset test,
+                          LoadSplit("MNIST", dir, "t10k", "test", limit));
+    splits.train = SequenceOfColumns(train, "SMNIST/train");
+    splits.test = SequenceOfColumns(test, "SMNIST/test");
+    return splits;
+  }
   if (dataset != "MNIST" && dataset != "FashionMNIST") {
     if (config::DatasetSampleShape(dataset).empty() && dataset != "Synthetic") {
       return absl::InvalidArgumentError(
@@ -285,7 +369,7 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
     return absl::UnimplementedError(
         absl::StrCat("data set ", dataset,
                      ": its loader is not written yet (edbp reads MNIST, "
-                     "FashionMNIST, CIFAR10 and CIFAR100)"));
+                     "FashionMNIST, CIFAR10, CIFAR100, NMNIST and SMNIST)"));
   }
   const std::string dir =
       network.data_path.empty() ? DefaultDir(dataset) : network.data_path;

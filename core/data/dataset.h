@@ -15,16 +15,38 @@
 
 namespace edbp::data {
 
+// One non-zero pixel of an event sample's frames: `index` into the sample's
+// [frames, C, H, W] block, `count` the events integrated there (ALGORITHM.md §6).
+struct FrameCount {
+  uint32_t index = 0;
+  uint32_t count = 0;
+  bool operator==(const FrameCount&) const = default;
+};
+
+// A sample is one of three kinds, fixed per data set:
+//  - a static image (`frames` == 0): `pixels` holds size × C·H·W u8 values; the
+//    trainer repeats the image over the time steps (§6);
+//  - a dense sequence (`frames` > 0, `frame_offsets` empty; SMNIST): `pixels` holds
+//    size × frames × C·H·W u8 values, frame t being the input at step t;
+//  - event frames (`frames` > 0, `frame_offsets` non-empty; NMNIST): counts of events,
+//    stored sparse: sample i's non-zero pixels are frame_counts[frame_offsets[i] ..
+//    frame_offsets[i + 1]), indices increasing; `pixels` is empty.
 struct Dataset {
   // "<data set>/<split>", e.g. "FashionMNIST/train": for messages, and the part before
   // '/' selects the training transform (transform.h). ReadIdx sets the images path.
   std::string name;
-  config::SampleShape shape;    // per sample {C, H, W}
+  config::SampleShape shape;    // per frame {C, H, W}
   int64_t size = 0;             // number of samples
-  std::vector<uint8_t> pixels;  // size × C·H·W, sample-major, as in the files
+  int64_t frames = 0;           // time steps per sample; 0 for static images
+  std::vector<uint8_t> pixels;  // static / dense kinds, sample-major, as above
   std::vector<int32_t> labels;  // size
+  std::vector<uint64_t> frame_offsets;   // event kind: size + 1 entries, else empty
+  std::vector<FrameCount> frame_counts;  // event kind: the non-zero counts
 
-  int64_t sample_numel() const;
+  int64_t sample_numel() const;  // C·H·W: the numbers of one frame / static image
+  // Floats one sample becomes: sample_numel() × max(frames, 1).
+  int64_t sample_floats() const;
+  bool is_events() const { return !frame_offsets.empty(); }
 };
 
 struct DataSplits {
@@ -53,9 +75,24 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
 // `limit` > 0 keeps the first `limit` samples of each split. Errors: as ReadIdx /
 // ReadCifar; NOT_FOUND listing the paths tried; DATA_LOSS when the images are not the
 // data set's size; UNIMPLEMENTED naming the data set for those whose loader is not
-// written yet (NMNIST, Synthetic); INVALID_ARGUMENT for unknown names.
+// written yet (Synthetic); INVALID_ARGUMENT for unknown names.
+// SMNIST reads the MNIST files (same names, default /usr/share/datasets/mnist) and
+// makes each image a sequence of its 28 columns (SequenceOfColumns).
+// NMNIST reads `<data_path>/Train` and `<data_path>/Test` (core/data/nmnist.h) into
+// `network.n_steps` frames per sample, through the frame cache in
+// `network.cache_path` (default `<data_path>/edbp_frame_cache`).
 absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
                                           int64_t limit = 0);
+
+// Time steps per sample of `network.dataset`: n_steps for event data sets (§6: the
+// recording is split into n_steps frames) and for sequence data sets (SMNIST, whose
+// n_steps the config fixes at 28); 0 for static images.
+int64_t FramesPerSample(const config::NetworkConfig& network);
+
+// SMNIST (the reference's datasets/loadSMNIST.py): static {1, H, W} images become
+// dense sequences of W frames of shape {1, H, 1}, frame t being column t (pixel
+// (y, t) of the image), named `name`.
+Dataset SequenceOfColumns(const Dataset& images, const std::string& name);
 
 }  // namespace edbp::data
 

@@ -84,9 +84,10 @@ struct BatchLoader::State {
   Batch MakeBatch(int64_t b) {
     const int64_t begin = b * options.batch_size;
     const int64_t end = std::min(begin + options.batch_size, dataset.size);
-    const int64_t numel = dataset.sample_numel();
+    const int64_t numel = dataset.sample_floats();
     Batch batch;
     batch.size = end - begin;
+    batch.frames = dataset.frames;
     batch.images.resize(static_cast<size_t>(batch.size * numel));
     batch.labels.resize(static_cast<size_t>(batch.size));
     batch.indices.assign(order.begin() + begin, order.begin() + end);
@@ -120,9 +121,13 @@ struct BatchLoader::State {
 BatchLoader::BatchLoader(const Dataset& dataset, LoaderOptions options) {
   EDBP_CHECK(options.batch_size >= 1) << "batch_size " << options.batch_size;
   EDBP_CHECK(options.prefetch >= 1) << "prefetch " << options.prefetch;
-  EDBP_CHECK(static_cast<int64_t>(dataset.labels.size()) == dataset.size &&
-             static_cast<int64_t>(dataset.pixels.size()) ==
-                 dataset.size * dataset.sample_numel())
+  EDBP_CHECK(
+      static_cast<int64_t>(dataset.labels.size()) == dataset.size &&
+      (dataset.is_events()
+           ? dataset.frames > 0 && dataset.pixels.empty() &&
+                 static_cast<int64_t>(dataset.frame_offsets.size()) == dataset.size + 1
+           : static_cast<int64_t>(dataset.pixels.size()) ==
+                 dataset.size * dataset.sample_floats()))
       << dataset.name << ": inconsistent sizes";
   state_ = std::make_unique<State>(dataset, options);
   state_->producer = std::thread([s = state_.get()] { s->Produce(); });

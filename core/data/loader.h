@@ -15,7 +15,10 @@ namespace edbp::data {
 
 struct Batch {
   int64_t size = 0;              // samples in this batch (the last may be smaller)
-  std::vector<float> images;     // [size, C, H, W], normalised (and augmented)
+  // 0: static images, [size, C, H, W], normalised (and augmented), to be repeated over
+  // time; > 0: [size, frames, C, H, W], one input per time step (Dataset::frames).
+  int64_t frames = 0;
+  std::vector<float> images;
   std::vector<int32_t> labels;   // [size]
   std::vector<int64_t> indices;  // dataset index of each sample
 };

@@ -1,10 +1,10 @@
 #include "core/data/transform.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "core/data/augment.h"
-
 #include "kernels/check.h"
 
 namespace edbp::data {
@@ -21,7 +21,9 @@ Normalization NormalizationFor(std::string_view dataset_name) {
   // §11. The constants are the reference's Python floats rounded to float32, as
   // torchvision's Normalize does.
   const std::string_view dataset = DatasetOf(dataset_name);
-  if (dataset == "MNIST" || dataset == "FashionMNIST") return {{0.1307f}, {0.3081f}};
+  if (dataset == "MNIST" || dataset == "FashionMNIST" || dataset == "SMNIST") {
+    return {{0.1307f}, {0.3081f}};  // SMNIST: loadSMNIST.py normalises as MNIST
+  }
   if (dataset == "CIFAR10" || dataset == "CIFAR100") {
     return {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
   }
@@ -53,8 +55,11 @@ SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm) : ds_(ds)
   // CIFAR10: crop, flip, AutoAugment; CIFAR100: crop and flip (§11).
   crops_ = dataset == "CIFAR10" || dataset == "CIFAR100";
   auto_augment_ = dataset == "CIFAR10";
+  // MNIST, N-MNIST, SMNIST (loadSMNIST.py) and Synthetic: no training transform.
   transform_known_ = flips_ || crops_ || dataset == "MNIST" || dataset == "NMNIST" ||
-                     dataset == "Synthetic";
+                     dataset == "SMNIST" || dataset == "Synthetic";
+  EDBP_CHECK(ds.frames == 0 || !(flips_ || crops_))
+      << ds.name << ": image augmentation on a frame sequence is not written";
 }
 
 void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
@@ -69,6 +74,30 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
     // One draw per sample, p = 1/2 exactly (the top bit), independent of the standard
     // library's distribution algorithms.
     flip = (rng() >> 63) != 0;
+  }
+  if (ds_.is_events()) {
+    // §6, §11: event counts as they are (no normalisation), zero elsewhere.
+    std::fill(out, out + ds_.sample_floats(), 0.0f);
+    const uint64_t end = ds_.frame_offsets[index + 1];
+    for (uint64_t k = ds_.frame_offsets[index]; k < end; ++k) {
+      const FrameCount& c = ds_.frame_counts[k];
+      out[c.index] = static_cast<float>(c.count);
+    }
+    return;
+  }
+  if (ds_.frames > 0) {
+    // A dense sequence (SMNIST): every frame normalised as a static image would be.
+    const int64_t plane = ds_.shape[1] * ds_.shape[2];
+    const uint8_t* src = ds_.pixels.data() + index * ds_.sample_floats();
+    for (int64_t f = 0; f < ds_.frames; ++f) {
+      for (int64_t c = 0; c < ds_.shape[0]; ++c) {
+        const float* table = table_.data() + c * 256;
+        for (int64_t k = 0; k < plane; ++k) out[k] = table[src[k]];
+        src += plane;
+        out += plane;
+      }
+    }
+    return;
   }
   const int64_t channels = ds_.shape[0];
   const int64_t height = ds_.shape[1];

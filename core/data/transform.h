@@ -22,11 +22,14 @@ struct Normalization {
 // §11: MNIST and FashionMNIST mean 0.1307 / std 0.3081; CIFAR10/100 per channel.
 Normalization NormalizationFor(std::string_view dataset);
 
-// Writes sample `index` of `ds` as normalised floats [C, H, W] into `out`. With
+// Writes sample `index` of `ds` as floats into `out`: a static image as normalised
+// [C, H, W]; a dense sequence (SMNIST) as normalised [frames, C, H, W]; event frames
+// (NMNIST) as their counts [frames, C, H, W], unnormalised (§11). With
 // `augment`, applies the data set's training transform drawing from `rng`
 // (FashionMNIST: horizontal flip with probability 1/2; MNIST: none; CIFAR100: random
 // crop with zero padding 4 then flip; CIFAR10: those then AutoAugment(IMAGENET), on
-// the u8 image before normalisation, augment.h); without, draws nothing from `rng`.
+// the u8 image before normalisation, augment.h; NMNIST, SMNIST: none); without, draws
+// nothing from `rng`.
 void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
                 std::mt19937_64& rng, float* out);
 

@@ -3,7 +3,8 @@
 // convolutions come from config::ResidualBlockParts. Outputs range over 0..3.
 //
 // HasParameters() stays false: callers that read it as "is a SpikingLayer" must not
-// cast a block; its parameters are reached through conv1(), conv2(), shortcut().
+// cast a block; its parameters are reached through conv1(), conv2(), shortcut(), which
+// is how the per-layer statistics (core/train/layer_stats.h) observe each of them.
 #ifndef EDBP_CORE_LAYERS_RESIDUAL_H_
 #define EDBP_CORE_LAYERS_RESIDUAL_H_
 

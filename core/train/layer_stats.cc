@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "core/layers/residual.h"
 #include "kernels/backend.h"
 #include "kernels/check.h"
 
@@ -22,19 +24,34 @@ absl::StatusOr<std::unique_ptr<LayerStatsCollector>> LayerStatsCollector::Attach
     Network& net) {
   std::unique_ptr<LayerStatsCollector> c(new LayerStatsCollector(net));
   const auto& layers = net.layers();
+  // The spiking layers of net.{i}: the layer itself, or a residual block's convs
+  // ("<block>.conv1", "<block>.conv2", "<block>.shortcut"), so that ResNets have
+  // gradient-flow statistics too.
+  const auto spiking_layers = [&](size_t i) {
+    std::vector<SpikingLayer*> out;
+    if (layers[i]->HasParameters()) {
+      out.push_back(static_cast<SpikingLayer*>(layers[i].get()));
+    } else if (layers[i]->config().type == config::LayerType::kResidual) {
+      auto* block = static_cast<ResidualLayer*>(layers[i].get());
+      out = {&block->conv1(), &block->conv2()};
+      if (block->shortcut() != nullptr) out.push_back(block->shortcut());
+    }
+    return out;
+  };
   for (size_t i = 0; i < layers.size(); ++i) {
-    if (!layers[i]->HasParameters()) continue;
-    auto* layer = static_cast<SpikingLayer*>(layers[i].get());
-    Slot slot;
-    slot.layer = layer;
-    slot.index = static_cast<int64_t>(i);
-    const config::SampleShape& out = layer->config().out_shape;
-    EDBP_CHECK(!out.empty()) << layer->name() << ": the config's shape inference ran";
-    EDBP_ASSIGN_OR_RETURN(slot.spike_counts, Tensor::Zeros(net.backend(), {NumElements(out)}));
-    EDBP_ASSIGN_OR_RETURN(slot.weight_before,
-                          Tensor::Empty(net.backend(), layer->weight().shape()));
-    c->by_layer_[layer] = c->slots_.size();
-    c->slots_.push_back(std::move(slot));
+    for (SpikingLayer* layer : spiking_layers(i)) {
+      Slot slot;
+      slot.layer = layer;
+      slot.index = static_cast<int64_t>(i);
+      const config::SampleShape& out = layer->config().out_shape;
+      EDBP_CHECK(!out.empty()) << layer->name() << ": the config's shape inference ran";
+      EDBP_ASSIGN_OR_RETURN(slot.spike_counts,
+                            Tensor::Zeros(net.backend(), {NumElements(out)}));
+      EDBP_ASSIGN_OR_RETURN(slot.weight_before,
+                            Tensor::Empty(net.backend(), layer->weight().shape()));
+      c->by_layer_[layer] = c->slots_.size();
+      c->slots_.push_back(std::move(slot));
+    }
   }
   for (Slot& s : c->slots_) s.layer->set_observer(c.get());
   return c;

@@ -1,7 +1,9 @@
 // Collects the per-layer statistics of EpochMetrics::layers during training.
 //
-// Attach it to a Network: it observes every conv/linear layer (SpikingObserver) and
-// is told around each optimiser step. All reductions run on the network's backend.
+// Attach it to a Network: it observes every conv/linear layer (SpikingObserver), and
+// each convolution of a residual block as its own entry (named "<block>.conv1",
+// "<block>.conv2", "<block>.shortcut", with the block's index), and is told around
+// each optimiser step. All reductions run on the network's backend.
 // Used from the training thread only.
 #ifndef EDBP_CORE_TRAIN_LAYER_STATS_H_
 #define EDBP_CORE_TRAIN_LAYER_STATS_H_

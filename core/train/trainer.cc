@@ -49,11 +49,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   const config::NetworkConfig& nc = t->config_.network;
   const int64_t limit = t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
   if (t->options_.synthetic_data || nc.dataset == "Synthetic") {
-    t->data_ = data::MakeSyntheticSplits(nc.dataset, t->config_.input_shape, nc.n_class,
-                                         limit > 0 ? limit : 1000, limit > 0 ? limit : 200,
-                                         t->options_.seed);
+    t->data_ = data::MakeSyntheticSplits(
+        nc.dataset, t->config_.input_shape, nc.n_class, limit > 0 ? limit : 1000,
+        limit > 0 ? limit : 200, t->options_.seed, data::FramesPerSample(nc));
   } else {
     EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
+  }
+  // §0, §11: event frames are n_steps long in training too; fewer training steps need a
+  // temporal deletion, which only DVS128 Gesture has (not written).
+  if (t->data_.train.frames > 0 && t->data_.train.frames != nc.t_train) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Network.t_train: expected ", t->data_.train.frames, " (",
+                     t->data_.train.name, " samples have ", t->data_.train.frames,
+                     " frames and no temporal deletion), got ", nc.t_train));
   }
   if (t->data_.train.shape != t->config_.input_shape) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -93,23 +101,38 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     std::optional<data::Batch> batch = init.Next();
     EDBP_CHECK(batch.has_value());
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(t->MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    EDBP_RETURN_IF_ERROR(t->MakeInputs(*batch, x, y));
     EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x).status());
   }
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
   return t;
 }
 
-absl::Status Trainer::MakeInputs(const std::vector<float>& images,
-                                 const std::vector<int32_t>& labels, int64_t size,
-                                 Tensor& x, Tensor& y) {
-  const int64_t steps = config_.network.t_train;
+absl::Status Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y) {
+  const std::vector<float>& images = batch.images;
+  const std::vector<int32_t>& labels = batch.labels;
+  const int64_t size = batch.size;
+  // Frame sequences bring their own time steps; static images are repeated t_train times.
+  const int64_t steps = batch.frames > 0 ? batch.frames : config_.network.t_train;
   Shape shape = {steps, size};
   for (int64_t d : config_.input_shape) shape.push_back(d);
   EDBP_ASSIGN_OR_RETURN(x, Tensor::Empty(backend_, shape));
-  const size_t step_bytes = images.size() * sizeof(float);
+  // Static images are one step's worth, frame sequences all steps'.
+  const size_t step_bytes =
+      images.size() * sizeof(float) / (batch.frames > 0 ? steps : 1);
   EDBP_CHECK(static_cast<int64_t>(step_bytes) == static_cast<int64_t>(x.bytes()) / steps);
-  if (config_.network.encoding == config::Encoding::kTtfs) {
+  if (batch.frames > 0) {
+    // §6: [B, T, C, H, W] frames transposed to time-major [T, B, C, H, W].
+    const int64_t numel = x.numel() / (steps * size);
+    std::vector<float> frames(static_cast<size_t>(x.numel()));
+    for (int64_t b = 0; b < size; ++b) {
+      for (int64_t t = 0; t < steps; ++t) {
+        std::copy_n(images.data() + (b * steps + t) * numel, numel,
+                    frames.data() + (t * size + b) * numel);
+      }
+    }
+    EDBP_RETURN_IF_ERROR(backend_->CopyHostToDevice(x.f32(), frames.data(), x.bytes()));
+  } else if (config_.network.encoding == config::Encoding::kTtfs) {
     // §6: one spike per pixel at its time to first spike.
     std::vector<float> spikes(static_cast<size_t>(x.numel()));
     EDBP_RETURN_IF_ERROR(EncodeTtfs(images, size, steps, spikes));
@@ -141,7 +164,7 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
   while (std::optional<data::Batch> batch = loader.Next()) {
     if (stop_.load()) return absl::CancelledError("training stopped on request");
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
     EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, /*training=*/true,
                                                             /*keep_context=*/true));
     Tensor grad;
@@ -194,7 +217,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   Tensor grad;
   while (std::optional<data::Batch> batch = loader.Next()) {
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+    EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
     // Test runs without labels: no injection (§9), no dropout.
     EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, nullptr, false, false));
     EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
@@ -283,7 +306,7 @@ absl::StatusOr<SafeTensors> Trainer::InspectStep() {
   std::optional<data::Batch> batch = loader.Next();
   EDBP_CHECK(batch.has_value());
   Tensor x, y;
-  EDBP_RETURN_IF_ERROR(MakeInputs(batch->images, batch->labels, batch->size, x, y));
+  EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
   // Dropout off (training = false), labels injected.
   EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, false, true));
   Tensor grad;

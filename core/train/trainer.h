@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "core/config/config.h"
 #include "core/data/dataset.h"
+#include "core/data/loader.h"
 #include "core/io/safetensors.h"
 #include "core/loss/loss.h"
 #include "core/network.h"
@@ -82,9 +83,9 @@ class Trainer {
   Trainer(config::Config config, TrainerOptions options, MetricsSink* sink)
       : config_(std::move(config)), options_(std::move(options)), sink_(sink) {}
 
-  // x [T, B, C, H, W] (the batch repeated t_train times, §6) and labels [B].
-  absl::Status MakeInputs(const std::vector<float>& images, const std::vector<int32_t>& labels,
-                          int64_t size, Tensor& x, Tensor& y);
+  // x [T, B, C, H, W] (static images repeated t_train times; frame sequences
+  // transposed from [B, T, ...], T = their frames, §6) and labels [B].
+  absl::Status MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y);
   absl::Status TrainEpoch(int64_t epoch, double lr, EpochMetrics& m);
   absl::Status SaveCheckpoints(const EpochMetrics& m);
 

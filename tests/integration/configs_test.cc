@@ -1,14 +1,18 @@
 // Every config in configs/ runs: --validate, and one --inspect-step on synthetic data of
-// its shape (the data sets other than Fashion-MNIST are not installed here), whose
-// outputs and gradients must be complete and finite. Built twice: the fast configs
-// (label integration) and the large CIFAR/ResNet ones (label slow), chosen by
-// EDBP_CONFIGS.
+// its shape (the data sets other than Fashion-MNIST are not installed here; event data
+// sets get event frames [T, 2, 34, 34], SMNIST 28 columns), whose outputs and gradients
+// must be complete and finite. Built twice: the fast configs (label integration) and
+// the large CIFAR/ResNet ones (label slow), chosen by EDBP_CONFIGS; the slow build also
+// trains the configs in EDBP_TRAIN_CONFIGS for a few batches.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -77,6 +81,73 @@ TEST_P(ConfigRuns, ValidatesAndRunsOneStepOnSyntheticData) {
 INSTANTIATE_TEST_SUITE_P(Configs, ConfigRuns,
                          ::testing::ValuesIn(std::vector<std::string>(
                              absl::StrSplit(EDBP_CONFIGS, ','))));
+
+// §0: event frames are n_steps long; with no temporal deletion for N-MNIST, a shorter
+// t_train (which the config accepts for event data) is refused when training starts.
+TEST(EventConfig, NmnistTrainingStepsMustBeItsFrames) {
+  std::ifstream in("configs/nmnist.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  const std::string steps = "  n_steps: 30\n";
+  ASSERT_NE(yaml.find(steps), std::string::npos);
+  yaml.replace(yaml.find(steps), steps.size(), steps + "  t_train: 20\n");
+  const fs::path path = fs::temp_directory_path() /
+                        ("edbp_nmnist_t_train_" + std::to_string(getpid()) + ".yaml");
+  std::ofstream(path) << yaml;
+  std::string out;
+  EXPECT_EQ(RunTrain(path.string() +
+                         " --synthetic-data --data-limit 2 --batch-size 2 "
+                         "--inspect-step " +
+                         path.string() + ".st",
+                     &out),
+            1);
+  EXPECT_NE(out.find("Network.t_train: expected 30 (NMNIST/train samples have 30 frames "
+                     "and no temporal deletion), got 20"),
+            std::string::npos)
+      << out;
+  fs::remove(path);
+}
+
+#ifdef EDBP_TRAIN_CONFIGS
+// The configs named in EDBP_TRAIN_CONFIGS (the CIFAR-10 reference network) train end to
+// end on synthetic data of their shape: init (§7), two batches of 4, the test pass, the
+// epoch's metrics and the checkpoints.
+class ConfigTrains : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConfigTrains, TrainsAFewBatchesOnSyntheticDataAndWritesMetrics) {
+  const fs::path dir = fs::temp_directory_path() / ("edbp_configs_train_" + GetParam() +
+                                                    "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::string metrics = (dir / "metrics.jsonl").string();
+  std::string out;
+  ASSERT_EQ(
+      RunTrain("configs/" + GetParam() +
+                   ".yaml --synthetic-data --batch-size 4 --data-limit 8 --epochs 1 "
+                   "--progress-every 1 --out-dir " +
+                   (dir / "run").string() + " --metrics-jsonl " + metrics,
+               &out),
+      0)
+      << out;
+  std::ifstream in(metrics);
+  std::string line, epoch_line;
+  int progress = 0;
+  while (std::getline(in, line)) {
+    if (line.find("\"type\":\"epoch\"") != std::string::npos) epoch_line = line;
+    progress += line.find("\"type\":\"progress\"") != std::string::npos;
+  }
+  EXPECT_EQ(progress, 2) << out;  // 8 samples in batches of 4
+  ASSERT_FALSE(epoch_line.empty()) << out;
+  EXPECT_NE(epoch_line.find("\"train_samples\":8"), std::string::npos) << epoch_line;
+  EXPECT_NE(epoch_line.find("\"test_samples\":8"), std::string::npos) << epoch_line;
+  EXPECT_NE(epoch_line.find("\"epoch\":1"), std::string::npos) << epoch_line;
+  EXPECT_EQ(epoch_line.find("null"), std::string::npos) << epoch_line;  // finite numbers
+  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint_last.safetensors"));
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ConfigTrains,
+                         ::testing::ValuesIn(std::vector<std::string>(
+                             absl::StrSplit(EDBP_TRAIN_CONFIGS, ','))));
+#endif  // EDBP_TRAIN_CONFIGS
 
 }  // namespace
 }  // namespace edbp

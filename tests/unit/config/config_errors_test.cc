@@ -154,8 +154,9 @@ TEST(ConfigErrorsTest, UnknownEnumValuesListTheAllowedOnes) {
   EXPECT_THAT(
       ErrorLines(FashionMnistWith(
           {{"  dataset: \"FashionMNIST\"", "  dataset: \"DVS128Gesture\""}})),
-      ElementsAre("Network.dataset: unknown data set \"DVS128Gesture\"; expected "
-                  "one of MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, Synthetic"));
+      ElementsAre(
+          "Network.dataset: unknown data set \"DVS128Gesture\"; expected "
+          "one of MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, SMNIST, Synthetic"));
 }
 
 TEST(ConfigErrorsTest, KernelLargerThanInput) {

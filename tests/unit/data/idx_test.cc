@@ -221,15 +221,21 @@ TEST_F(LoadDataSplitsTest, WrongImageSizeIsDataLoss) {
               HasSubstr("images of 2x3, but MNIST has 28x28"));
 }
 
-TEST(LoadDataSplits, OtherDataSetsAreUnimplemented) {
-  for (const char* name : {"NMNIST", "Synthetic"}) {
-    config::NetworkConfig network;
-    network.dataset = name;
-    auto splits = LoadDataSplits(network);
-    ASSERT_EQ(splits.status().code(), absl::StatusCode::kUnimplemented) << name;
-    EXPECT_THAT(std::string(splits.status().message()), HasSubstr(name));
-    EXPECT_THAT(std::string(splits.status().message()), HasSubstr("not written yet"));
-  }
+TEST(LoadDataSplits, SyntheticHasNoFilesToLoad) {
+  config::NetworkConfig network;
+  network.dataset = "Synthetic";
+  auto splits = LoadDataSplits(network);
+  ASSERT_EQ(splits.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(splits.status().message()), HasSubstr("Synthetic"));
+  EXPECT_THAT(std::string(splits.status().message()), HasSubstr("not written yet"));
+}
+
+TEST(LoadDataSplits, EventDataNeedsTimeSteps) {
+  config::NetworkConfig network;
+  network.dataset = "NMNIST";  // n_steps left at 0
+  auto splits = LoadDataSplits(network);
+  ASSERT_EQ(splits.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(splits.status().message(), "NMNIST: n_steps must be >= 1, got 0");
 }
 
 }  // namespace

@@ -1,0 +1,227 @@
+#include "core/data/frame_cache.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/check.h"
+
+namespace edbp::data {
+namespace {
+
+constexpr char kMagic[8] = {'E', 'D', 'B', 'P', 'F', 'R', 'M', 'C'};
+
+// Appends the bytes of trivially copyable values (the host is little-endian: checked
+// below, the only hosts edbp builds for).
+class Writer {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    Append(&v, sizeof(T));
+  }
+  void Append(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string& bytes() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Reads values from a byte range; fails (returns false) instead of reading past it.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  template <typename T>
+  bool Get(T* v) {
+    return Copy(v, sizeof(T));
+  }
+  bool Copy(void* dst, size_t n) {
+    if (n > bytes_.size() - pos_) return false;
+    std::memcpy(dst, bytes_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  size_t left() const { return bytes_.size() - pos_; }
+
+ private:
+  std::string_view bytes_;
+  size_t pos_ = 0;
+};
+
+static_assert(std::endian::native == std::endian::little,
+              "the frame cache layout is little-endian");
+
+}  // namespace
+
+uint64_t Fnv1a64(const void* data, size_t n, uint64_t hash) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    hash ^= p[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::string FrameCacheKey::Text() const {
+  char listing_hex[17];
+  std::snprintf(listing_hex, sizeof(listing_hex), "%016llx",
+                static_cast<unsigned long long>(listing));
+  return absl::StrCat(dataset, "|", source, "|", split, "|T=", n_steps,
+                      "|files=", listing_hex);
+}
+
+std::string FrameCachePath(const std::string& cache_dir, const FrameCacheKey& key) {
+  const std::string text = key.Text();
+  char hash_hex[17];
+  std::snprintf(hash_hex, sizeof(hash_hex), "%016llx",
+                static_cast<unsigned long long>(Fnv1a64(text.data(), text.size())));
+  return (std::filesystem::path(cache_dir) / absl::StrCat(key.dataset, "_", key.split,
+                                                          "_T", key.n_steps, "_",
+                                                          hash_hex, ".frames"))
+      .string();
+}
+
+std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheKey& key,
+                                      FrameCacheOutcome* outcome, std::string* reason) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *outcome = FrameCacheOutcome::kMissing;
+    *reason = "no cache file";
+    return std::nullopt;
+  }
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  auto corrupt = [&](std::string why) -> std::optional<Dataset> {
+    *outcome = FrameCacheOutcome::kCorrupt;
+    *reason = std::move(why);
+    return std::nullopt;
+  };
+  auto stale = [&](std::string why) -> std::optional<Dataset> {
+    *outcome = FrameCacheOutcome::kStale;
+    *reason = std::move(why);
+    return std::nullopt;
+  };
+  Reader r(bytes);
+  char magic[8];
+  uint32_t version = 0, key_length = 0;
+  if (!r.Copy(magic, sizeof(magic)) || std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+    return corrupt("not a frame cache (bad magic)");
+  }
+  if (!r.Get(&version)) return corrupt("truncated header");
+  if (version != kFrameCacheVersion) {
+    return stale(absl::StrCat("version ", version, ", expected ", kFrameCacheVersion));
+  }
+  if (!r.Get(&key_length) || key_length > r.left()) return corrupt("truncated header");
+  std::string stored_key(key_length, '\0');
+  r.Copy(stored_key.data(), key_length);
+  const std::string want_key = key.Text();
+  if (stored_key != want_key) {
+    return stale(absl::StrCat("key \"", stored_key, "\", expected \"", want_key, "\""));
+  }
+  // The checksum covers everything before its 8 bytes.
+  if (bytes.size() < 8) return corrupt("truncated");
+  uint64_t stored_sum = 0;
+  std::memcpy(&stored_sum, bytes.data() + bytes.size() - 8, 8);
+  if (Fnv1a64(bytes.data(), bytes.size() - 8) != stored_sum) {
+    return corrupt("checksum mismatch (truncated or modified file)");
+  }
+  Dataset ds;
+  int64_t c = 0, h = 0, w = 0;
+  uint64_t counts = 0;
+  if (!r.Get(&c) || !r.Get(&h) || !r.Get(&w) || !r.Get(&ds.frames) || !r.Get(&ds.size) ||
+      !r.Get(&counts)) {
+    return corrupt("truncated header");
+  }
+  if (c <= 0 || h <= 0 || w <= 0 || ds.frames != key.n_steps || ds.size < 0) {
+    return corrupt("implausible shape");
+  }
+  ds.shape = {c, h, w};
+  const auto size = static_cast<uint64_t>(ds.size);
+  // What the header announces must be exactly what the file holds.
+  if (r.left() != size * 4 + (size + 1) * 8 + counts * 8 + 8) {
+    return corrupt(absl::StrCat("expected ", size, " samples and ", counts,
+                                " counts, the file size differs"));
+  }
+  ds.labels.resize(size);
+  ds.frame_offsets.resize(size + 1);
+  ds.frame_counts.resize(counts);
+  r.Copy(ds.labels.data(), size * 4);
+  r.Copy(ds.frame_offsets.data(), (size + 1) * 8);
+  r.Copy(ds.frame_counts.data(), counts * 8);
+  const uint64_t block = static_cast<uint64_t>(c * h * w * ds.frames);
+  if (ds.frame_offsets.front() != 0 || ds.frame_offsets.back() != counts) {
+    return corrupt("inconsistent offsets");
+  }
+  for (uint64_t i = 0; i < size; ++i) {
+    const uint64_t begin = ds.frame_offsets[i], end = ds.frame_offsets[i + 1];
+    if (begin > end || end > counts) return corrupt("inconsistent offsets");
+    for (uint64_t k = begin; k < end; ++k) {
+      if (ds.frame_counts[k].index >= block ||
+          (k > begin && ds.frame_counts[k].index <= ds.frame_counts[k - 1].index)) {
+        return corrupt(absl::StrCat("sample ", i, ": pixel indices out of order"));
+      }
+    }
+  }
+  *outcome = FrameCacheOutcome::kHit;
+  reason->clear();
+  return ds;
+}
+
+absl::Status WriteFrameCache(const std::string& path, const FrameCacheKey& key,
+                             const Dataset& ds) {
+  EDBP_CHECK(ds.is_events() && ds.shape.size() == 3 &&
+             static_cast<int64_t>(ds.frame_offsets.size()) == ds.size + 1 &&
+             static_cast<int64_t>(ds.labels.size()) == ds.size)
+      << ds.name << ": not an event data set";
+  Writer out;
+  out.Append(kMagic, sizeof(kMagic));
+  out.Put(kFrameCacheVersion);
+  const std::string text = key.Text();
+  out.Put(static_cast<uint32_t>(text.size()));
+  out.Append(text.data(), text.size());
+  for (int64_t v : {ds.shape[0], ds.shape[1], ds.shape[2], ds.frames, ds.size})
+    out.Put(v);
+  out.Put(static_cast<uint64_t>(ds.frame_counts.size()));
+  out.Append(ds.labels.data(), ds.labels.size() * sizeof(int32_t));
+  out.Append(ds.frame_offsets.data(), ds.frame_offsets.size() * sizeof(uint64_t));
+  out.Append(ds.frame_counts.data(), ds.frame_counts.size() * sizeof(FrameCount));
+  out.Put(Fnv1a64(out.bytes().data(), out.bytes().size()));
+
+  const std::filesystem::path target(path);
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(target.parent_path().string(),
+                     ": cannot create the cache directory: ", ec.message()));
+  }
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  {
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write the cache"));
+    }
+    file.write(out.bytes().data(), static_cast<std::streamsize>(out.bytes().size()));
+    file.close();
+    if (!file) {
+      std::filesystem::remove(tmp, ec);
+      return absl::DataLossError(absl::StrCat(tmp, ": writing the cache failed"));
+    }
+  }
+  std::filesystem::rename(tmp, target, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot move the cache into place: ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace edbp::data
