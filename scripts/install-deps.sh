@@ -2,7 +2,26 @@
 # Installs the Debian packages edbp needs to build and test (compilers aside) and the
 # Fashion-MNIST data set. Idempotent: when every package is already installed it does
 # not touch apt at all. Uses sudo when not run as root.
+#
+# Runs on Debian 12 and on Ubuntu 24.04 (the base of the CUDA images the Dockerfile
+# builds on); the package names are the same except where noted below.
 set -euo pipefail
+
+os_id=unknown
+os_version=unknown
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091  # a system file
+  os_id=$(. /etc/os-release && echo "${ID:-unknown}")
+  # shellcheck disable=SC1091
+  os_version=$(. /etc/os-release && echo "${VERSION_ID:-unknown}")
+fi
+case "$os_id:$os_version" in
+  debian:12 | ubuntu:24.04) ;;
+  *)
+    echo "install-deps: $os_id $os_version is not supported (Debian 12 or Ubuntu 24.04);" \
+      "trying the Debian 12 package names" >&2
+    ;;
+esac
 
 packages=(
   cmake make ninja-build
@@ -14,6 +33,20 @@ packages=(
   shellcheck yamllint
   nodejs chromium
 )
+# npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
+# nodesource's nodejs ships npm; Debian's nodejs needs the npm package.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
+if [ "$os_id" = ubuntu ]; then
+  # Ubuntu ships chromium only as a snap, which apt cannot install in a container: the
+  # dashboard's browser tests need chromium from elsewhere there.
+  kept=()
+  for p in "${packages[@]}"; do
+    [ "$p" = chromium ] || kept+=("$p")
+  done
+  packages=("${kept[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "core/io/safetensors.h"
 #include "core/train/console.h"
 #include "core/train/metrics.h"
+#include "core/train/tensorboard.h"
 #include "core/train/trainer.h"
 #include "server/flag_spelling.h"
 #include "server/worker_reporter.h"
@@ -56,6 +58,11 @@ ABSL_FLAG(std::string, report_to, "",
           "gRPC target of edbp-server's worker service, e.g. unix:/data/worker.sock: "
           "every record and log line is also reported there (default: no reporting)");
 ABSL_FLAG(std::string, job_id, "", "The job's id, with --report-to (required there)");
+ABSL_FLAG(bool, tensorboard, true,
+          "Write TensorBoard event files (scalars: loss, accuracy, lr, per-layer grad "
+          "norms); --notensorboard turns them off");
+ABSL_FLAG(std::string, tensorboard_dir, "",
+          "Directory of the TensorBoard event files (default <out-dir>/tensorboard)");
 
 namespace {
 
@@ -173,6 +180,16 @@ int main(int argc, char** argv) {
     sinks.push_back(jsonl.get());
   }
   if (reporter != nullptr) sinks.push_back(reporter.get());
+  std::unique_ptr<edbp::train::TensorBoardSink> tensorboard;
+  if (absl::GetFlag(FLAGS_tensorboard) && options.keep_checkpoints) {
+    std::string dir = absl::GetFlag(FLAGS_tensorboard_dir);
+    if (dir.empty())
+      dir = (std::filesystem::path(options.out_dir) / "tensorboard").string();
+    auto writer = edbp::train::TensorBoardWriter::Open(dir);
+    if (!writer.ok()) return Fail(writer.status());
+    tensorboard = std::make_unique<edbp::train::TensorBoardSink>(*std::move(writer));
+    sinks.push_back(tensorboard.get());
+  }
   edbp::train::MultiSink sink(sinks);
 
   const std::string device = (*backend)->device().ToString();

@@ -1,15 +1,21 @@
-// edbp-server: the training service. Public gRPC API on --listen, job processes
-// (edbp-train) reporting over a Unix socket in the data dir, SQLite store in the data
-// dir. SIGTERM/SIGINT drain: running jobs checkpoint and are re-queued for the next
-// start.
+// edbp-server: the training service. Public gRPC API on --listen (TLS, mTLS and a
+// bearer token per server/credentials.h), job processes (edbp-train) reporting over a
+// Unix socket in the data dir (mode 0600, no token), SQLite store in the data dir,
+// optional /metrics and a plaintext health-only port. SIGTERM/SIGINT drain: running
+// jobs checkpoint and are re-queued for the next start.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -21,10 +27,13 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "kernels/registry.h"
+#include "server/auth.h"
+#include "server/credentials.h"
 #include "server/flag_spelling.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
 #include "server/metrics_hub.h"
+#include "server/prometheus_metrics.h"
 #include "server/scheduler.h"
 #include "server/service.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -41,6 +50,29 @@ ABSL_FLAG(std::string, train_program, "",
           "Path of edbp-train (default: next to this binary)");
 ABSL_FLAG(int, grace_seconds, 30,
           "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token every call must carry (authorization: Bearer "
+          "TOKEN), health checks excepted. At least 16 characters; the file must not be "
+          "readable by others (chmod 600). Default: $EDBP_AUTH_TOKEN, else no token");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve the API over TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, client_ca, "",
+          "PEM CA certificates: require client certificates signed by them (mTLS; needs "
+          "--tls-cert and --tls-key)");
+ABSL_FLAG(bool, insecure, false,
+          "Allow a non-loopback --listen address without authentication (no token, no "
+          "client certificates): anyone who can reach it can use the API");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics at http://ADDR/metrics (host:port; port 0 picks a "
+          "free one, printed at start). Default: off");
+ABSL_FLAG(
+    std::string, health_listen, "",
+    "Also serve grpc.health.v1 alone, in plaintext and without a token, on this "
+    "host:port (for Kubernetes gRPC probes when the API uses TLS or mTLS). Default: "
+    "off");
+ABSL_FLAG(std::vector<std::string>, data_roots, {},
+          "Comma-separated directories a job config's data_path must lie in (default: "
+          "/usr/share/datasets and DATA_DIR/datasets)");
 
 namespace {
 
@@ -63,12 +95,41 @@ int main(int argc, char** argv) {
       argc, argv,
       "the edbp training service.\n"
       "usage: edbp-server [--listen 127.0.0.1:50051] [--data-dir ./edbp-data] [flags]\n"
+      "security: --auth-token-file FILE (or $EDBP_AUTH_TOKEN), --tls-cert/--tls-key, "
+      "--client-ca (mTLS); a non-loopback --listen needs a token with TLS, --client-ca, "
+      "or --insecure\n"
       "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
       "gracefully (running jobs checkpoint and resume at the next start)",
       "server/server_main.cc");
-  // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line.
+  // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line (then
+  // "health on ..." and "metrics on ..." when those listen).
   spdlog::set_default_logger(spdlog::stderr_color_mt("edbp-server"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+
+  // The public listener's security is settled before anything is created.
+  std::string token;
+  if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
+    absl::StatusOr<std::string> read = edbp::server::ReadTokenFile(file);
+    if (!read.ok()) return Fail(std::string(read.status().message()));
+    token = *std::move(read);
+  } else if (const char* env = std::getenv("EDBP_AUTH_TOKEN"); env != nullptr) {
+    absl::StatusOr<std::string> checked =
+        edbp::server::CheckToken(env, "$EDBP_AUTH_TOKEN");
+    if (!checked.ok()) return Fail(std::string(checked.status().message()));
+    token = *std::move(checked);
+  }
+  // Job processes inherit the environment: the token stays in the server.
+  unsetenv("EDBP_AUTH_TOKEN");
+  edbp::server::ListenSecurity listen_security;
+  listen_security.listen = absl::GetFlag(FLAGS_listen);
+  listen_security.token = token;
+  listen_security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  listen_security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  listen_security.client_ca = absl::GetFlag(FLAGS_client_ca);
+  listen_security.insecure = absl::GetFlag(FLAGS_insecure);
+  absl::StatusOr<edbp::server::ServerSecurity> security =
+      edbp::server::MakeServerSecurity(listen_security);
+  if (!security.ok()) return Fail(std::string(security.status().message()));
 
   namespace fs = std::filesystem;
   const fs::path data_dir = fs::absolute(absl::GetFlag(FLAGS_data_dir));
@@ -104,22 +165,37 @@ int main(int argc, char** argv) {
   }
   edbp::server::Scheduler scheduler(store->get(), &hub, &launcher, options);
 
-  // The worker service listens only on the Unix socket.
-  edbp::server::WorkerServiceImpl worker(&hub, &scheduler);
+  edbp::server::ServerMetrics metrics(store->get(), options.slots);
+  edbp::server::ServiceOptions service_options;
+  service_options.metrics = &metrics;
+  service_options.data_roots = absl::GetFlag(FLAGS_data_roots);
+  if (service_options.data_roots.empty()) {
+    service_options.data_roots = {"/usr/share/datasets",
+                                  (data_dir / "datasets").string()};
+  }
+
+  // The worker service listens only on the Unix socket, which only this user may open
+  // (umask while it is created, then chmod): it needs no token.
+  edbp::server::WorkerServiceImpl worker(&hub, &scheduler, &metrics);
   grpc::ServerBuilder worker_builder;
   worker_builder.AddListeningPort(options.worker_address, grpc::InsecureServerCredentials());
   worker_builder.RegisterService(&worker);
+  const mode_t old_umask = umask(0077);
   std::unique_ptr<grpc::Server> worker_server = worker_builder.BuildAndStart();
+  umask(old_umask);
   if (!worker_server) return Fail(absl::StrCat("cannot listen on ", options.worker_address));
+  if (chmod(socket.c_str(), 0600) != 0) {
+    return Fail(
+        absl::StrCat("cannot chmod 600 ", socket.string(), ": ", std::strerror(errno)));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  edbp::server::TrainingServiceImpl service(store->get(), &hub, &scheduler, data_dir.string(),
-                                            gpus > 0);
+  edbp::server::TrainingServiceImpl service(store->get(), &hub, &scheduler,
+                                            data_dir.string(), gpus > 0, service_options);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), security->credentials, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -127,9 +203,34 @@ int main(int argc, char** argv) {
   }
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string host = listen.substr(0, listen.rfind(':'));
-  spdlog::info("edbp-server listening on {}:{} (data dir {}, slots {}, edbp-train {})", host,
-               port, data_dir.string(), options.slots.size(), train_program);
-  std::printf("listening on %s:%d\n", host.c_str(), port);
+  spdlog::info(
+      "edbp-server listening on {}:{} ({}; data dir {}, slots {}, edbp-train {})", host,
+      port, security->description, data_dir.string(), options.slots.size(),
+      train_program);
+
+  std::string ready_lines;  // "health on ...", "metrics on ..."
+  // Health alone, in plaintext: probes that cannot speak TLS or present a certificate.
+  std::unique_ptr<grpc::Server> health_server;
+  if (const std::string health = absl::GetFlag(FLAGS_health_listen); !health.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      return Fail(absl::StrCat("--health-listen ", health, ": cannot listen"));
+    }
+    ready_lines += absl::StrCat("health on ", health.substr(0, health.rfind(':')), ":",
+                                health_port, "\n");
+  }
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_listen); !address.empty()) {
+    absl::StatusOr<int> metrics_port = metrics.Listen(address);
+    if (!metrics_port.ok()) return Fail(std::string(metrics_port.status().message()));
+    ready_lines += absl::StrCat("metrics on ", address.substr(0, address.rfind(':')), ":",
+                                *metrics_port, "\n");
+  }
+  // Printed once everything listens: a reader of "listening on" may connect at once.
+  std::printf("listening on %s:%d\n%s", host.c_str(), port, ready_lines.c_str());
   std::fflush(stdout);
 
   const absl::Status recovered = scheduler.Recover();
@@ -138,11 +239,14 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: draining (running jobs checkpoint and are re-queued)", sig);
+  if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
+  server->GetHealthCheckService()->SetServingStatus(false);
   scheduler.Drain();
   service.Shutdown();
   hub.WakeAll();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   worker_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   spdlog::info("stopped");
   return 0;
 }

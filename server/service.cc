@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/config/config.h"
 #include "kernels/check.h"
+#include "server/auth.h"
 
 namespace edbp::server {
 namespace {
@@ -31,6 +32,11 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
   // The trainer's own config code: every error with its field path.
   auto config = config::ParseConfig(req->config_yaml(), "config.yaml");
   if (!config.ok()) return ToGrpc(config.status());
+  if (absl::Status allowed =
+          CheckDataPath(config->network.data_path, options_.data_roots);
+      !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_) {
     return ToGrpc(absl::InvalidArgumentError(
         "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));
@@ -103,6 +109,14 @@ grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* ctx,
   auto job = store_->GetJob(*id);
   if (!job.ok()) return ToGrpc(job.status());
   int64_t next = std::max<int64_t>(req->from_sequence(), 1);
+  ServerMetrics* const metrics = options_.metrics;
+  if (metrics != nullptr) metrics->OnWatcherStarted();
+  struct WatcherEnd {
+    ServerMetrics* metrics;
+    ~WatcherEnd() {
+      if (metrics != nullptr) metrics->OnWatcherEnded();
+    }
+  } watcher_end{metrics};
   while (!ctx->IsCancelled()) {
     if (shutting_down_.load()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
@@ -112,6 +126,7 @@ grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* ctx,
     if (!read.ok()) return ToGrpc(read.status());
     for (const v1::Event& event : read->events) {
       if (!writer->Write(event)) return grpc::Status::CANCELLED;  // the client went away
+      if (metrics != nullptr) metrics->OnEventStreamed();
       next = event.sequence() + 1;
     }
     if (read->ended) return grpc::Status::OK;
@@ -159,7 +174,11 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportReq
   if (event.has_state_change()) {
     return ToGrpc(absl::InvalidArgumentError("workers do not report state changes"));
   }
-  return ToGrpc(hub_->Append(req->job_id(), std::move(event)).status());
+  const bool epoch = event.has_epoch_metrics();
+  const double seconds = epoch ? event.epoch_metrics().seconds() : 0;
+  const absl::Status appended = hub_->Append(req->job_id(), std::move(event)).status();
+  if (appended.ok() && epoch && metrics_ != nullptr) metrics_->OnEpochSeconds(seconds);
+  return ToGrpc(appended);
 }
 
 }  // namespace edbp::server

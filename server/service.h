@@ -9,29 +9,41 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "edbp/v1/worker.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/job_store.h"
 #include "server/metrics_hub.h"
+#include "server/prometheus_metrics.h"
 #include "server/scheduler.h"
 
 namespace edbp::server {
 
 grpc::Status ToGrpc(const absl::Status& status);
 
+// What the services need besides the store, hub and scheduler.
+struct ServiceOptions {
+  // Directories a config's Network.data_path must lie in (CheckDataPath in auth.h).
+  std::vector<std::string> data_roots;
+  // Prometheus metrics to update (watchers, events streamed, epoch seconds); may be
+  // null. Not owned.
+  ServerMetrics* metrics = nullptr;
+};
+
 class TrainingServiceImpl final : public v1::TrainingService::Service {
  public:
   // `data_dir` holds jobs/<id>/checkpoint_{last,best}.safetensors. `has_gpu_slots`:
   // whether configs asking for backend: cuda can run here.
   TrainingServiceImpl(JobStore* store, MetricsHub* hub, Scheduler* scheduler,
-                      std::string data_dir, bool has_gpu_slots)
+                      std::string data_dir, bool has_gpu_slots, ServiceOptions options)
       : store_(store),
         hub_(hub),
         scheduler_(scheduler),
         data_dir_(std::move(data_dir)),
-        has_gpu_slots_(has_gpu_slots) {}
+        has_gpu_slots_(has_gpu_slots),
+        options_(std::move(options)) {}
 
   // Makes running WatchJob streams return (server shutdown).
   void Shutdown() { shutting_down_.store(true); }
@@ -56,18 +68,23 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
   Scheduler* const scheduler_;
   const std::string data_dir_;
   const bool has_gpu_slots_;
+  const ServiceOptions options_;
   std::atomic<bool> shutting_down_{false};
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(MetricsHub* hub, Scheduler* scheduler) : hub_(hub), scheduler_(scheduler) {}
+  // `metrics` (may be null, not owned) observes each epoch's seconds.
+  WorkerServiceImpl(MetricsHub* hub, Scheduler* scheduler,
+                    ServerMetrics* metrics = nullptr)
+      : hub_(hub), scheduler_(scheduler), metrics_(metrics) {}
   grpc::Status Report(grpc::ServerContext* ctx, const v1::ReportRequest* req,
                       v1::ReportResponse* resp) override;
 
  private:
   MetricsHub* const hub_;
   Scheduler* const scheduler_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace edbp::server

@@ -34,6 +34,11 @@ enum class Flag {
   kFromStart,
   kBest,
   kOutputFile,
+  kTokenFile,
+  kTls,
+  kCaCert,
+  kCert,
+  kKey,
 };
 
 struct FlagSpec {
@@ -43,7 +48,7 @@ struct FlagSpec {
   uint32_t commands;
 };
 
-constexpr std::array<FlagSpec, 14> kFlags = {{
+constexpr std::array<FlagSpec, 19> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
@@ -58,6 +63,11 @@ constexpr std::array<FlagSpec, 14> kFlags = {{
     {"--from-start", Flag::kFromStart, false, Bit(Command::kWatch)},
     {"--best", Flag::kBest, false, Bit(Command::kDownload)},
     {"-o", Flag::kOutputFile, true, Bit(Command::kDownload)},
+    {"--token-file", Flag::kTokenFile, true, kGlobal},
+    {"--tls", Flag::kTls, false, kGlobal},
+    {"--ca-cert", Flag::kCaCert, true, kGlobal},
+    {"--cert", Flag::kCert, true, kGlobal},
+    {"--key", Flag::kKey, true, kGlobal},
 }};
 
 struct CommandSpec {
@@ -66,7 +76,7 @@ struct CommandSpec {
   absl::string_view positional;  // "" when the command takes no argument
 };
 
-constexpr std::array<CommandSpec, 8> kCommands = {{
+constexpr std::array<CommandSpec, 9> kCommands = {{
     {"help", Command::kHelp, ""},
     {"submit", Command::kSubmit, "CONFIG.yaml"},
     {"list", Command::kList, ""},
@@ -75,6 +85,7 @@ constexpr std::array<CommandSpec, 8> kCommands = {{
     {"watch", Command::kWatch, "JOB"},
     {"logs", Command::kLogs, "JOB"},
     {"download", Command::kDownload, "JOB"},
+    {"health", Command::kHealth, ""},
 }};
 
 absl::Status Usage(absl::string_view message) {
@@ -147,6 +158,25 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
     case Flag::kOutputFile:
       if (v.empty()) return Usage("-o needs a file name");
       o.output_file = v;
+      return absl::OkStatus();
+    case Flag::kTokenFile:
+      if (v.empty()) return Usage("--token-file needs a file name");
+      o.token_file = v;
+      return absl::OkStatus();
+    case Flag::kTls:
+      o.tls = true;
+      return absl::OkStatus();
+    case Flag::kCaCert:
+      if (v.empty()) return Usage("--ca-cert needs a PEM file");
+      o.ca_cert = v;
+      return absl::OkStatus();
+    case Flag::kCert:
+      if (v.empty()) return Usage("--cert needs a PEM file");
+      o.cert = v;
+      return absl::OkStatus();
+    case Flag::kKey:
+      if (v.empty()) return Usage("--key needs a PEM file");
+      o.key = v;
       return absl::OkStatus();
   }
   return absl::OkStatus();
@@ -236,7 +266,11 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
     }
     case Command::kHelp:
     case Command::kList:
+    case Command::kHealth:
       break;
+  }
+  if (o.cert.empty() != o.key.empty()) {
+    return Usage("--cert and --key go together (a client certificate and its key)");
   }
   if (o.command == Command::kDownload && o.output_file.empty()) {
     return Usage("download: missing -o FILE");
@@ -281,8 +315,10 @@ std::string RandomRequestId() {
 
 std::string UsageText() {
   return "usage: edbp-client [--server ADDR] [--output text|json] [--timeout SECONDS]\n"
+         "                   [--token-file FILE] [--ca-cert FILE [--cert FILE --key "
+         "FILE]]\n"
          "                   COMMAND [ARGS]   (edbp-client --help for details)\n"
-         "commands: submit, list, get, cancel, watch, logs, download, help\n";
+         "commands: submit, list, get, cancel, watch, logs, download, health, help\n";
 }
 
 std::string HelpText() {
@@ -313,6 +349,8 @@ Commands:
   download JOB -o FILE  Save the job's last checkpoint in FILE (written to a
                         temporary file, then renamed).
       --best              the best-test-accuracy checkpoint instead
+  health                Ask the server's grpc.health.v1 service; exit 0 when it is
+                        SERVING, 1 when not (used by the Docker HEALTHCHECK).
   help                  Show this text.
 
 JOB is a job id (17) or a job name (jobs/17).
@@ -325,6 +363,16 @@ Global flags (before or after the command):
                         errors stay text on stderr (default text)
   --timeout SECONDS     deadline of each request; event streams have none
                         (default 10)
+  --token-file FILE     bearer token for a server started with --auth-token-file
+                        (the file's one line; default: $EDBP_TOKEN). Sent only
+                        over TLS or to a loopback address.
+  --tls                 connect with TLS, verifying the server against the
+                        system's root certificates
+  --ca-cert FILE        connect with TLS, verifying the server against the CA
+                        certificates in FILE (PEM)
+  --cert FILE, --key FILE
+                        client certificate and private key (PEM) for a server
+                        that requires them (mTLS: its --client-ca); implies TLS
   -h, --help            show this text
 
 Exit codes:
@@ -335,6 +383,8 @@ Exit codes:
   4  not found: no such job, or no such checkpoint (yet)
   5  invalid argument: the server rejected the request (e.g. an invalid config;
      every error it lists is printed)
+  6  not authenticated: no token or a wrong one, or the server refused the client
+     certificate
 )";
 }
 

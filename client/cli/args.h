@@ -1,8 +1,9 @@
 // The command line of edbp-client: its commands, flags, help text and exit codes.
 //
-// Global flags (--server, --output, --timeout, --help) may stand before or after the
-// command; a command's own flags are accepted only with that command. "--" ends the
-// flags. Parsing touches no global state, so it can run many times in one process.
+// Global flags (--server, --output, --timeout, the credential flags, --help) may stand
+// before or after the command; a command's own flags are accepted only with that command.
+// "--" ends the flags. Parsing touches no global state, so it can run many times in one
+// process.
 #ifndef EDBP_CLIENT_CLI_ARGS_H_
 #define EDBP_CLIENT_CLI_ARGS_H_
 
@@ -24,6 +25,7 @@ enum class ExitCode : int {
   kUnreachable = 3,      // edbp-server could not be reached
   kNotFound = 4,         // unknown job, or no checkpoint (yet)
   kInvalidArgument = 5,  // the server rejected a request, e.g. an invalid config
+  kUnauthenticated = 6,  // no token, a wrong token, or a refused client certificate
 };
 
 enum class Command {
@@ -35,6 +37,7 @@ enum class Command {
   kWatch,     // WatchJob until the job ends
   kLogs,      // the job's log lines so far
   kDownload,  // DownloadCheckpoint into a file
+  kHealth,    // grpc.health.v1 Check: exit 0 when the server is SERVING
 };
 
 enum class OutputFormat {
@@ -48,6 +51,14 @@ struct Options {
   std::string server;  // host:port
   OutputFormat output = OutputFormat::kText;
   absl::Duration timeout = absl::Seconds(10);  // deadline of each unary request
+
+  // Credentials (client/cli/channel.h): --token-file (else $EDBP_TOKEN), --tls,
+  // --ca-cert, --cert, --key.
+  std::string token_file;
+  bool tls = false;
+  std::string ca_cert;
+  std::string cert;
+  std::string key;
 
   // get, cancel, watch, logs, download: the resource name "jobs/{id}".
   std::string job;

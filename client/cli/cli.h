@@ -12,11 +12,13 @@ namespace edbp::cli {
 struct CliEnvironment {
   // Used when --server is not given.
   std::string default_server = "127.0.0.1:50051";
+  // The bearer token when --token-file is not given ($EDBP_TOKEN).
+  std::string token;
   // stdout is a terminal: watch rewrites one progress line in place.
   bool interactive = false;
 };
 
-// $EDBP_SERVER (when set and not empty) and whether stdout is a terminal.
+// $EDBP_SERVER (when set and not empty), $EDBP_TOKEN and whether stdout is a terminal.
 CliEnvironment EnvironmentFromProcess();
 
 // Runs one command line (`args` without the program name), writing results to `out`

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli/format.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "nlohmann/json.hpp"
 
 namespace edbp::cli {
@@ -28,7 +30,6 @@ namespace {
 
 constexpr int kUnaryAttempts = 3;           // with retry: the first call and 2 retries
 constexpr int kListPageSize = 500;          // the server allows at most 1000
-constexpr int kMaxMessageBytes = 64 << 20;  // epoch metrics with big confusion matrices
 
 // A temporary file next to `target` that becomes `target` on Commit() and is removed
 // otherwise.
@@ -84,19 +85,14 @@ class TempFile {
 
 }  // namespace
 
-Client::Client(Options options, std::ostream& out, std::ostream& err, bool interactive)
-    : options_(std::move(options)), out_(out), err_(err), interactive_(interactive) {
-  grpc::ChannelArguments args;
-  // Retries of unary calls should find a fresh connection attempt, not the backoff
-  // of the previous one (gRPC's default waits 1 s and more).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  channel_ = grpc::CreateCustomChannel(options_.server,
-                                       grpc::InsecureChannelCredentials(), args);
-  stub_ = v1::TrainingService::NewStub(channel_);
-}
+Client::Client(Options options, std::shared_ptr<grpc::Channel> channel, std::ostream& out,
+               std::ostream& err, bool interactive)
+    : options_(std::move(options)),
+      out_(out),
+      err_(err),
+      interactive_(interactive),
+      channel_(std::move(channel)),
+      stub_(v1::TrainingService::NewStub(channel_)) {}
 
 ExitCode Client::Run() {
   switch (options_.command) {
@@ -114,6 +110,8 @@ ExitCode Client::Run() {
       return Logs();
     case Command::kDownload:
       return Download();
+    case Command::kHealth:
+      return Health();
     case Command::kHelp:
       break;
   }
@@ -183,6 +181,11 @@ ExitCode Client::Fail(const grpc::Status& status) {
     case grpc::StatusCode::INVALID_ARGUMENT:
       PrintError(status.error_message().empty() ? code_name : status.error_message());
       return ExitCode::kInvalidArgument;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      PrintError(absl::StrCat(code_name, ": ", status.error_message(),
+                              " (give --token-file FILE or set $EDBP_TOKEN)"));
+      return ExitCode::kUnauthenticated;
     default:
       PrintError(status.error_message().empty() ? code_name : status.error_message());
       return ExitCode::kFailed;
@@ -355,6 +358,40 @@ ExitCode Client::Download() {
   }
   out_ << std::flush;
   return ExitCode::kOk;
+}
+
+ExitCode Client::Health() {
+  // grpc.health.v1.HealthCheckRequest{service = ""} is the empty message; the response
+  // is HealthCheckResponse{status = 1 (field 1, varint)}: SERVING encodes as 08 01.
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  const grpc::Slice empty;
+  const grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  const grpc::Status status = done.get_future().get();
+  if (!status.ok()) return Fail(status);
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (response.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  // Field 1 absent means UNKNOWN (0).
+  const int code = bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+  static constexpr const char* kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING",
+                                           "SERVICE_UNKNOWN"};
+  const char* name = code >= 0 && code <= 3 ? kNames[code] : "UNKNOWN";
+  if (options_.output == OutputFormat::kJson) {
+    out_ << nlohmann::json{{"status", name}}.dump() << "\n";
+  } else {
+    out_ << name << "\n";
+  }
+  return code == 1 ? ExitCode::kOk : ExitCode::kFailed;
 }
 
 }  // namespace edbp::cli

@@ -17,8 +17,10 @@ namespace edbp::cli {
 // "edbp-client: ") to `err`. Not thread-safe.
 class Client {
  public:
-  // `interactive`: `out` is a terminal (watch then rewrites one progress line).
-  Client(Options options, std::ostream& out, std::ostream& err, bool interactive);
+  // `channel`: from MakeChannel (client/cli/channel.h). `interactive`: `out` is a
+  // terminal (watch then rewrites one progress line).
+  Client(Options options, std::shared_ptr<grpc::Channel> channel, std::ostream& out,
+         std::ostream& err, bool interactive);
 
   // Runs options.command (not kHelp) and returns the process exit code.
   ExitCode Run();
@@ -33,6 +35,8 @@ class Client {
   // finished epochs are summarized first.
   ExitCode Watch(const std::string& job, bool from_start);
   ExitCode Logs();
+  // grpc.health.v1.Health/Check of the whole server ("").
+  ExitCode Health();
 
   // Calls `call` with a context whose deadline is options_.timeout. With `retry`, an
   // UNAVAILABLE answer is retried (at most 3 attempts, within 2 timeouts): only for

@@ -205,11 +205,15 @@ grpc::Status FakeTrainingService::GetJob(grpc::ServerContext*,
                       absl::StrCat("job ", request->name(), " not found"));
 }
 
-grpc::Status FakeTrainingService::ListJobs(grpc::ServerContext*,
+grpc::Status FakeTrainingService::ListJobs(grpc::ServerContext* context,
                                            const v1::ListJobsRequest* request,
                                            v1::ListJobsResponse* response) {
   absl::MutexLock lock(&mu_);
   ++list_calls_;
+  auto auth = context->client_metadata().find("authorization");
+  last_authorization_ = auth == context->client_metadata().end()
+                            ? ""
+                            : std::string(auth->second.data(), auth->second.size());
   std::vector<v1::Job> matching;
   for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {  // newest first
     if (request->state() == v1::JOB_STATE_UNSPECIFIED ||
@@ -337,6 +341,11 @@ std::vector<int64_t> FakeTrainingService::watch_from_sequences(const std::string
 int FakeTrainingService::list_calls() {
   absl::MutexLock lock(&mu_);
   return list_calls_;
+}
+
+std::string FakeTrainingService::last_authorization() {
+  absl::MutexLock lock(&mu_);
+  return last_authorization_;
 }
 
 size_t FakeTrainingService::job_count() {

@@ -67,6 +67,8 @@ class FakeTrainingService final : public v1::TrainingService::Service {
   std::vector<int64_t> watch_from_sequences(const std::string& job);
   int list_calls();
   size_t job_count();
+  // The "authorization" metadata of the last ListJobs call ("" when none).
+  std::string last_authorization();
 
  private:
   absl::Mutex mu_;
@@ -77,6 +79,7 @@ class FakeTrainingService final : public v1::TrainingService::Service {
   int fail_creates_ ABSL_GUARDED_BY(mu_) = 0;
   bool flaky_broken_ ABSL_GUARDED_BY(mu_) = false;
   int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_authorization_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::CreateJobRequest> create_requests_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<int64_t>> watch_from_ ABSL_GUARDED_BY(mu_);
 };
