@@ -1,0 +1,94 @@
+// The dashboard's HTTP server (cpp-httplib): the embedded page, a JSON API over
+// edbp-server's TrainingService, and each job's event stream as Server-Sent Events.
+//
+//   GET  /, /index.html, /<asset>     the page (EmbeddedAssets() or what tests give)
+//   GET  /api/info                    {"server": ADDR}
+//   GET  /api/jobs                    the job table (JobsMonitor::SnapshotJson)
+//   POST /api/jobs?name=&priority=    body: config YAML -> CreateJob; the Job as JSON
+//   POST /api/jobs/{id}/cancel        CancelJob; the Job as JSON
+//   GET  /api/jobs/{id}/events?from=N text/event-stream: the job's events from N
+//                                     (default 1, or Last-Event-ID + 1), then live
+//
+// SSE messages: "event: edbp" (id: the sequence, data: the Event as JSON), "event:
+// status" (data: {"reachable": bool, "error": "..."}) when edbp-server goes away or
+// comes back (the relay resumes by itself, see JobStream), then "event: end" (the job
+// ended) or "event: failure" (data: {"error": "..."}, e.g. an unknown job). Failed
+// API calls answer {"code": "NOT_FOUND", "error": "..."} with an HTTP status that
+// matches the gRPC code (400, 401, 403, 404, 409, 503, 504, else 502).
+//
+// Requests from other web sites are refused: POSTs need the header
+// "X-Edbp-Dashboard: 1" (a cross-site page cannot send it without a CORS preflight,
+// which is never granted) and, when bound to loopback, the Host header must name a
+// loopback host (against DNS rebinding); both answer 403 otherwise.
+#ifndef EDBP_CLIENT_DASHBOARD_DASHBOARD_SERVER_H_
+#define EDBP_CLIENT_DASHBOARD_DASHBOARD_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/dashboard/assets.h"
+#include "client/dashboard/job_stream.h"
+#include "client/dashboard/jobs_monitor.h"
+#include "client/dashboard/listen_address.h"
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace edbp::dashboard {
+
+struct DashboardOptions {
+  std::string server_address;  // edbp-server's address, as shown on the page
+  absl::Duration rpc_timeout = absl::Seconds(10);  // deadline of each unary call
+  absl::Duration poll_interval = absl::Seconds(1);  // of the job table
+  Backoff backoff;                                  // of the event relays
+  absl::Duration keepalive = absl::Seconds(5);      // SSE comment when idle
+  int http_threads = 64;  // concurrent requests (each open event stream holds one)
+};
+
+// Construct, Listen(), then Serve() (blocks) until Stop() from another thread.
+class DashboardServer {
+ public:
+  // `assets` must outlive the server (EmbeddedAssets() is static).
+  DashboardServer(std::shared_ptr<grpc::Channel> channel, std::span<const Asset> assets,
+                  DashboardOptions options);
+  // With a stub instead of a channel (tests).
+  DashboardServer(std::unique_ptr<v1::TrainingService::StubInterface> stub,
+                  std::span<const Asset> assets, DashboardOptions options);
+  ~DashboardServer();
+  DashboardServer(const DashboardServer&) = delete;
+  DashboardServer& operator=(const DashboardServer&) = delete;
+
+  // Binds `address` (port 0: a free one). Errors name the address and the reason,
+  // e.g. "cannot listen on 127.0.0.1:8080: Address already in use".
+  absl::Status Listen(const ListenAddress& address);
+  // The bound port (after Listen).
+  int port() const { return port_; }
+  // Serves until Stop(); returns at once when Listen() did not succeed.
+  void Serve();
+  // Ends Serve(): open event streams close within a second. Thread-safe, idempotent.
+  void Stop();
+
+ private:
+  void Routes();
+
+  const std::unique_ptr<v1::TrainingService::StubInterface> stub_;
+  const std::span<const Asset> assets_;
+  const DashboardOptions options_;
+  JobsMonitor monitor_;
+  std::unique_ptr<httplib::Server> http_;
+  bool loopback_ = true;
+  int port_ = 0;
+  bool bound_ = false;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace edbp::dashboard
+
+#endif  // EDBP_CLIENT_DASHBOARD_DASHBOARD_SERVER_H_

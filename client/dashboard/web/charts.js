@@ -1,0 +1,171 @@
+// Charts of the dashboard: thin wrappers around uPlot that redraw at most once per
+// animation frame and decimate long series, and the confusion-matrix heat map.
+'use strict';
+
+const EdbpCharts = (() => {
+  const PALETTE = ['#2f6fde', '#d9480f', '#2b8a3e', '#ae3ec9', '#e67700', '#0c8599',
+                   '#c2255c', '#5c7cfa', '#66a80f', '#495057'];
+
+  // Keeps the first and last point and, per bucket of the rest, the points holding the
+  // minimum and the maximum, in x order: at most about 2 * buckets + 2 points, and the
+  // curve's extremes survive. xs ascending; ys[k] are the series over xs.
+  function decimate(xs, ys, buckets) {
+    const n = xs.length;
+    if (n <= 2 * buckets + 2) return [xs, ys];
+    const keep = [0];
+    const size = (n - 2) / buckets;
+    for (let b = 0; b < buckets; b++) {
+      const from = 1 + Math.floor(b * size);
+      const to = Math.min(n - 1, 1 + Math.floor((b + 1) * size));
+      if (from >= to) continue;
+      let lo = from, hi = from;
+      for (let i = from; i < to; i++) {
+        const v = ys[0][i];
+        if (v == null) continue;
+        if (ys[0][lo] == null || v < ys[0][lo]) lo = i;
+        if (ys[0][hi] == null || v > ys[0][hi]) hi = i;
+      }
+      if (lo === hi) keep.push(lo);
+      else keep.push(Math.min(lo, hi), Math.max(lo, hi));
+    }
+    keep.push(n - 1);
+    return [keep.map((i) => xs[i]), ys.map((s) => keep.map((i) => s[i]))];
+  }
+
+  const pending = new Set();
+  let frame = 0;
+  function schedule(chart) {
+    pending.add(chart);
+    if (!frame) {
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        const charts = [...pending];
+        pending.clear();
+        for (const c of charts) c.draw();
+      });
+    }
+  }
+
+  // A line chart over x = epoch (or fractional epoch).
+  //   series: [{label, color?, dash?}], log: log10 y axis, maxPoints: decimate beyond.
+  class LineChart {
+    constructor(el, {series, log = false, xLabel = 'epoch', yLabel = '', maxPoints = 0,
+                     percent = false}) {
+      this.el = el;
+      this.maxPoints = maxPoints;
+      this.x = [];
+      this.ys = series.map(() => []);
+      this.drawn = 0;
+      const fmt = percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
+                          : (v) => (v == null ? '–' : formatNumber(v));
+      const opts = {
+        width: Math.max(200, el.clientWidth || 400),
+        height: 220,
+        scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
+        axes: [
+          { label: xLabel, size: 36 },
+          { label: yLabel, size: 64,
+            // A log axis passes null for the ticks it leaves unlabelled.
+            values: (u, vals) => vals.map((v) => (v == null ? ''
+                : percent ? formatNumber(100 * v) + '%' : formatNumber(v))) },
+        ],
+        series: [{ label: xLabel, value: (u, v) => (v == null ? '–' : formatNumber(v)) }].concat(
+          series.map((s, i) => ({
+            label: s.label,
+            stroke: s.color || PALETTE[i % PALETTE.length],
+            width: 1.5,
+            dash: s.dash,
+            spanGaps: true,
+            points: { show: false },
+            value: (u, v) => fmt(v),
+          }))),
+        legend: { live: true },
+      };
+      this.plot = new uPlot(opts, [[], ...series.map(() => [])], el);
+    }
+
+    // Appends one x with a value per series (null: none); replaces x values >= x first
+    // (a repeated epoch after a resume).
+    push(x, values) {
+      let at = this.x.length;
+      while (at > 0 && this.x[at - 1] >= x) at--;
+      if (at < this.x.length) {
+        this.x.length = at;
+        for (const s of this.ys) s.length = at;
+      }
+      this.x.push(x);
+      values.forEach((v, i) => this.ys[i].push(v));
+      schedule(this);
+    }
+
+    clear() {
+      this.x = [];
+      this.ys = this.ys.map(() => []);
+      schedule(this);
+    }
+
+    // Points drawn at the last frame (after decimation); onDraw(chart), when set, is
+    // called after each redraw.
+    get drawnPoints() { return this.drawn; }
+
+    draw() {
+      let xs = this.x, ys = this.ys;
+      if (this.maxPoints > 0) [xs, ys] = decimate(xs, ys, Math.floor(this.maxPoints / 2));
+      this.drawn = xs.length;
+      this.plot.setData([xs, ...ys]);
+      if (this.onDraw) this.onDraw(this);
+    }
+
+    resize() {
+      const w = Math.max(200, this.el.clientWidth || 400);
+      if (w !== this.plot.width) this.plot.setSize({ width: w, height: 220 });
+    }
+
+    destroy() {
+      pending.delete(this);
+      this.plot.destroy();
+    }
+  }
+
+  function formatNumber(v) {
+    if (v == null || !isFinite(v)) return String(v);
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+    return Number(v.toPrecision(4)).toString();
+  }
+
+  // Row = label, column = predicted; each row coloured by its share of the row's total.
+  function drawConfusion(canvas, matrix, n) {
+    const ctx = canvas.getContext('2d');
+    const size = canvas.width;
+    const margin = 28;
+    const cell = (size - margin) / Math.max(n, 1);
+    ctx.clearRect(0, 0, size, canvas.height);
+    ctx.font = `${Math.max(8, Math.min(12, cell / 3))}px system-ui, sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let r = 0; r < n; r++) {
+      let total = 0;
+      for (let c = 0; c < n; c++) total += matrix[r * n + c];
+      for (let c = 0; c < n; c++) {
+        const v = matrix[r * n + c];
+        const share = total > 0 ? v / total : 0;
+        const x = margin + c * cell, y = margin + r * cell;
+        ctx.fillStyle = r === c ? `rgba(43,138,62,${0.1 + 0.9 * share})`
+                                : `rgba(201,42,42,${share > 0 ? 0.1 + 0.9 * share : 0.03})`;
+        ctx.fillRect(x, y, cell - 1, cell - 1);
+        if (cell >= 18) {
+          ctx.fillStyle = share > 0.55 ? '#fff' : '#1d2330';
+          ctx.fillText(String(v), x + cell / 2, y + cell / 2);
+        }
+      }
+    }
+    ctx.fillStyle = '#6b7385';
+    for (let i = 0; i < n; i++) {
+      ctx.fillText(String(i), margin + i * cell + cell / 2, margin / 2);
+      ctx.fillText(String(i), margin / 2, margin + i * cell + cell / 2);
+    }
+  }
+
+  return { PALETTE, LineChart, decimate, drawConfusion, formatNumber };
+})();

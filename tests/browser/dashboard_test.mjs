@@ -1,0 +1,355 @@
+// The dashboard end to end in a real browser: edbp-server and `edbp-client dashboard`
+// on loopback, Debian's Chromium driven headless by playwright-core.
+//
+//   - submit two jobs from the page (a config file through the file input; an invalid
+//     one shows the server's errors), cancel the long one from its row;
+//   - stop edbp-server early in the tiny job: the "unreachable" banner shows; start it
+//     again on the same port: the banner goes, and the relay resumes by itself;
+//   - watch the tiny job's curves grow epoch by epoch, the table's ETA;
+//   - reload the page mid-job: the whole history is back (every epoch from 1); the job
+//     finishes and the page shows it SUCCEEDED with every epoch;
+//   - 20 jobs in the table; 200 epochs and 20,000 progress records drawn at once
+//     (the running loss decimated);
+//   - SIGTERM ends the dashboard with exit status 0.
+// Screenshots: $EDBP_ARTIFACTS/*.png. Exit 77 (ctest: skipped) only where no Chromium
+// is installed. Run by ctest (tests/browser/CMakeLists.txt) from the source root.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const env = process.env;
+const started = Date.now();
+const log = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
+
+function skip(reason) {
+  console.log(`SKIPPED: ${reason}`);
+  process.exit(77);
+}
+
+// $EDBP_CHROMIUM (CMake's find_program result: "...-NOTFOUND" when it found none) or
+// Debian's path.
+const given = env.EDBP_CHROMIUM && !env.EDBP_CHROMIUM.endsWith('-NOTFOUND') ? env.EDBP_CHROMIUM : '';
+const chromiumPath = given || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync) || '';
+if (!existsSync(chromiumPath)) {
+  skip(`Chromium is not installed${given ? ` at ${given}` : ''} (apt-get install chromium)`);
+}
+for (const name of ['EDBP_SERVER_BIN', 'EDBP_CLIENT_BIN', 'EDBP_NODE_MODULES', 'EDBP_ARTIFACTS']) {
+  if (!env[name]) throw new Error(`${name} is not set (run this test through ctest)`);
+}
+const require = createRequire(join(env.EDBP_NODE_MODULES, 'noop.js'));
+const { chromium } = require('playwright-core');
+
+const artifacts = env.EDBP_ARTIFACTS;
+mkdirSync(artifacts, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'edbp-browser-'));
+const children = new Set();
+const TINY_EPOCHS = 16;  // long enough to stop edbp-server in the middle of it
+
+// ---- processes ---------------------------------------------------------------------
+
+// Starts `program`; resolves with the first stdout line matching `pattern` (its match).
+function startProcess(program, args, pattern, logFile) {
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d.toString()));
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal });
+  }));
+  child.stderrText = () => stderr.join('');
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error(`${program} did not start: ${child.stderrText()}`)), 20000);
+    lines.on('line', (line) => {
+      const match = pattern.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${program} exited with ${code}: ${child.stderrText()}`));
+    });
+  });
+}
+
+async function stop(child, signal = 'SIGTERM') {
+  if (!children.has(child)) return child.exited;
+  child.kill(signal);
+  return child.exited;
+}
+
+// ---- configs -----------------------------------------------------------------------
+
+// configs/small.yaml for `epochs` epochs on the first `limit` samples (Fashion-MNIST
+// where installed, else synthetic data of the same shape), on the CPU (the pace of the
+// test must not depend on a GPU).
+function tinyConfig(epochs, limit) {
+  let yaml = readFileSync('configs/small.yaml', 'utf8');
+  yaml = yaml.replace(/^ {2}epochs: \d+$/m, `  epochs: ${epochs}`);
+  yaml = yaml.replace(/^ {2}n_steps: 5$/m, `  n_steps: 5\n  data_limit: ${limit}`);
+  yaml = yaml.replace(/^ {2}backend: .*$/m, '  backend: "cpu"');
+  if (!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
+    yaml = yaml.replace(/^ {2}dataset: .*$/m, '  dataset: "Synthetic"\n  input_shape: [1, 28, 28]');
+  }
+  return yaml;
+}
+
+// ---- the test ----------------------------------------------------------------------
+
+async function waitFor(what, check, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main() {
+  const dataDir = join(work, 'server');
+  const serverArgs = (listen) => [`--listen=${listen}`, `--data-dir=${dataDir}`,
+                                  '--cpu-slots=2', '--grace-seconds=5'];
+  let server = await startProcess(env.EDBP_SERVER_BIN, serverArgs('127.0.0.1:0'),
+                                  /^listening on (.*)$/);
+  const serverAddress = server.match[1];
+  log(`edbp-server on ${serverAddress}`);
+  const dashboard = await startProcess(
+    env.EDBP_CLIENT_BIN, ['--server', serverAddress, 'dashboard', '--listen', '127.0.0.1:0'],
+    /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/) \(edbp-server at (.*)\)$/);
+  const url = dashboard.match[1];
+  if (dashboard.match[2] !== serverAddress) throw new Error(`wrong server: ${dashboard.match[0]}`);
+  log(`dashboard on ${url}`);
+
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [],
+  });
+  const errors = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1700 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      // The deliberately invalid submit's 400 is logged by the browser; it is expected.
+      if (m.type() === 'error' && !m.location().url.includes('name=broken')) {
+        errors.push(`console: ${m.text()} (${m.location().url})`);
+      }
+    });
+    // Every request stays on the dashboard: nothing from a CDN.
+    page.on('request', (r) => {
+      if (!r.url().startsWith(url)) errors.push(`request outside the dashboard: ${r.url()}`);
+    });
+
+    await page.goto(url);
+    await page.waitForSelector('#connection[data-reachable="true"]', { timeout: 15000 });
+    await page.waitForSelector('#no-jobs:not([hidden])');
+    const server_shown = await page.textContent('#server-address');
+    if (!server_shown.includes(serverAddress)) throw new Error(`header shows ${server_shown}`);
+
+    // Submit from the page: a long job (to cancel), then the tiny one (to watch).
+    const submit = async (name, yaml) => {
+      await page.setInputFiles('#config-file', {
+        name: `${name}.yaml`, mimeType: 'text/yaml', buffer: Buffer.from(yaml),
+      });
+      await page.fill('#job-name', name);
+      await page.click('#submit-button');
+      const status = await page.waitForSelector('#submit-status:not([hidden])');
+      await page.waitForFunction((n) => document.querySelector('#submit-status').textContent.includes(`"${n}"`), name);
+      return (await status.textContent()).match(/submitted (jobs\/\d+)/)[1];
+    };
+    const long = await submit('long', tinyConfig(100, 2000));
+    const tiny = await submit('tiny', tinyConfig(TINY_EPOCHS, 300));
+    log(`submitted ${long} (long) and ${tiny} (tiny) from the page`);
+    await page.waitForSelector(`#job-view[data-job="${tiny}"]`);
+
+    // An invalid config shows the server's errors and creates nothing.
+    await page.setInputFiles('#config-file', {
+      name: 'broken.yaml', mimeType: 'text/yaml',
+      buffer: Buffer.from(tinyConfig(2, 100).replace('kernel_size: 5', 'kernel_size: 0')),
+    });
+    await page.fill('#job-name', 'broken');
+    await page.click('#submit-button');
+    await page.waitForFunction(() => document.querySelector('#submit-status').classList.contains('error'));
+    const invalid = await page.textContent('#submit-status');
+    if (!invalid.startsWith('INVALID_ARGUMENT') || !invalid.includes('kernel_size')) {
+      throw new Error(`invalid config: ${invalid}`);
+    }
+
+    // Cancel the long job from its row once it runs.
+    const longRow = `#job-table tr[data-job="${long}"]`;
+    await waitFor(`${long} RUNNING`, async () => {
+      const state = await page.$eval(longRow, (tr) => tr.dataset.state);
+      if (state === 'FAILED') throw new Error(`${long} FAILED (see edbp-server's log below)`);
+      return state === 'RUNNING';
+    }, 30000);
+    await page.click(`${longRow} button.cancel`);
+    await page.waitForSelector(`${longRow}[data-state="CANCELLED"]`, { timeout: 30000 });
+    log(`${long} cancelled from the page`);
+
+    // Epochs the page has received; a job that FAILED ends the test with its error.
+    const epochs = async () => {
+      const view = await page.$eval('#job-view', (v) => ({
+        epochs: Number(v.dataset.epochs), state: v.dataset.state,
+        error: document.querySelector('#job-error').textContent }));
+      if (view.state === 'FAILED') throw new Error(`${tiny} FAILED: ${view.error}`);
+      return view.epochs;
+    };
+    const lossX = () => page.evaluate('page.view.charts.loss.x.slice()');
+    await waitFor('epoch 1', async () => (await epochs()) >= 1, 90000);
+
+    // Stop edbp-server early in the job: the banner. Start it again on the same port:
+    // the banner goes, the job (re-queued, resumed from its checkpoint) goes on and the
+    // relay delivers its new epochs by itself.
+    const stateAtStop = await page.$eval('#job-view', (v) => v.dataset.state);
+    if (stateAtStop !== 'RUNNING') throw new Error(`${tiny} is ${stateAtStop} before the restart`);
+    const stopped = await stop(server.child);
+    const epochsAtStop = await epochs();
+    log(`edbp-server stopped at epoch ${epochsAtStop} (${JSON.stringify(stopped)})`);
+    await page.waitForSelector('#banner:not([hidden])', { timeout: 20000 });
+    const banner = await page.textContent('#banner');
+    if (!banner.includes('edbp-server unreachable')) throw new Error(`banner: ${banner}`);
+    await page.screenshot({ path: join(artifacts, 'dashboard-unreachable.png'), fullPage: true });
+    log('banner shown');
+    server = await startProcess(env.EDBP_SERVER_BIN, serverArgs(serverAddress),
+                                /^listening on (.*)$/);
+    log('edbp-server started again');
+    await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: 30000 });
+    log('edbp-server restarted; banner gone');
+
+    // The curves grow epoch by epoch, live after the restart.
+    await waitFor('an epoch after the restart', async () => (await epochs()) > epochsAtStop, 90000);
+    const grown = await lossX();
+    log(`the curves grew to ${grown.length} epochs`);
+    if (grown.join() !== Array.from(grown, (_, i) => i + 1).join()) {
+      throw new Error(`loss chart epochs ${grown}`);
+    }
+    // The table estimates the time to the end once the job's pace is known.
+    await waitFor('an ETA', async () => {
+      const state = await page.$eval('#job-view', (v) => v.dataset.state);
+      const eta = await page.textContent(`#job-table tr[data-job="${tiny}"] .eta`);
+      return state !== 'RUNNING' || /^\d+(s|m \d\ds|h \d\dm)$/.test(eta);
+    }, 30000);
+    await page.screenshot({ path: join(artifacts, 'dashboard-running.png'), fullPage: true });
+
+    // Reload mid-job: the whole history again, from epoch 1.
+    const beforeReload = await epochs();
+    const stateAtReload = await page.$eval('#job-view', (v) => v.dataset.state);
+    const sequenceBefore = await page.$eval('#job-view', (v) => Number(v.dataset.lastSequence));
+    await page.reload();
+    await page.waitForSelector(`#job-view[data-job="${tiny}"]`);
+    await waitFor('the replayed history', async () => (await epochs()) >= beforeReload, 30000);
+    const replayed = await lossX();
+    if (replayed[0] !== 1 || replayed.length < beforeReload) {
+      throw new Error(`after the reload the loss chart has epochs ${replayed}`);
+    }
+    const sequenceAfter = await page.$eval('#job-view', (v) => Number(v.dataset.lastSequence));
+    if (sequenceAfter < sequenceBefore) throw new Error(`sequence ${sequenceAfter} < ${sequenceBefore}`);
+    const layerRows = await page.$$eval('#gradsum-table tbody tr', (rows) => rows.length);
+    if (layerRows !== 3) throw new Error(`invariant table has ${layerRows} rows, expected 3`);
+    log(`reloaded at epoch ${beforeReload} (${stateAtReload}): ${replayed.length} epochs replayed`);
+    await page.screenshot({ path: join(artifacts, 'dashboard-reloaded.png'), fullPage: true });
+
+    // The job resumes from its checkpoint and finishes; the page follows it live.
+    await page.waitForSelector('#job-view[data-state="SUCCEEDED"]', { timeout: 120000 });
+    const total = await epochs();
+    const final = await lossX();
+    const all = Array.from({ length: TINY_EPOCHS }, (_, i) => i + 1).join();
+    if (total !== TINY_EPOCHS || final.join() !== all) throw new Error(`final epochs ${final}`);
+    await page.waitForSelector(`#job-table tr[data-job="${tiny}"][data-state="SUCCEEDED"]`);
+    const best = await page.textContent(`#job-table tr[data-job="${tiny}"] .best`);
+    if (!/^\d+\.\d\d%$/.test(best)) throw new Error(`best accuracy cell: ${best}`);
+    const confusion = await page.textContent('#confusion-epoch');
+    if (confusion !== String(TINY_EPOCHS)) throw new Error(`confusion matrix of epoch ${confusion}`);
+    await page.screenshot({ path: join(artifacts, 'dashboard-succeeded.png'), fullPage: true });
+    log(`${tiny} SUCCEEDED after ${TINY_EPOCHS} epochs (best ${best})`);
+
+    // 20 jobs in the table: 18 more submitted and cancelled through the API.
+    const more = await page.evaluate(async (yaml) => {
+      const names = [];
+      for (let i = 0; i < 18; i++) {
+        const r = await fetch(`/api/jobs?name=extra-${i}&priority=-1`, {
+          method: 'POST', headers: { 'X-Edbp-Dashboard': '1' }, body: yaml });
+        const job = await r.json();
+        names.push(job.name);
+        await fetch(`/api/jobs/${job.name.replace('jobs/', '')}/cancel`, {
+          method: 'POST', headers: { 'X-Edbp-Dashboard': '1' } });
+      }
+      return names;
+    }, tinyConfig(2, 100));
+    await waitFor('20 rows', async () => (await page.$$('#job-table tbody tr')).length === 20, 20000);
+    await waitFor('18 cancelled', async () =>
+      (await page.$$('#job-table tbody tr[data-state="CANCELLED"]')).length === 19, 60000);
+    log(`${more.length} more jobs listed and cancelled`);
+
+    // 200 epochs with 100 progress records each (20,000 records) through the page's
+    // event handler: one redraw per frame, the running loss decimated.
+    const load = await page.evaluate(async () => {
+      const t0 = performance.now();
+      selectJob('999999');  // no such job: its stream fails; the charts work the same
+      const view = page.view;
+      let sequence = 1;
+      const layers = ['conv_1', 'conv_2', 'FC_1', 'output'].map((name, index) => ({
+        name, index: String(index), grad_norm: 0.1 / (index + 1), grad_sum_in: -1 - index,
+        grad_sum_out: -index, firing_rate: 0.1, silent_fraction: 0.2 }));
+      for (let epoch = 1; epoch <= 200; epoch++) {
+        for (let batch = 1; batch <= 100; batch++) {
+          view.onEvent({ sequence: String(sequence++), progress: {
+            epoch: String(epoch), batch: String(batch), batches: '100',
+            running_loss: 1 / (epoch + batch / 100), samples_per_second: 1000 } });
+        }
+        view.onEvent({ sequence: String(sequence++), epoch_metrics: {
+          epoch: String(epoch), epochs: '200', train_loss: 1 / epoch, test_loss: 1.1 / epoch,
+          train_accuracy: 1 - 1 / (epoch + 1), test_accuracy: 1 - 1.2 / (epoch + 1),
+          learning_rate: 1e-3, train_samples_per_second: 5000, test_samples_per_second: 9000,
+          n_class: '10', confusion: Array.from({ length: 100 }, (_, i) => String(i % 11 ? 1 : 50)),
+          layers } });
+      }
+      const handled = performance.now() - t0;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return { handled, total: performance.now() - t0, records: view.charts.running.x.length,
+               drawn: view.charts.running.drawnPoints, epochs: view.charts.loss.x.length };
+    });
+    log(`200 epochs, 20,000 progress records: handled in ${load.handled.toFixed(0)} ms, ` +
+        `drawn in ${load.total.toFixed(0)} ms; running loss ${load.records} records, ${load.drawn} drawn`);
+    if (load.records !== 20000 || load.epochs !== 200) throw new Error(JSON.stringify(load));
+    if (load.drawn > 602 || load.drawn < 300) throw new Error(`decimation drew ${load.drawn} points`);
+    if (load.total > 5000) throw new Error(`200 epochs took ${load.total} ms`);
+    await page.screenshot({ path: join(artifacts, 'dashboard-200-epochs.png'), fullPage: true });
+    if (errors.length) throw new Error(errors.join('\n'));
+  } finally {
+    await browser.close();
+  }
+
+  const ended = await stop(dashboard.child);
+  if (ended.code !== 0) throw new Error(`the dashboard exited with ${JSON.stringify(ended)}`);
+  await stop(server.child);
+  log(`PASSED; screenshots in ${artifacts}`);
+}
+
+const watchdog = setTimeout(() => {
+  console.error('FAILED: the test took more than 240 s');
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(1);
+}, 240000);
+
+try {
+  await main();
+  clearTimeout(watchdog);
+  rmSync(work, { recursive: true, force: true });
+} catch (e) {
+  console.error(`FAILED: ${e.stack || e}`);
+  for (const child of children) {
+    console.error(`--- stderr of pid ${child.pid}:\n${child.stderrText()}`);
+    child.kill('SIGKILL');
+  }
+  console.error(`(data dir kept: ${work})`);
+  process.exit(1);
+}
