@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
       "flags may be spelled --out-dir or --out_dir\n"
-      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)",
+      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)\n"
+      "environment: EDBP_NUM_THREADS (CPU threads; default the cores available),\n"
+      "  EDBP_SPARSE=auto|off|always (event-driven CPU kernels; default auto)",
       "server/edbp_train_main.cc");
   if (args.size() > 2 || (args.size() < 2 && absl::GetFlag(FLAGS_resume).empty())) {
     std::fprintf(stderr, "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");
