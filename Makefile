@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration demo bench clean
+.PHONY: all deps configure build test unit integration gpu browser demo bench clean
 
 all: build
 
@@ -23,7 +23,18 @@ unit: build
 integration: build
 	cd $(BUILD_DIR) && ctest -L integration --output-on-failure
 
-test: unit integration
+# CPU vs CUDA comparisons; without a GPU ctest lists them as skipped, saying why.
+gpu: build
+	cd $(BUILD_DIR) && ctest -L gpu --output-on-failure
+	@grep -h '^\[  SKIPPED \] all gpu tests' $(BUILD_DIR)/Testing/Temporary/LastTest.log || true
+
+# The dashboard in headless Chromium (tests/browser); ctest shows it skipped, saying
+# why, where Chromium or the dashboard is missing.
+browser: build
+	cd $(BUILD_DIR) && ctest -L browser --output-on-failure
+	@grep -h '^SKIPPED: ' $(BUILD_DIR)/Testing/Temporary/LastTest.log || true
+
+test: unit integration gpu browser
 
 # The service end to end: a server on a free loopback port with a temporary data dir,
 # the reference Fashion-MNIST network submitted for one epoch and followed to the end.
