@@ -75,17 +75,22 @@ inline DenseFlops CountDenseFlops(const config::Config& config) {
   return f;
 }
 
-// sgemm 1024³ through the backend's Gemm (split over the pool by rows), median of 5
-// after two untimed calls (a process's first sgemm runs ~25 % slow: OpenBLAS buffers,
-// page faults).
-inline double SgemmGflops(kernels::Backend* cpu) {
-  const int64_t n = 1024;
-  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+// sgemm n³ on `backend` with its own buffers (OpenBLAS 1024³ split over the pool by
+// rows on the CPU, cuBLAS 4096³ on the GPU), median of 5 after two untimed calls (a
+// process's first sgemm runs ~25 % slow: library buffers, page faults).
+inline double SgemmGflops(kernels::Backend* backend) {
+  const bool gpu = backend->device().type == kernels::DeviceType::kCuda;
+  const int64_t n = gpu ? 4096 : 1024;
+  const Tensor a = Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.5f)));
+  const Tensor b = Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.25f)));
+  const Tensor c = Check(Tensor::Zeros(backend, {n, n}));
   std::vector<double> times;
   for (int i = 0; i < 7; ++i) {
+    Check(backend->Synchronize());
     const auto t0 = Clock::now();
-    Check(cpu->Gemm({.m = n, .n = n, .k = n, .a = a.data(), .lda = n, .b = b.data(),
-                     .ldb = n, .c = c.data(), .ldc = n}));
+    Check(backend->Gemm({.m = n, .n = n, .k = n, .a = a.f32(), .lda = n, .b = b.f32(),
+                         .ldb = n, .c = c.f32(), .ldc = n}));
+    Check(backend->Synchronize());
     if (i >= 2) times.push_back(Seconds(t0, Clock::now()));
   }
   return 2.0 * n * n * n / Median(times) / 1e9;

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/config/config.h"
 #include "core/device.h"
 #include "core/loss/loss.h"
@@ -39,90 +40,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-template <typename T>
-T Check(absl::StatusOr<T> v) {
-  if (!v.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(v.status().message()).c_str());
-    std::exit(1);
-  }
-  return std::move(*v);
-}
-
-void Check(const absl::Status& s) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
-    std::exit(1);
-  }
-}
-
-// sgemm 1024³ split over the pool by rows, as the CPU backend's Gemm does.
-struct DenseFlops {
-  double forward = 0;  // per sample, all T steps
-  double backward = 0;
-};
-
-// Dense multiply-accumulates of the conv/linear layers (per sample and step), as the
-// issue counts them: 139 MFLOP forward, 271 backward per Fashion-MNIST sample.
-DenseFlops CountDenseFlops(const edbp::config::Config& config) {
-  DenseFlops f;
-  bool first = true;
-  const double steps = static_cast<double>(config.network.t_train);
-  for (const auto& l : config.layers) {
-    double macs = 0;
-    if (l.type == edbp::config::LayerType::kConv) {
-      macs = static_cast<double>(edbp::NumElements(l.out_shape)) * l.in_channels *
-             l.kernel_size[0] * l.kernel_size[1];
-    } else if (l.type == edbp::config::LayerType::kLinear) {
-      macs = static_cast<double>(l.n_inputs) * l.n_outputs;
-    } else {
-      continue;
-    }
-    f.forward += 2 * macs * steps;
-    f.backward += 2 * macs * steps * (first ? 1 : 2);
-    first = false;
-  }
-  return f;
-}
-
-// sgemm n³ on `backend` (device buffers; OpenBLAS split over the pool by rows on the
-// CPU, cuBLAS on the GPU), median of 5 after one warm-up.
-double SgemmGflops(edbp::kernels::Backend* backend) {
-  const bool gpu = backend->device().type == edbp::kernels::DeviceType::kCuda;
-  const int64_t n = gpu ? 4096 : 1024;
-  const edbp::Tensor a =
-      Check(edbp::Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.5f)));
-  const edbp::Tensor b =
-      Check(edbp::Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.25f)));
-  const edbp::Tensor c = Check(edbp::Tensor::Zeros(backend, {n, n}));
-  std::vector<double> times;
-  for (int i = 0; i < 6; ++i) {
-    Check(backend->Synchronize());
-    const auto t0 = Clock::now();
-    Check(backend->Gemm({.m = n,
-                         .n = n,
-                         .k = n,
-                         .a = a.f32(),
-                         .lda = n,
-                         .b = b.f32(),
-                         .ldb = n,
-                         .c = c.f32(),
-                         .ldc = n}));
-    Check(backend->Synchronize());
-    if (i > 0) times.push_back(Seconds(t0, Clock::now()));
-  }
-  return 2.0 * n * n * n / Median(times) / 1e9;
-}
+using edbp::bench::Check;
+using edbp::bench::Clock;
+using edbp::bench::Median;
+using edbp::bench::Seconds;
 
 // Appends `row` to the "CUDA backend" table of `path`, creating the section.
 void AppendResultRow(const std::string& path, const std::string& row) {
@@ -244,9 +165,9 @@ int main(int argc, char** argv) {
   }
   edbp::kernels::DeviceMemoryStats memory;
   if (gpu) memory = Check(edbp::kernels::GetDeviceMemoryStats(device));
-  const double gflops = SgemmGflops(backend);
+  const double gflops = edbp::bench::SgemmGflops(backend);
   const double train = Median(fwd_s) + Median(bwd_s);
-  const DenseFlops dense = CountDenseFlops(config);
+  const edbp::bench::DenseFlops dense = edbp::bench::CountDenseFlops(config);
   const double train_gflops = (dense.forward + dense.backward) * B / train / 1e9;
   const double test_gflops = dense.forward * B / Median(test_s) / 1e9;
   std::printf(
