@@ -1,13 +1,17 @@
 #include "server/prometheus_metrics.h"
 
-#include <exception>
+#include <sys/socket.h>
+
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "httplib.h"
 #include "prometheus/collectable.h"
 #include "prometheus/text_serializer.h"
 #include "spdlog/spdlog.h"
@@ -95,23 +99,51 @@ ServerMetrics::ServerMetrics(JobStore* store, std::vector<std::string> slots)
                .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 30, 60, 120,
                                                                 300, 600, 1800, 3600})) {}
 
-ServerMetrics::~ServerMetrics() = default;
+ServerMetrics::~ServerMetrics() {
+  if (http_ != nullptr) {
+    http_->stop();
+    if (http_thread_.joinable()) http_thread_.join();
+  }
+}
 
 absl::StatusOr<int> ServerMetrics::Listen(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen ", address, ": cannot listen: ", e.what()));
+  const std::string flag = absl::StrCat("--metrics-listen ", address);
+  if (http_ != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(flag, ": already listening"));
   }
-  exposer_->RegisterCollectable(registry_);
-  exposer_->RegisterCollectable(store_collector_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  if (ports.empty()) {
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen ", address, ": no port is listening"));
+        absl::StrCat(flag, ": expected HOST:PORT (PORT 0 picks a free one)"));
   }
-  return ports.front();
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:9090
+  }
+  auto http = std::make_unique<httplib::Server>();
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second
+  // server bind a port that is already serving.
+  http->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  http->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(Text(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const int bound = port == 0 ? http->bind_to_any_port(host)
+                              : (http->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": cannot listen (address in use, or not an address of this machine)"));
+  }
+  http_ = std::move(http);
+  http_thread_ = std::thread([server = http_.get()] { server->listen_after_bind(); });
+  // Until the accept loop runs, httplib's stop() would be lost (it only shuts a
+  // running server down) and the destructor's join would wait forever.
+  while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return bound;
 }
 
 std::string ServerMetrics::Text() const {

@@ -1,5 +1,8 @@
-// The server's Prometheus metrics, served as text on --metrics-listen ADDR at /metrics
-// (prometheus-cpp's exposer). Names and meaning:
+// The server's Prometheus metrics, served as text on --metrics-listen ADDR at /metrics:
+// prometheus-cpp's registry and text format, served by cpp-httplib. (prometheus-cpp's
+// own civetweb exposer fails to start -- "null context when constructing CivetServer"
+// -- in any process that loads libcublas.so.13, as edbp-server does in CUDA builds.)
+// Names and meaning:
 //
 //   edbp_jobs{state="queued|running|succeeded|failed|cancelled"}  gauge, from the store
 //   edbp_queue_depth                     gauge: jobs waiting for a slot (= queued)
@@ -14,15 +17,19 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/job_store.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
 
 namespace edbp::server {
 
@@ -53,7 +60,8 @@ class ServerMetrics {
   prometheus::Counter* const events_streamed_;
   prometheus::Gauge* const watchers_;
   prometheus::Histogram* const epoch_seconds_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
 };
 
 }  // namespace edbp::server

@@ -172,5 +172,15 @@ TEST_F(ServerMetricsTest, ListenErrorNamesTheFlag) {
   EXPECT_THAT(again.status().message(), HasSubstr("--metrics-listen " + taken));
 }
 
+TEST_F(ServerMetricsTest, MalformedAddressNamesTheFlag) {
+  for (const std::string address : {"9090", ":9090", "127.0.0.1:http", "127.0.0.1:70000"}) {
+    ServerMetrics metrics(store_.get(), {});
+    auto port = metrics.Listen(address);
+    EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument) << address;
+    EXPECT_THAT(port.status().message(),
+                HasSubstr("--metrics-listen " + address + ": expected HOST:PORT"));
+  }
+}
+
 }  // namespace
 }  // namespace edbp::server
