@@ -199,11 +199,14 @@ void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
       const VecI capped = next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
       k = out ? VecI{} : capped;
       VecF sa, pa;
+#if defined(__GNUC__) && !defined(__clang__)
       if (tables_fit) {
         // k ≤ T < 16: a lane permutation of the tables (one vpermps on AVX-512).
         sa = __builtin_shuffle(syn_a, k);
         pa = __builtin_shuffle(partial_a, k);
-      } else {
+      } else
+#endif
+      {
         for (int64_t l = 0; l < kLanes; ++l) {
           sa[l] = a.syn_a[k[l]];
           pa[l] = a.partial_a[k[l]];
