@@ -36,8 +36,6 @@
 namespace {
 
 using edbp::bench::Check;
-using edbp::bench::Clock;
-using edbp::bench::Seconds;
 
 class LastEpoch final : public edbp::train::MetricsSink {
  public:
