@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 #include "yaml-cpp/yaml.h"
 
 namespace edbp {
@@ -36,22 +37,6 @@ std::string ReadFile(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-struct Outcome {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 // The flags edbp-server defines (ABSL_FLAG in server_main.cc), plus Abseil's own.
@@ -268,7 +253,7 @@ bool InBase(const std::string& soname, const std::vector<std::regex>& base) {
 // What ldd reports wrong for `binary` with only `lib` added: dependencies that resolve
 // neither into `lib` nor to a base library, or not at all. "" when all is well.
 std::string CheckLdd(const fs::path& binary, const fs::path& lib) {
-  const Outcome ldd = Shell(
+  const testing::CommandResult ldd = testing::RunCommand(
       absl::StrCat("env -i LD_LIBRARY_PATH=", lib.string(), " ldd ", binary.string()));
   if (ldd.code != 0) return "ldd failed: " + ldd.output;
   const std::vector<std::regex> base = BaseLibraries();
@@ -304,7 +289,7 @@ class StagedRuntimeTest : public ::testing::Test {
 
 TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
   const fs::path stage = dir_ / "stage";
-  const Outcome collect = Shell(
+  const testing::CommandResult collect = testing::RunCommand(
       absl::StrCat("scripts/collect-runtime.sh ", EDBP_BUILD_DIR, " ", stage.string()));
   ASSERT_EQ(collect.code, 0) << collect.output;
   EXPECT_THAT(collect.output, HasSubstr("staged 3 binaries"));
@@ -330,29 +315,30 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
     EXPECT_EQ(CheckLdd(stage / "bin" / b, stage / "lib"), "") << b;
   }
   // Nothing comes from the build tree: the staged binaries find no library there.
-  const Outcome ldd =
-      Shell(absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ldd ",
+  const testing::CommandResult ldd =
+      testing::RunCommand(absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ldd ",
                          (stage / "bin" / "edbp-server").string()));
   EXPECT_THAT(ldd.output, ::testing::Not(HasSubstr(EDBP_BUILD_DIR)));
 
   // The staged binaries run, and their --help lists the new flags.
   const std::string env =
       absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ");
-  const Outcome server =
-      Shell(env + (stage / "bin" / "edbp-server").string() + " --help");
+  const testing::CommandResult server =
+      testing::RunCommand(env + (stage / "bin" / "edbp-server").string() + " --help");
   for (const char* flag :
        {"--auth_token_file", "--tls_cert", "--tls_key", "--client_ca", "--insecure",
         "--metrics_listen", "--health_listen", "--data_roots"}) {
     EXPECT_THAT(server.output, HasSubstr(flag));
   }
-  const Outcome client =
-      Shell(env + (stage / "bin" / "edbp-client").string() + " --help");
+  const testing::CommandResult client =
+      testing::RunCommand(env + (stage / "bin" / "edbp-client").string() + " --help");
   EXPECT_EQ(client.code, 0) << client.output;
   for (const char* flag : {"--token-file", "--ca-cert", "--cert FILE", "--key FILE",
                            "--tls", "EDBP_TOKEN", "health"}) {
     EXPECT_THAT(client.output, HasSubstr(flag));
   }
-  const Outcome train = Shell(env + (stage / "bin" / "edbp-train").string() + " --help");
+  const testing::CommandResult train =
+      testing::RunCommand(env + (stage / "bin" / "edbp-train").string() + " --help");
   EXPECT_THAT(train.output, HasSubstr("--tensorboard_dir"));
 
   // The check itself fails when a staged library is taken away.
@@ -362,11 +348,11 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
 }
 
 TEST_F(StagedRuntimeTest, ScriptErrors) {
-  const Outcome usage = Shell("scripts/collect-runtime.sh");
+  const testing::CommandResult usage = testing::RunCommand("scripts/collect-runtime.sh");
   EXPECT_EQ(usage.code, 2);
   EXPECT_THAT(usage.output, HasSubstr("usage:"));
-  const Outcome missing =
-      Shell("scripts/collect-runtime.sh " + (dir_ / "nothing").string() + " " +
+  const testing::CommandResult missing =
+      testing::RunCommand("scripts/collect-runtime.sh " + (dir_ / "nothing").string() + " " +
             (dir_ / "stage").string());
   EXPECT_EQ(missing.code, 1);
   EXPECT_THAT(missing.output,
@@ -511,12 +497,12 @@ TEST(KubernetesTest, StatefulSetProbesGpuVolumesAndFlags) {
 // ---- linters ------------------------------------------------------------------------
 
 TEST(LintTest, ShellcheckClean) {
-  const Outcome r = Shell("shellcheck scripts/*.sh deploy/*.sh");
+  const testing::CommandResult r = testing::RunCommand("shellcheck scripts/*.sh deploy/*.sh");
   EXPECT_EQ(r.code, 0) << r.output;
 }
 
 TEST(LintTest, YamllintClean) {
-  const Outcome r = Shell("yamllint -s -c deploy/.yamllint.yaml deploy");
+  const testing::CommandResult r = testing::RunCommand("yamllint -s -c deploy/.yamllint.yaml deploy");
   EXPECT_EQ(r.code, 0) << r.output;
 }
 

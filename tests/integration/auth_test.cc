@@ -29,6 +29,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 
 namespace edbp {
 namespace {
@@ -45,22 +46,6 @@ std::string ReadFile(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-struct Outcome {
-  int code = -1;
-  std::string output;
-};
-
-Outcome Shell(const std::string& command) {
-  Outcome r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 // edbp-server with `flags`; its stdout lines ("listening on", "health on", "metrics
@@ -138,17 +123,17 @@ class AuthTest : public ::testing::Test {
 
   // Makes ca.pem, server.pem, server-key.pem, client.pem, client-key.pem in dir_/certs.
   void MakeCerts() {
-    const Outcome r = Shell("deploy/gen-certs.sh " + (dir_ / "certs").string());
+    const testing::CommandResult r = testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "certs").string());
     ASSERT_EQ(r.code, 0) << r.output;
   }
   fs::path Cert(const std::string& name) const { return dir_ / "certs" / name; }
 
   // edbp-client with `args`; EDBP_TOKEN set to `env_token` when not null.
-  Outcome Client(const std::string& args, const char* env_token = nullptr) {
+  testing::CommandResult Client(const std::string& args, const char* env_token = nullptr) {
     std::string env = "env -u EDBP_TOKEN -u EDBP_SERVER ";
     if (env_token != nullptr)
       env = absl::StrCat("env -u EDBP_SERVER EDBP_TOKEN=", env_token, " ");
-    return Shell(absl::StrCat(env, EDBP_CLIENT_BIN, " --timeout 5 ", args));
+    return testing::RunCommand(absl::StrCat(env, EDBP_CLIENT_BIN, " --timeout 5 ", args));
   }
 
   fs::path dir_;
@@ -281,7 +266,7 @@ TEST_F(AuthTest, NoTokenOrAWrongOneIsUnauthenticatedOnEveryRpcButHealth) {
 
   // Health stays open, in plaintext and without a token.
   EXPECT_EQ(Client("--server " + address + " health").code, 0);
-  const Outcome health = Client("--server " + address + " health");
+  const testing::CommandResult health = Client("--server " + address + " health");
   EXPECT_EQ(health.output, "SERVING\n");
 }
 
@@ -290,21 +275,21 @@ TEST_F(AuthTest, ClientTokenFromFileOrEnvironment) {
                 {"--listen=127.0.0.1:0", "--auth-token-file=" + token_file_.string()});
   const std::string address = server.Address("listening");
   ASSERT_NE(address, "") << server.Log();
-  const Outcome none = Client("--server " + address + " list");
+  const testing::CommandResult none = Client("--server " + address + " list");
   EXPECT_EQ(none.code, 6) << none.output;
   EXPECT_THAT(none.output, AllOf(HasSubstr("UNAUTHENTICATED"),
                                  HasSubstr("this server requires a bearer token"),
                                  HasSubstr("--token-file")));
-  const Outcome wrong =
+  const testing::CommandResult wrong =
       Client("--server " + address + " list", "test-token-0123456789abcdeX");
   EXPECT_EQ(wrong.code, 6);
   EXPECT_THAT(wrong.output, HasSubstr("invalid bearer token"));
   EXPECT_EQ(Client("--server " + address + " list", kToken).code, 0);
-  const Outcome file =
+  const testing::CommandResult file =
       Client("--server " + address + " --token-file " + token_file_.string() + " list",
              "wrong-token-from-the-environment");
   EXPECT_EQ(file.code, 0) << file.output;  // --token-file wins over EDBP_TOKEN
-  const Outcome missing = Client("--server " + address + " --token-file " +
+  const testing::CommandResult missing = Client("--server " + address + " --token-file " +
                                  (dir_ / "absent").string() + " list");
   EXPECT_EQ(missing.code, 2);
   EXPECT_THAT(missing.output,
@@ -318,7 +303,7 @@ TEST_F(AuthTest, DataPathOutsideTheRootsIsRejected) {
   const fs::path config = dir_ / "c.yaml";
   std::string yaml = ReadFile("configs/small.yaml");
   std::ofstream(config) << yaml;
-  const Outcome r =
+  const testing::CommandResult r =
       Client("--server " + address + " submit " + config.string() + " --validate-only");
   EXPECT_EQ(r.code, 5) << r.output;
   EXPECT_THAT(r.output,
@@ -364,7 +349,7 @@ TEST_F(AuthTest, TlsRoundTripWithTheTestCa) {
   // Plaintext to a TLS port never connects.
   EXPECT_EQ(Client("--server " + address + " list", kToken).code, 3);
   // A CA that did not sign the server's certificate: the handshake fails.
-  const Outcome other = Shell("deploy/gen-certs.sh " + (dir_ / "other").string());
+  const testing::CommandResult other = testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "other").string());
   ASSERT_EQ(other.code, 0);
   EXPECT_EQ(Client("--server " + address + " --ca-cert " +
                        (dir_ / "other" / "ca.pem").string() + " list",
@@ -384,9 +369,9 @@ TEST_F(AuthTest, MtlsRejectsAClientWithoutACertificate) {
   ASSERT_NE(address, "") << server.Log();
   EXPECT_THAT(server.Log(), HasSubstr("TLS, client certificates required"));
   const std::string ca = " --ca-cert " + Cert("ca.pem").string();
-  const Outcome without = Client("--server " + address + ca + " list");
+  const testing::CommandResult without = Client("--server " + address + ca + " list");
   EXPECT_EQ(without.code, 3) << without.output;
-  const Outcome with =
+  const testing::CommandResult with =
       Client("--server " + address + ca + " --cert " + Cert("client.pem").string() +
              " --key " + Cert("client-key.pem").string() + " list");
   EXPECT_EQ(with.code, 0) << with.output;
@@ -434,33 +419,12 @@ TEST_F(AuthTest, BadTokenFilesStopTheServer) {
   EXPECT_THAT(missing.Log(), HasSubstr("No such file"));
 }
 
-std::string HttpGet(const std::string& address, const std::string& path) {
-  const size_t colon = address.rfind(':');
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-  EXPECT_EQ(write(fd, request.data(), request.size()),
-            static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
-
 TEST_F(AuthTest, MetricsEndpoint) {
   Server server(
       dir_, {"--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0", "--cpu-slots=2"}, 2);
   const std::string metrics = server.Address("metrics");
   ASSERT_NE(metrics, "") << server.Log();
-  const std::string response = HttpGet(metrics, "/metrics");
+  const std::string response = testing::HttpGet(metrics, "/metrics");
   EXPECT_THAT(
       response,
       AllOf(HasSubstr("200 OK"), HasSubstr("edbp_jobs{state=\"queued\"} 0"),
@@ -487,7 +451,7 @@ TEST_F(AuthTest, AuthenticatedJobWritesTensorBoardAndIsCounted) {
   yaml.replace(yaml.find("n_steps: 5"), 10, "n_steps: 5\n  data_limit: 200");
   const fs::path config = dir_ / "tiny.yaml";
   std::ofstream(config) << yaml;
-  const Outcome run =
+  const testing::CommandResult run =
       Client("--server " + address + " submit " + config.string() + " --follow", kToken);
   ASSERT_EQ(run.code, 0) << run.output << server.Log();
 
@@ -501,7 +465,8 @@ TEST_F(AuthTest, AuthenticatedJobWritesTensorBoardAndIsCounted) {
               ::testing::StartsWith("events.out.tfevents."));
   EXPECT_GT(fs::file_size(events[0]), 100u);
 
-  const std::string metrics = HttpGet(server.Address("metrics"), "/metrics");
+  const std::string metrics =
+      testing::HttpGet(server.Address("metrics"), "/metrics");
   EXPECT_THAT(metrics, AllOf(HasSubstr("edbp_jobs{state=\"succeeded\"} 1"),
                              HasSubstr("edbp_epoch_seconds_count 1"),
                              HasSubstr("edbp_watchers 0")));

@@ -19,6 +19,7 @@
 #include "core/data/transform.h"
 #include "core/io/safetensors.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 #include "tests/unit/core/direct_loops.h"
 
 namespace edbp {
@@ -28,24 +29,12 @@ namespace fs = std::filesystem;
 
 constexpr char kData[] = "/usr/share/datasets/fashion-mnist";
 
-struct CliRun {
-  int status = -1;
-  std::string output;
-};
+using CliRun = testing::CommandResult;
 
 // Runs edbp-train with `args` (and `env`, e.g. "EDBP_SPARSE=off", in its environment),
 // capturing stdout and stderr.
 CliRun RunTrain(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(EDBP_TRAIN_BIN) + " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::RunCommand(env + " " + std::string(EDBP_TRAIN_BIN) + " " + args);
 }
 
 class TrainCli : public ::testing::Test {
@@ -75,7 +64,7 @@ TEST_F(TrainCli, InspectStepReproducesTheReference) {
   const CliRun r = RunTrain(
       "tests/data/reference-small/config.yaml --init-weights "
       "tests/data/reference-small/init.safetensors --inspect-step " + out);
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.code, 0) << r.output;
   auto got = ReadSafeTensors(out);
   ASSERT_TRUE(got.ok()) << got.status();
   auto want = ReadSafeTensors("tests/data/reference-small/step.safetensors");
@@ -116,7 +105,7 @@ TEST_F(TrainCli, InspectStepIsTheSameWithSparsePathsOnAndOff) {
                               "tests/data/reference-small/init.safetensors --inspect-step " +
                                   out,
                               "EDBP_SPARSE=" + mode);
-    ASSERT_EQ(r.status, 0) << mode << ": " << r.output;
+    ASSERT_EQ(r.code, 0) << mode << ": " << r.output;
     auto got = ReadSafeTensors(out);
     ASSERT_TRUE(got.ok()) << got.status();
     steps[mode] = *std::move(got);
@@ -190,7 +179,7 @@ Layers:
   ASSERT_TRUE(WriteSafeTensors(Path("init.safetensors"), init).ok());
   const CliRun r = RunTrain(config + " --init-weights " + Path("init.safetensors") +
                          " --inspect-step " + Path("step.safetensors"));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.code, 0) << r.output;
   auto got = ReadSafeTensors(Path("step.safetensors"));
   ASSERT_TRUE(got.ok()) << got.status();
 
@@ -276,7 +265,7 @@ Layers:
 TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
   const CliRun r = RunTrain("configs/small.yaml --epochs 1 --data-limit 3000 --seed 1 --out-dir " +
                          Path("run") + " --metrics-jsonl " + Path("m.jsonl"));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(Path("m.jsonl"));
   std::string line, epoch_line;
   while (std::getline(in, line)) {
@@ -291,7 +280,7 @@ TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
   ASSERT_TRUE(fs::exists(Path("run/checkpoint_best.safetensors")));
   const CliRun ev = RunTrain("configs/small.yaml --evaluate --data-limit 3000 --init-weights " +
                           Path("run/checkpoint_best.safetensors"));
-  ASSERT_EQ(ev.status, 0) << ev.output;
+  ASSERT_EQ(ev.code, 0) << ev.output;
   std::ostringstream want;
   want.precision(2);
   want << std::fixed << "test accuracy " << 100 * acc << "%";
@@ -301,7 +290,7 @@ TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
 
 TEST_F(TrainCli, ValidateListsEveryErrorAndExitsNonZero) {
   const CliRun ok = RunTrain("configs/fashion_mnist.yaml --validate");
-  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(ok.code, 0) << ok.output;
   EXPECT_NE(ok.output.find("total parameters: 3275764"), std::string::npos) << ok.output;
   const std::string bad = Path("bad.yaml");
   std::ifstream src("configs/small.yaml");
@@ -312,19 +301,19 @@ TEST_F(TrainCli, ValidateListsEveryErrorAndExitsNonZero) {
   yaml.replace(yaml.find("optimizer: \"AdamW\""), 18, "optimizer: \"Adamm\"");
   std::ofstream(bad) << yaml;
   const CliRun r = RunTrain(bad + " --validate");
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("Layers.FC_1.n_inputs: expected 640 (40x4x4 from pooling_2), got 600"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("Network.optimizer"), std::string::npos) << r.output;
   const CliRun usage = RunTrain("");
-  EXPECT_EQ(usage.status, 2);
+  EXPECT_EQ(usage.code, 2);
   const CliRun eval = RunTrain("configs/small.yaml --evaluate");
-  EXPECT_EQ(eval.status, 2);
+  EXPECT_EQ(eval.code, 2);
   EXPECT_NE(eval.output.find("--evaluate needs --init-weights or --resume"), std::string::npos);
   const CliRun missing = RunTrain("configs/small.yaml --init-weights " + Path("nope.safetensors") +
                                " --inspect-step " + Path("x.safetensors"));
-  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.output.find("nope.safetensors"), std::string::npos) << missing.output;
 }
 

@@ -1,11 +1,6 @@
 // The /metrics text: parsed as the Prometheus text format (version 0.0.4), from the
-// serializer and over HTTP from the exposer.
+// serializer and over HTTP from the /metrics server.
 #include "server/prometheus_metrics.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 
 namespace edbp::server {
 namespace {
@@ -123,27 +119,6 @@ TEST_F(ServerMetricsTest, JobsQueueDevicesAndCounters) {
   EXPECT_EQ(e.types.at("edbp_epoch_seconds"), "histogram");
 }
 
-// GET path over HTTP/1.0 from 127.0.0.1:port; returns the whole response.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  EXPECT_EQ(write(fd, request.data(), request.size()),
-            static_cast<ssize_t>(request.size()));
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
-
 TEST_F(ServerMetricsTest, ServedOverHttp) {
   AddJob(v1::RUNNING, "cpu:0");
   ServerMetrics metrics(store_.get(), {"cpu:0"});
@@ -151,7 +126,8 @@ TEST_F(ServerMetricsTest, ServedOverHttp) {
   ASSERT_TRUE(port.ok()) << port.status();
   ASSERT_GT(*port, 0);
   metrics.OnEventStreamed();
-  const std::string response = HttpGet(*port, "/metrics");
+  const std::string response =
+      testing::HttpGet("127.0.0.1:" + std::to_string(*port), "/metrics");
   EXPECT_THAT(response, HasSubstr("200 OK"));
   const size_t body = response.find("\r\n\r\n");
   ASSERT_NE(body, std::string::npos);
