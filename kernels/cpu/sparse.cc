@@ -21,35 +21,17 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EDBP_SPARSE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EDBP_SPARSE_CLONES
-#endif
-
-// The 64-byte vector helpers are file-local and inlined: their ABI (which differs with
-// and without AVX-512, hence GCC's -Wpsabi note) never crosses a call boundary.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-// Helpers called from the target_clones functions are forced inline so that they are
-// compiled for the clone's instruction set.
-#define EDBP_INLINE [[gnu::always_inline]] inline
+#include "kernels/cpu/simd.h"
 
 namespace edbp::kernels::cpu {
 namespace {
 
-constexpr int64_t kLanes = 16;
+using simd::kLanes;
+using simd::Load;
+using simd::Store;
+using simd::VecF;
 constexpr int kMaxVecs = 4;                      // registers per output block
 constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
-using VecF = float __attribute__((vector_size(kLanes * sizeof(float))));
-
-EDBP_INLINE VecF Load(const float* p) {
-  VecF v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-EDBP_INLINE void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -146,110 +128,158 @@ EDBP_INLINE void Gather(VecF* acc, const int32_t* idx, const float* val, int64_t
 
 // ---- GEMM -----------------------------------------------------------------------------
 
-// Rows of op(A) as lists of (k, value), in increasing k.
-struct Csr {
-  std::vector<int64_t> offsets;
+// The lists are cut into blocks of kKBlock values of k (the column index of op(A)),
+// so that one block's rows of op(B), kKBlock × kBlock floats (16 KiB), stay in L1 while
+// every row of op(A) adds its terms from them: op(B) is read from memory once per
+// column block instead of once per row.
+constexpr int64_t kKBlock = 64;
+
+// Rows of op(A) as lists of (k, value) in increasing k. Row r's list is stored from
+// r · k (room for every k); Start(r, kb) is the position of its first entry with
+// k ≥ kb · kKBlock, and Start(r, k_blocks) its end.
+struct SparseRows {
+  int64_t k_blocks = 0;
   std::vector<int32_t> index;
   std::vector<float> value;
+  std::vector<int64_t> block_start;  // [m, k_blocks + 1]
+  int64_t Start(int64_t r, int64_t kb) const { return block_start[r * (k_blocks + 1) + kb]; }
 };
 
-void BuildCsr(const GemmArgs& g, Csr& csr) {
+// Fills `rows` from op(A) and returns the number of non-zeros. Branch-free: every
+// value is written at its row's next free slot, which advances only past non-zeros
+// (a zero lands inside the row's own room, where the next entry overwrites it or
+// nothing reads it).
+int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
   const int64_t m = g.m, k = g.k;
-  Grow(csr.offsets, m + 1);
+  const int64_t k_blocks = (k + kKBlock - 1) / kKBlock, stride = k_blocks + 1;
+  rows.k_blocks = k_blocks;
+  int32_t* index = Grow(rows.index, m * k);
+  float* value = Grow(rows.value, m * k);
+  int64_t* starts = Grow(rows.block_start, m * stride);
+  std::atomic<int64_t> total{0};
   if (!g.trans_a) {
-    // Row r of op(A) is row r of A: count per row, prefix, fill, rows in parallel.
+    // Row r of op(A) is row r of A.
     ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
+      int64_t nz = 0;
       for (int64_t r = begin; r < end; ++r) {
         const float* a = g.a + r * g.lda;
-        int64_t nz = 0;
-        for (int64_t j = 0; j < k; ++j) nz += a[j] != 0.0f;
-        csr.offsets[r + 1] = nz;
-      }
-    });
-    csr.offsets[0] = 0;
-    for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += csr.offsets[r];
-    Grow(csr.index, csr.offsets[m]);
-    Grow(csr.value, csr.offsets[m]);
-    ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const float* a = g.a + r * g.lda;
-        int64_t pos = csr.offsets[r];
-        for (int64_t j = 0; j < k; ++j) {
-          if (a[j] != 0.0f) {
-            csr.index[pos] = static_cast<int32_t>(j);
-            csr.value[pos++] = a[j];
+        int64_t pos = r * k;
+        for (int64_t kb = 0; kb < k_blocks; ++kb) {
+          starts[r * stride + kb] = pos;
+          for (int64_t j = kb * kKBlock; j < std::min(k, (kb + 1) * kKBlock); ++j) {
+            index[pos] = static_cast<int32_t>(j);
+            value[pos] = a[j];
+            pos += a[j] != 0.0f;
           }
         }
+        starts[r * stride + k_blocks] = pos;
+        nz += pos - r * k;
       }
+      total += nz;
     });
-    return;
+    return total.load();
   }
-  // op(A) = Aᵀ with A stored [k, m]: row r of op(A) is column r of A. Count per
-  // column, prefix, then append row by row so each list is in increasing k.
-  std::fill(csr.offsets.begin(), csr.offsets.begin() + m + 1, 0);
-  for (int64_t j = 0; j < k; ++j) {
-    const float* a = g.a + j * g.lda;
-    for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += a[r] != 0.0f;
-  }
-  for (int64_t r = 0; r < m; ++r) csr.offsets[r + 1] += csr.offsets[r];
-  Grow(csr.index, csr.offsets[m]);
-  Grow(csr.value, csr.offsets[m]);
-  thread_local std::vector<int64_t> fill;
-  int64_t* pos = Grow(fill, m);
-  std::copy(csr.offsets.begin(), csr.offsets.begin() + m, pos);
-  for (int64_t j = 0; j < k; ++j) {
-    const float* a = g.a + j * g.lda;
-    for (int64_t r = 0; r < m; ++r) {
-      if (a[r] != 0.0f) {
-        csr.index[pos[r]] = static_cast<int32_t>(j);
-        csr.value[pos[r]++] = a[r];
+  // op(A) = Aᵀ with A stored [k, m]: row r of op(A) is column r of A. Each thread owns
+  // a range of rows r and walks A's rows j in order, so each list is in increasing k;
+  // Start(r, k_blocks) serves as row r's cursor.
+  ParallelFor(m, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) starts[r * stride + k_blocks] = r * k;
+    for (int64_t j = 0; j < k; ++j) {
+      if (j % kKBlock == 0) {
+        for (int64_t r = begin; r < end; ++r) {
+          starts[r * stride + j / kKBlock] = starts[r * stride + k_blocks];
+        }
       }
+      const float* a = g.a + j * g.lda;
+      for (int64_t r = begin; r < end; ++r) {
+        int64_t& pos = starts[r * stride + k_blocks];
+        index[pos] = static_cast<int32_t>(j);
+        value[pos] = a[r];
+        pos += a[r] != 0.0f;
+      }
+    }
+    int64_t nz = 0;
+    for (int64_t r = begin; r < end; ++r) nz += starts[r * stride + k_blocks] - r * k;
+    total += nz;
+  });
+  return total.load();
+}
+
+// C[rows, col .. col + 16·NV) from the lists and the column block b (its kKBlock-row
+// tiles, row stride ldb). Each element is summed over increasing k, as one unbroken
+// gather would: the running sum is stored and reloaded between k-blocks, which does
+// not change the float result.
+template <int NV>
+EDBP_INLINE void SpmmBlock(const SparseRows& rows, const float* b, int64_t ldb, float* c,
+                           int64_t ldc, int64_t row_begin, int64_t row_end) {
+  for (int64_t kb = 0; kb < rows.k_blocks; ++kb) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      float* dst = c + r * ldc;
+      VecF acc[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[j] = kb == 0 ? VecF{} : Load(dst + j * kLanes);
+      const int64_t first = rows.Start(r, kb);
+      Gather<NV>(acc, rows.index.data() + first, rows.value.data() + first,
+                 rows.Start(r, kb + 1) - first, b, ldb);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
     }
   }
 }
 
-// C[rows, col .. col + 16·NV) from the lists and B [k, n] (row stride ldb).
-template <int NV>
-EDBP_INLINE void SpmmBlock(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
-               int64_t col, int64_t row_begin, int64_t row_end) {
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    VecF acc[NV] = {};
-    const int64_t first = csr.offsets[r];
-    Gather<NV>(acc, csr.index.data() + first, csr.value.data() + first,
-               csr.offsets[r + 1] - first, b + col, ldb);
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) Store(c + r * ldc + col + j * kLanes, acc[j]);
-  }
-}
-
-// The last n % 16 columns, one scalar sum per element (same order: increasing k).
-EDBP_INLINE void SpmmTail(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
-              int64_t col_begin, int64_t col_end, int64_t row_begin, int64_t row_end) {
+// Columns [col_begin, col_end) of the block, one scalar sum per element (same order:
+// increasing k).
+EDBP_INLINE void SpmmTail(const SparseRows& rows, const float* b, int64_t ldb, float* c,
+                          int64_t ldc, int64_t col_begin, int64_t col_end, int64_t row_begin,
+                          int64_t row_end) {
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int64_t col = col_begin; col < col_end; ++col) {
       float acc = 0.0f;
-      for (int64_t e = csr.offsets[r]; e < csr.offsets[r + 1]; ++e) {
-        acc += csr.value[e] * b[csr.index[e] * ldb + col];
+      for (int64_t e = rows.Start(r, 0); e < rows.Start(r, rows.k_blocks); ++e) {
+        acc += rows.value[e] * b[rows.index[e] * ldb + col];
       }
       c[r * ldc + col] = acc;
     }
   }
 }
 
-EDBP_SPARSE_CLONES
-void SpmmItem(const Csr& csr, const float* b, int64_t ldb, float* c, int64_t ldc,
-              int64_t n, int64_t col, int64_t row_begin, int64_t row_end) {
-  const int64_t width = std::min(kBlock, n - col);
+// One column block of C, `width` ≤ kBlock columns from c (rows [row_begin, row_end)),
+// from the matching columns b of op(B).
+EDBP_CPU_CLONES
+void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int64_t ldc,
+              int64_t width, int64_t row_begin, int64_t row_end) {
+#define EDBP_CALL(NV) SpmmBlock<NV>(rows, b, ldb, c, ldc, row_begin, row_end)
   switch (width / kLanes) {
-    case 4: SpmmBlock<4>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
-    case 3: SpmmBlock<3>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
-    case 2: SpmmBlock<2>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
-    case 1: SpmmBlock<1>(csr, b, ldb, c, ldc, col, row_begin, row_end); break;
+    case 4: EDBP_CALL(4); break;
+    case 3: EDBP_CALL(3); break;
+    case 2: EDBP_CALL(2); break;
+    case 1: EDBP_CALL(1); break;
     default: break;
   }
-  const int64_t vec_end = col + width / kLanes * kLanes;
-  if (vec_end < col + width) {
-    SpmmTail(csr, b, ldb, c, ldc, vec_end, col + width, row_begin, row_end);
+#undef EDBP_CALL
+  const int64_t vec_width = width / kLanes * kLanes;
+  if (vec_width < width) SpmmTail(rows, b, ldb, c, ldc, vec_width, width, row_begin, row_end);
+}
+
+// dst[j · ld_dst + i] = src[i · ld_src + j] for i < count (≤ 16) and j < cols: a full
+// group of 16 is transposed 16×16 in registers, so that every load and store is a
+// contiguous 64 bytes.
+EDBP_CPU_CLONES
+void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols, float* dst,
+                    int64_t ld_dst) {
+  int64_t j0 = 0;
+  if (count == kLanes) {
+    for (; j0 + kLanes <= cols; j0 += kLanes) {
+      VecF v[kLanes];
+#pragma GCC unroll 16
+      for (int i = 0; i < kLanes; ++i) v[i] = Load(src + i * ld_src + j0);
+      simd::Transpose16x16(v);
+#pragma GCC unroll 16
+      for (int l = 0; l < kLanes; ++l) Store(dst + (j0 + l) * ld_dst, v[l]);
+    }
+  }
+  for (; j0 < cols; ++j0) {
+    for (int64_t i = 0; i < count; ++i) dst[j0 * ld_dst + i] = src[i * ld_src + j0];
   }
 }
 
@@ -492,7 +522,7 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
     }                                                                \
   }
 
-EDBP_SPARSE_CLONES
+EDBP_CPU_CLONES
 void ConvForwardImage(const Conv2dShape& s, const float* x, const float* wt, int64_t cpad,
                       float* y) {
   thread_local PixelLists lists;
@@ -506,7 +536,7 @@ void ConvForwardImage(const Conv2dShape& s, const float* x, const float* wt, int
   ToChannelMajor(y_pm, s.c_out, p_out, cpad, y);
 }
 
-EDBP_SPARSE_CLONES
+EDBP_CPU_CLONES
 void ConvDataImage(const Conv2dShape& s, const float* dy, const float* wd, int64_t cipad,
                    float* dx) {
   thread_local PixelLists lists;
@@ -520,7 +550,7 @@ void ConvDataImage(const Conv2dShape& s, const float* dy, const float* wd, int64
   ToChannelMajor(dx_pm, s.c_in, pixels, cipad, dx);
 }
 
-EDBP_SPARSE_CLONES
+EDBP_CPU_CLONES
 void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
                      float* acc) {
   thread_local ChannelLists lists;
@@ -584,63 +614,55 @@ const SparseCrossover& GetSparseCrossover() {
 bool SparseGemm(const GemmArgs& g) {
   if (g.alpha != 1.0f || g.beta != 0.0f || g.k == 0) return false;
   if (g.k > int64_t{0x7fffffff}) return false;
-  // The sparse operand is op(A), m·k floats (its storage may have a larger stride, in
-  // which case the count covers only the rows/columns used).
-  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
   const SparseMode mode = GetSparseMode();
   if (mode == SparseMode::kOff) return false;
+  // The lists of op(A) are built first; kAuto decides by the non-zeros they hold (one
+  // pass over A either way). Plain references: the lambdas below run on pool threads,
+  // where the name of a thread_local would denote that thread's own instance.
+  thread_local SparseRows lists;
+  SparseRows& rows = lists;
+  const int64_t nz = BuildSparseRows(g, rows);
   if (mode == SparseMode::kAuto) {
-    int64_t nz = 0;
-    if (g.lda == a_cols) {
-      nz = CountNonZeros(g.a, a_rows * a_cols);
-    } else {
-      for (int64_t r = 0; r < a_rows; ++r) nz += CountNonZeros(g.a + r * g.lda, a_cols);
-    }
     const SparseCrossover& x = GetSparseCrossover();
     const double crossover =
         g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm);
-    const bool sparse =
-        static_cast<double>(nz) < crossover * static_cast<double>(a_rows * a_cols);
+    const bool sparse = static_cast<double>(nz) < crossover * static_cast<double>(g.m * g.k);
     Record(Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) + (g.trans_b ? " B^T" : " B") +
                "[" + std::to_string(g.k) + "," + std::to_string(g.n) + "]",
-           nz, a_rows * a_cols, sparse);
+           nz, g.m * g.k, sparse);
     if (!sparse) return false;
   }
-  // A plain reference: the lambdas below run on pool threads, where the name of a
-  // thread_local would denote that thread's own instance.
-  thread_local Csr lists;
-  Csr& csr = lists;
-  BuildCsr(g, csr);
-  // op(B) as [k, n] rows: B itself, or its transpose in scratch.
-  const float* b = g.b;
-  int64_t ldb = g.ldb;
-  thread_local std::vector<float> bt;
+  // op(B) [k, n] by column blocks of kBlock: B itself (row stride ldb) when not
+  // transposed; else its transpose, packed block by block so that each block's rows
+  // are contiguous (a row stride of n floats, 4 KiB for n = 1024, would map a tile's
+  // rows to the same L1 sets).
+  thread_local std::vector<float> packed_b;
+  float* packed = nullptr;
   if (g.trans_b) {
-    float* t = Grow(bt, g.k * g.n);
-    // 32×32 tiles, so that both the reads and the writes stay in cache lines.
-    constexpr int64_t kTile = 32;
-    ParallelFor((g.k + kTile - 1) / kTile, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t k0 = begin * kTile; k0 < std::min(g.k, end * kTile); k0 += kTile) {
-        const int64_t k1 = std::min(g.k, k0 + kTile);
-        for (int64_t j0 = 0; j0 < g.n; j0 += kTile) {
-          const int64_t j1 = std::min(g.n, j0 + kTile);
-          for (int64_t kk = k0; kk < k1; ++kk) {
-            for (int64_t j = j0; j < j1; ++j) t[kk * g.n + j] = g.b[j * g.ldb + kk];
-          }
-        }
+    packed = Grow(packed_b, g.k * g.n);
+    // B is [n, k]: its rows, 16 at a time, become columns of op(B).
+    ParallelFor((g.n + kLanes - 1) / kLanes, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t group = begin; group < end; ++group) {
+        const int64_t i0 = group * kLanes, cb = i0 / kBlock;
+        const int64_t width = std::min(kBlock, g.n - cb * kBlock);
+        TransposeGroup(g.b + i0 * g.ldb, g.ldb, std::min(kLanes, g.n - i0), g.k,
+                       packed + cb * kBlock * g.k + (i0 - cb * kBlock), width);
       }
     });
-    b = t;
-    ldb = g.n;
   }
   // Work items: column blocks × row blocks; each output element belongs to one item.
-  constexpr int64_t kRowBlock = 32;
+  // An item's rows of C (kRowBlock × kBlock floats, 64 KiB) stay in L2 across the
+  // k-blocks.
+  constexpr int64_t kRowBlock = 256;
   const int64_t col_blocks = (g.n + kBlock - 1) / kBlock;
   const int64_t row_blocks = (g.m + kRowBlock - 1) / kRowBlock;
   ParallelFor(col_blocks * row_blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t cb = item / row_blocks, rb = item % row_blocks;
-      SpmmItem(csr, b, ldb, g.c, g.ldc, g.n, cb * kBlock, rb * kRowBlock,
+      const int64_t col = cb * kBlock, width = std::min(kBlock, g.n - col);
+      const float* b = g.trans_b ? packed + col * g.k : g.b + col;
+      const int64_t ldb = g.trans_b ? width : g.ldb;
+      SpmmItem(rows, b, ldb, g.c + col, g.ldc, width, rb * kRowBlock,
                std::min(g.m, (rb + 1) * kRowBlock));
     }
   });

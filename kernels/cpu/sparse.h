@@ -50,8 +50,8 @@ bool ParseSparseMode(const char* text, SparseMode* mode);
 // down.
 struct SparseCrossover {
   double gemm = 0.6;               // op(B) = B (linear layers' data gradient)
-  double gemm_transposed_a = 0.4;  // op(A) = Aᵀ (linear layers' filter gradient)
-  double gemm_transposed_b = 0.1;  // op(B) = Bᵀ: B is transposed first (linear forward)
+  double gemm_transposed_a = 0.5;  // op(A) = Aᵀ (linear layers' filter gradient)
+  double gemm_transposed_b = 0.5;  // op(B) = Bᵀ: B is transposed first (linear forward)
   double conv_forward = 0.6;
   double conv_backward_data = 0.45;
   double conv_backward_filter = 0.55;

@@ -108,7 +108,11 @@ INSTANTIATE_TEST_SUITE_P(
                       GemmCase{true, false, 1024, 313, 50, 0},   // linear filter grad
                       GemmCase{false, false, 37, 10, 64, 3},     // columns: tail only
                       GemmCase{true, true, 19, 83, 21, 5},       // blocks + tail
-                      GemmCase{false, false, 70, 48, 1, 0}));    // k = 1
+                      GemmCase{false, false, 70, 48, 1, 0},      // k = 1
+                      // Several row blocks (256), k-blocks (64) and packed column
+                      // blocks of op(B) = Bᵀ, the last ones partial (150 = 64+64+22).
+                      GemmCase{false, true, 300, 150, 200, 2},
+                      GemmCase{true, false, 270, 90, 130, 1}));
 
 // ---- convolution ----------------------------------------------------------------------
 
