@@ -61,9 +61,13 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, out_shape));
   EDBP_RETURN_IF_ERROR(Current(x, ctx->w_hat, current));
 
-  // §2: neuron forward over [T, B·N].
-  EDBP_ASSIGN_OR_RETURN(ctx->du, Tensor::Empty(backend, out_shape));
-  EDBP_ASSIGN_OR_RETURN(ctx->du_t, Tensor::Empty(backend, out_shape));
+  // §2: neuron forward over [T, B·N]. du and du_t serve the backward and label
+  // injection only; a forward that neither follows leaves them out.
+  const bool need_du = options.keep_context || options.labels != nullptr;
+  if (need_du) {
+    EDBP_ASSIGN_OR_RETURN(ctx->du, Tensor::Empty(backend, out_shape));
+    EDBP_ASSIGN_OR_RETURN(ctx->du_t, Tensor::Empty(backend, out_shape));
+  }
   EDBP_ASSIGN_OR_RETURN(ctx->o, Tensor::Empty(backend, out_shape));
   kernels::NeuronParams params = neuron_->params;
   params.threshold = config().threshold;
@@ -71,8 +75,8 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
                                                .n = current.numel() / steps,
                                                .params = params,
                                                .input = current.f32(),
-                                               .du = ctx->du.f32(),
-                                               .du_t = ctx->du_t.f32(),
+                                               .du = need_du ? ctx->du.f32() : nullptr,
+                                               .du_t = need_du ? ctx->du_t.f32() : nullptr,
                                                .o = ctx->o.f32()}));
 
   LayerForward result;

@@ -9,43 +9,28 @@
 // comparisons and selects are exact), so the results are bit-identical to the scalar
 // recurrence of §2/§3; neurons past the last full block run the scalar code.
 //
-// The vector functions are compiled for AVX-512, AVX2 and baseline x86-64 and the
-// best one the CPU supports is picked at load time (GCC target_clones); the lane math
-// is the same IEEE float32 in every version.
+// The vector functions are compiled for AVX-512, AVX2 and baseline x86-64 (simd.h); the
+// lane math is the same IEEE float32 in every version.
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EDBP_NEURON_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EDBP_NEURON_CLONES
-#endif
-
-// The 64-byte vector helpers below are file-local and inlined: their ABI (which differs
-// with and without AVX-512, hence GCC's -Wpsabi note) never crosses a call boundary.
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "kernels/cpu/simd.h"
 
 namespace edbp::kernels::cpu {
 namespace {
 
-constexpr int64_t kLanes = 16;
-using VecF = float __attribute__((vector_size(kLanes * sizeof(float))));
-using VecI = int __attribute__((vector_size(kLanes * sizeof(int))));
+using simd::kLanes;
+using simd::Load;
+using simd::Splat;
+using simd::Store;
+using simd::VecF;
+using simd::VecI;
 
 // Neurons per ParallelFor chunk at least (a multiple of kLanes).
 constexpr int64_t kGrain = 4096;
-
-[[gnu::always_inline]] inline VecF Load(const float* p) {
-  VecF v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-[[gnu::always_inline]] inline void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
-[[gnu::always_inline]] inline VecF Splat(float x) { return VecF{} + x; }
 
 struct ForwardConsts {
   float decay_m, decay_s, decay_g, theta_s, theta_diff, threshold;
@@ -84,8 +69,10 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
       du = g;
     }
     const bool spike = u >= c.threshold;
-    a.du[idx] = du;
-    a.du_t[idx] = du_t;
+    if (a.du != nullptr) {
+      a.du[idx] = du;
+      a.du_t[idx] = du_t;
+    }
     a.o[idx] = spike ? 1.0f : 0.0f;
     if (spike) {
       u_prev = 0;
@@ -96,10 +83,11 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
   }
 }
 
-// §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar.
-EDBP_NEURON_CLONES
-void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t begin,
-                   int64_t end) {
+// §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar;
+// du and du_t are stored when kStoreGrads.
+template <bool kStoreGrads>
+EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardConsts& c,
+                                   int64_t begin, int64_t end) {
   const int64_t n = a.n;
   const VecF decay_m = Splat(c.decay_m), decay_s = Splat(c.decay_s),
              decay_g = Splat(c.decay_g), theta_s = Splat(c.theta_s),
@@ -124,14 +112,26 @@ void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t b
         du = g;
       }
       const VecI spike = u >= threshold;
-      Store(a.du + idx, du);
-      Store(a.du_t + idx, du_t);
+      if constexpr (kStoreGrads) {
+        Store(a.du + idx, du);
+        Store(a.du_t + idx, du_t);
+      }
       Store(a.o + idx, spike ? one : zero);
       u_prev = spike ? zero : u;
       m = spike ? zero : m;
       s = spike ? zero : s;
       g = spike ? zero : g;
     }
+  }
+}
+
+EDBP_CPU_CLONES
+void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t begin,
+                   int64_t end) {
+  if (a.du != nullptr) {
+    ForwardBlocksImpl<true>(a, c, begin, end);
+  } else {
+    ForwardBlocksImpl<false>(a, c, begin, end);
   }
 }
 
@@ -162,13 +162,13 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
 }
 
 // std::clamp(v, lo, hi) lane by lane: v < lo ? lo : (hi < v ? hi : v).
-[[gnu::always_inline]] inline VecF Clamp(VecF v, VecF lo, VecF hi) {
+EDBP_INLINE VecF Clamp(VecF v, VecF lo, VecF hi) {
   const VecF x = v < lo ? lo : v;
   return hi < x ? hi : x;
 }
 
 // §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar.
-EDBP_NEURON_CLONES
+EDBP_CPU_CLONES
 void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
   const int64_t n = a.n;
   const VecF zero = Splat(0.0f), minus_one = Splat(-1.0f), lo_w = Splat(-4.0f),
@@ -233,7 +233,8 @@ void ForNeurons(int64_t n, VectorFn vector_fn, ScalarFn scalar_fn) {
 
 void NeuronForward(const NeuronForwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.input && a.du && a.du_t && a.o);
+  EDBP_CHECK(a.input && a.o && (a.du == nullptr) == (a.du_t == nullptr))
+      << "NeuronForward: input and o are required, du and du_t both or neither";
   const ForwardConsts c = MakeForwardConsts(a.params);
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { ForwardBlocks(a, c, begin, end); },

@@ -42,12 +42,14 @@ EDBP_INLINE VecF Load(const float* p) {
 EDBP_INLINE void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
 EDBP_INLINE VecF Splat(float x) { return VecF{} + x; }
 
-// 8 floats at p widened to doubles (exact).
-EDBP_INLINE VecD LoadAsDouble(const float* p) {
+EDBP_INLINE VecF8 Load8(const float* p) {
   VecF8 v;
   std::memcpy(&v, p, sizeof(v));
-  return __builtin_convertvector(v, VecD);
+  return v;
 }
+// 8 floats widened to doubles (exact).
+EDBP_INLINE VecD ToDouble(VecF8 v) { return __builtin_convertvector(v, VecD); }
+EDBP_INLINE VecD LoadAsDouble(const float* p) { return ToDouble(Load8(p)); }
 
 // Σ of the 8 lanes, in lane order.
 EDBP_INLINE double LaneSum(VecD v) {

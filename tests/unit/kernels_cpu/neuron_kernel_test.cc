@@ -117,6 +117,13 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     EXPECT_TRUE(SameBits(o, o_ref)) << "n=" << n;
     EXPECT_TRUE(SameBits(du, du_ref)) << "n=" << n;
     EXPECT_TRUE(SameBits(du_t, du_t_ref)) << "n=" << n;
+    // Without du and du_t (no backward follows): the same spikes.
+    Floats o_only(size, -1.0f);
+    NeuronForwardArgs spikes_only = fwd;
+    spikes_only.du = spikes_only.du_t = nullptr;
+    spikes_only.o = o_only.data();
+    NeuronForward(spikes_only);
+    EXPECT_TRUE(SameBits(o_only, o_ref)) << "spikes only, n=" << n;
     const float spikes = std::count(o.begin(), o.end(), 1.0f);
     EXPECT_GT(spikes, 0) << "the inputs must make neurons fire, n=" << n;
     EXPECT_LT(spikes, static_cast<float>(size)) << "n=" << n;
@@ -149,6 +156,13 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     EXPECT_TRUE(SameBits(gi, gi_ref)) << "n=" << n;
     EXPECT_GT(std::count_if(gw.begin(), gw.end(), [](float v) { return v != 0; }), 0);
   }
+}
+
+TEST(NeuronForwardDeathTest, DuAndDuTAreBothGivenOrBothNull) {
+  Floats input(16, 1.0f), du(16), o(16);
+  NeuronForwardArgs a{.steps = 1, .n = 16, .params = {}, .input = input.data(), .du = du.data(),
+                      .du_t = nullptr, .o = o.data()};
+  EXPECT_DEATH(NeuronForward(a), "du and du_t both or neither");
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, NeuronKernelTest,
