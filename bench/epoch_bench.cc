@@ -3,19 +3,23 @@
 // one run.
 //
 //   edbp_epoch_bench [--config configs/fashion_mnist.yaml] [--small 500] [--large 2000]
-//                    [--modes auto,off] [--synthetic-data]
+//                    [--modes auto,off] [--repeats 3] [--synthetic-data]
 //
 // For each sparse mode (kernels/cpu/sparse.h), trains one epoch on the first --small
 // and then the first --large samples of each split (training with the training
 // transform, then testing), exactly as edbp-train does. The marginal seconds per
 // training and per test sample are the differences of the two runs' phase times over
 // the differences of their sample counts, so start-up (data loading, the §7
-// initialisation, the first step's allocations) cancels. Then
+// initialisation, the first step's allocations) cancels; an untimed epoch runs first, so
+// that the process's first-touch costs do not land in one of them. Then
 //   ratio = (dense FLOPs of one training + one test sample) / (marginal seconds of
 //           one training + one test sample) / sgemm FLOP/s,
-// with sgemm measured in the same run; 1.0 is what a dense implementation running every
-// convolution and GEMM at sgemm peak would score. Also prints the per-layer firing
-// rates the figure was measured at (the --large run's epoch), the measured operand
+// with sgemm measured right before and after the pair of epochs (their mean); 1.0 is
+// what a dense implementation running every convolution and GEMM at sgemm peak would
+// score. Each repeat is such a measurement on its own; the figures printed are the
+// medians over --repeats (each repeat's ratio is printed too: the machine's speed
+// drifts, and a ratio only holds within one window). Also prints the per-layer firing
+// rates the figure was measured at (the last --large epoch), the measured operand
 // densities and which path each op took, and the process's peak RSS.
 #include <sys/resource.h>
 
@@ -75,7 +79,7 @@ Phase RunEpoch(const edbp::config::Config& config, int64_t limit, bool synthetic
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--config FILE] [--small N] [--large N] [--modes auto,off,always]"
-               " [--synthetic-data]\n",
+               " [--repeats N] [--synthetic-data]\n",
                argv0);
   return 2;
 }
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   int64_t small = 500, large = 2000;
   std::string modes = "auto,off";
   bool synthetic = false;
+  int repeats = 3;
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
     if (!std::strcmp(argv[i], "--config") && has_value) {
@@ -97,6 +102,8 @@ int main(int argc, char** argv) {
       large = std::atoll(argv[++i]);
     } else if (!std::strcmp(argv[i], "--modes") && has_value) {
       modes = argv[++i];
+    } else if (!std::strcmp(argv[i], "--repeats") && has_value) {
+      repeats = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--synthetic-data")) {
       synthetic = true;
     } else {
@@ -105,6 +112,10 @@ int main(int argc, char** argv) {
   }
   if (small < 1 || large <= small) {
     std::fprintf(stderr, "--small and --large: need 1 <= small < large\n");
+    return 2;
+  }
+  if (repeats < 1) {
+    std::fprintf(stderr, "--repeats: need at least 1\n");
     return 2;
   }
   const edbp::config::Config config = Check(edbp::config::LoadConfigFile(path));
@@ -125,26 +136,43 @@ int main(int argc, char** argv) {
       return 2;
     }
     edbp::kernels::cpu::SetSparseMode(mode);
-    const double sgemm_before = edbp::bench::SgemmGflops(cpu);
-    const Phase a = RunEpoch(config, small, synthetic);
-    edbp::kernels::cpu::ResetOperandDensities();
-    const Phase b = RunEpoch(config, large, synthetic);
-    const double sgemm = 0.5 * (sgemm_before + edbp::bench::SgemmGflops(cpu));
-    const double train_s = (b.train_seconds - a.train_seconds) /
-                           static_cast<double>(b.train_samples - a.train_samples);
-    const double test_s = (b.test_seconds - a.test_seconds) /
-                          static_cast<double>(b.test_samples - a.test_samples);
-    const double train_ratio = (dense.forward + dense.backward) / train_s / 1e9 / sgemm;
-    const double test_ratio = dense.forward / test_s / 1e9 / sgemm;
-    const double ratio =
-        (2 * dense.forward + dense.backward) / (train_s + test_s) / 1e9 / sgemm;
     std::printf("\n== sparse mode %s ==\n", name.c_str());
-    std::printf("marginal: train %.3f ms/sample (%.1f samples/s), test %.3f ms/sample "
+    // An untimed epoch first: a process's first epoch pays for page faults and cache
+    // warm-up that would otherwise land in the first --small run only, not cancel, and
+    // make that repeat look ~20 % faster than the rest.
+    RunEpoch(config, small, synthetic);
+    std::vector<double> train_ms, test_ms, sgemms, train_ratios, test_ratios, ratios;
+    Phase b;
+    for (int r = 0; r < repeats; ++r) {
+      const double sgemm_before = edbp::bench::SgemmGflops(cpu);
+      const Phase a = RunEpoch(config, small, synthetic);
+      edbp::kernels::cpu::ResetOperandDensities();
+      b = RunEpoch(config, large, synthetic);
+      const double sgemm = 0.5 * (sgemm_before + edbp::bench::SgemmGflops(cpu));
+      const double train_s = (b.train_seconds - a.train_seconds) /
+                             static_cast<double>(b.train_samples - a.train_samples);
+      const double test_s = (b.test_seconds - a.test_seconds) /
+                            static_cast<double>(b.test_samples - a.test_samples);
+      train_ms.push_back(train_s * 1e3);
+      test_ms.push_back(test_s * 1e3);
+      sgemms.push_back(sgemm);
+      train_ratios.push_back((dense.forward + dense.backward) / train_s / 1e9 / sgemm);
+      test_ratios.push_back(dense.forward / test_s / 1e9 / sgemm);
+      ratios.push_back((2 * dense.forward + dense.backward) / (train_s + test_s) / 1e9 /
+                       sgemm);
+      std::printf("repeat %d: train %.3f ms/sample, test %.3f ms/sample, sgemm %.1f GFLOP/s, "
+                  "train+test ratio %.3f\n",
+                  r + 1, train_ms.back(), test_ms.back(), sgemm, ratios.back());
+    }
+    using edbp::bench::Median;
+    std::printf("median of %d: train %.3f ms/sample (%.1f samples/s), test %.3f ms/sample "
                 "(%.1f samples/s)\n",
-                train_s * 1e3, 1 / train_s, test_s * 1e3, 1 / test_s);
-    std::printf("sgemm 1024^3 %.1f GFLOP/s (same run, mean of before and after)\n", sgemm);
-    std::printf("dense-equivalent / sgemm: train %.2f, test %.2f, train+test %.2f\n",
-                train_ratio, test_ratio, ratio);
+                repeats, Median(train_ms), 1e3 / Median(train_ms), Median(test_ms),
+                1e3 / Median(test_ms));
+    std::printf("sgemm 1024^3 %.1f GFLOP/s (median; each repeat measured before and after)\n",
+                Median(sgemms));
+    std::printf("dense-equivalent / sgemm (medians): train %.2f, test %.2f, train+test %.2f\n",
+                Median(train_ratios), Median(test_ratios), Median(ratios));
     std::printf("epoch of %lld: test accuracy %.2f %%, train accuracy %.2f %%\n",
                 static_cast<long long>(large), 100 * b.metrics.test_accuracy,
                 100 * b.metrics.train_accuracy);
@@ -165,6 +193,6 @@ int main(int argc, char** argv) {
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("\npeak RSS %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+  std::printf("\npeak RSS %.1f MiB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
   return 0;
 }

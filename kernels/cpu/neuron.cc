@@ -5,7 +5,7 @@
 // takes blocks of kLanes consecutive neurons and runs the time loop outside, doing the
 // recurrence on a vector of kLanes neurons at once: every load and store is
 // contiguous, and the divisions of §2/§3 run kLanes-wide. Vector lanes do exactly the
-// scalar float operations in the same order (no FMA contraction in ISO C++ mode,
+// scalar float operations in the same order (no FMA contraction: -ffp-contract=off,
 // comparisons and selects are exact), so the results are bit-identical to the scalar
 // recurrence of §2/§3; neurons past the last full block run the scalar code.
 //

@@ -6,8 +6,8 @@
 // The helpers below are forced inline, so each clone compiles them for its own
 // instruction set; the 64-byte vectors then never cross a call boundary, whose ABI
 // differs with and without AVX-512 (GCC's -Wpsabi note, silenced for the including
-// file). Lane math is plain IEEE float32/float64 (no FMA contraction in ISO C++
-// mode), so every clone gives the same bits.
+// file). Lane math is plain IEEE float32/float64 (no FMA contraction: the build has
+// -ffp-contract=off), so every clone gives the same bits.
 //
 // Include this only from kernels/cpu/*.cc.
 #ifndef EDBP_KERNELS_CPU_SIMD_H_

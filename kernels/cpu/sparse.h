@@ -18,7 +18,7 @@
 // each output element is summed by one thread in a fixed order, and the filter
 // gradient sums per-chunk partials in chunk order with chunks fixed by the shape.
 //
-// The lane math is plain float32 multiply then add (no FMA contraction in ISO C++), so
+// The lane math is plain float32 multiply then add (the build has -ffp-contract=off), so
 // the results are the same whichever vector ISA the CPU offers.
 #ifndef EDBP_KERNELS_CPU_SPARSE_H_
 #define EDBP_KERNELS_CPU_SPARSE_H_

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -293,6 +294,66 @@ TEST(Pool2dTest, AdjustedPreservesWindowSumsAfterSpikeMask) {
       }
     }
     EXPECT_GT(spiking_windows, 0);
+  }
+}
+
+// The 2×2 average and adjusted-average paths (the Fashion-MNIST and CIFAR shapes take a
+// specialised loop) give the bits of the general formulas: scan-order sum / 4, and
+// dx[i, j] = dy[i/2, j/2] · (1/y cut at kh·kw + 1) / 4. Odd sizes drop an edge and
+// take the general path.
+TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> quarter(0, 4);
+  std::uniform_real_distribution<float> grad(-2.0f, 2.0f);
+  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 10}, {7, 9}}) {
+    const Pool2dShape s = MakeShape(3, 5, h, w, 2, 2);
+    const int64_t oh = s.out_h(), ow = s.out_w(), planes = s.n * s.c;
+    Floats x(static_cast<size_t>(planes * h * w));
+    for (float& v : x) v = 0.25f * static_cast<float>(quarter(rng)) * (quarter(rng) > 2);
+    Floats dy(static_cast<size_t>(planes * oh * ow));
+    for (float& v : dy) v = grad(rng);
+    Floats want_y(dy.size()), want_dx(x.size());
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* in = x.data() + p * h * w;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          float sum = 0;
+          for (int64_t ky = 0; ky < 2; ++ky) {
+            for (int64_t kx = 0; kx < 2; ++kx) sum += in[(2 * oy + ky) * w + 2 * ox + kx];
+          }
+          want_y[p * oh * ow + oy * ow + ox] = sum / 4.0f;
+        }
+      }
+      for (int64_t i = 0; i < h; ++i) {
+        for (int64_t j = 0; j < w; ++j) {
+          // Nearest source (exact i/2 only when h = 2·oh; otherwise PyTorch's float
+          // scale, which UpsampleIndex* tests cover).
+          const int64_t si = std::min<int64_t>(
+              static_cast<int64_t>(std::floor(static_cast<float>(i) *
+                                              (static_cast<float>(oh) / static_cast<float>(h)))),
+              oh - 1);
+          const int64_t sj = std::min<int64_t>(
+              static_cast<int64_t>(std::floor(static_cast<float>(j) *
+                                              (static_cast<float>(ow) / static_cast<float>(w)))),
+              ow - 1);
+          const int64_t o = p * oh * ow + si * ow + sj;
+          float a = 1.0f / want_y[o];
+          if (a > 5.0f) a = 0;
+          a = a / 4.0f;
+          want_dx[p * h * w + i * w + j] = dy[o] * a;
+        }
+      }
+    }
+    const Floats y = Forward(s, PoolType::kAdjustedAvg, x);
+    const Floats dx = Backward(s, PoolType::kAdjustedAvg, x, dy);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(want_y[i]))
+          << h << "x" << w << " y at " << i;
+    }
+    for (size_t i = 0; i < dx.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(dx[i]), std::bit_cast<uint32_t>(want_dx[i]))
+          << h << "x" << w << " dx at " << i;
+    }
   }
 }
 
