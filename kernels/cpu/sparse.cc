@@ -299,17 +299,18 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
   int32_t* count = Grow(l.count, pixels);
   int32_t* channel = Grow(l.channel, pixels * channels);
   float* value = Grow(l.value, pixels * channels);
-  std::fill(count, count + pixels, 0);
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* plane = x + c * pixels;
-    for (int64_t q = 0; q < pixels; ++q) {
-      const float v = plane[q];
-      if (v != 0.0f) {
-        const int64_t slot = q * channels + count[q]++;
-        channel[slot] = static_cast<int32_t>(c * scale);
-        value[slot] = v;
-      }
+  // Branch-free: every channel is written at the pixel's next free slot, which advances
+  // only past non-zeros; a zero's write stays inside the pixel's own room (slot n ≤ c).
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int64_t first = q * channels;
+    int32_t n = 0;
+    for (int64_t c = 0; c < channels; ++c) {
+      const float v = x[c * pixels + q];
+      channel[first + n] = static_cast<int32_t>(c * scale);
+      value[first + n] = v;
+      n += v != 0.0f;
     }
+    count[q] = n;
   }
 }
 
@@ -366,27 +367,27 @@ EDBP_INLINE void ConvForwardBlock(const Conv2dShape& s, const PixelLists& l,
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) Store(y_pm + p * cpad + block + j * kLanes, VecF{});
   }
+  // One row of taps at a time: each output pixel's running sum stays in registers across
+  // the row's kw taps (kw · c_in · 16·NV floats of weights, mostly in L1).
   for (int64_t ki = 0; ki < s.kh; ++ki) {
-    for (int64_t kj = 0; kj < s.kw; ++kj) {
-      const float* base = wt + (ki * s.kw + kj) * s.c_in * cpad + block;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
-        if (iy < 0 || iy >= s.h) continue;
-        for (int64_t ox = 0; ox < ow; ++ox) {
+    const float* row_base = wt + ki * s.kw * s.c_in * cpad + block;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
+      if (iy < 0 || iy >= s.h) continue;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float* dst = y_pm + (oy * ow + ox) * cpad + block;
+        VecF acc[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
+        for (int64_t kj = 0; kj < s.kw; ++kj) {
           const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
           if (ix < 0 || ix >= s.w) continue;
           const int64_t q = iy * s.w + ix;
-          const int32_t count = l.count[q];
-          if (count == 0) continue;
-          float* dst = y_pm + (oy * ow + ox) * cpad + block;
-          VecF acc[NV];
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
-          Gather<NV>(acc, l.channel.data() + q * s.c_in, l.value.data() + q * s.c_in, count,
-                     base, 1);
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+          Gather<NV>(acc, l.channel.data() + q * s.c_in, l.value.data() + q * s.c_in,
+                     l.count[q], row_base + kj * s.c_in * cpad, 1);
         }
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
       }
     }
   }
@@ -403,32 +404,31 @@ EDBP_INLINE void ConvDataBlock(const Conv2dShape& s, const PixelLists& l, const 
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) Store(dx_pm + q * cipad + block + j * kLanes, VecF{});
   }
+  // A row of taps at a time, the running sums in registers across it (as the forward).
   for (int64_t ki = 0; ki < s.kh; ++ki) {
-    for (int64_t kj = 0; kj < s.kw; ++kj) {
-      const float* base = wd + (ki * s.kw + kj) * s.c_out * cipad + block;
-      for (int64_t iy = 0; iy < s.h; ++iy) {
-        const int64_t ty = iy + s.pad_h - ki * s.dil_h;
-        // (stride 1 skips the integer divisions)
-        if (ty < 0 || (s.stride_h != 1 && ty % s.stride_h != 0)) continue;
-        const int64_t oy = s.stride_h == 1 ? ty : ty / s.stride_h;
-        if (oy >= oh) continue;
-        for (int64_t ix = 0; ix < s.w; ++ix) {
+    const float* row_base = wd + ki * s.kw * s.c_out * cipad + block;
+    for (int64_t iy = 0; iy < s.h; ++iy) {
+      const int64_t ty = iy + s.pad_h - ki * s.dil_h;
+      // (stride 1 skips the integer divisions)
+      if (ty < 0 || (s.stride_h != 1 && ty % s.stride_h != 0)) continue;
+      const int64_t oy = s.stride_h == 1 ? ty : ty / s.stride_h;
+      if (oy >= oh) continue;
+      for (int64_t ix = 0; ix < s.w; ++ix) {
+        float* dst = dx_pm + (iy * s.w + ix) * cipad + block;
+        VecF acc[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
+        for (int64_t kj = 0; kj < s.kw; ++kj) {
           const int64_t tx = ix + s.pad_w - kj * s.dil_w;
           if (tx < 0 || (s.stride_w != 1 && tx % s.stride_w != 0)) continue;
           const int64_t ox = s.stride_w == 1 ? tx : tx / s.stride_w;
           if (ox >= ow) continue;
           const int64_t p = oy * ow + ox;
-          const int32_t count = l.count[p];
-          if (count == 0) continue;
-          float* dst = dx_pm + (iy * s.w + ix) * cipad + block;
-          VecF acc[NV];
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
-          Gather<NV>(acc, l.channel.data() + p * s.c_out, l.value.data() + p * s.c_out, count,
-                     base, 1);
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+          Gather<NV>(acc, l.channel.data() + p * s.c_out, l.value.data() + p * s.c_out,
+                     l.count[p], row_base + kj * s.c_out * cipad, 1);
         }
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
       }
     }
   }
@@ -449,14 +449,17 @@ EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, 
   int32_t* row = Grow(l.row, channels * pixels);
   int32_t* col = Grow(l.col, channels * pixels);
   float* value = Grow(l.value, channels * pixels);
+  // Branch-free, as BuildPixelLists: a zero's write stays inside the channel's room.
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * pixels;
     int64_t slot = c * pixels;
-    for (int64_t q = 0; q < pixels; ++q) {
-      if (plane[q] != 0.0f) {
-        row[slot] = static_cast<int32_t>(q / w);
-        col[slot] = static_cast<int32_t>(q % w);
-        value[slot++] = plane[q];
+    for (int64_t iy = 0; iy < h; ++iy) {
+      for (int64_t ix = 0; ix < w; ++ix) {
+        const float v = plane[iy * w + ix];
+        row[slot] = static_cast<int32_t>(iy);
+        col[slot] = static_cast<int32_t>(ix);
+        value[slot] = v;
+        slot += v != 0.0f;
       }
     }
     count[c] = static_cast<int32_t>(slot - c * pixels);
