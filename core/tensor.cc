@@ -95,6 +95,14 @@ Tensor Tensor::Reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::Leading(Shape shape) const {
+  EDBP_CHECK(NumElements(shape) <= numel())
+      << ShapeToString(shape_) << " has no leading " << ShapeToString(shape);
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
 absl::StatusOr<Tensor> Tensor::Clone() const {
   EDBP_ASSIGN_OR_RETURN(Tensor t, Empty(backend(), shape_, dtype_));
   EDBP_RETURN_IF_ERROR(t.CopyFrom(*this));

@@ -58,6 +58,9 @@ class Tensor {
 
   // A view of the same buffer; CHECKs that the element count matches.
   Tensor Reshaped(Shape shape) const;
+  // A view of the first NumElements(shape) elements (e.g. step 0 of a [T, ...] tensor);
+  // CHECKs that there are that many.
+  Tensor Leading(Shape shape) const;
 
   // A new buffer with the same contents.
   absl::StatusOr<Tensor> Clone() const;

@@ -127,13 +127,15 @@ struct NeuronParams {
   bool leaky = true;         // forward_type leaky (else nonleaky)
   bool exponential = true;   // gradient_type exponential (else original)
 };
-// input: I[T, n]; outputs du, du_t, o: [T, n]. n = neurons × batch. du and du_t are
-// only needed by NeuronBackward and label injection: both null (a forward that no
-// backward follows) skips writing them.
+// input: I[T, n], or [1, n] when static_input (the same current at every step: a
+// static first-layer input); outputs du, du_t, o: [T, n]. n = neurons × batch. du and
+// du_t are only needed by NeuronBackward and label injection: both null (a forward that
+// no backward follows) skips writing them.
 struct NeuronForwardArgs {
   int64_t steps = 0;  // T
   int64_t n = 0;
   NeuronParams params;
+  bool static_input = false;
   const float* input = nullptr;
   float* du = nullptr;
   float* du_t = nullptr;

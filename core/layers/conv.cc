@@ -65,26 +65,10 @@ Shape ConvLayer::OutputShape(const Tensor& x) const {
 }
 
 absl::Status ConvLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& current) {
-  kernels::Conv2dShape shape = ConvShape(x.shape());
-  kernels::Backend* backend = x.backend();
-  if (!RepeatsOverTime(x)) {
-    return backend->Conv2dForward(
-        {.shape = shape, .x = x.f32(), .w = w_hat.f32(), .y = current.f32()});
-  }
-  // Static input: convolve step 0 only and copy it to every step. Each image's
-  // convolution is computed on its own, so the numbers are exactly those of the full
-  // [T·B] call, at 1/T of the cost.
-  const int64_t steps = x.dim(0);
-  shape.n = x.dim(1);
-  EDBP_RETURN_IF_ERROR(backend->Conv2dForward(
-      {.shape = shape, .x = x.f32(), .w = w_hat.f32(), .y = current.f32()}));
-  const size_t step_bytes = current.bytes() / static_cast<size_t>(steps);
-  for (int64_t t = 1; t < steps; ++t) {
-    EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(
-        reinterpret_cast<char*>(current.f32()) + static_cast<size_t>(t) * step_bytes,
-        current.f32(), step_bytes));
-  }
-  return absl::OkStatus();
+  // Each image is convolved on its own, so a static input's step 0 (SpikingLayer gives
+  // x one step long then) yields exactly the numbers of the full [T·B] call.
+  return x.backend()->Conv2dForward(
+      {.shape = ConvShape(x.shape()), .x = x.f32(), .w = w_hat.f32(), .y = current.f32()});
 }
 
 absl::Status ConvLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,

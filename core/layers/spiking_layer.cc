@@ -58,8 +58,12 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
                                                   .var = ctx->var.f32()}));
 
   const Shape out_shape = OutputShape(x);
-  EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, out_shape));
-  EDBP_RETURN_IF_ERROR(Current(x, ctx->w_hat, current));
+  // A static input (the same at every step) needs the current of step 0 only.
+  const bool static_input = InputRepeats(x);
+  Shape x_step_shape = x.shape(), current_shape = out_shape;
+  if (static_input) x_step_shape[0] = current_shape[0] = 1;
+  EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, current_shape));
+  EDBP_RETURN_IF_ERROR(Current(static_input ? x.Leading(x_step_shape) : x, ctx->w_hat, current));
 
   // §2: neuron forward over [T, B·N]. du and du_t serve the backward and label
   // injection only; a forward that neither follows leaves them out.
@@ -72,8 +76,9 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   kernels::NeuronParams params = neuron_->params;
   params.threshold = config().threshold;
   EDBP_RETURN_IF_ERROR(backend->NeuronForward({.steps = steps,
-                                               .n = current.numel() / steps,
+                                               .n = current.numel() / current_shape[0],
                                                .params = params,
+                                               .static_input = static_input,
                                                .input = current.f32(),
                                                .du = need_du ? ctx->du.f32() : nullptr,
                                                .du_t = need_du ? ctx->du_t.f32() : nullptr,

@@ -85,7 +85,11 @@ class SpikingLayer : public Layer {
 
   // Output shape [T, B, ...] for an input x.
   virtual Shape OutputShape(const Tensor& x) const = 0;
-  // I = x · Ŵ (linear) or conv(x, Ŵ); `current` has OutputShape(x).
+  // Whether x is the same at every step, so that the current of step 0 serves every
+  // step (the neuron reads it T times, NeuronForwardArgs::static_input).
+  virtual bool InputRepeats(const Tensor& /*x*/) const { return false; }
+  // I = x · Ŵ (linear) or conv(x, Ŵ); `current` has OutputShape(x) (with x one step
+  // long when the input repeats).
   virtual absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) = 0;
   // dL/dŴ from grad_w_ (shape of the output) and x; overwrites grad_w_hat.
   virtual absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x,

@@ -50,11 +50,11 @@ ForwardConsts MakeForwardConsts(const NeuronParams& p) {
 
 // §2 for one neuron (the reference recurrence; also the tail after the vector blocks).
 void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i) {
-  const int64_t n = a.n;
+  const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
   float m = 0, s = 0, g = 0, u_prev = 0;
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t idx = t * n + i;
-    const float in = a.input[idx];
+    const float in = a.input[t * in_stride + i];
     m = (m + in) * c.decay_m;  // §2
     s = (s + in) * c.decay_s;
     g = (g + in) * c.decay_g;
@@ -88,7 +88,7 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
 template <bool kStoreGrads>
 EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardConsts& c,
                                    int64_t begin, int64_t end) {
-  const int64_t n = a.n;
+  const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
   const VecF decay_m = Splat(c.decay_m), decay_s = Splat(c.decay_s),
              decay_g = Splat(c.decay_g), theta_s = Splat(c.theta_s),
              theta_diff = Splat(c.theta_diff), threshold = Splat(c.threshold);
@@ -97,7 +97,7 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
     VecF m = zero, s = zero, g = zero, u_prev = zero;
     for (int64_t t = 0; t < a.steps; ++t) {
       const int64_t idx = t * n + i0;
-      const VecF in = Load(a.input + idx);
+      const VecF in = Load(a.input + t * in_stride + i0);
       m = (m + in) * decay_m;
       s = (s + in) * decay_s;
       g = (g + in) * decay_g;

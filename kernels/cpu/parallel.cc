@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -27,6 +28,9 @@ int DetectThreads() {
 }
 
 thread_local bool in_parallel_region = false;
+
+// Pieces a ParallelFor is cut into, per thread at most.
+constexpr int64_t kPiecesPerThread = 8;
 
 // Workers wait for a generation number to change, run their share of the current
 // job, and report back. The caller runs share 0.
@@ -115,16 +119,19 @@ void ParallelFor(int64_t n, int64_t grain,
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   Pool& pool = GetPool();
-  const int64_t max_shares = std::min<int64_t>(pool.threads(), (n + grain - 1) / grain);
-  if (max_shares <= 1 || in_parallel_region) {
+  const int64_t pieces =
+      std::min<int64_t>((n + grain - 1) / grain, int64_t{pool.threads()} * kPiecesPerThread);
+  if (pool.threads() <= 1 || pieces <= 1 || in_parallel_region) {
     fn(0, n);
     return;
   }
-  const int shares = static_cast<int>(max_shares);
-  pool.Run(shares, [&](int i) {
-    const int64_t begin = n * i / shares;
-    const int64_t end = n * (i + 1) / shares;
-    if (begin < end) fn(begin, end);
+  // Threads take the next piece as they finish one: work that varies along [0, n) (the
+  // time steps of a [T·B] batch differ in density) still spreads evenly.
+  std::atomic<int64_t> next{0};
+  pool.Run(static_cast<int>(std::min<int64_t>(pool.threads(), pieces)), [&](int) {
+    for (int64_t i = next.fetch_add(1); i < pieces; i = next.fetch_add(1)) {
+      fn(n * i / pieces, n * (i + 1) / pieces);
+    }
   });
 }
 

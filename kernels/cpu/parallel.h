@@ -1,8 +1,11 @@
 // A fixed pool of worker threads for the CPU backend's ops.
 //
-// ParallelFor splits [0, n) into contiguous chunks of at least `grain` items and runs
-// fn(begin, end) on the pool (the calling thread takes part). Chunk boundaries depend
-// only on n, grain and the thread count. Nested calls from inside fn run serially.
+// ParallelFor splits [0, n) into contiguous pieces of at least `grain` items (at most 8
+// per thread) and runs fn(begin, end) for each on the pool, each thread taking the next
+// piece when it is done with one (the calling thread takes part). Piece boundaries
+// depend only on n, grain and the thread count; which thread runs a piece does not
+// matter to any op (each output is computed within one piece). Nested calls from inside
+// fn run serially.
 // Thread-safe: concurrent top-level calls are serialised.
 #ifndef EDBP_KERNELS_CPU_PARALLEL_H_
 #define EDBP_KERNELS_CPU_PARALLEL_H_

@@ -18,6 +18,7 @@ __device__ inline float Clamp(float v, float lo, float hi) {
 }
 
 __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
+                                    int64_t in_stride,  // 0: static input (ops.h)
                                     const float* __restrict__ input,
                                     float* __restrict__ du_out,
                                     float* __restrict__ du_t_out,
@@ -30,7 +31,7 @@ __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
     float m = 0, s = 0, g = 0, u_prev = 0;
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t idx = t * n + i;
-      const float in = input[idx];
+      const float in = input[t * in_stride + i];
       m = (m + in) * decay_m;  // §2
       s = (s + in) * decay_s;
       g = (g + in) * decay_g;
@@ -93,8 +94,8 @@ __global__ void NeuronBackwardKernel(
 }  // namespace
 
 cudaError_t LaunchNeuronForward(const NeuronForwardArgs& a, cudaStream_t stream) {
-  EDBP_LAUNCH_OR_RETURN(a.n, NeuronForwardKernel, a.steps, a.n, a.params, a.input, a.du,
-                        a.du_t, a.o);
+  EDBP_LAUNCH_OR_RETURN(a.n, NeuronForwardKernel, a.steps, a.n, a.params,
+                        a.static_input ? int64_t{0} : a.n, a.input, a.du, a.du_t, a.o);
 }
 
 cudaError_t LaunchNeuronBackward(const NeuronBackwardArgs& a, cudaStream_t stream) {

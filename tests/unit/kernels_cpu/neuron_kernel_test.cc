@@ -124,6 +124,30 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     spikes_only.o = o_only.data();
     NeuronForward(spikes_only);
     EXPECT_TRUE(SameBits(o_only, o_ref)) << "spikes only, n=" << n;
+    // A static input (one step of current read at every step) gives the bits of the
+    // same current repeated T times.
+    {
+      Floats repeated(size), s_du(size), s_du_t(size), s_o(size), r_du(size), r_du_t(size),
+          r_o(size);
+      for (int64_t t = 0; t < steps; ++t) {
+        std::copy(input.begin(), input.begin() + n, repeated.begin() + t * n);
+      }
+      NeuronForwardArgs once = fwd;
+      once.static_input = true;
+      once.du = s_du.data();
+      once.du_t = s_du_t.data();
+      once.o = s_o.data();
+      NeuronForward(once);
+      NeuronForwardArgs full = fwd;
+      full.input = repeated.data();
+      full.du = r_du.data();
+      full.du_t = r_du_t.data();
+      full.o = r_o.data();
+      NeuronForward(full);
+      EXPECT_TRUE(SameBits(s_o, r_o)) << "static input, n=" << n;
+      EXPECT_TRUE(SameBits(s_du, r_du)) << "static input, n=" << n;
+      EXPECT_TRUE(SameBits(s_du_t, r_du_t)) << "static input, n=" << n;
+    }
     const float spikes = std::count(o.begin(), o.end(), 1.0f);
     EXPECT_GT(spikes, 0) << "the inputs must make neurons fire, n=" << n;
     EXPECT_LT(spikes, static_cast<float>(size)) << "n=" << n;
