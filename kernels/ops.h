@@ -143,6 +143,8 @@ struct NeuronForwardArgs {
 };
 // e: incoming gradient already multiplied by o, [T, n]. syn_a, partial_a: kernel
 // tables of length T+1 in backend memory (§1). Outputs grad_w_, grad_in_: [T, n].
+// grad_in_ serves only the input gradient: null (the first layer) skips it, and du_t
+// is then not read (may be null too).
 struct NeuronBackwardArgs {
   int64_t steps = 0;
   int64_t n = 0;

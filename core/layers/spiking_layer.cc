@@ -124,7 +124,11 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
   EDBP_RETURN_IF_ERROR(backend->Mul(
       {.n = n, .alpha = 1.0f, .a = grad_output.f32(), .b = ctx->o.f32(), .out = e.f32()}));
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w, Tensor::Empty(backend, out_shape));
-  EDBP_ASSIGN_OR_RETURN(Tensor grad_in, Tensor::Empty(backend, out_shape));
+  // grad_in_ only feeds the input gradient (§5): the first layer skips it.
+  Tensor grad_in;
+  if (need_input_grad) {
+    EDBP_ASSIGN_OR_RETURN(grad_in, Tensor::Empty(backend, out_shape));
+  }
   EDBP_RETURN_IF_ERROR(backend->NeuronBackward({.steps = steps,
                                                 .n = n / steps,
                                                 .max_dudt_inv = neuron_->max_dudt_inv,
@@ -135,7 +139,8 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
                                                 .syn_a = neuron_->syn_a.f32(),
                                                 .partial_a = neuron_->partial_a.f32(),
                                                 .grad_w = grad_w.f32(),
-                                                .grad_in = grad_in.f32()}));
+                                                .grad_in = need_input_grad ? grad_in.f32()
+                                                                           : nullptr}));
 
   // dL/dŴ, then §4 back to W, g, b.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));

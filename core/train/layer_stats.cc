@@ -124,11 +124,9 @@ absl::Status LayerStatsCollector::BeforeStep() {
 absl::Status LayerStatsCollector::AfterStep() {
   for (Slot& s : slots_) {
     const Tensor& w = s.layer->weight();
-    // weight_before ← W_new - W_old
-    EDBP_RETURN_IF_ERROR(net_.backend()->Scale(
-        {.n = w.numel(), .alpha = -1.0f, .x = s.weight_before.f32(), .out = s.weight_before.f32()}));
+    // weight_before ← W_old - W_new = -ΔW (one pass; only its norm is used)
     EDBP_RETURN_IF_ERROR(net_.backend()->Axpy(
-        {.n = w.numel(), .alpha = 1.0f, .x = w.f32(), .y = s.weight_before.f32()}));
+        {.n = w.numel(), .alpha = -1.0f, .x = w.f32(), .y = s.weight_before.f32()}));
     EDBP_ASSIGN_OR_RETURN(const auto delta, Reduce(s.weight_before));
     EDBP_ASSIGN_OR_RETURN(const auto now, Reduce(w));
     if (now.sum_sq > 0) s.update_ratio += std::sqrt(delta.sum_sq / now.sum_sq);

@@ -149,15 +149,17 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
     if (out) {
       // §3: -1/0 = -inf clamps to the low end; IEEE semantics required.
       const float pu = std::clamp(-1.0f / a.du[idx], -4.0f, 0.0f);
-      const float put = std::clamp(-1.0f / a.du_t[idx], lo_t, 0.0f);
       gw = a.e[idx] * pu;
-      gt = a.e[idx] * put;
+      if (a.grad_in != nullptr) {
+        const float put = std::clamp(-1.0f / a.du_t[idx], lo_t, 0.0f);
+        gt = a.e[idx] * put;
+      }
       k = 0;
     } else {
       k = std::min(k + 1, a.steps);  // syn_a[T] = partial_a[T] = 0 (§1)
     }
     a.grad_w[idx] = spiked ? gw * a.syn_a[k] : 0.0f;
-    a.grad_in[idx] = spiked ? gt * a.partial_a[k] : 0.0f;
+    if (a.grad_in != nullptr) a.grad_in[idx] = spiked ? gt * a.partial_a[k] : 0.0f;
   }
 }
 
@@ -167,9 +169,10 @@ EDBP_INLINE VecF Clamp(VecF v, VecF lo, VecF hi) {
   return hi < x ? hi : x;
 }
 
-// §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar.
-EDBP_CPU_CLONES
-void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
+// §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar;
+// grad_in_ (and the du_t it needs) only when kGradIn.
+template <bool kGradIn>
+EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
   const int64_t n = a.n;
   const VecF zero = Splat(0.0f), minus_one = Splat(-1.0f), lo_w = Splat(-4.0f),
              lo_t = Splat(-a.max_dudt_inv);
@@ -191,10 +194,12 @@ void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
       const VecI out = Load(a.o + idx) != zero;
       spiked |= out;
       const VecF pu = Clamp(minus_one / Load(a.du + idx), lo_w, zero);
-      const VecF put = Clamp(minus_one / Load(a.du_t + idx), lo_t, zero);
       const VecF e = Load(a.e + idx);
       gw = out ? e * pu : gw;
-      gt = out ? e * put : gt;
+      if constexpr (kGradIn) {
+        const VecF put = Clamp(minus_one / Load(a.du_t + idx), lo_t, zero);
+        gt = out ? e * put : gt;
+      }
       const VecI next = k + 1;
       const VecI capped = next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
       k = out ? VecI{} : capped;
@@ -213,8 +218,17 @@ void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
         }
       }
       Store(a.grad_w + idx, spiked ? gw * sa : zero);
-      Store(a.grad_in + idx, spiked ? gt * pa : zero);
+      if constexpr (kGradIn) Store(a.grad_in + idx, spiked ? gt * pa : zero);
     }
+  }
+}
+
+EDBP_CPU_CLONES
+void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
+  if (a.grad_in != nullptr) {
+    BackwardBlocksImpl<true>(a, begin, end);
+  } else {
+    BackwardBlocksImpl<false>(a, begin, end);
   }
 }
 
@@ -243,8 +257,9 @@ void NeuronForward(const NeuronForwardArgs& a) {
 
 void NeuronBackward(const NeuronBackwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.e && a.o && a.du && a.du_t && a.syn_a && a.partial_a && a.grad_w &&
-             a.grad_in);
+  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a && a.grad_w &&
+             (a.grad_in == nullptr || a.du_t != nullptr))
+      << "NeuronBackward: null argument (only grad_in, and du_t with it, may be null)";
   EDBP_CHECK(a.steps < (int64_t{1} << 30)) << "NeuronBackward: too many steps";
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { BackwardBlocks(a, begin, end); },

@@ -284,8 +284,9 @@ absl::Status CudaBackend::NeuronForward(const NeuronForwardArgs& a) {
 
 absl::Status CudaBackend::NeuronBackward(const NeuronBackwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.e && a.o && a.du && a.du_t && a.syn_a && a.partial_a && a.grad_w &&
-             a.grad_in);
+  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a && a.grad_w &&
+             (a.grad_in == nullptr || a.du_t != nullptr))
+      << "NeuronBackward: null argument (only grad_in, and du_t with it, may be null)";
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchNeuronBackward(a, impl_->stream));
   return absl::OkStatus();

@@ -78,15 +78,17 @@ __global__ void NeuronBackwardKernel(
       if (out) {
         // §3: -1/0 = -inf clamps to the low end (IEEE division, no fast math).
         const float pu = Clamp(-1.0f / du[idx], -4.0f, 0.0f);
-        const float put = Clamp(-1.0f / du_t[idx], lo_t, 0.0f);
         gw = e[idx] * pu;
-        gt = e[idx] * put;
+        if (grad_in != nullptr) {  // null: no input gradient (ops.h)
+          const float put = Clamp(-1.0f / du_t[idx], lo_t, 0.0f);
+          gt = e[idx] * put;
+        }
         k = 0;
       } else {
         k = k + 1 < steps ? k + 1 : steps;  // syn_a[T] = partial_a[T] = 0 (§1)
       }
       grad_w[idx] = spiked ? gw * syn_a[k] : 0.0f;
-      grad_in[idx] = spiked ? gt * partial_a[k] : 0.0f;
+      if (grad_in != nullptr) grad_in[idx] = spiked ? gt * partial_a[k] : 0.0f;
     }
   }
 }

@@ -178,6 +178,14 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     BackwardReference(bref);
     EXPECT_TRUE(SameBits(gw, gw_ref)) << "n=" << n;
     EXPECT_TRUE(SameBits(gi, gi_ref)) << "n=" << n;
+    // Without grad_in_ (the first layer) and du_t: the same grad_w_.
+    Floats gw_only(size, -1.0f);
+    NeuronBackwardArgs first_layer = bwd;
+    first_layer.du_t = nullptr;
+    first_layer.grad_in = nullptr;
+    first_layer.grad_w = gw_only.data();
+    NeuronBackward(first_layer);
+    EXPECT_TRUE(SameBits(gw_only, gw_ref)) << "without grad_in, n=" << n;
     EXPECT_GT(std::count_if(gw.begin(), gw.end(), [](float v) { return v != 0; }), 0);
   }
 }
