@@ -58,28 +58,34 @@ EDBP_INLINE double LaneSum(VecD v) {
   return s;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+// One butterfly stage: rows i and i + D for every i with bit D clear (8 pairs).
+template <int D>
+EDBP_INLINE void TransposeStage(VecF* v, VecI lo, VecI hi) {
+#pragma GCC unroll 8
+  for (int pair = 0; pair < 8; ++pair) {
+    const int i = pair / D * 2 * D + pair % D;
+    const VecF a = v[i], b = v[i + D];
+    v[i] = __builtin_shuffle(a, b, lo);
+    v[i + D] = __builtin_shuffle(a, b, hi);
+  }
+}
+#endif
+
 // Transposes the 16×16 block whose rows are v[0..16): afterwards v[i][l] is the old
 // v[l][i]. Four butterfly stages; stage d swaps bit d of the row index with bit d of
 // the lane index, each row pair in two two-source shuffles (vpermt2ps on AVX-512).
 EDBP_INLINE void Transpose16x16(VecF* v) {
 #if defined(__GNUC__) && !defined(__clang__)
-  auto stage = [v](int d, VecI lo, VecI hi) {
-    for (int i = 0; i < 16; ++i) {
-      if ((i & d) != 0) continue;
-      const VecF a = v[i], b = v[i + d];
-      v[i] = __builtin_shuffle(a, b, lo);
-      v[i + d] = __builtin_shuffle(a, b, hi);
-    }
-  };
   // lo[l] = l & d ? 16 + l - d : l;  hi[l] = l & d ? 16 + l : l + d.
-  stage(1, VecI{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-        VecI{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
-  stage(2, VecI{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-        VecI{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
-  stage(4, VecI{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-        VecI{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
-  stage(8, VecI{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-        VecI{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
+  TransposeStage<1>(v, VecI{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+                    VecI{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
+  TransposeStage<2>(v, VecI{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+                    VecI{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
+  TransposeStage<4>(v, VecI{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+                    VecI{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
+  TransposeStage<8>(v, VecI{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+                    VecI{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
 #else
   for (int i = 0; i < 16; ++i) {
     for (int l = i + 1; l < 16; ++l) {

@@ -264,9 +264,8 @@ void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int
 // dst[j · ld_dst + i] = src[i · ld_src + j] for i < count (≤ 16) and j < cols: a full
 // group of 16 is transposed 16×16 in registers, so that every load and store is a
 // contiguous 64 bytes.
-EDBP_CPU_CLONES
-void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols, float* dst,
-                    int64_t ld_dst) {
+EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count, int64_t cols,
+                                 float* dst, int64_t ld_dst) {
   int64_t j0 = 0;
   if (count == kLanes) {
     for (; j0 + kLanes <= cols; j0 += kLanes) {
@@ -281,6 +280,12 @@ void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t col
   for (; j0 < cols; ++j0) {
     for (int64_t i = 0; i < count; ++i) dst[j0 * ld_dst + i] = src[i * ld_src + j0];
   }
+}
+
+EDBP_CPU_CLONES
+void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols, float* dst,
+                    int64_t ld_dst) {
+  TransposeInline(src, ld_src, count, cols, dst, ld_dst);
 }
 
 // ---- convolution helpers --------------------------------------------------------------
@@ -315,22 +320,26 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
 }
 
 // dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
-// lanes c in [channels, stride)).
+// lanes c in [channels, stride)), 16 channels at a time.
 EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
-                  float* dst) {
-  for (int64_t p = 0; p < pixels; ++p) {
-    float* row = dst + p * stride;
-    for (int64_t c = 0; c < channels; ++c) row[c] = src[c * pixels + p];
-    for (int64_t c = channels; c < stride; ++c) row[c] = 0.0f;
+                              float* dst) {
+  for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
+    TransposeInline(src + c0 * pixels, pixels, std::min(kLanes, channels - c0), pixels,
+                    dst + c0, stride);
+  }
+  if (stride > channels) {
+    for (int64_t p = 0; p < pixels; ++p) {
+      std::fill(dst + p * stride + channels, dst + (p + 1) * stride, 0.0f);
+    }
   }
 }
 
-// dst[c · pixels + p] = src[p · stride + c] for c < channels.
+// dst[c · pixels + p] = src[p · stride + c] for c < channels, 16 pixels at a time.
 EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
-                    float* dst) {
-  for (int64_t c = 0; c < channels; ++c) {
-    float* plane = dst + c * pixels;
-    for (int64_t p = 0; p < pixels; ++p) plane[p] = src[p * stride + c];
+                                float* dst) {
+  for (int64_t p0 = 0; p0 < pixels; p0 += kLanes) {
+    TransposeInline(src + p0 * stride, stride, std::min(kLanes, pixels - p0), channels,
+                    dst + p0, pixels);
   }
 }
 
