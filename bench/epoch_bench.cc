@@ -77,10 +77,11 @@ Phase RunEpoch(const edbp::config::Config& config, int64_t limit, bool synthetic
 }
 
 int Usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--config FILE] [--small N] [--large N] [--modes auto,off,always]"
-               " [--repeats N] [--synthetic-data]\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--config FILE] [--small N] [--large N] [--modes auto,off,always]"
+      " [--repeats N] [--synthetic-data]\n",
+      argv0);
   return 2;
 }
 
@@ -160,19 +161,23 @@ int main(int argc, char** argv) {
       test_ratios.push_back(dense.forward / test_s / 1e9 / sgemm);
       ratios.push_back((2 * dense.forward + dense.backward) / (train_s + test_s) / 1e9 /
                        sgemm);
-      std::printf("repeat %d: train %.3f ms/sample, test %.3f ms/sample, sgemm %.1f GFLOP/s, "
-                  "train+test ratio %.3f\n",
-                  r + 1, train_ms.back(), test_ms.back(), sgemm, ratios.back());
+      std::printf(
+          "repeat %d: train %.3f ms/sample, test %.3f ms/sample, sgemm %.1f GFLOP/s, "
+          "train+test ratio %.3f\n",
+          r + 1, train_ms.back(), test_ms.back(), sgemm, ratios.back());
     }
     using edbp::bench::Median;
-    std::printf("median of %d: train %.3f ms/sample (%.1f samples/s), test %.3f ms/sample "
-                "(%.1f samples/s)\n",
-                repeats, Median(train_ms), 1e3 / Median(train_ms), Median(test_ms),
-                1e3 / Median(test_ms));
-    std::printf("sgemm 1024^3 %.1f GFLOP/s (median; each repeat measured before and after)\n",
-                Median(sgemms));
-    std::printf("dense-equivalent / sgemm (medians): train %.2f, test %.2f, train+test %.2f\n",
-                Median(train_ratios), Median(test_ratios), Median(ratios));
+    std::printf(
+        "median of %d: train %.3f ms/sample (%.1f samples/s), test %.3f ms/sample "
+        "(%.1f samples/s)\n",
+        repeats, Median(train_ms), 1e3 / Median(train_ms), Median(test_ms),
+        1e3 / Median(test_ms));
+    std::printf(
+        "sgemm 1024^3 %.1f GFLOP/s (median; each repeat measured before and after)\n",
+        Median(sgemms));
+    std::printf(
+        "dense-equivalent / sgemm (medians): train %.2f, test %.2f, train+test %.2f\n",
+        Median(train_ratios), Median(test_ratios), Median(ratios));
     std::printf("epoch of %lld: test accuracy %.2f %%, train accuracy %.2f %%\n",
                 static_cast<long long>(large), 100 * b.metrics.test_accuracy,
                 100 * b.metrics.train_accuracy);

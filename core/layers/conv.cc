@@ -67,8 +67,10 @@ Shape ConvLayer::OutputShape(const Tensor& x) const {
 absl::Status ConvLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& current) {
   // Each image is convolved on its own, so a static input's step 0 (SpikingLayer gives
   // x one step long then) yields exactly the numbers of the full [T·B] call.
-  return x.backend()->Conv2dForward(
-      {.shape = ConvShape(x.shape()), .x = x.f32(), .w = w_hat.f32(), .y = current.f32()});
+  return x.backend()->Conv2dForward({.shape = ConvShape(x.shape()),
+                                     .x = x.f32(),
+                                     .w = w_hat.f32(),
+                                     .y = current.f32()});
 }
 
 absl::Status ConvLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,

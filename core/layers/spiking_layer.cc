@@ -63,7 +63,8 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   Shape x_step_shape = x.shape(), current_shape = out_shape;
   if (static_input) x_step_shape[0] = current_shape[0] = 1;
   EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, current_shape));
-  EDBP_RETURN_IF_ERROR(Current(static_input ? x.Leading(x_step_shape) : x, ctx->w_hat, current));
+  EDBP_RETURN_IF_ERROR(
+      Current(static_input ? x.Leading(x_step_shape) : x, ctx->w_hat, current));
 
   // §2: neuron forward over [T, B·N]. du and du_t serve the backward and label
   // injection only; a forward that neither follows leaves them out.
@@ -75,14 +76,15 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   EDBP_ASSIGN_OR_RETURN(ctx->o, Tensor::Empty(backend, out_shape));
   kernels::NeuronParams params = neuron_->params;
   params.threshold = config().threshold;
-  EDBP_RETURN_IF_ERROR(backend->NeuronForward({.steps = steps,
-                                               .n = current.numel() / current_shape[0],
-                                               .params = params,
-                                               .static_input = static_input,
-                                               .input = current.f32(),
-                                               .du = need_du ? ctx->du.f32() : nullptr,
-                                               .du_t = need_du ? ctx->du_t.f32() : nullptr,
-                                               .o = ctx->o.f32()}));
+  EDBP_RETURN_IF_ERROR(
+      backend->NeuronForward({.steps = steps,
+                              .n = current.numel() / current_shape[0],
+                              .params = params,
+                              .static_input = static_input,
+                              .input = current.f32(),
+                              .du = need_du ? ctx->du.f32() : nullptr,
+                              .du_t = need_du ? ctx->du_t.f32() : nullptr,
+                              .o = ctx->o.f32()}));
 
   LayerForward result;
   if (options.labels != nullptr) {
@@ -129,18 +131,18 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
   if (need_input_grad) {
     EDBP_ASSIGN_OR_RETURN(grad_in, Tensor::Empty(backend, out_shape));
   }
-  EDBP_RETURN_IF_ERROR(backend->NeuronBackward({.steps = steps,
-                                                .n = n / steps,
-                                                .max_dudt_inv = neuron_->max_dudt_inv,
-                                                .e = e.f32(),
-                                                .o = ctx->o.f32(),
-                                                .du = ctx->du.f32(),
-                                                .du_t = ctx->du_t.f32(),
-                                                .syn_a = neuron_->syn_a.f32(),
-                                                .partial_a = neuron_->partial_a.f32(),
-                                                .grad_w = grad_w.f32(),
-                                                .grad_in = need_input_grad ? grad_in.f32()
-                                                                           : nullptr}));
+  EDBP_RETURN_IF_ERROR(
+      backend->NeuronBackward({.steps = steps,
+                               .n = n / steps,
+                               .max_dudt_inv = neuron_->max_dudt_inv,
+                               .e = e.f32(),
+                               .o = ctx->o.f32(),
+                               .du = ctx->du.f32(),
+                               .du_t = ctx->du_t.f32(),
+                               .syn_a = neuron_->syn_a.f32(),
+                               .partial_a = neuron_->partial_a.f32(),
+                               .grad_w = grad_w.f32(),
+                               .grad_in = need_input_grad ? grad_in.f32() : nullptr}));
 
   // dL/dŴ, then §4 back to W, g, b.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));

@@ -172,7 +172,8 @@ EDBP_INLINE VecF Clamp(VecF v, VecF lo, VecF hi) {
 // §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar;
 // grad_in_ (and the du_t it needs) only when kGradIn.
 template <bool kGradIn>
-EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
+EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
+                                    int64_t end) {
   const int64_t n = a.n;
   const VecF zero = Splat(0.0f), minus_one = Splat(-1.0f), lo_w = Splat(-4.0f),
              lo_t = Splat(-a.max_dudt_inv);

@@ -119,8 +119,8 @@ void ParallelFor(int64_t n, int64_t grain,
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   Pool& pool = GetPool();
-  const int64_t pieces =
-      std::min<int64_t>((n + grain - 1) / grain, int64_t{pool.threads()} * kPiecesPerThread);
+  const int64_t pieces = std::min<int64_t>((n + grain - 1) / grain,
+                                           int64_t{pool.threads()} * kPiecesPerThread);
   if (pool.threads() <= 1 || pieces <= 1 || in_parallel_region) {
     fn(0, n);
     return;

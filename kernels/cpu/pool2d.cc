@@ -62,7 +62,8 @@ void AvgPlane2x2(const float* in, int64_t w, int64_t oh, int64_t ow, float* out)
     const float* r1 = r0 + w;
     float* o = out + oy * ow;
     for (int64_t ox = 0; ox < ow; ++ox) {
-      o[ox] = ((((0.0f + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4.0f;
+      o[ox] =
+          ((((0.0f + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4.0f;
     }
   }
 }

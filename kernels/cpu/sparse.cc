@@ -142,7 +142,9 @@ struct SparseRows {
   std::vector<int32_t> index;
   std::vector<float> value;
   std::vector<int64_t> block_start;  // [m, k_blocks + 1]
-  int64_t Start(int64_t r, int64_t kb) const { return block_start[r * (k_blocks + 1) + kb]; }
+  int64_t Start(int64_t r, int64_t kb) const {
+    return block_start[r * (k_blocks + 1) + kb];
+  }
 };
 
 // Fills `rows` from op(A) and returns the number of non-zeros. Branch-free: every
@@ -230,8 +232,8 @@ EDBP_INLINE void SpmmBlock(const SparseRows& rows, const float* b, int64_t ldb, 
 // Columns [col_begin, col_end) of the block, one scalar sum per element (same order:
 // increasing k).
 EDBP_INLINE void SpmmTail(const SparseRows& rows, const float* b, int64_t ldb, float* c,
-                          int64_t ldc, int64_t col_begin, int64_t col_end, int64_t row_begin,
-                          int64_t row_end) {
+                          int64_t ldc, int64_t col_begin, int64_t col_end,
+                          int64_t row_begin, int64_t row_end) {
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int64_t col = col_begin; col < col_end; ++col) {
       float acc = 0.0f;
@@ -250,22 +252,31 @@ void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int
               int64_t width, int64_t row_begin, int64_t row_end) {
 #define EDBP_CALL(NV) SpmmBlock<NV>(rows, b, ldb, c, ldc, row_begin, row_end)
   switch (width / kLanes) {
-    case 4: EDBP_CALL(4); break;
-    case 3: EDBP_CALL(3); break;
-    case 2: EDBP_CALL(2); break;
-    case 1: EDBP_CALL(1); break;
+    case 4:
+      EDBP_CALL(4);
+      break;
+    case 3:
+      EDBP_CALL(3);
+      break;
+    case 2:
+      EDBP_CALL(2);
+      break;
+    case 1:
+      EDBP_CALL(1);
+      break;
     default: break;
   }
 #undef EDBP_CALL
   const int64_t vec_width = width / kLanes * kLanes;
-  if (vec_width < width) SpmmTail(rows, b, ldb, c, ldc, vec_width, width, row_begin, row_end);
+  if (vec_width < width)
+    SpmmTail(rows, b, ldb, c, ldc, vec_width, width, row_begin, row_end);
 }
 
 // dst[j · ld_dst + i] = src[i · ld_src + j] for i < count (≤ 16) and j < cols: a full
 // group of 16 is transposed 16×16 in registers, so that every load and store is a
 // contiguous 64 bytes.
-EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count, int64_t cols,
-                                 float* dst, int64_t ld_dst) {
+EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count,
+                                 int64_t cols, float* dst, int64_t ld_dst) {
   int64_t j0 = 0;
   if (count == kLanes) {
     for (; j0 + kLanes <= cols; j0 += kLanes) {
@@ -283,8 +294,8 @@ EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count
 }
 
 EDBP_CPU_CLONES
-void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols, float* dst,
-                    int64_t ld_dst) {
+void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols,
+                    float* dst, int64_t ld_dst) {
   TransposeInline(src, ld_src, count, cols, dst, ld_dst);
 }
 
@@ -321,8 +332,8 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
 
 // dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
 // lanes c in [channels, stride)), 16 channels at a time.
-EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
-                              float* dst) {
+EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels,
+                              int64_t stride, float* dst) {
   for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
     TransposeInline(src + c0 * pixels, pixels, std::min(kLanes, channels - c0), pixels,
                     dst + c0, stride);
@@ -335,8 +346,8 @@ EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels
 }
 
 // dst[c · pixels + p] = src[p · stride + c] for c < channels, 16 pixels at a time.
-EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels, int64_t stride,
-                                float* dst) {
+EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels,
+                                int64_t stride, float* dst) {
   for (int64_t p0 = 0; p0 < pixels; p0 += kLanes) {
     TransposeInline(src + p0 * stride, stride, std::min(kLanes, pixels - p0), channels,
                     dst + p0, pixels);
@@ -638,9 +649,11 @@ bool SparseGemm(const GemmArgs& g) {
     const SparseCrossover& x = GetSparseCrossover();
     const double crossover =
         g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm);
-    const bool sparse = static_cast<double>(nz) < crossover * static_cast<double>(g.m * g.k);
-    Record(Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) + (g.trans_b ? " B^T" : " B") +
-               "[" + std::to_string(g.k) + "," + std::to_string(g.n) + "]",
+    const bool sparse =
+        static_cast<double>(nz) < crossover * static_cast<double>(g.m * g.k);
+    Record(Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) +
+               (g.trans_b ? " B^T" : " B") + "[" + std::to_string(g.k) + "," +
+               std::to_string(g.n) + "]",
            nz, g.m * g.k, sparse);
     if (!sparse) return false;
   }

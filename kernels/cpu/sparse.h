@@ -7,9 +7,10 @@
 // vector registers (gather form: every output element is accumulated in registers
 // and written once):
 //   Gemm, op(A) sparse:    C[m, :] = Σ_{k: A[m,k] ≠ 0} A[m,k] · B[k, :]
-//   Conv2dForward:          y[p, co] = Σ_{taps} Σ_{c: x[c, q(p,tap)] ≠ 0} x · Ŵ[tap, c, co]
-//   Conv2dBackwardData:     dx[q, c] = Σ_{taps} Σ_{co: dy[co, p(q,tap)] ≠ 0} dy · W[tap, co, c]
-//   Conv2dBackwardFilter:   dW[tap, c, co] += x[c, q] · dy[p(q,tap), co] for x[c, q] ≠ 0
+//   Conv2dForward:          y[p, co] = Σ_{taps} Σ_{c: x[c, q(p,tap)] ≠ 0} x · Ŵ[tap, c,
+//   co] Conv2dBackwardData:     dx[q, c] = Σ_{taps} Σ_{co: dy[co, p(q,tap)] ≠ 0} dy ·
+//   W[tap, co, c] Conv2dBackwardFilter:   dW[tap, c, co] += x[c, q] · dy[p(q,tap), co]
+//   for x[c, q] ≠ 0
 // Each op counts the non-zeros of its sparse operand and takes the sparse path when
 // the density is below the op's measured crossover (bench/RESULTS.md), else the
 // dense BLAS path. The sparse paths sum in a different order than BLAS, so results

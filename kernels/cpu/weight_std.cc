@@ -16,7 +16,6 @@ namespace {
 using simd::kLanes;
 using simd::Load;
 using simd::LoadAsDouble;
-using simd::Splat;
 using simd::Store;
 using simd::VecD;
 using simd::VecF;
@@ -42,8 +41,9 @@ void ForwardChannels(const WeightStdForwardArgs& a, int64_t begin, int64_t end) 
   for (int64_t c = begin; c < end; ++c) {
     const float* w = a.w + c * m;
     const double mean_d = SumD(
-        m, [w](int64_t j) { return LoadAsDouble(w + j); },
-        [w](int64_t j) { return static_cast<double>(w[j]); }) / static_cast<double>(m);
+                              m, [w](int64_t j) { return LoadAsDouble(w + j); },
+                              [w](int64_t j) { return static_cast<double>(w[j]); }) /
+                          static_cast<double>(m);
     const double sq = SumD(
         m,
         [w, mean_d](int64_t j) {
@@ -107,7 +107,8 @@ void BackwardChannels(const WeightStdBackwardArgs& a, int64_t begin, int64_t end
         const VecF centred = Load(w + j) - mean;
         const VecF grad_var = gp * centred / m_f * (-0.5f) * std_inv3;
         const VecF grad_mean = -gp * std_inv;
-        Store(grad_w + j, gp * std_inv + grad_var * 2.0f * centred / m_f + grad_mean / m_f);
+        Store(grad_w + j,
+              gp * std_inv + grad_var * 2.0f * centred / m_f + grad_mean / m_f);
       }
       for (; j < m; ++j) {
         const float gp = grad[j] * g;
@@ -130,7 +131,8 @@ void BackwardChannels(const WeightStdBackwardArgs& a, int64_t begin, int64_t end
       const double mean_grad = sum_g / static_cast<double>(m);
       const double coef = g * r * r * r * dot / static_cast<double>(m - 1);
       for (int64_t j = 0; j < m; ++j) {
-        grad_w[j] = static_cast<float>(g * r * (grad[j] - mean_grad) - coef * (w[j] - mean));
+        grad_w[j] =
+            static_cast<float>(g * r * (grad[j] - mean_grad) - coef * (w[j] - mean));
       }
     }
     a.grad_b[c] = static_cast<float>(sum_g);
@@ -142,12 +144,14 @@ void BackwardChannels(const WeightStdBackwardArgs& a, int64_t begin, int64_t end
 
 void WeightStdForward(const WeightStdForwardArgs& a) {
   EDBP_CHECK(a.c_out >= 1 && a.m >= 2) << "weight standardisation needs fan-in >= 2";
-  ParallelFor(a.c_out, 1, [&](int64_t begin, int64_t end) { ForwardChannels(a, begin, end); });
+  ParallelFor(a.c_out, 1,
+              [&](int64_t begin, int64_t end) { ForwardChannels(a, begin, end); });
 }
 
 void WeightStdBackward(const WeightStdBackwardArgs& a) {
   EDBP_CHECK(a.c_out >= 1 && a.m >= 2);
-  ParallelFor(a.c_out, 1, [&](int64_t begin, int64_t end) { BackwardChannels(a, begin, end); });
+  ParallelFor(a.c_out, 1,
+              [&](int64_t begin, int64_t end) { BackwardChannels(a, begin, end); });
 }
 
 }  // namespace edbp::kernels::cpu

@@ -3,9 +3,9 @@
 // bit-identical (same float operations in the same order), for widths that fill whole
 // vector blocks, leave a scalar tail, or have only a tail.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -76,7 +76,7 @@ void BackwardReference(const NeuronBackwardArgs& a) {
 ::testing::AssertionResult SameBits(const Floats& got, const Floats& want) {
   if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
   for (size_t i = 0; i < got.size(); ++i) {
-    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+    if (std::bit_cast<uint32_t>(got[i]) != std::bit_cast<uint32_t>(want[i])) {
       return ::testing::AssertionFailure()
              << "index " << i << ": got " << got[i] << ", want " << want[i];
     }
@@ -127,8 +127,8 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     // A static input (one step of current read at every step) gives the bits of the
     // same current repeated T times.
     {
-      Floats repeated(size), s_du(size), s_du_t(size), s_o(size), r_du(size), r_du_t(size),
-          r_o(size);
+      Floats repeated(size), s_du(size), s_du_t(size), s_o(size), r_du(size),
+          r_du_t(size), r_o(size);
       for (int64_t t = 0; t < steps; ++t) {
         std::copy(input.begin(), input.begin() + n, repeated.begin() + t * n);
       }
@@ -192,8 +192,13 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
 
 TEST(NeuronForwardDeathTest, DuAndDuTAreBothGivenOrBothNull) {
   Floats input(16, 1.0f), du(16), o(16);
-  NeuronForwardArgs a{.steps = 1, .n = 16, .params = {}, .input = input.data(), .du = du.data(),
-                      .du_t = nullptr, .o = o.data()};
+  NeuronForwardArgs a{.steps = 1,
+                      .n = 16,
+                      .params = {},
+                      .input = input.data(),
+                      .du = du.data(),
+                      .du_t = nullptr,
+                      .o = o.data()};
   EXPECT_DEATH(NeuronForward(a), "du and du_t both or neither");
 }
 

@@ -305,7 +305,8 @@ TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
   std::mt19937 rng(3);
   std::uniform_int_distribution<int> quarter(0, 4);
   std::uniform_real_distribution<float> grad(-2.0f, 2.0f);
-  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 10}, {7, 9}}) {
+  for (const auto& [h, w] :
+       {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 10}, {7, 9}}) {
     const Pool2dShape s = MakeShape(3, 5, h, w, 2, 2);
     const int64_t oh = s.out_h(), ow = s.out_w(), planes = s.n * s.c;
     Floats x(static_cast<size_t>(planes * h * w));
@@ -329,12 +330,14 @@ TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
           // Nearest source (exact i/2 only when h = 2·oh; otherwise PyTorch's float
           // scale, which UpsampleIndex* tests cover).
           const int64_t si = std::min<int64_t>(
-              static_cast<int64_t>(std::floor(static_cast<float>(i) *
-                                              (static_cast<float>(oh) / static_cast<float>(h)))),
+              static_cast<int64_t>(
+                  std::floor(static_cast<float>(i) *
+                             (static_cast<float>(oh) / static_cast<float>(h)))),
               oh - 1);
           const int64_t sj = std::min<int64_t>(
-              static_cast<int64_t>(std::floor(static_cast<float>(j) *
-                                              (static_cast<float>(ow) / static_cast<float>(w)))),
+              static_cast<int64_t>(
+                  std::floor(static_cast<float>(j) *
+                             (static_cast<float>(ow) / static_cast<float>(w)))),
               ow - 1);
           const int64_t o = p * oh * ow + si * ow + sj;
           float a = 1.0f / want_y[o];
