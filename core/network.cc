@@ -78,7 +78,8 @@ absl::StatusOr<NetworkForward> Network::Forward(const Tensor& x, const Tensor* l
     ForwardOptions options{.training = training,
                            .labels = last ? labels : nullptr,
                            .rng = &rng_,
-                           .keep_context = keep_context};
+                           .keep_context = keep_context,
+                           .input_grad = i > 0};
     EDBP_ASSIGN_OR_RETURN(LayerForward f, layers_[i]->Forward(h, options));
     h = f.output;
     if (keep_context) result.contexts.push_back(std::move(f.context));

@@ -129,8 +129,9 @@ struct NeuronParams {
 };
 // input: I[T, n], or [1, n] when static_input (the same current at every step: a
 // static first-layer input); outputs du, du_t, o: [T, n]. n = neurons × batch. du and
-// du_t are only needed by NeuronBackward and label injection: both null (a forward that
-// no backward follows) skips writing them.
+// du_t are only needed by NeuronBackward and label injection: null skips writing them
+// (both for a forward that no backward follows; du_t alone where no grad_in_ will be
+// computed, the first layer).
 struct NeuronForwardArgs {
   int64_t steps = 0;  // T
   int64_t n = 0;

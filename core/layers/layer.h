@@ -25,6 +25,9 @@ struct ForwardOptions {
   std::mt19937_64* rng = nullptr;
   // False when no Backward will follow: the layer may skip saving anything.
   bool keep_context = true;
+  // False when the Backward will not be asked for dL/dx (the network's first layer):
+  // a spiking layer then keeps no du_t, which only feeds grad_in_ (§3, §5).
+  bool input_grad = true;
 };
 
 // What a Forward saves for its Backward. Opaque outside the layer that made it.

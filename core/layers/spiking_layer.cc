@@ -66,11 +66,14 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   EDBP_RETURN_IF_ERROR(
       Current(static_input ? x.Leading(x_step_shape) : x, ctx->w_hat, current));
 
-  // §2: neuron forward over [T, B·N]. du and du_t serve the backward and label
-  // injection only; a forward that neither follows leaves them out.
+  // §2: neuron forward over [T, B·N]. du serves the backward and label injection, du_t
+  // only the backward's grad_in_ (the input gradient); what nothing will read is left out.
   const bool need_du = options.keep_context || options.labels != nullptr;
+  const bool need_du_t = options.keep_context && options.input_grad;
   if (need_du) {
     EDBP_ASSIGN_OR_RETURN(ctx->du, Tensor::Empty(backend, out_shape));
+  }
+  if (need_du_t) {
     EDBP_ASSIGN_OR_RETURN(ctx->du_t, Tensor::Empty(backend, out_shape));
   }
   EDBP_ASSIGN_OR_RETURN(ctx->o, Tensor::Empty(backend, out_shape));
@@ -83,7 +86,7 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
                               .static_input = static_input,
                               .input = current.f32(),
                               .du = need_du ? ctx->du.f32() : nullptr,
-                              .du_t = need_du ? ctx->du_t.f32() : nullptr,
+                              .du_t = need_du_t ? ctx->du_t.f32() : nullptr,
                               .o = ctx->o.f32()}));
 
   LayerForward result;
@@ -127,6 +130,8 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
       {.n = n, .alpha = 1.0f, .a = grad_output.f32(), .b = ctx->o.f32(), .out = e.f32()}));
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w, Tensor::Empty(backend, out_shape));
   // grad_in_ only feeds the input gradient (§5): the first layer skips it.
+  EDBP_CHECK(!need_input_grad || ctx->du_t.defined())
+      << name() << ": input gradient asked of a Forward run with input_grad = false";
   Tensor grad_in;
   if (need_input_grad) {
     EDBP_ASSIGN_OR_RETURN(grad_in, Tensor::Empty(backend, out_shape));
@@ -138,7 +143,7 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
                                .e = e.f32(),
                                .o = ctx->o.f32(),
                                .du = ctx->du.f32(),
-                               .du_t = ctx->du_t.f32(),
+                               .du_t = need_input_grad ? ctx->du_t.f32() : nullptr,
                                .syn_a = neuron_->syn_a.f32(),
                                .partial_a = neuron_->partial_a.f32(),
                                .grad_w = grad_w.f32(),

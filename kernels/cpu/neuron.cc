@@ -69,10 +69,8 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
       du = g;
     }
     const bool spike = u >= c.threshold;
-    if (a.du != nullptr) {
-      a.du[idx] = du;
-      a.du_t[idx] = du_t;
-    }
+    if (a.du != nullptr) a.du[idx] = du;
+    if (a.du_t != nullptr) a.du_t[idx] = du_t;
     a.o[idx] = spike ? 1.0f : 0.0f;
     if (spike) {
       u_prev = 0;
@@ -84,8 +82,8 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
 }
 
 // §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar;
-// du and du_t are stored when kStoreGrads.
-template <bool kStoreGrads>
+// du is stored when kStoreDu, du_t when kStoreDuT.
+template <bool kStoreDu, bool kStoreDuT>
 EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardConsts& c,
                                    int64_t begin, int64_t end) {
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
@@ -112,10 +110,8 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
         du = g;
       }
       const VecI spike = u >= threshold;
-      if constexpr (kStoreGrads) {
-        Store(a.du + idx, du);
-        Store(a.du_t + idx, du_t);
-      }
+      if constexpr (kStoreDu) Store(a.du + idx, du);
+      if constexpr (kStoreDuT) Store(a.du_t + idx, du_t);
       Store(a.o + idx, spike ? one : zero);
       u_prev = spike ? zero : u;
       m = spike ? zero : m;
@@ -128,10 +124,12 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
 EDBP_CPU_CLONES
 void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t begin,
                    int64_t end) {
-  if (a.du != nullptr) {
-    ForwardBlocksImpl<true>(a, c, begin, end);
+  if (a.du_t != nullptr) {
+    ForwardBlocksImpl<true, true>(a, c, begin, end);
+  } else if (a.du != nullptr) {
+    ForwardBlocksImpl<true, false>(a, c, begin, end);
   } else {
-    ForwardBlocksImpl<false>(a, c, begin, end);
+    ForwardBlocksImpl<false, false>(a, c, begin, end);
   }
 }
 
@@ -248,8 +246,8 @@ void ForNeurons(int64_t n, VectorFn vector_fn, ScalarFn scalar_fn) {
 
 void NeuronForward(const NeuronForwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.input && a.o && (a.du == nullptr) == (a.du_t == nullptr))
-      << "NeuronForward: input and o are required, du and du_t both or neither";
+  EDBP_CHECK(a.input && a.o && (a.du_t == nullptr || a.du != nullptr))
+      << "NeuronForward: input and o are required, and du wherever du_t is";
   const ForwardConsts c = MakeForwardConsts(a.params);
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { ForwardBlocks(a, c, begin, end); },

@@ -275,8 +275,8 @@ absl::Status CudaBackend::Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& a
 
 absl::Status CudaBackend::NeuronForward(const NeuronForwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.input && a.o && (a.du == nullptr) == (a.du_t == nullptr))
-      << "NeuronForward: input and o are required, du and du_t both or neither";
+  EDBP_CHECK(a.input && a.o && (a.du_t == nullptr || a.du != nullptr))
+      << "NeuronForward: input and o are required, and du wherever du_t is";
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchNeuronForward(a, impl_->stream));
   return absl::OkStatus();

@@ -46,10 +46,8 @@ __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
         du = g;
       }
       const bool spike = u >= p.threshold;
-      if (du_out != nullptr) {  // null when no backward follows (ops.h)
-        du_out[idx] = du;
-        du_t_out[idx] = du_t;
-      }
+      if (du_out != nullptr) du_out[idx] = du;  // null: not needed (ops.h)
+      if (du_t_out != nullptr) du_t_out[idx] = du_t;
       o_out[idx] = spike ? 1.0f : 0.0f;
       if (spike) {
         u_prev = 0;

@@ -124,6 +124,15 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     spikes_only.o = o_only.data();
     NeuronForward(spikes_only);
     EXPECT_TRUE(SameBits(o_only, o_ref)) << "spikes only, n=" << n;
+    // Without du_t (the first layer): the same du and spikes.
+    Floats du_no_t(size, -1.0f), o_no_t(size, -1.0f);
+    NeuronForwardArgs no_du_t = fwd;
+    no_du_t.du = du_no_t.data();
+    no_du_t.du_t = nullptr;
+    no_du_t.o = o_no_t.data();
+    NeuronForward(no_du_t);
+    EXPECT_TRUE(SameBits(o_no_t, o_ref)) << "without du_t, n=" << n;
+    EXPECT_TRUE(SameBits(du_no_t, du_ref)) << "without du_t, n=" << n;
     // A static input (one step of current read at every step) gives the bits of the
     // same current repeated T times.
     {
@@ -190,16 +199,16 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
   }
 }
 
-TEST(NeuronForwardDeathTest, DuAndDuTAreBothGivenOrBothNull) {
-  Floats input(16, 1.0f), du(16), o(16);
+TEST(NeuronForwardDeathTest, DuTNeedsDu) {
+  Floats input(16, 1.0f), du_t(16), o(16);
   NeuronForwardArgs a{.steps = 1,
                       .n = 16,
                       .params = {},
                       .input = input.data(),
-                      .du = du.data(),
-                      .du_t = nullptr,
+                      .du = nullptr,
+                      .du_t = du_t.data(),
                       .o = o.data()};
-  EXPECT_DEATH(NeuronForward(a), "du and du_t both or neither");
+  EXPECT_DEATH(NeuronForward(a), "du wherever du_t is");
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, NeuronKernelTest,
