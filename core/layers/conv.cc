@@ -74,10 +74,10 @@ absl::Status ConvLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& cu
 }
 
 absl::Status ConvLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,
-                                   Tensor& grad_w_hat) {
+                                   bool input_repeats, Tensor& grad_w_hat) {
   kernels::Conv2dShape shape = ConvShape(x.shape());
   kernels::Backend* backend = x.backend();
-  if (!RepeatsOverTime(x)) {
+  if (!input_repeats) {
     return backend->Conv2dBackwardFilter(
         {.shape = shape, .x = x.f32(), .dy = grad_w.f32(), .dw = grad_w_hat.f32()});
   }

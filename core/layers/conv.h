@@ -29,7 +29,7 @@ class ConvLayer final : public SpikingLayer {
   Shape OutputShape(const Tensor& x) const override;
   bool InputRepeats(const Tensor& x) const override { return RepeatsOverTime(x); }
   absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) override;
-  absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x,
+  absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x, bool input_repeats,
                           Tensor& grad_w_hat) override;
   absl::Status DataGrad(const Tensor& grad_in, const Tensor& w_hat,
                         Tensor& grad_x) override;

@@ -43,7 +43,7 @@ absl::Status LinearLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& 
 }
 
 absl::Status LinearLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,
-                                     Tensor& grad_w_hat) {
+                                     bool /*input_repeats*/, Tensor& grad_w_hat) {
   // §5: dL/dŴ = Σ_t grad_w_[t]ᵀ x[t] = grad_w_ᵀ [out, T·B] · x [T·B, in]
   const int64_t rows = x.dim(0) * x.dim(1);
   const int64_t in = config().n_inputs, out = config().n_outputs;

@@ -60,6 +60,7 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   const Shape out_shape = OutputShape(x);
   // A static input (the same at every step) needs the current of step 0 only.
   const bool static_input = InputRepeats(x);
+  ctx->input_repeats = static_input;
   Shape x_step_shape = x.shape(), current_shape = out_shape;
   if (static_input) x_step_shape[0] = current_shape[0] = 1;
   EDBP_ASSIGN_OR_RETURN(Tensor current, Tensor::Empty(backend, current_shape));
@@ -151,7 +152,7 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
 
   // dL/dŴ, then §4 back to W, g, b.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));
-  EDBP_RETURN_IF_ERROR(FilterGrad(grad_w, ctx->x, grad_w_hat));
+  EDBP_RETURN_IF_ERROR(FilterGrad(grad_w, ctx->x, ctx->input_repeats, grad_w_hat));
   EDBP_RETURN_IF_ERROR(backend->WeightStdBackward(
       {.c_out = out_channels(),
        .m = fan_in(),

@@ -30,6 +30,7 @@ struct SpikingContext : LayerContext {
   Tensor du;      // [T, B, ...out]
   Tensor du_t;
   Tensor o;       // spikes after injection
+  bool input_repeats = false;  // x is the same at every step (SpikingLayer::InputRepeats)
 };
 
 class SpikingLayer;
@@ -92,8 +93,9 @@ class SpikingLayer : public Layer {
   // long when the input repeats).
   virtual absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) = 0;
   // dL/dŴ from grad_w_ (shape of the output) and x; overwrites grad_w_hat.
+  // input_repeats: what InputRepeats(x) said in the Forward.
   virtual absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x,
-                                  Tensor& grad_w_hat) = 0;
+                                  bool input_repeats, Tensor& grad_w_hat) = 0;
   // grad_in_ back through Ŵ: the un-masked input gradient, shape of x.
   virtual absl::Status DataGrad(const Tensor& grad_in, const Tensor& w_hat,
                                 Tensor& grad_x) = 0;

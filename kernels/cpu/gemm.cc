@@ -7,6 +7,7 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/sparse.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -33,16 +34,7 @@ void SgemmRows(const GemmArgs& g, int64_t row_begin, int64_t rows) {
 
 void Gemm(const GemmArgs& args) {
   const GemmArgs& g = args;
-  EDBP_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0)
-      << "Gemm: m=" << g.m << " n=" << g.n << " k=" << g.k;
-  EDBP_CHECK(g.lda >= std::max<int64_t>(1, g.trans_a ? g.m : g.k))
-      << "Gemm: lda=" << g.lda << " too small";
-  EDBP_CHECK(g.ldb >= std::max<int64_t>(1, g.trans_b ? g.k : g.n))
-      << "Gemm: ldb=" << g.ldb << " too small";
-  EDBP_CHECK(g.ldc >= std::max<int64_t>(1, g.n)) << "Gemm: ldc=" << g.ldc << " too small";
-  constexpr int64_t kIntMax = 0x7fffffff;  // cblas takes 32-bit sizes
-  EDBP_CHECK(std::max({g.m, g.n, g.k, g.lda, g.ldb, g.ldc}) <= kIntMax)
-      << "Gemm: size exceeds the 32-bit BLAS interface";
+  CheckGemmArgs(g);
   if (g.m == 0 || g.n == 0) return;
   if (SparseGemm(g)) return;  // op(A) mostly zero: the event-driven path (sparse.h)
 

@@ -10,6 +10,7 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -21,18 +22,6 @@ int64_t SampleGrain(int64_t steps, int64_t classes) {
   return std::max<int64_t>(1, kGrainValues / std::max<int64_t>(1, steps * classes));
 }
 
-void CheckCommon(const char* op, int64_t steps, int64_t batch, int64_t classes,
-                 const float* o, const int32_t* labels, const float* grad,
-                 const double* loss) {
-  EDBP_CHECK(steps >= 1 && batch >= 0 && classes >= 1)
-      << op << ": steps=" << steps << " batch=" << batch << " classes=" << classes;
-  EDBP_CHECK(loss != nullptr) << op << ": null loss";
-  if (batch > 0) {
-    EDBP_CHECK(o != nullptr && labels != nullptr && grad != nullptr)
-        << op << ": null o, labels or grad";
-  }
-}
-
 double SumInOrder(const std::vector<double>& partial) {
   double sum = 0;
   for (const double p : partial) sum += p;
@@ -42,7 +31,7 @@ double SumInOrder(const std::vector<double>& partial) {
 }  // namespace
 
 void CountLoss(const CountLossArgs& a) {
-  CheckCommon("CountLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("CountLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   const int64_t steps = a.steps;
   const int64_t classes = a.classes;
   const int64_t stride = a.batch * classes;  // between time steps
@@ -75,7 +64,7 @@ void CountLoss(const CountLossArgs& a) {
 }
 
 void KernelLoss(const KernelLossArgs& a) {
-  CheckCommon("KernelLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("KernelLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   EDBP_CHECK(a.tau_s > 0) << "KernelLoss: tau_s=" << a.tau_s;
   if (a.batch > 0) EDBP_CHECK(a.target != nullptr) << "KernelLoss: null target";
   const int64_t steps = a.steps;
@@ -119,7 +108,7 @@ void KernelLoss(const KernelLossArgs& a) {
 }
 
 void TetLoss(const TetLossArgs& a) {
-  CheckCommon("TetLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("TetLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   const int64_t classes = a.classes;
   const int64_t rows = a.steps * a.batch;  // one cross entropy per (t, b)
   // §8: mean over b and t; the gradient carries the same 1/(B·T).

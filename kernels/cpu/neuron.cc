@@ -18,6 +18,7 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -245,9 +246,7 @@ void ForNeurons(int64_t n, VectorFn vector_fn, ScalarFn scalar_fn) {
 }  // namespace
 
 void NeuronForward(const NeuronForwardArgs& a) {
-  EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.input && a.o && (a.du_t == nullptr || a.du != nullptr))
-      << "NeuronForward: input and o are required, and du wherever du_t is";
+  CheckNeuronForwardArgs(a);
   const ForwardConsts c = MakeForwardConsts(a.params);
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { ForwardBlocks(a, c, begin, end); },
@@ -255,10 +254,8 @@ void NeuronForward(const NeuronForwardArgs& a) {
 }
 
 void NeuronBackward(const NeuronBackwardArgs& a) {
-  EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a && a.grad_w &&
-             (a.grad_in == nullptr || a.du_t != nullptr))
-      << "NeuronBackward: null argument (only grad_in, and du_t with it, may be null)";
+  CheckNeuronBackwardArgs(a);
+  // The step counter runs in int lanes.
   EDBP_CHECK(a.steps < (int64_t{1} << 30)) << "NeuronBackward: too many steps";
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { BackwardBlocks(a, begin, end); },

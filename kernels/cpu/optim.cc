@@ -11,6 +11,7 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -20,8 +21,7 @@ constexpr int64_t kGrain = int64_t{1} << 15;
 }  // namespace
 
 void SgdStep(const SgdStepArgs& a) {
-  EDBP_CHECK(a.n >= 0) << "SgdStep: n=" << a.n;
-  if (a.n > 0) EDBP_CHECK(a.param != nullptr && a.grad != nullptr) << "SgdStep: null";
+  CheckSgdStepArgs(a);
   const bool decay = a.weight_decay != 0;
   const float wd = static_cast<float>(a.weight_decay);
   const float neg_lr = static_cast<float>(-a.lr);
@@ -37,13 +37,7 @@ void SgdStep(const SgdStepArgs& a) {
 }
 
 void AdamStep(const AdamStepArgs& a) {
-  EDBP_CHECK(a.n >= 0) << "AdamStep: n=" << a.n;
-  EDBP_CHECK(a.step >= 1) << "AdamStep: step=" << a.step;
-  if (a.n > 0) {
-    EDBP_CHECK(a.param != nullptr && a.grad != nullptr && a.exp_avg != nullptr &&
-               a.exp_avg_sq != nullptr)
-        << "AdamStep: null";
-  }
+  CheckAdamStepArgs(a);
   const bool decoupled = a.decoupled;
   const bool coupled_decay = !decoupled && a.weight_decay != 0;
   const float wd = static_cast<float>(a.weight_decay);

@@ -11,15 +11,10 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
 namespace {
-
-void CheckShape(const Pool2dShape& s, const char* op) {
-  EDBP_CHECK(s.n >= 0 && s.c >= 0 && s.kh >= 1 && s.kw >= 1 && s.h >= s.kh && s.w >= s.kw)
-      << op << ": bad shape n=" << s.n << " c=" << s.c << " h=" << s.h << " w=" << s.w
-      << " kernel=" << s.kh << "x" << s.kw;
-}
 
 // Planes per work item: at least ~4k input values, so small layers stay serial.
 int64_t PlaneGrain(const Pool2dShape& s) {
@@ -94,7 +89,7 @@ void AdjustedAvgBackwardPlane2x2(const float* dy, const float* pooled, int64_t o
 
 void Pool2dForward(const Pool2dForwardArgs& args) {
   const Pool2dShape& s = args.shape;
-  CheckShape(s, "Pool2dForward");
+  CheckPool2dShape(s, "Pool2dForward");
   const int64_t h = s.h, w = s.w, kh = s.kh, kw = s.kw;
   const int64_t oh = s.out_h(), ow = s.out_w();
   const float window = static_cast<float>(kh * kw);
@@ -130,7 +125,7 @@ void Pool2dForward(const Pool2dForwardArgs& args) {
 
 void Pool2dBackward(const Pool2dBackwardArgs& args) {
   const Pool2dShape& s = args.shape;
-  CheckShape(s, "Pool2dBackward");
+  CheckPool2dShape(s, "Pool2dBackward");
   const int64_t h = s.h, w = s.w, kh = s.kh, kw = s.kw;
   const int64_t oh = s.out_h(), ow = s.out_w();
   const float window = static_cast<float>(kh * kw);

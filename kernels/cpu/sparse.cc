@@ -545,32 +545,27 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
     }                                                                \
   }
 
+// One image of the forward (data = false: x → y, weights wt [kh, kw, c_in, pad]) or of
+// the backward data (data = true: dy → dx, weights wd [kh, kw, c_out, pad]): lists of
+// the sparse operand's non-zeros per pixel, the gather into a pixel-major result of
+// `pad` channels, then back to channel-major.
 EDBP_CPU_CLONES
-void ConvForwardImage(const Conv2dShape& s, const float* x, const float* wt, int64_t cpad,
-                      float* y) {
+void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const float* w,
+                     int64_t pad, float* out) {
   thread_local PixelLists lists;
-  thread_local std::vector<float> out;
+  thread_local std::vector<float> result;
   const int64_t pixels = s.h * s.w, p_out = s.out_h() * s.out_w();
-  BuildPixelLists(x, s.c_in, pixels, cpad, lists);
-  float* y_pm = Grow(out, p_out * cpad);
-#define EDBP_CALL(NV) ConvForwardBlock<NV>(s, lists, wt, cpad, block, y_pm)
-  EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
+  BuildPixelLists(in, data ? s.c_out : s.c_in, data ? p_out : pixels, pad, lists);
+  float* pm = Grow(result, (data ? pixels : p_out) * pad);
+#define EDBP_CALL(NV)                                  \
+  if (data) {                                          \
+    ConvDataBlock<NV>(s, lists, w, pad, block, pm);    \
+  } else {                                             \
+    ConvForwardBlock<NV>(s, lists, w, pad, block, pm); \
+  }
+  EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
 #undef EDBP_CALL
-  ToChannelMajor(y_pm, s.c_out, p_out, cpad, y);
-}
-
-EDBP_CPU_CLONES
-void ConvDataImage(const Conv2dShape& s, const float* dy, const float* wd, int64_t cipad,
-                   float* dx) {
-  thread_local PixelLists lists;
-  thread_local std::vector<float> out;
-  const int64_t pixels = s.h * s.w, p_out = s.out_h() * s.out_w();
-  BuildPixelLists(dy, s.c_out, p_out, cipad, lists);
-  float* dx_pm = Grow(out, pixels * cipad);
-#define EDBP_CALL(NV) ConvDataBlock<NV>(s, lists, wd, cipad, block, dx_pm)
-  EDBP_FOR_EACH_BLOCK(cipad, EDBP_CALL)
-#undef EDBP_CALL
-  ToChannelMajor(dx_pm, s.c_in, pixels, cipad, dx);
+  ToChannelMajor(pm, data ? s.c_in : s.c_out, data ? pixels : p_out, pad, out);
 }
 
 EDBP_CPU_CLONES
@@ -707,7 +702,8 @@ bool SparseConv2dForward(const Conv2dForwardArgs& args) {
   const float* wt_data = wt.data();
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      ConvForwardImage(s, args.x + i * in_size, wt_data, cpad, args.y + i * out_size);
+      ConvGatherImage(s, /*data=*/false, args.x + i * in_size, wt_data, cpad,
+                      args.y + i * out_size);
     }
   });
   return true;
@@ -726,7 +722,8 @@ bool SparseConv2dBackwardData(const Conv2dBackwardDataArgs& args) {
   const float* wd_data = wd.data();
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      ConvDataImage(s, args.dy + i * out_size, wd_data, cipad, args.dx + i * in_size);
+      ConvGatherImage(s, /*data=*/true, args.dy + i * out_size, wd_data, cipad,
+                      args.dx + i * in_size);
     }
   });
   return true;

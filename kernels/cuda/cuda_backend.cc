@@ -14,6 +14,7 @@
 #include "kernels/cuda/device_allocator.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/op_checks.h"
 
 namespace edbp::kernels {
 
@@ -61,24 +62,6 @@ double SumInOrder(const std::vector<double>& v) {
   double sum = 0;
   for (const double x : v) sum += x;
   return sum;
-}
-
-void CheckLoss(const char* op, int64_t steps, int64_t batch, int64_t classes,
-               const float* o, const int32_t* labels, const float* grad,
-               const double* loss) {
-  EDBP_CHECK(steps >= 1 && batch >= 0 && classes >= 1)
-      << op << ": steps=" << steps << " batch=" << batch << " classes=" << classes;
-  EDBP_CHECK(loss != nullptr) << op << ": null loss";
-  if (batch > 0) {
-    EDBP_CHECK(o != nullptr && labels != nullptr && grad != nullptr)
-        << op << ": null o, labels or grad";
-  }
-}
-
-void CheckPool(const Pool2dShape& s, const char* op) {
-  EDBP_CHECK(s.n >= 0 && s.c >= 0 && s.kh >= 1 && s.kw >= 1 && s.h >= s.kh && s.w >= s.kw)
-      << op << ": bad shape n=" << s.n << " c=" << s.c << " h=" << s.h << " w=" << s.w
-      << " kernel=" << s.kh << "x" << s.kw;
 }
 
 }  // namespace
@@ -274,33 +257,28 @@ absl::Status CudaBackend::Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& a
 // ------------------------------------------------------
 
 absl::Status CudaBackend::NeuronForward(const NeuronForwardArgs& a) {
-  EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.input && a.o && (a.du_t == nullptr || a.du != nullptr))
-      << "NeuronForward: input and o are required, and du wherever du_t is";
+  CheckNeuronForwardArgs(a);
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchNeuronForward(a, impl_->stream));
   return absl::OkStatus();
 }
 
 absl::Status CudaBackend::NeuronBackward(const NeuronBackwardArgs& a) {
-  EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a && a.grad_w &&
-             (a.grad_in == nullptr || a.du_t != nullptr))
-      << "NeuronBackward: null argument (only grad_in, and du_t with it, may be null)";
+  CheckNeuronBackwardArgs(a);
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchNeuronBackward(a, impl_->stream));
   return absl::OkStatus();
 }
 
 absl::Status CudaBackend::Pool2dForward(const Pool2dForwardArgs& a) {
-  CheckPool(a.shape, "Pool2dForward");
+  CheckPool2dShape(a.shape, "Pool2dForward");
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchPool2dForward(a, impl_->stream));
   return absl::OkStatus();
 }
 
 absl::Status CudaBackend::Pool2dBackward(const Pool2dBackwardArgs& a) {
-  CheckPool(a.shape, "Pool2dBackward");
+  CheckPool2dShape(a.shape, "Pool2dBackward");
   EDBP_CHECK(a.type != PoolType::kMax || a.x != nullptr) << "Pool2dBackward: max needs x";
   EDBP_CHECK(a.type != PoolType::kAdjustedAvg || a.y != nullptr)
       << "Pool2dBackward: adjusted_avg needs y";
@@ -347,7 +325,7 @@ absl::Status CudaBackend::LabelInject(const LabelInjectArgs& a) {
 }
 
 absl::Status CudaBackend::CountLoss(const CountLossArgs& a) {
-  CheckLoss("CountLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("CountLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   if (a.batch == 0) {
     *a.loss = 0;
     return absl::OkStatus();
@@ -365,7 +343,7 @@ absl::Status CudaBackend::CountLoss(const CountLossArgs& a) {
 }
 
 absl::Status CudaBackend::KernelLoss(const KernelLossArgs& a) {
-  CheckLoss("KernelLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("KernelLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   EDBP_CHECK(a.tau_s > 0) << "KernelLoss: tau_s=" << a.tau_s;
   if (a.batch == 0) {
     *a.loss = 0;
@@ -385,7 +363,7 @@ absl::Status CudaBackend::KernelLoss(const KernelLossArgs& a) {
 }
 
 absl::Status CudaBackend::TetLoss(const TetLossArgs& a) {
-  CheckLoss("TetLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
+  CheckLossArgs("TetLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   const int64_t rows = a.steps * a.batch;
   if (rows == 0) {
     *a.loss = 0;
@@ -406,21 +384,14 @@ absl::Status CudaBackend::TetLoss(const TetLossArgs& a) {
 // -------------------------------------------------------------------------------
 
 absl::Status CudaBackend::SgdStep(const SgdStepArgs& a) {
-  EDBP_CHECK(a.n >= 0) << "SgdStep: n=" << a.n;
-  if (a.n > 0) EDBP_CHECK(a.param != nullptr && a.grad != nullptr) << "SgdStep: null";
+  CheckSgdStepArgs(a);
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchSgdStep(a, impl_->stream));
   return absl::OkStatus();
 }
 
 absl::Status CudaBackend::AdamStep(const AdamStepArgs& a) {
-  EDBP_CHECK(a.n >= 0) << "AdamStep: n=" << a.n;
-  EDBP_CHECK(a.step >= 1) << "AdamStep: step=" << a.step;
-  if (a.n > 0) {
-    EDBP_CHECK(a.param != nullptr && a.grad != nullptr && a.exp_avg != nullptr &&
-               a.exp_avg_sq != nullptr)
-        << "AdamStep: null";
-  }
+  CheckAdamStepArgs(a);
   EDBP_RETURN_IF_ERROR(impl_->Activate());
   EDBP_CUDA_RETURN_IF_ERROR(cuda::LaunchAdamStep(a, impl_->stream));
   return absl::OkStatus();
