@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,34 @@ using simd::kLanes;
 using simd::Load;
 using simd::Store;
 using simd::VecF;
+using simd::VecI;
 constexpr int kMaxVecs = 4;                      // registers per output block
 constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// Scratch memory aligned to a cache line: a 64-byte vector load from an unaligned
+// address spans two lines (malloc gives 16-byte alignment, mmap'd blocks sit 16 bytes
+// past a page start), which halves the gathers' load throughput.
 template <typename T>
-T* Grow(std::vector<T>& v, int64_t count) {
+struct LineAligned {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  LineAligned() = default;
+  template <typename U>
+  explicit LineAligned(const LineAligned<U>& /*other*/) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t /*n*/) { ::operator delete(p, kAlign); }
+  template <typename U>
+  bool operator==(const LineAligned<U>& /*other*/) const {
+    return true;
+  }
+};
+template <typename T>
+using Buffer = std::vector<T, LineAligned<T>>;
+
+template <typename T>
+T* Grow(Buffer<T>& v, int64_t count) {
   if (v.size() < static_cast<size_t>(count)) v.resize(static_cast<size_t>(count));
   return v.data();
 }
@@ -139,9 +161,9 @@ constexpr int64_t kKBlock = 64;
 // k ≥ kb · kKBlock, and Start(r, k_blocks) its end.
 struct SparseRows {
   int64_t k_blocks = 0;
-  std::vector<int32_t> index;
-  std::vector<float> value;
-  std::vector<int64_t> block_start;  // [m, k_blocks + 1]
+  Buffer<int32_t> index;
+  Buffer<float> value;
+  Buffer<int64_t> block_start;  // [m, k_blocks + 1]
   int64_t Start(int64_t r, int64_t kb) const {
     return block_start[r * (k_blocks + 1) + kb];
   }
@@ -302,23 +324,26 @@ void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t col
 // ---- convolution helpers --------------------------------------------------------------
 
 // Per image: the non-zeros of a [channels, pixels] tensor as per-pixel lists
-// (channel · scale, value) in increasing channel order; list q starts at
-// q · channels. `scale` is the weight row stride, so the gather needs no multiply.
+// (channel · scale, value) in increasing channel order; list q starts at q · room, room
+// being channels rounded up to 16 so that a list can be copied in whole vectors.
+// `scale` is the weight row stride, so the gather needs no multiply.
 struct PixelLists {
-  std::vector<int32_t> channel;
-  std::vector<float> value;
-  std::vector<int32_t> count;
+  int64_t room = 0;
+  Buffer<int32_t> channel;
+  Buffer<float> value;
+  Buffer<int32_t> count;
 };
 
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
                                  int64_t scale, PixelLists& l) {
+  l.room = RoundUp(channels, kLanes);
   int32_t* count = Grow(l.count, pixels);
-  int32_t* channel = Grow(l.channel, pixels * channels);
-  float* value = Grow(l.value, pixels * channels);
+  int32_t* channel = Grow(l.channel, pixels * l.room);
+  float* value = Grow(l.value, pixels * l.room);
   // Branch-free: every channel is written at the pixel's next free slot, which advances
   // only past non-zeros; a zero's write stays inside the pixel's own room (slot n ≤ c).
   for (int64_t q = 0; q < pixels; ++q) {
-    const int64_t first = q * channels;
+    const int64_t first = q * l.room;
     int32_t n = 0;
     for (int64_t c = 0; c < channels; ++c) {
       const float v = x[c * pixels + q];
@@ -327,6 +352,63 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
       n += v != 0.0f;
     }
     count[q] = n;
+  }
+}
+
+// Per image: one list per (source row, gather column) that concatenates, in tap order
+// kj = 0 .. kw-1, the pixel lists of the kw pixels one row of the kernel covers, each
+// entry's offset advanced by its tap's block of weights (kj · rows · pad floats). The
+// gather of a kernel row is then one unbroken loop over ~kw times as many entries
+// instead of kw short ones (each with its own loop set-up and exit branch), in the
+// same order of terms, so the sums are bit for bit those of the per-tap loops. List w starts at w · room, room = kw · the pixel lists' room.
+struct WindowLists {
+  int64_t room = 0;
+  Buffer<int32_t> offset;
+  Buffer<float> value;
+  Buffer<int32_t> count;
+};
+
+EDBP_INLINE VecI LoadI(const int32_t* p) {
+  VecI v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+EDBP_INLINE void StoreI(int32_t* p, VecI v) { std::memcpy(p, &v, sizeof(v)); }
+
+// Windows of `rows` × `cols`; source(col, kj) is the pixel column that kernel column kj
+// reads for gather column col, or -1 for none; pixel (r, source) is list r · width +
+// source of `l`. Branch-free copies: each pixel list is copied in whole vectors (its
+// full room) at the window's next free slot, which advances by the list's count; what
+// lies past the count is overwritten by the next copy or never read.
+template <typename SourceColumn>
+EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t cols,
+                                  int64_t width, int64_t kw, int64_t tap_stride,
+                                  SourceColumn source, WindowLists& win) {
+  win.room = kw * l.room;
+  int32_t* count = Grow(win.count, rows * cols);
+  int32_t* offset = Grow(win.offset, rows * cols * win.room);
+  float* value = Grow(win.value, rows * cols * win.room);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t col = 0; col < cols; ++col) {
+      const int64_t w = r * cols + col;
+      int32_t* dst_off = offset + w * win.room;
+      float* dst_val = value + w * win.room;
+      int64_t n = 0;
+      for (int64_t kj = 0; kj < kw; ++kj) {
+        const int64_t src = source(col, kj);
+        if (src < 0) continue;
+        const int64_t q = r * width + src;
+        const int32_t* src_off = l.channel.data() + q * l.room;
+        const float* src_val = l.value.data() + q * l.room;
+        const VecI add = VecI{} + static_cast<int32_t>(kj * tap_stride);
+        for (int64_t c0 = 0; c0 < l.room; c0 += kLanes) {
+          StoreI(dst_off + n + c0, LoadI(src_off + c0) + add);
+          Store(dst_val + n + c0, Load(src_val + c0));
+        }
+        n += l.count[q];
+      }
+      count[w] = static_cast<int32_t>(n);
+    }
   }
 }
 
@@ -357,8 +439,8 @@ EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixe
 // W [c_out, c_in, kh, kw] → [kh, kw, rows, cols] with (rows, cols) = (c_in, c_out) when
 // out_major (forward, filter) or (c_out, c_in) otherwise (backward data); cols padded
 // with zeros to `cols_pad`.
-void RelayoutWeights(const Conv2dShape& s, const float* w, bool out_major, int64_t cols_pad,
-                     std::vector<float>& out) {
+void RelayoutWeights(const Conv2dShape& s, const float* w, bool out_major,
+                     int64_t cols_pad, Buffer<float>& out) {
   const int64_t taps = s.kh * s.kw;
   const int64_t rows = out_major ? s.c_in : s.c_out;
   float* dst = Grow(out, taps * rows * cols_pad);
@@ -374,79 +456,33 @@ void RelayoutWeights(const Conv2dShape& s, const float* w, bool out_major, int64
   }
 }
 
-// y_pm[p, block] for one image: Σ over taps and the input pixel lists (forward), with
-// weights wt [kh, kw, c_in, cpad]. Taps are the outer loop, so one tap's weights
-// (c_in · 16·NV floats) stay in L1 while every output pixel adds its inputs' terms;
-// each pixel's sum still runs over the taps in order, then its input's channels.
-template <int NV>
-EDBP_INLINE void ConvForwardBlock(const Conv2dShape& s, const PixelLists& l,
-                                  const float* wt, int64_t cpad, int64_t block,
-                                  float* y_pm) {
-  const int64_t oh = s.out_h(), ow = s.out_w();
-  for (int64_t p = 0; p < oh * ow; ++p) {
+// y_pm[p, block] for one image (forward) or dx_pm[q, block] (backward data): for each
+// row ki of the kernel, every result pixel adds the window that row reads, with the
+// weights of that kernel row (kw · rows · pad floats, mostly in L1) at `w_row`. `Src`
+// maps (result row, ki) to the window row, or -1. Each pixel's sum runs over the taps
+// in order, then its input's channels.
+template <int NV, typename SourceRow>
+EDBP_INLINE void GatherRows(const WindowLists& win, int64_t win_cols, int64_t out_rows,
+                            int64_t out_cols, int64_t kh, const float* w,
+                            int64_t row_stride, int64_t pad, int64_t block,
+                            SourceRow source, float* pm) {
+  for (int64_t p = 0; p < out_rows * out_cols; ++p) {
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) Store(y_pm + p * cpad + block + j * kLanes, VecF{});
+    for (int j = 0; j < NV; ++j) Store(pm + p * pad + block + j * kLanes, VecF{});
   }
-  // One row of taps at a time: each output pixel's running sum stays in registers across
-  // the row's kw taps (kw · c_in · 16·NV floats of weights, mostly in L1).
-  for (int64_t ki = 0; ki < s.kh; ++ki) {
-    const float* row_base = wt + ki * s.kw * s.c_in * cpad + block;
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
-      if (iy < 0 || iy >= s.h) continue;
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        float* dst = y_pm + (oy * ow + ox) * cpad + block;
+  for (int64_t ki = 0; ki < kh; ++ki) {
+    const float* row_base = w + ki * row_stride + block;
+    for (int64_t r = 0; r < out_rows; ++r) {
+      const int64_t src = source(r, ki);
+      if (src < 0) continue;
+      for (int64_t col = 0; col < out_cols; ++col) {
+        float* dst = pm + (r * out_cols + col) * pad + block;
+        const int64_t wi = src * win_cols + col;
         VecF acc[NV];
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
-        for (int64_t kj = 0; kj < s.kw; ++kj) {
-          const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
-          if (ix < 0 || ix >= s.w) continue;
-          const int64_t q = iy * s.w + ix;
-          Gather<NV>(acc, l.channel.data() + q * s.c_in, l.value.data() + q * s.c_in,
-                     l.count[q], row_base + kj * s.c_in * cpad, 1);
-        }
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
-      }
-    }
-  }
-}
-
-// dx_pm[q, block] for one image: Σ over the taps that reach input pixel q and the
-// output-gradient pixel lists, with weights wd [kh, kw, c_out, cipad]; taps outer, as
-// in ConvForwardBlock.
-template <int NV>
-EDBP_INLINE void ConvDataBlock(const Conv2dShape& s, const PixelLists& l, const float* wd,
-                               int64_t cipad, int64_t block, float* dx_pm) {
-  const int64_t oh = s.out_h(), ow = s.out_w();
-  for (int64_t q = 0; q < s.h * s.w; ++q) {
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) Store(dx_pm + q * cipad + block + j * kLanes, VecF{});
-  }
-  // A row of taps at a time, the running sums in registers across it (as the forward).
-  for (int64_t ki = 0; ki < s.kh; ++ki) {
-    const float* row_base = wd + ki * s.kw * s.c_out * cipad + block;
-    for (int64_t iy = 0; iy < s.h; ++iy) {
-      const int64_t ty = iy + s.pad_h - ki * s.dil_h;
-      // (stride 1 skips the integer divisions)
-      if (ty < 0 || (s.stride_h != 1 && ty % s.stride_h != 0)) continue;
-      const int64_t oy = s.stride_h == 1 ? ty : ty / s.stride_h;
-      if (oy >= oh) continue;
-      for (int64_t ix = 0; ix < s.w; ++ix) {
-        float* dst = dx_pm + (iy * s.w + ix) * cipad + block;
-        VecF acc[NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
-        for (int64_t kj = 0; kj < s.kw; ++kj) {
-          const int64_t tx = ix + s.pad_w - kj * s.dil_w;
-          if (tx < 0 || (s.stride_w != 1 && tx % s.stride_w != 0)) continue;
-          const int64_t ox = s.stride_w == 1 ? tx : tx / s.stride_w;
-          if (ox >= ow) continue;
-          const int64_t p = oy * ow + ox;
-          Gather<NV>(acc, l.channel.data() + p * s.c_out, l.value.data() + p * s.c_out,
-                     l.count[p], row_base + kj * s.c_out * cipad, 1);
-        }
+        Gather<NV>(acc, win.offset.data() + wi * win.room,
+                   win.value.data() + wi * win.room, win.count[wi], row_base, 1);
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
       }
@@ -457,9 +493,9 @@ EDBP_INLINE void ConvDataBlock(const Conv2dShape& s, const PixelLists& l, const 
 // Per image: the non-zeros of a [channels, h, w] tensor as per-channel lists of
 // (row, column, value) in increasing pixel order; list c starts at c · h · w.
 struct ChannelLists {
-  std::vector<int32_t> row, col;
-  std::vector<float> value;
-  std::vector<int32_t> count;
+  Buffer<int32_t> row, col;
+  Buffer<float> value;
+  Buffer<int32_t> count;
 };
 
 EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, int64_t w,
@@ -547,24 +583,62 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
 
 // One image of the forward (data = false: x → y, weights wt [kh, kw, c_in, pad]) or of
 // the backward data (data = true: dy → dx, weights wd [kh, kw, c_out, pad]): lists of
-// the sparse operand's non-zeros per pixel, the gather into a pixel-major result of
-// `pad` channels, then back to channel-major.
+// the sparse operand's non-zeros per pixel, joined into one list per kernel row's
+// window, the gather into a pixel-major result of `pad` channels, then back to
+// channel-major.
 EDBP_CPU_CLONES
 void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const float* w,
                      int64_t pad, float* out) {
   thread_local PixelLists lists;
-  thread_local std::vector<float> result;
-  const int64_t pixels = s.h * s.w, p_out = s.out_h() * s.out_w();
-  BuildPixelLists(in, data ? s.c_out : s.c_in, data ? p_out : pixels, pad, lists);
+  thread_local WindowLists windows;
+  thread_local Buffer<float> result;
+  const int64_t oh = s.out_h(), ow = s.out_w(), pixels = s.h * s.w, p_out = oh * ow;
+  const int64_t rows = data ? s.c_out : s.c_in;  // weight rows per tap
+  const int64_t row_stride = s.kw * rows * pad;  // floats per kernel row of weights
+  BuildPixelLists(in, rows, data ? p_out : pixels, pad, lists);
   float* pm = Grow(result, (data ? pixels : p_out) * pad);
-#define EDBP_CALL(NV)                                  \
-  if (data) {                                          \
-    ConvDataBlock<NV>(s, lists, w, pad, block, pm);    \
-  } else {                                             \
-    ConvForwardBlock<NV>(s, lists, w, pad, block, pm); \
-  }
-  EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
+  if (!data) {
+    // Window (iy, ox): input pixels (iy, ox·stride - pad + kj·dil).
+    BuildWindowLists(
+        lists, s.h, ow, s.w, s.kw, rows * pad,
+        [&](int64_t ox, int64_t kj) {
+          const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
+          return ix >= 0 && ix < s.w ? ix : -1;
+        },
+        windows);
+    const auto source_row = [&](int64_t oy, int64_t ki) {
+      const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
+      return iy >= 0 && iy < s.h ? iy : -1;
+    };
+#define EDBP_CALL(NV) \
+  GatherRows<NV>(windows, ow, oh, ow, s.kh, w, row_stride, pad, block, source_row, pm)
+    EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
 #undef EDBP_CALL
+  } else {
+    // The output pixel that reads input coordinate i through kernel index k, if any.
+    const auto through = [](int64_t i, int64_t k, int64_t stride, int64_t padding,
+                            int64_t dil, int64_t size) -> int64_t {
+      const int64_t t = i + padding - k * dil;
+      // (stride 1 skips the integer divisions)
+      if (t < 0 || (stride != 1 && t % stride != 0)) return -1;
+      const int64_t o = stride == 1 ? t : t / stride;
+      return o < size ? o : -1;
+    };
+    // Window (oy, ix): output-gradient pixels (oy, through(ix, kj)).
+    BuildWindowLists(
+        lists, oh, s.w, ow, s.kw, rows * pad,
+        [&](int64_t ix, int64_t kj) {
+          return through(ix, kj, s.stride_w, s.pad_w, s.dil_w, ow);
+        },
+        windows);
+    const auto source_row = [&](int64_t iy, int64_t ki) {
+      return through(iy, ki, s.stride_h, s.pad_h, s.dil_h, oh);
+    };
+#define EDBP_CALL(NV) \
+  GatherRows<NV>(windows, s.w, s.h, s.w, s.kh, w, row_stride, pad, block, source_row, pm)
+    EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
+#undef EDBP_CALL
+  }
   ToChannelMajor(pm, data ? s.c_in : s.c_out, data ? pixels : p_out, pad, out);
 }
 
@@ -572,7 +646,7 @@ EDBP_CPU_CLONES
 void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
                      float* acc) {
   thread_local ChannelLists lists;
-  thread_local std::vector<float> grad;
+  thread_local Buffer<float> grad;
   const int64_t p_out = s.out_h() * s.out_w();
   BuildChannelLists(x, s.c_in, s.h, s.w, lists);
   float* dy_pm = Grow(grad, p_out * cpad);
@@ -656,7 +730,7 @@ bool SparseGemm(const GemmArgs& g) {
   // transposed; else its transpose, packed block by block so that each block's rows
   // are contiguous (a row stride of n floats, 4 KiB for n = 1024, would map a tile's
   // rows to the same L1 sets).
-  thread_local std::vector<float> packed_b;
+  thread_local Buffer<float> packed_b;
   float* packed = nullptr;
   if (g.trans_b) {
     packed = Grow(packed_b, g.k * g.n);
@@ -697,7 +771,7 @@ bool SparseConv2dForward(const Conv2dForwardArgs& args) {
     return false;
   }
   const int64_t cpad = RoundUp(s.c_out, kLanes);
-  thread_local std::vector<float> wt;
+  thread_local Buffer<float> wt;
   RelayoutWeights(s, args.w, /*out_major=*/true, cpad, wt);
   const float* wt_data = wt.data();
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
@@ -717,7 +791,7 @@ bool SparseConv2dBackwardData(const Conv2dBackwardDataArgs& args) {
     return false;
   }
   const int64_t cipad = RoundUp(s.c_in, kLanes);
-  thread_local std::vector<float> wd;
+  thread_local Buffer<float> wd;
   RelayoutWeights(s, args.w, /*out_major=*/false, cipad, wd);
   const float* wd_data = wd.data();
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
@@ -741,7 +815,7 @@ bool SparseConv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
   const int64_t taps = s.kh * s.kw;
   const int64_t acc_size = taps * s.c_in * cpad;
   const int64_t chunks = std::min(s.n, kFilterChunks);
-  thread_local std::vector<float> partials;
+  thread_local Buffer<float> partials;
   float* part = Grow(partials, chunks * acc_size);
   std::fill(part, part + chunks * acc_size, 0.0f);
   ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
