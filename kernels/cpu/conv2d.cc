@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "kernels/check.h"
+#include "kernels/cpu/buffer.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/sparse.h"
@@ -166,11 +166,8 @@ void Col2Im(const Conv2dShape& s, int64_t p, const float* col, float* x) {
 
 // A per-thread buffer of at least `count` floats, reused across calls.
 float* ThreadScratch(int64_t count) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < static_cast<size_t>(count)) {
-    buffer.resize(static_cast<size_t>(count));
-  }
-  return buffer.data();
+  thread_local Buffer<float> buffer;
+  return Grow(buffer, count);
 }
 
 blasint Int(int64_t v) { return static_cast<blasint>(v); }
@@ -232,7 +229,7 @@ void Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
   // into dw, the others into partial buffers that are added to dw in chunk order.
   const int64_t chunks = std::min(
       {s.n, kFilterChunks, 1 + kMaxPartialFloats / std::max<int64_t>(1, dw_size)});
-  std::vector<float> partials(static_cast<size_t>((chunks - 1) * dw_size));
+  Buffer<float> partials(static_cast<size_t>((chunks - 1) * dw_size));
   const float* x = args.x;
   const float* dy = args.dy;
   ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {

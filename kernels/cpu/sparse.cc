@@ -17,10 +17,10 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/buffer.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
 
@@ -36,32 +36,6 @@ constexpr int kMaxVecs = 4;                      // registers per output block
 constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// Scratch memory aligned to a cache line: a 64-byte vector load from an unaligned
-// address spans two lines (malloc gives 16-byte alignment, mmap'd blocks sit 16 bytes
-// past a page start), which halves the gathers' load throughput.
-template <typename T>
-struct LineAligned {
-  using value_type = T;
-  static constexpr std::align_val_t kAlign{64};
-  LineAligned() = default;
-  template <typename U>
-  explicit LineAligned(const LineAligned<U>& /*other*/) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
-  void deallocate(T* p, size_t /*n*/) { ::operator delete(p, kAlign); }
-  template <typename U>
-  bool operator==(const LineAligned<U>& /*other*/) const {
-    return true;
-  }
-};
-template <typename T>
-using Buffer = std::vector<T, LineAligned<T>>;
-
-template <typename T>
-T* Grow(Buffer<T>& v, int64_t count) {
-  if (v.size() < static_cast<size_t>(count)) v.resize(static_cast<size_t>(count));
-  return v.data();
-}
 
 // ---- mode and crossovers ------------------------------------------------------------
 
