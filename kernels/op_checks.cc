@@ -27,9 +27,11 @@ void CheckNeuronForwardArgs(const NeuronForwardArgs& a) {
 
 void CheckNeuronBackwardArgs(const NeuronBackwardArgs& a) {
   EDBP_CHECK(a.steps >= 1 && a.n >= 0);
-  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a && a.grad_w &&
+  EDBP_CHECK(a.e && a.o && a.du && a.syn_a && a.partial_a &&
+             (a.grad_w != nullptr || a.grad_w_sum != nullptr) &&
              (a.grad_in == nullptr || a.du_t != nullptr))
-      << "NeuronBackward: null argument (only grad_in, and du_t with it, may be null)";
+      << "NeuronBackward: null argument (grad_in, with du_t, may be null, and one of "
+         "grad_w and grad_w_sum)";
 }
 
 void CheckPool2dShape(const Pool2dShape& s, const char* op) {

@@ -92,9 +92,10 @@ struct ReduceStatsArgs {
   const float* x = nullptr;
   ReduceStatsResult* result = nullptr;  // host memory on every backend
 };
-// o: [steps·batch, neurons] (time and batch folded); counts: [neurons] in backend
-// memory, accumulated into: counts[i] += Σ_r o[r, i]. Spikes are 0/1 so float32
-// counts are exact up to 2^24 per neuron.
+// o: [rows, neurons]: spikes with time and batch folded, or per-sample spike counts
+// (NeuronForwardArgs::spike_count); counts: [neurons] in backend memory, accumulated
+// into: counts[i] += Σ_r o[r, i]. Whole numbers, so float32 counts are exact up to 2^24
+// per neuron.
 struct SpikeCountArgs {
   int64_t rows = 0, neurons = 0;
   const float* o = nullptr;
@@ -131,7 +132,9 @@ struct NeuronParams {
 // static first-layer input); outputs du, du_t, o: [T, n]. n = neurons × batch. du and
 // du_t are only needed by NeuronBackward and label injection: null skips writing them
 // (both for a forward that no backward follows; du_t alone where no grad_in_ will be
-// computed, the first layer).
+// computed, the first layer). spike_count (optional, [n]) receives each neuron's
+// number of spikes over the steps, Σ_t o[t, i] (exact in float32), so that activity
+// statistics need not read the [T, n] spikes back.
 struct NeuronForwardArgs {
   int64_t steps = 0;  // T
   int64_t n = 0;
@@ -141,11 +144,15 @@ struct NeuronForwardArgs {
   float* du = nullptr;
   float* du_t = nullptr;
   float* o = nullptr;
+  float* spike_count = nullptr;
 };
 // e: incoming gradient already multiplied by o, [T, n]. syn_a, partial_a: kernel
 // tables of length T+1 in backend memory (§1). Outputs grad_w_, grad_in_: [T, n].
 // grad_in_ serves only the input gradient: null (the first layer) skips it, and du_t
-// is then not read (may be null too).
+// is then not read (may be null too). grad_w_sum (optional, [n]) receives
+// Σ_t grad_w_[t, i], summed from t = T-1 down to 0 (the order the recurrence runs):
+// all that the filter gradient of a layer with a static input needs (§5), so grad_w
+// may then be null and the [T, n] tensor is neither written nor read back.
 struct NeuronBackwardArgs {
   int64_t steps = 0;
   int64_t n = 0;
@@ -158,6 +165,7 @@ struct NeuronBackwardArgs {
   const float* partial_a = nullptr;
   float* grad_w = nullptr;
   float* grad_in = nullptr;
+  float* grad_w_sum = nullptr;
 };
 
 // ---- convolution -----------------------------------------------------------------

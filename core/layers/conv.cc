@@ -76,26 +76,12 @@ absl::Status ConvLayer::Current(const Tensor& x, const Tensor& w_hat, Tensor& cu
 absl::Status ConvLayer::FilterGrad(const Tensor& grad_w, const Tensor& x,
                                    bool input_repeats, Tensor& grad_w_hat) {
   kernels::Conv2dShape shape = ConvShape(x.shape());
-  kernels::Backend* backend = x.backend();
-  if (!input_repeats) {
-    return backend->Conv2dBackwardFilter(
-        {.shape = shape, .x = x.f32(), .dy = grad_w.f32(), .dw = grad_w_hat.f32()});
-  }
-  // Static input: dŴ = Σ_t Σ_b grad_w_[t,b] ⋆ x[b] = Σ_b (Σ_t grad_w_[t,b]) ⋆ x[b], so
-  // the steps' gradients are summed first (in step order) and correlated once.
-  const int64_t steps = x.dim(0);
-  const int64_t step_size = grad_w.numel() / steps;
-  Shape sum_shape = grad_w.shape();
-  sum_shape.erase(sum_shape.begin());
-  EDBP_ASSIGN_OR_RETURN(Tensor sum, Tensor::Empty(backend, sum_shape));
-  EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(sum.f32(), grad_w.f32(), sum.bytes()));
-  for (int64_t t = 1; t < steps; ++t) {
-    EDBP_RETURN_IF_ERROR(backend->Axpy(
-        {.n = step_size, .alpha = 1.0f, .x = grad_w.f32() + t * step_size, .y = sum.f32()}));
-  }
-  shape.n = x.dim(1);
-  return backend->Conv2dBackwardFilter(
-      {.shape = shape, .x = x.f32(), .dy = sum.f32(), .dw = grad_w_hat.f32()});
+  // Static input: dŴ = Σ_t Σ_b grad_w_[t,b] ⋆ x[b] = Σ_b (Σ_t grad_w_[t,b]) ⋆ x[b];
+  // grad_w holds the steps' sums (SpikingLayer::FilterGrad), correlated with x's first
+  // step.
+  if (input_repeats) shape.n = x.dim(1);
+  return x.backend()->Conv2dBackwardFilter(
+      {.shape = shape, .x = x.f32(), .dy = grad_w.f32(), .dw = grad_w_hat.f32()});
 }
 
 absl::Status ConvLayer::DataGrad(const Tensor& grad_in, const Tensor& w_hat,

@@ -78,17 +78,25 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
     EDBP_ASSIGN_OR_RETURN(ctx->du_t, Tensor::Empty(backend, out_shape));
   }
   EDBP_ASSIGN_OR_RETURN(ctx->o, Tensor::Empty(backend, out_shape));
+  // The observer's activity statistics take per-neuron spike counts from the neuron
+  // forward itself, so the [T, ...] spikes are not read back for them.
+  Tensor spike_count;
+  if (options.training && observer_ != nullptr) {
+    EDBP_ASSIGN_OR_RETURN(spike_count, Tensor::Empty(backend, Shape(out_shape.begin() + 1,
+                                                                    out_shape.end())));
+  }
   kernels::NeuronParams params = neuron_->params;
   params.threshold = config().threshold;
-  EDBP_RETURN_IF_ERROR(
-      backend->NeuronForward({.steps = steps,
-                              .n = current.numel() / current_shape[0],
-                              .params = params,
-                              .static_input = static_input,
-                              .input = current.f32(),
-                              .du = need_du ? ctx->du.f32() : nullptr,
-                              .du_t = need_du_t ? ctx->du_t.f32() : nullptr,
-                              .o = ctx->o.f32()}));
+  EDBP_RETURN_IF_ERROR(backend->NeuronForward(
+      {.steps = steps,
+       .n = current.numel() / current_shape[0],
+       .params = params,
+       .static_input = static_input,
+       .input = current.f32(),
+       .du = need_du ? ctx->du.f32() : nullptr,
+       .du_t = need_du_t ? ctx->du_t.f32() : nullptr,
+       .o = ctx->o.f32(),
+       .spike_count = spike_count.defined() ? spike_count.f32() : nullptr}));
 
   LayerForward result;
   if (options.labels != nullptr) {
@@ -103,9 +111,8 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
                                                .o = ctx->o.f32()}));
   }
   result.output = ctx->o;
-  if (options.training && observer_ != nullptr) {
-    EDBP_RETURN_IF_ERROR(observer_->OnTrainingSpikes(
-        *this, result.raw_output.defined() ? result.raw_output : ctx->o));
+  if (spike_count.defined()) {
+    EDBP_RETURN_IF_ERROR(observer_->OnTrainingSpikes(*this, spike_count, steps));
   }
   if (options.keep_context) {
     ctx->x = x;
@@ -129,7 +136,13 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
   EDBP_ASSIGN_OR_RETURN(Tensor e, Tensor::Empty(backend, out_shape));
   EDBP_RETURN_IF_ERROR(backend->Mul(
       {.n = n, .alpha = 1.0f, .a = grad_output.f32(), .b = ctx->o.f32(), .out = e.f32()}));
-  EDBP_ASSIGN_OR_RETURN(Tensor grad_w, Tensor::Empty(backend, out_shape));
+  // A static input's filter gradient needs only Σ_t grad_w_ (§5: dŴ = Σ_t grad_w_[t] ⋆ x
+  // with the same x at every step), which the neuron backward sums as it goes: the
+  // [T, ...] grad_w_ is then never written.
+  const bool sum_steps = ctx->input_repeats;
+  Shape grad_w_shape = out_shape;
+  if (sum_steps) grad_w_shape[0] = 1;
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_w, Tensor::Empty(backend, grad_w_shape));
   // grad_in_ only feeds the input gradient (§5): the first layer skips it.
   EDBP_CHECK(!need_input_grad || ctx->du_t.defined())
       << name() << ": input gradient asked of a Forward run with input_grad = false";
@@ -147,8 +160,9 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
                                .du_t = need_input_grad ? ctx->du_t.f32() : nullptr,
                                .syn_a = neuron_->syn_a.f32(),
                                .partial_a = neuron_->partial_a.f32(),
-                               .grad_w = grad_w.f32(),
-                               .grad_in = need_input_grad ? grad_in.f32() : nullptr}));
+                               .grad_w = sum_steps ? nullptr : grad_w.f32(),
+                               .grad_in = need_input_grad ? grad_in.f32() : nullptr,
+                               .grad_w_sum = sum_steps ? grad_w.f32() : nullptr}));
 
   // dL/dŴ, then §4 back to W, g, b.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));

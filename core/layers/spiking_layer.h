@@ -40,9 +40,10 @@ class SpikingLayer;
 class SpikingObserver {
  public:
   virtual ~SpikingObserver() = default;
-  // After a training forward (options.training): the spikes [T, B, ...] before label
-  // injection.
-  virtual absl::Status OnTrainingSpikes(const SpikingLayer& layer, const Tensor& spikes) = 0;
+  // After a training forward (options.training): spike_counts [B, ...] holds each
+  // neuron's number of spikes over the `steps` time steps, before label injection.
+  virtual absl::Status OnTrainingSpikes(const SpikingLayer& layer,
+                                        const Tensor& spike_counts, int64_t steps) = 0;
   // During Backward: event_grad = dL/do ⊙ o (the gradient entering the layer's
   // neurons, §5) and input_grad = dL/dx passed to the layer below (undefined for the
   // first layer).
@@ -93,7 +94,8 @@ class SpikingLayer : public Layer {
   // long when the input repeats).
   virtual absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) = 0;
   // dL/dŴ from grad_w_ (shape of the output) and x; overwrites grad_w_hat.
-  // input_repeats: what InputRepeats(x) said in the Forward.
+  // input_repeats: what InputRepeats(x) said in the Forward; grad_w is then
+  // Σ_t grad_w_ (NeuronBackwardArgs::grad_w_sum), one step long.
   virtual absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x,
                                   bool input_repeats, Tensor& grad_w_hat) = 0;
   // grad_in_ back through Ŵ: the un-masked input gradient, shape of x.

@@ -85,13 +85,16 @@ absl::Status LayerStatsCollector::StartEpoch() {
 }
 
 absl::Status LayerStatsCollector::OnTrainingSpikes(const SpikingLayer& layer,
-                                                   const Tensor& spikes) {
+                                                   const Tensor& spike_counts,
+                                                   int64_t steps) {
   Slot& s = SlotOf(layer);
   const int64_t neurons = s.spike_counts.numel();
-  const int64_t rows = spikes.numel() / neurons;  // T·B
-  s.spikes_seen_steps += static_cast<double>(rows);
-  return spikes.backend()->SpikeCount(
-      {.rows = rows, .neurons = neurons, .o = spikes.f32(), .counts = s.spike_counts.f32()});
+  const int64_t rows = spike_counts.numel() / neurons;  // B
+  s.spikes_seen_steps += static_cast<double>(rows * steps);
+  return spike_counts.backend()->SpikeCount({.rows = rows,
+                                             .neurons = neurons,
+                                             .o = spike_counts.f32(),
+                                             .counts = s.spike_counts.f32()});
 }
 
 absl::Status LayerStatsCollector::OnBackward(const SpikingLayer& layer,

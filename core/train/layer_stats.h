@@ -34,7 +34,8 @@ class LayerStatsCollector final : public SpikingObserver {
   // The epoch's statistics (weight norms read now).
   absl::StatusOr<std::vector<LayerStats>> EndEpoch();
 
-  absl::Status OnTrainingSpikes(const SpikingLayer& layer, const Tensor& spikes) override;
+  absl::Status OnTrainingSpikes(const SpikingLayer& layer, const Tensor& spike_counts,
+                                int64_t steps) override;
   absl::Status OnBackward(const SpikingLayer& layer, const Tensor& event_grad,
                           const Tensor& input_grad) override;
 

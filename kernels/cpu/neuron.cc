@@ -52,7 +52,7 @@ ForwardConsts MakeForwardConsts(const NeuronParams& p) {
 // §2 for one neuron (the reference recurrence; also the tail after the vector blocks).
 void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i) {
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
-  float m = 0, s = 0, g = 0, u_prev = 0;
+  float m = 0, s = 0, g = 0, u_prev = 0, count = 0;
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t idx = t * n + i;
     const float in = a.input[t * in_stride + i];
@@ -73,6 +73,7 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
     if (a.du != nullptr) a.du[idx] = du;
     if (a.du_t != nullptr) a.du_t[idx] = du_t;
     a.o[idx] = spike ? 1.0f : 0.0f;
+    count += spike ? 1.0f : 0.0f;
     if (spike) {
       u_prev = 0;
       m = s = g = 0;
@@ -80,11 +81,12 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
       u_prev = u;
     }
   }
+  if (a.spike_count != nullptr) a.spike_count[i] = count;
 }
 
 // §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar;
-// du is stored when kStoreDu, du_t when kStoreDuT.
-template <bool kStoreDu, bool kStoreDuT>
+// du is stored when kStoreDu, du_t when kStoreDuT, the spike counts when kCount.
+template <bool kStoreDu, bool kStoreDuT, bool kCount>
 EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardConsts& c,
                                    int64_t begin, int64_t end) {
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
@@ -93,7 +95,7 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
              theta_diff = Splat(c.theta_diff), threshold = Splat(c.threshold);
   const VecF zero = Splat(0.0f), one = Splat(1.0f);
   for (int64_t i0 = begin; i0 < end; i0 += kLanes) {
-    VecF m = zero, s = zero, g = zero, u_prev = zero;
+    VecF m = zero, s = zero, g = zero, u_prev = zero, count = zero;
     for (int64_t t = 0; t < a.steps; ++t) {
       const int64_t idx = t * n + i0;
       const VecF in = Load(a.input + t * in_stride + i0);
@@ -113,24 +115,37 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
       const VecI spike = u >= threshold;
       if constexpr (kStoreDu) Store(a.du + idx, du);
       if constexpr (kStoreDuT) Store(a.du_t + idx, du_t);
-      Store(a.o + idx, spike ? one : zero);
+      const VecF spikes = spike ? one : zero;
+      Store(a.o + idx, spikes);
+      if constexpr (kCount) count += spikes;
       u_prev = spike ? zero : u;
       m = spike ? zero : m;
       s = spike ? zero : s;
       g = spike ? zero : g;
     }
+    if constexpr (kCount) Store(a.spike_count + i0, count);
+  }
+}
+
+template <bool kCount>
+EDBP_INLINE void ForwardBlocksOutputs(const NeuronForwardArgs& a, const ForwardConsts& c,
+                                      int64_t begin, int64_t end) {
+  if (a.du_t != nullptr) {
+    ForwardBlocksImpl<true, true, kCount>(a, c, begin, end);
+  } else if (a.du != nullptr) {
+    ForwardBlocksImpl<true, false, kCount>(a, c, begin, end);
+  } else {
+    ForwardBlocksImpl<false, false, kCount>(a, c, begin, end);
   }
 }
 
 EDBP_CPU_CLONES
 void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t begin,
                    int64_t end) {
-  if (a.du_t != nullptr) {
-    ForwardBlocksImpl<true, true>(a, c, begin, end);
-  } else if (a.du != nullptr) {
-    ForwardBlocksImpl<true, false>(a, c, begin, end);
+  if (a.spike_count != nullptr) {
+    ForwardBlocksOutputs<true>(a, c, begin, end);
   } else {
-    ForwardBlocksImpl<false, false>(a, c, begin, end);
+    ForwardBlocksOutputs<false>(a, c, begin, end);
   }
 }
 
@@ -139,7 +154,7 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
   const int64_t n = a.n;
   const float lo_t = -a.max_dudt_inv;
   bool spiked = false;
-  float gw = 0, gt = 0;
+  float gw = 0, gt = 0, sum = 0;
   int64_t k = 0;
   for (int64_t t = a.steps - 1; t >= 0; --t) {
     const int64_t idx = t * n + i;
@@ -157,9 +172,12 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
     } else {
       k = std::min(k + 1, a.steps);  // syn_a[T] = partial_a[T] = 0 (§1)
     }
-    a.grad_w[idx] = spiked ? gw * a.syn_a[k] : 0.0f;
+    const float g = spiked ? gw * a.syn_a[k] : 0.0f;
+    if (a.grad_w != nullptr) a.grad_w[idx] = g;
+    sum += g;
     if (a.grad_in != nullptr) a.grad_in[idx] = spiked ? gt * a.partial_a[k] : 0.0f;
   }
+  if (a.grad_w_sum != nullptr) a.grad_w_sum[i] = sum;
 }
 
 // std::clamp(v, lo, hi) lane by lane: v < lo ? lo : (hi < v ? hi : v).
@@ -169,8 +187,9 @@ EDBP_INLINE VecF Clamp(VecF v, VecF lo, VecF hi) {
 }
 
 // §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar;
-// grad_in_ (and the du_t it needs) only when kGradIn.
-template <bool kGradIn>
+// grad_in_ (and the du_t it needs) only when kGradIn, grad_w_ when kGradW, its sum over
+// the steps when kSum.
+template <bool kGradIn, bool kGradW, bool kSum>
 EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
                                     int64_t end) {
   const int64_t n = a.n;
@@ -187,7 +206,7 @@ EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
   }
   for (int64_t i0 = begin; i0 < end; i0 += kLanes) {
     VecI spiked = VecI{} != 0;  // all false
-    VecF gw = zero, gt = zero;
+    VecF gw = zero, gt = zero, sum = zero;
     VecI k = VecI{};
     for (int64_t t = a.steps - 1; t >= 0; --t) {
       const int64_t idx = t * n + i0;
@@ -217,18 +236,33 @@ EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
           pa[l] = a.partial_a[k[l]];
         }
       }
-      Store(a.grad_w + idx, spiked ? gw * sa : zero);
+      const VecF g = spiked ? gw * sa : zero;
+      if constexpr (kGradW) Store(a.grad_w + idx, g);
+      if constexpr (kSum) sum += g;
       if constexpr (kGradIn) Store(a.grad_in + idx, spiked ? gt * pa : zero);
     }
+    if constexpr (kSum) Store(a.grad_w_sum + i0, sum);
+  }
+}
+
+template <bool kGradIn>
+EDBP_INLINE void BackwardBlocksOutputs(const NeuronBackwardArgs& a, int64_t begin,
+                                       int64_t end) {
+  if (a.grad_w_sum == nullptr) {
+    BackwardBlocksImpl<kGradIn, true, false>(a, begin, end);
+  } else if (a.grad_w == nullptr) {
+    BackwardBlocksImpl<kGradIn, false, true>(a, begin, end);
+  } else {
+    BackwardBlocksImpl<kGradIn, true, true>(a, begin, end);
   }
 }
 
 EDBP_CPU_CLONES
 void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
   if (a.grad_in != nullptr) {
-    BackwardBlocksImpl<true>(a, begin, end);
+    BackwardBlocksOutputs<true>(a, begin, end);
   } else {
-    BackwardBlocksImpl<false>(a, begin, end);
+    BackwardBlocksOutputs<false>(a, begin, end);
   }
 }
 

@@ -22,13 +22,14 @@ __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
                                     const float* __restrict__ input,
                                     float* __restrict__ du_out,
                                     float* __restrict__ du_t_out,
-                                    float* __restrict__ o_out) {
+                                    float* __restrict__ o_out,
+                                    float* __restrict__ spike_count) {
   const float decay_m = 1.0f - p.theta_m;
   const float decay_s = 1.0f - p.theta_s;
   const float decay_g = 1.0f - p.theta_grad;
   const float theta_diff = p.theta_s - p.theta_m;
   for (int64_t i = GlobalIndex(); i < n; i += GridStride()) {
-    float m = 0, s = 0, g = 0, u_prev = 0;
+    float m = 0, s = 0, g = 0, u_prev = 0, count = 0;
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t idx = t * n + i;
       const float in = input[t * in_stride + i];
@@ -49,6 +50,7 @@ __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
       if (du_out != nullptr) du_out[idx] = du;  // null: not needed (ops.h)
       if (du_t_out != nullptr) du_t_out[idx] = du_t;
       o_out[idx] = spike ? 1.0f : 0.0f;
+      count += spike ? 1.0f : 0.0f;
       if (spike) {
         u_prev = 0;
         m = s = g = 0;
@@ -56,6 +58,7 @@ __global__ void NeuronForwardKernel(int64_t steps, int64_t n, NeuronParams p,
         u_prev = u;
       }
     }
+    if (spike_count != nullptr) spike_count[i] = count;  // null: not wanted (ops.h)
   }
 }
 
@@ -64,10 +67,10 @@ __global__ void NeuronBackwardKernel(
     const float* __restrict__ o, const float* __restrict__ du,
     const float* __restrict__ du_t, const float* __restrict__ syn_a,
     const float* __restrict__ partial_a, float* __restrict__ grad_w,
-    float* __restrict__ grad_in) {
+    float* __restrict__ grad_in, float* __restrict__ grad_w_sum) {
   for (int64_t i = GlobalIndex(); i < n; i += GridStride()) {
     bool spiked = false;
-    float gw = 0, gt = 0;
+    float gw = 0, gt = 0, sum = 0;
     int64_t k = 0;
     for (int64_t t = steps - 1; t >= 0; --t) {
       const int64_t idx = t * n + i;
@@ -85,9 +88,12 @@ __global__ void NeuronBackwardKernel(
       } else {
         k = k + 1 < steps ? k + 1 : steps;  // syn_a[T] = partial_a[T] = 0 (§1)
       }
-      grad_w[idx] = spiked ? gw * syn_a[k] : 0.0f;
+      const float g = spiked ? gw * syn_a[k] : 0.0f;
+      if (grad_w != nullptr) grad_w[idx] = g;  // null: only the sum is needed (ops.h)
+      sum += g;
       if (grad_in != nullptr) grad_in[idx] = spiked ? gt * partial_a[k] : 0.0f;
     }
+    if (grad_w_sum != nullptr) grad_w_sum[i] = sum;  // Σ_t from T-1 down (ops.h)
   }
 }
 
@@ -95,12 +101,14 @@ __global__ void NeuronBackwardKernel(
 
 cudaError_t LaunchNeuronForward(const NeuronForwardArgs& a, cudaStream_t stream) {
   EDBP_LAUNCH_OR_RETURN(a.n, NeuronForwardKernel, a.steps, a.n, a.params,
-                        a.static_input ? int64_t{0} : a.n, a.input, a.du, a.du_t, a.o);
+                        a.static_input ? int64_t{0} : a.n, a.input, a.du, a.du_t, a.o,
+                        a.spike_count);
 }
 
 cudaError_t LaunchNeuronBackward(const NeuronBackwardArgs& a, cudaStream_t stream) {
   EDBP_LAUNCH_OR_RETURN(a.n, NeuronBackwardKernel, a.steps, a.n, -a.max_dudt_inv, a.e,
-                        a.o, a.du, a.du_t, a.syn_a, a.partial_a, a.grad_w, a.grad_in);
+                        a.o, a.du, a.du_t, a.syn_a, a.partial_a, a.grad_w, a.grad_in,
+                        a.grad_w_sum);
 }
 
 }  // namespace edbp::kernels::cuda

@@ -186,25 +186,28 @@ TEST(GpuOps, NeuronForwardAndBackwardBitIdentical) {
     const std::string at = absl::StrCat(" T=", steps, " n=", n, " leaky=", p.leaky,
                                         " exponential=", p.exponential);
     Pair<float> in(Uniform(rng, steps * n, -1.0f, 3.0f)), du(steps * n), du_t(steps * n),
-        o(steps * n);
+        o(steps * n), count(n);
     EXPECT_OK(Cpu()->NeuronForward({.steps = steps,
                                     .n = n,
                                     .params = p,
                                     .input = in.cpu.get(),
                                     .du = du.cpu.get(),
                                     .du_t = du_t.cpu.get(),
-                                    .o = o.cpu.get()}));
+                                    .o = o.cpu.get(),
+                                    .spike_count = count.cpu.get()}));
     EXPECT_OK(Cuda()->NeuronForward({.steps = steps,
                                      .n = n,
                                      .params = p,
                                      .input = in.cuda.get(),
                                      .du = du.cuda.get(),
                                      .du_t = du_t.cuda.get(),
-                                     .o = o.cuda.get()}));
+                                     .o = o.cuda.get(),
+                                     .spike_count = count.cuda.get()}));
     const std::vector<float> spikes = o.cpu.Download();
     ExpectIdentical(spikes, o.cuda.Download(), "spikes" + at);
     ExpectIdentical(du.cpu.Download(), du.cuda.Download(), "du" + at);
     ExpectIdentical(du_t.cpu.Download(), du_t.cuda.Download(), "du_t" + at);
+    ExpectIdentical(count.cpu.Download(), count.cuda.Download(), "spike counts" + at);
     int64_t fired = 0;
     for (float s : spikes) fired += s != 0;
     EXPECT_GT(fired, 0) << "the input should make neurons fire" << at;
@@ -218,7 +221,8 @@ TEST(GpuOps, NeuronForwardAndBackwardBitIdentical) {
       syn_a[k] = std::pow(0.8f, static_cast<float>(k + 1));
       partial_a[k] = -std::pow(0.7f, static_cast<float>(k + 1));
     }
-    Pair<float> ge(e), gsyn(syn_a), gpart(partial_a), gw(steps * n), gin(steps * n);
+    Pair<float> ge(e), gsyn(syn_a), gpart(partial_a), gw(steps * n), gin(steps * n),
+        gsum(n);
     const float max_dudt_inv = trial % 2 ? 123456792.0f : 10.0f;
     EXPECT_OK(Cpu()->NeuronBackward({.steps = steps,
                                      .n = n,
@@ -230,7 +234,8 @@ TEST(GpuOps, NeuronForwardAndBackwardBitIdentical) {
                                      .syn_a = gsyn.cpu.get(),
                                      .partial_a = gpart.cpu.get(),
                                      .grad_w = gw.cpu.get(),
-                                     .grad_in = gin.cpu.get()}));
+                                     .grad_in = gin.cpu.get(),
+                                     .grad_w_sum = gsum.cpu.get()}));
     EXPECT_OK(Cuda()->NeuronBackward({.steps = steps,
                                       .n = n,
                                       .max_dudt_inv = max_dudt_inv,
@@ -241,8 +246,10 @@ TEST(GpuOps, NeuronForwardAndBackwardBitIdentical) {
                                       .syn_a = gsyn.cuda.get(),
                                       .partial_a = gpart.cuda.get(),
                                       .grad_w = gw.cuda.get(),
-                                      .grad_in = gin.cuda.get()}));
+                                      .grad_in = gin.cuda.get(),
+                                      .grad_w_sum = gsum.cuda.get()}));
     ExpectIdentical(gw.cpu.Download(), gw.cuda.Download(), "grad_w" + at);
+    ExpectIdentical(gsum.cpu.Download(), gsum.cuda.Download(), "grad_w_sum" + at);
     ExpectIdentical(gin.cpu.Download(), gin.cuda.Download(), "grad_in" + at);
   }
 }

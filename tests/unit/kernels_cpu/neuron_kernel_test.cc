@@ -133,6 +133,33 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     NeuronForward(no_du_t);
     EXPECT_TRUE(SameBits(o_no_t, o_ref)) << "without du_t, n=" << n;
     EXPECT_TRUE(SameBits(du_no_t, du_ref)) << "without du_t, n=" << n;
+    // Spike counts over the steps, with every combination of the other outputs: Σ_t o,
+    // and the same o, du and du_t as without them.
+    {
+      Floats count_ref(static_cast<size_t>(n), 0.0f);
+      for (int64_t t = 0; t < steps; ++t) {
+        for (int64_t i = 0; i < n; ++i) count_ref[i] += o_ref[t * n + i];
+      }
+      for (int outputs = 0; outputs < 3; ++outputs) {
+        Floats count(static_cast<size_t>(n), -1.0f), c_o(size, -1.0f), c_du(size, -1.0f),
+            c_du_t(size, -1.0f);
+        NeuronForwardArgs counted = fwd;
+        counted.o = c_o.data();
+        counted.du = outputs >= 1 ? c_du.data() : nullptr;
+        counted.du_t = outputs == 2 ? c_du_t.data() : nullptr;
+        counted.spike_count = count.data();
+        NeuronForward(counted);
+        EXPECT_TRUE(SameBits(count, count_ref))
+            << "spike counts, n=" << n << " " << outputs;
+        EXPECT_TRUE(SameBits(c_o, o_ref)) << "with spike counts, n=" << n;
+        if (outputs >= 1) {
+          EXPECT_TRUE(SameBits(c_du, du_ref)) << "with counts, n=" << n;
+        }
+        if (outputs == 2) {
+          EXPECT_TRUE(SameBits(c_du_t, du_t_ref)) << "with counts, n=" << n;
+        }
+      }
+    }
     // A static input (one step of current read at every step) gives the bits of the
     // same current repeated T times.
     {
@@ -196,7 +223,39 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
     NeuronBackward(first_layer);
     EXPECT_TRUE(SameBits(gw_only, gw_ref)) << "without grad_in, n=" << n;
     EXPECT_GT(std::count_if(gw.begin(), gw.end(), [](float v) { return v != 0; }), 0);
+
+    // The steps' sum of grad_w_ (a static input's filter gradient): Σ from t = T-1
+    // down to 0 of the reference grad_w_, with grad_w_ itself written or not.
+    Floats sum_ref(static_cast<size_t>(n), 0.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t t = steps - 1; t >= 0; --t) sum_ref[i] += gw_ref[t * n + i];
+    }
+    for (const bool with_grad_w : {false, true}) {
+      Floats sum(static_cast<size_t>(n), -1.0f), gw_too(size, -1.0f);
+      NeuronBackwardArgs summed = first_layer;
+      summed.grad_w = with_grad_w ? gw_too.data() : nullptr;
+      summed.grad_w_sum = sum.data();
+      NeuronBackward(summed);
+      EXPECT_TRUE(SameBits(sum, sum_ref)) << "grad_w_sum, n=" << n << " " << with_grad_w;
+      if (with_grad_w) {
+        EXPECT_TRUE(SameBits(gw_too, gw_ref)) << "with the sum, n=" << n;
+      }
+    }
+    EXPECT_GT(
+        std::count_if(sum_ref.begin(), sum_ref.end(), [](float v) { return v != 0; }), 0);
   }
+}
+
+TEST(NeuronBackwardDeathTest, NeedsGradWOrItsSum) {
+  Floats e(16), o(16), du(16, 1.0f), table(2);
+  NeuronBackwardArgs a{.steps = 1,
+                       .n = 16,
+                       .e = e.data(),
+                       .o = o.data(),
+                       .du = du.data(),
+                       .syn_a = table.data(),
+                       .partial_a = table.data()};
+  EXPECT_DEATH(NeuronBackward(a), "one of grad_w and grad_w_sum");
 }
 
 TEST(NeuronForwardDeathTest, DuTNeedsDu) {

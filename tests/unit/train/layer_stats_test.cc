@@ -3,6 +3,7 @@
 // gradient-flow view covers residual networks.
 #include "core/train/layer_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -135,6 +136,24 @@ TEST(LayerStatsCollector, ResidualBlocksReportEachConvolution) {
   }
   EXPECT_GT(block_spikes, 0);
   EXPECT_GT(block_grad, 0);
+
+  // The output layer's activity, recomputed from its raw spikes [T, B, 3] (before label
+  // injection): the firing rate is their mean, the silent fraction the share of the 3
+  // neurons that never fired in any step or sample.
+  const std::vector<float> raw = Host(fwd->raw_output);
+  ASSERT_EQ(raw.size(), 4u * 2u * 3u);
+  double total = 0;
+  std::vector<float> per_neuron(3, 0.0f);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    total += raw[i];
+    per_neuron[i % 3] += raw[i];
+  }
+  const double silent =
+      static_cast<double>(std::count(per_neuron.begin(), per_neuron.end(), 0.0f));
+  const LayerStats& out = epoch->back();
+  EXPECT_DOUBLE_EQ(out.firing_rate, total / (3.0 * 4 * 2));
+  EXPECT_DOUBLE_EQ(out.silent_fraction, silent / 3.0);
+  EXPECT_GT(total, 0);
 }
 
 }  // namespace
