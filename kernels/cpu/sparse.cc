@@ -24,6 +24,10 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#endif
+
 namespace edbp::kernels::cpu {
 namespace {
 
@@ -297,6 +301,21 @@ void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t col
 
 // ---- convolution helpers --------------------------------------------------------------
 
+// dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
+// lanes c in [channels, stride)), 16 channels at a time.
+EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels,
+                              int64_t stride, float* dst) {
+  for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
+    TransposeInline(src + c0 * pixels, pixels, std::min(kLanes, channels - c0), pixels,
+                    dst + c0, stride);
+  }
+  if (stride > channels) {
+    for (int64_t p = 0; p < pixels; ++p) {
+      std::fill(dst + p * stride + channels, dst + (p + 1) * stride, 0.0f);
+    }
+  }
+}
+
 // Per image: the non-zeros of a [channels, pixels] tensor as per-pixel lists
 // (channel · scale, value) in increasing channel order; list q starts at q · room, room
 // being channels rounded up to 16 so that a list can be copied in whole vectors.
@@ -308,12 +327,63 @@ struct PixelLists {
   Buffer<int32_t> count;
 };
 
+std::atomic<bool> portable_lists{false};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EDBP_AVX512_LISTS 1
+bool UseAvx512Lists() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported && !portable_lists.load(std::memory_order_relaxed);
+}
+
+// The lists of BuildPixelLists from a pixel-major copy xp [pixels, room] of the tensor
+// (zeros in the padding lanes): each 16-channel chunk's non-zeros are packed to the
+// front of a vector (vcompressps: same order, same values) and the whole vector is
+// stored at the pixel's next free slot, which advances by their number; a store never
+// passes the end of the pixel's room (slot ≤ c0).
+__attribute__((target("avx512f"))) void PackPixelListsAvx512(
+    const float* xp, int64_t pixels, int64_t room, int64_t scale, int32_t* channel,
+    float* value, int32_t* count) {
+  const __m512i lane =
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i lane_offsets =
+      _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(scale)));
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int64_t first = q * room;
+    int64_t n = 0;
+    for (int64_t c0 = 0; c0 < room; c0 += kLanes) {
+      const __m512 v = _mm512_loadu_ps(xp + first + c0);
+      // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
+      const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      const __m512i offsets =
+          _mm512_add_epi32(lane_offsets, _mm512_set1_epi32(static_cast<int>(c0 * scale)));
+      _mm512_storeu_ps(value + first + n, _mm512_maskz_compress_ps(nonzero, v));
+      _mm512_storeu_si512(channel + first + n,
+                          _mm512_maskz_compress_epi32(nonzero, offsets));
+      n += __builtin_popcount(static_cast<unsigned>(nonzero));
+    }
+    count[q] = static_cast<int32_t>(n);
+  }
+}
+#else
+bool UseAvx512Lists() { return false; }
+#endif
+
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
                                  int64_t scale, PixelLists& l) {
   l.room = RoundUp(channels, kLanes);
   int32_t* count = Grow(l.count, pixels);
   int32_t* channel = Grow(l.channel, pixels * l.room);
   float* value = Grow(l.value, pixels * l.room);
+#ifdef EDBP_AVX512_LISTS
+  if (UseAvx512Lists()) {
+    thread_local Buffer<float> pixel_major;
+    float* xp = Grow(pixel_major, pixels * l.room);
+    ToPixelMajor(x, channels, pixels, l.room, xp);
+    PackPixelListsAvx512(xp, pixels, l.room, scale, channel, value, count);
+    return;
+  }
+#endif
   // Branch-free: every channel is written at the pixel's next free slot, which advances
   // only past non-zeros; a zero's write stays inside the pixel's own room (slot n ≤ c).
   for (int64_t q = 0; q < pixels; ++q) {
@@ -382,21 +452,6 @@ EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t col
         n += l.count[q];
       }
       count[w] = static_cast<int32_t>(n);
-    }
-  }
-}
-
-// dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
-// lanes c in [channels, stride)), 16 channels at a time.
-EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels,
-                              int64_t stride, float* dst) {
-  for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
-    TransposeInline(src + c0 * pixels, pixels, std::min(kLanes, channels - c0), pixels,
-                    dst + c0, stride);
-  }
-  if (stride > channels) {
-    for (int64_t p = 0; p < pixels; ++p) {
-      std::fill(dst + p * stride + channels, dst + (p + 1) * stride, 0.0f);
     }
   }
 }
@@ -664,6 +719,10 @@ std::vector<OperandDensity> GetOperandDensities() {
   std::vector<OperandDensity> out;
   for (const auto& [key, d] : log.by_key) out.push_back(d);
   return out;
+}
+
+void SetPortableListsForTesting(bool portable) {
+  portable_lists.store(portable, std::memory_order_relaxed);
 }
 
 void ResetOperandDensities() {
