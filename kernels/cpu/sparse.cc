@@ -41,6 +41,9 @@ constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// The k-block of the GEMM lists (kKBlock below); a multiple of 16.
+constexpr int64_t kKBlockForLists = 64;
+
 // ---- mode and crossovers ------------------------------------------------------------
 
 SparseMode ModeFromEnvironment() {
@@ -60,13 +63,17 @@ std::atomic<SparseMode>& Mode() {
 }
 
 // Number of non-zero entries among count floats (any order: integer sums are exact).
+EDBP_CPU_CLONES
+int64_t CountRange(const float* x, int64_t begin, int64_t end) {
+  int64_t nz = 0;
+  for (int64_t i = begin; i < end; ++i) nz += x[i] != 0.0f;
+  return nz;
+}
+
 int64_t CountNonZeros(const float* x, int64_t count) {
   std::atomic<int64_t> total{0};
-  ParallelFor(count, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
-    int64_t nz = 0;
-    for (int64_t i = begin; i < end; ++i) nz += x[i] != 0.0f;
-    total += nz;
-  });
+  ParallelFor(count, int64_t{1} << 16,
+              [&](int64_t begin, int64_t end) { total += CountRange(x, begin, end); });
   return total.load();
 }
 
@@ -111,6 +118,60 @@ bool ChooseSparse(const std::string& key, const float* x, int64_t count, double 
   return sparse;
 }
 
+// ---- list builders with AVX-512
+// ---------------------------------------------------------
+
+std::atomic<bool> portable_lists{false};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define EDBP_AVX512_LISTS 1
+// Whether the list builders may use AVX-512 intrinsics (vcompressps): the CPU has them
+// and no test asked for the portable code.
+bool UseAvx512Lists() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported && !portable_lists.load(std::memory_order_relaxed);
+}
+
+// One row's lists of BuildSparseRows (non-transposed A) from a[0, k): per 16-wide chunk
+// the non-zeros are packed (vcompressps) and stored at the row's next free slot:
+// whole vectors for full chunks (the slot never passes the chunk's start, so the store
+// stays inside the row's room), only the packed entries for a partial last chunk.
+// Fills starts[0 .. k_blocks] and returns the end position.
+__attribute__((target("avx512f"))) int64_t PackRowAvx512(const float* a, int64_t k,
+                                                         int64_t k_blocks, int64_t pos,
+                                                         int32_t* index, float* value,
+                                                         int64_t* starts) {
+  const __m512i lane =
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t kb = 0; kb < k_blocks; ++kb) {
+    starts[kb] = pos;
+    const int64_t end = std::min(k, (kb + 1) * kKBlockForLists);
+    for (int64_t j0 = kb * kKBlockForLists; j0 < end; j0 += kLanes) {
+      const int64_t len = std::min(kLanes, end - j0);
+      const __mmask16 in =
+          len == kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << len) - 1u);
+      const __m512 v = _mm512_maskz_loadu_ps(in, a + j0);
+      // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
+      const __mmask16 nonzero =
+          _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      const __m512i j = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(j0)));
+      if (len == kLanes) {
+        _mm512_storeu_ps(value + pos, _mm512_maskz_compress_ps(nonzero, v));
+        _mm512_storeu_si512(index + pos, _mm512_maskz_compress_epi32(nonzero, j));
+      } else {
+        _mm512_mask_compressstoreu_ps(value + pos, nonzero, v);
+        _mm512_mask_compressstoreu_epi32(index + pos, nonzero, j);
+      }
+      pos += __builtin_popcount(static_cast<unsigned>(nonzero));
+    }
+  }
+  starts[k_blocks] = pos;
+  return pos;
+}
+#else
+bool UseAvx512Lists() { return false; }
+#endif
+
 // ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros ----------
 
 // Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc (stride 1 when the
@@ -132,7 +193,7 @@ EDBP_INLINE void Gather(VecF* acc, const int32_t* idx, const float* val, int64_t
 // so that one block's rows of op(B), kKBlock × kBlock floats (16 KiB), stay in L1 while
 // every row of op(A) adds its terms from them: op(B) is read from memory once per
 // column block instead of once per row.
-constexpr int64_t kKBlock = 64;
+constexpr int64_t kKBlock = kKBlockForLists;
 
 // Rows of op(A) as lists of (k, value) in increasing k. Row r's list is stored from
 // r · k (room for every k); Start(r, kb) is the position of its first entry with
@@ -161,10 +222,18 @@ int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
   std::atomic<int64_t> total{0};
   if (!g.trans_a) {
     // Row r of op(A) is row r of A.
+    [[maybe_unused]] const bool packed = UseAvx512Lists();
     ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
       int64_t nz = 0;
       for (int64_t r = begin; r < end; ++r) {
         const float* a = g.a + r * g.lda;
+#ifdef EDBP_AVX512_LISTS
+        if (packed) {
+          nz += PackRowAvx512(a, k, k_blocks, r * k, index, value, starts + r * stride) -
+                r * k;
+          continue;
+        }
+#endif
         int64_t pos = r * k;
         for (int64_t kb = 0; kb < k_blocks; ++kb) {
           starts[r * stride + kb] = pos;
@@ -327,14 +396,7 @@ struct PixelLists {
   Buffer<int32_t> count;
 };
 
-std::atomic<bool> portable_lists{false};
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EDBP_AVX512_LISTS 1
-bool UseAvx512Lists() {
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  return supported && !portable_lists.load(std::memory_order_relaxed);
-}
+#ifdef EDBP_AVX512_LISTS
 
 // The lists of BuildPixelLists from a pixel-major copy xp [pixels, room] of the tensor
 // (zeros in the padding lanes): each 16-channel chunk's non-zeros are packed to the
@@ -365,8 +427,6 @@ __attribute__((target("avx512f"))) void PackPixelListsAvx512(
     count[q] = static_cast<int32_t>(n);
   }
 }
-#else
-bool UseAvx512Lists() { return false; }
 #endif
 
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
