@@ -26,6 +26,19 @@
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Kernels may add a path in AVX-512 intrinsics (functions marked EDBP_AVX512, called
+// only when UseAvx512Intrinsics()) for what the vector extensions cannot say: masked
+// loads and stores, compress.
+#define EDBP_HAVE_AVX512_INTRINSICS 1
+#define EDBP_AVX512 __attribute__((target("avx512f")))
+#endif
+
+namespace edbp::kernels::cpu {
+// The CPU has AVX-512F and no test asked for the portable code (isa.cc).
+bool UseAvx512Intrinsics();
+}  // namespace edbp::kernels::cpu
+
 namespace edbp::kernels::cpu::simd {
 
 constexpr int64_t kLanes = 16;  // floats per VecF

@@ -24,7 +24,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef EDBP_HAVE_AVX512_INTRINSICS
 #include <immintrin.h>
 #endif
 
@@ -121,26 +121,15 @@ bool ChooseSparse(const std::string& key, const float* x, int64_t count, double 
 // ---- list builders with AVX-512
 // ---------------------------------------------------------
 
-std::atomic<bool> portable_lists{false};
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EDBP_AVX512_LISTS 1
-// Whether the list builders may use AVX-512 intrinsics (vcompressps): the CPU has them
-// and no test asked for the portable code.
-bool UseAvx512Lists() {
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  return supported && !portable_lists.load(std::memory_order_relaxed);
-}
-
+#ifdef EDBP_HAVE_AVX512_INTRINSICS
 // One row's lists of BuildSparseRows (non-transposed A) from a[0, k): per 16-wide chunk
 // the non-zeros are packed (vcompressps) and stored at the row's next free slot:
 // whole vectors for full chunks (the slot never passes the chunk's start, so the store
 // stays inside the row's room), only the packed entries for a partial last chunk.
 // Fills starts[0 .. k_blocks] and returns the end position.
-__attribute__((target("avx512f"))) int64_t PackRowAvx512(const float* a, int64_t k,
-                                                         int64_t k_blocks, int64_t pos,
-                                                         int32_t* index, float* value,
-                                                         int64_t* starts) {
+EDBP_AVX512 int64_t PackRowAvx512(const float* a, int64_t k, int64_t k_blocks,
+                                  int64_t pos, int32_t* index, float* value,
+                                  int64_t* starts) {
   const __m512i lane =
       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t kb = 0; kb < k_blocks; ++kb) {
@@ -168,8 +157,6 @@ __attribute__((target("avx512f"))) int64_t PackRowAvx512(const float* a, int64_t
   starts[k_blocks] = pos;
   return pos;
 }
-#else
-bool UseAvx512Lists() { return false; }
 #endif
 
 // ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros ----------
@@ -222,12 +209,12 @@ int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
   std::atomic<int64_t> total{0};
   if (!g.trans_a) {
     // Row r of op(A) is row r of A.
-    [[maybe_unused]] const bool packed = UseAvx512Lists();
+    [[maybe_unused]] const bool packed = UseAvx512Intrinsics();
     ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
       int64_t nz = 0;
       for (int64_t r = begin; r < end; ++r) {
         const float* a = g.a + r * g.lda;
-#ifdef EDBP_AVX512_LISTS
+#ifdef EDBP_HAVE_AVX512_INTRINSICS
         if (packed) {
           nz += PackRowAvx512(a, k, k_blocks, r * k, index, value, starts + r * stride) -
                 r * k;
@@ -396,16 +383,16 @@ struct PixelLists {
   Buffer<int32_t> count;
 };
 
-#ifdef EDBP_AVX512_LISTS
+#ifdef EDBP_HAVE_AVX512_INTRINSICS
 
 // The lists of BuildPixelLists from a pixel-major copy xp [pixels, room] of the tensor
 // (zeros in the padding lanes): each 16-channel chunk's non-zeros are packed to the
 // front of a vector (vcompressps: same order, same values) and the whole vector is
 // stored at the pixel's next free slot, which advances by their number; a store never
 // passes the end of the pixel's room (slot ≤ c0).
-__attribute__((target("avx512f"))) void PackPixelListsAvx512(
-    const float* xp, int64_t pixels, int64_t room, int64_t scale, int32_t* channel,
-    float* value, int32_t* count) {
+EDBP_AVX512 void PackPixelListsAvx512(const float* xp, int64_t pixels, int64_t room,
+                                      int64_t scale, int32_t* channel, float* value,
+                                      int32_t* count) {
   const __m512i lane =
       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i lane_offsets =
@@ -435,8 +422,8 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
   int32_t* count = Grow(l.count, pixels);
   int32_t* channel = Grow(l.channel, pixels * l.room);
   float* value = Grow(l.value, pixels * l.room);
-#ifdef EDBP_AVX512_LISTS
-  if (UseAvx512Lists()) {
+#ifdef EDBP_HAVE_AVX512_INTRINSICS
+  if (UseAvx512Intrinsics()) {
     thread_local Buffer<float> pixel_major;
     float* xp = Grow(pixel_major, pixels * l.room);
     ToPixelMajor(x, channels, pixels, l.room, xp);
@@ -779,10 +766,6 @@ std::vector<OperandDensity> GetOperandDensities() {
   std::vector<OperandDensity> out;
   for (const auto& [key, d] : log.by_key) out.push_back(d);
   return out;
-}
-
-void SetPortableListsForTesting(bool portable) {
-  portable_lists.store(portable, std::memory_order_relaxed);
 }
 
 void ResetOperandDensities() {

@@ -72,11 +72,6 @@ struct OperandDensity {
 std::vector<OperandDensity> GetOperandDensities();  // sorted by key
 void ResetOperandDensities();
 
-// Testing: true makes the sparse conv kernels build their lists with the portable code
-// even on a CPU with AVX-512 (which otherwise packs them with vcompressps); the lists
-// and so every result are the same either way.
-void SetPortableListsForTesting(bool portable);
-
 // Each returns true when it handled the call (and wrote the output), false when the
 // dense path should run: mode off, density at or above the crossover, or a case the
 // sparse path does not cover (Gemm with alpha ≠ 1 or beta ≠ 0). Shapes are already

@@ -306,7 +306,7 @@ TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
   std::uniform_int_distribution<int> quarter(0, 4);
   std::uniform_real_distribution<float> grad(-2.0f, 2.0f);
   for (const auto& [h, w] :
-       {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 10}, {7, 9}}) {
+       {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 10}, {7, 9}, {4, 70}}) {
     const Pool2dShape s = MakeShape(3, 5, h, w, 2, 2);
     const int64_t oh = s.out_h(), ow = s.out_w(), planes = s.n * s.c;
     Floats x(static_cast<size_t>(planes * h * w));
@@ -347,15 +347,20 @@ TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
         }
       }
     }
-    const Floats y = Forward(s, PoolType::kAdjustedAvg, x);
-    const Floats dx = Backward(s, PoolType::kAdjustedAvg, x, dy);
-    for (size_t i = 0; i < y.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(want_y[i]))
-          << h << "x" << w << " y at " << i;
-    }
-    for (size_t i = 0; i < dx.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(dx[i]), std::bit_cast<uint32_t>(want_dx[i]))
-          << h << "x" << w << " dx at " << i;
+    // Both the AVX-512 intrinsics path (where the CPU has it) and the portable loops.
+    for (const bool portable : {false, true}) {
+      SetPortableKernelsForTesting(portable);
+      const Floats y = Forward(s, PoolType::kAdjustedAvg, x);
+      const Floats dx = Backward(s, PoolType::kAdjustedAvg, x, dy);
+      SetPortableKernelsForTesting(false);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(want_y[i]))
+            << h << "x" << w << " y at " << i << " portable " << portable;
+      }
+      for (size_t i = 0; i < dx.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(dx[i]), std::bit_cast<uint32_t>(want_dx[i]))
+            << h << "x" << w << " dx at " << i << " portable " << portable;
+      }
     }
   }
 }

@@ -101,7 +101,7 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
                       std::to_string(static_cast<int>(mode)));
       if (mode == SparseMode::kAlways) {
         // The portable list builder (a CPU without AVX-512) gives the same bits.
-        SetPortableListsForTesting(true);
+        SetPortableKernelsForTesting(true);
         Floats portable(out.size(), -7.0f);
         Gemm({.trans_a = c.trans_a,
               .trans_b = c.trans_b,
@@ -116,7 +116,7 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
               .beta = 0.0f,
               .c = portable.data(),
               .ldc = c.n});
-        SetPortableListsForTesting(false);
+        SetPortableKernelsForTesting(false);
         EXPECT_EQ(0, std::memcmp(out.data(), portable.data(), out.size() * sizeof(float)))
             << "density " << density;
       }
@@ -211,12 +211,12 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
       ExpectClose(dw, dw_ref, dw_mag, "backward filter " + what);
       if (mode == SparseMode::kAlways) {
         // The portable list builders (a CPU without AVX-512) give the same bits.
-        SetPortableListsForTesting(true);
+        SetPortableKernelsForTesting(true);
         Floats y2(y_size, -7.0f), dx2(x_size, -7.0f);
         Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y2.data()});
         Conv2dBackwardData(
             {.shape = s, .dy = dy.data(), .w = w.data(), .dx = dx2.data()});
-        SetPortableListsForTesting(false);
+        SetPortableKernelsForTesting(false);
         EXPECT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * sizeof(float))) << what;
         EXPECT_EQ(0, std::memcmp(dx.data(), dx2.data(), dx.size() * sizeof(float)))
             << what;
