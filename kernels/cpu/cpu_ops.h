@@ -57,7 +57,7 @@ void SgdStep(const SgdStepArgs& args);
 void AdamStep(const AdamStepArgs& args);
 
 // isa.cc. Testing: true makes the kernels that have an AVX-512 intrinsics path (the
-// sparse lists, 2×2 pooling) take their portable code even on a CPU with AVX-512; both
+// sparse kernels' lists) take their portable code even on a CPU with AVX-512; both
 // give the same bits, which the tests check by running each.
 void SetPortableKernelsForTesting(bool portable);
 

@@ -11,12 +11,7 @@
 #include "kernels/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/cpu/simd.h"
 #include "kernels/op_checks.h"
-
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-#include <immintrin.h>
-#endif
 
 namespace edbp::kernels::cpu {
 namespace {
@@ -54,89 +49,9 @@ int64_t NearestSourceIndex(int64_t dst, int64_t in_size, int64_t out_size) {
   return std::min(src, in_size - 1);
 }
 
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-// The first n lanes (none for n ≤ 0).
-EDBP_AVX512 inline __mmask16 FirstLanes(int64_t n) {
-  return n >= 16 ? __mmask16{0xFFFF}
-                 : static_cast<__mmask16>(n <= 0 ? 0u : (1u << n) - 1u);
-}
-
-// AvgPlane2x2 16 outputs at a time: masked loads of the two input rows' 2·16 values,
-// even and odd columns separated by two-source permutes, then the same additions in
-// the same order and the same division; a row of any width, no access past its end.
-EDBP_AVX512 void AvgPlane2x2Avx512(const float* in, int64_t w, int64_t oh, int64_t ow,
-                                   float* out) {
-  const __m512i even =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd =
-      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  const __m512 zero = _mm512_setzero_ps(), four = _mm512_set1_ps(4.0f);
-  for (int64_t oy = 0; oy < oh; ++oy) {
-    const float* r0 = in + 2 * oy * w;
-    const float* r1 = r0 + w;
-    float* o = out + oy * ow;
-    for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
-      const int64_t n = std::min<int64_t>(16, ow - ox0);
-      const __mmask16 lo = FirstLanes(2 * n), hi = FirstLanes(2 * n - 16);
-      const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox0);
-      const __m512 b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox0 + 16);
-      const __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox0);
-      const __m512 b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox0 + 16);
-      __m512 sum = _mm512_add_ps(zero, _mm512_permutex2var_ps(a0, even, b0));
-      sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(a0, odd, b0));
-      sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(a1, even, b1));
-      sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(a1, odd, b1));
-      _mm512_mask_storeu_ps(o + ox0, FirstLanes(n), _mm512_div_ps(sum, four));
-    }
-  }
-}
-
-// AdjustedAvgBackwardPlane2x2 16 outputs at a time: the same operations per value,
-// each duplicated into two adjacent lanes by a permute and stored in both rows.
-EDBP_AVX512 void AdjustedAvgBackwardPlane2x2Avx512(const float* dy, const float* pooled,
-                                                   int64_t oh, int64_t ow, float* dx) {
-  const __m512i dup_lo =
-      _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-  const __m512i dup_hi =
-      _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  const __m512 one = _mm512_set1_ps(1.0f), limit = _mm512_set1_ps(5.0f),  // kh·kw + 1
-      zero = _mm512_setzero_ps(), four = _mm512_set1_ps(4.0f);
-  for (int64_t oy = 0; oy < oh; ++oy) {
-    float* d0 = dx + 2 * oy * (2 * ow);
-    float* d1 = d0 + 2 * ow;
-    for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
-      const int64_t n = std::min<int64_t>(16, ow - ox0);
-      const __mmask16 m = FirstLanes(n);
-      const __m512 p = _mm512_maskz_loadu_ps(m, pooled + oy * ow + ox0);
-      const __m512 g = _mm512_maskz_loadu_ps(m, dy + oy * ow + ox0);
-      __m512 a = _mm512_div_ps(one, p);
-      // a > limit ? 0 : a (ordered: a NaN stays, as in C++)
-      a = _mm512_mask_mov_ps(a, _mm512_cmp_ps_mask(a, limit, _CMP_GT_OQ), zero);
-      a = _mm512_div_ps(a, four);
-      const __m512 v = _mm512_mul_ps(g, a);
-      // (the zero-masking form with every lane: gcc 12 warns on the plain one's
-      // undefined source)
-      const __m512 lo = _mm512_maskz_permutexvar_ps(0xFFFF, dup_lo, v);
-      const __m512 hi = _mm512_maskz_permutexvar_ps(0xFFFF, dup_hi, v);
-      const __mmask16 mlo = FirstLanes(2 * n), mhi = FirstLanes(2 * n - 16);
-      _mm512_mask_storeu_ps(d0 + 2 * ox0, mlo, lo);
-      _mm512_mask_storeu_ps(d0 + 2 * ox0 + 16, mhi, hi);
-      _mm512_mask_storeu_ps(d1 + 2 * ox0, mlo, lo);
-      _mm512_mask_storeu_ps(d1 + 2 * ox0 + 16, mhi, hi);
-    }
-  }
-}
-#endif
-
 // The 2×2 average of one plane (the common case), the same float operations as the
 // general loop in the same order, in a loop the compiler vectorises.
 void AvgPlane2x2(const float* in, int64_t w, int64_t oh, int64_t ow, float* out) {
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-  if (UseAvx512Intrinsics()) {
-    AvgPlane2x2Avx512(in, w, oh, ow, out);
-    return;
-  }
-#endif
   for (int64_t oy = 0; oy < oh; ++oy) {
     const float* r0 = in + 2 * oy * w;
     const float* r1 = r0 + w;
@@ -153,12 +68,6 @@ void AvgPlane2x2(const float* in, int64_t w, int64_t oh, int64_t ow, float* out)
 // written row pair by row pair.
 void AdjustedAvgBackwardPlane2x2(const float* dy, const float* pooled, int64_t oh,
                                  int64_t ow, float* dx) {
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-  if (UseAvx512Intrinsics()) {
-    AdjustedAvgBackwardPlane2x2Avx512(dy, pooled, oh, ow, dx);
-    return;
-  }
-#endif
   const float limit = 5.0f;  // kh·kw + 1
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* d0 = dx + 2 * oy * (2 * ow);

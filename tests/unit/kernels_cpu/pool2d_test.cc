@@ -347,20 +347,15 @@ TEST(Pool2dTest, TwoByTwoWindowsMatchGeneralFormulasBitForBit) {
         }
       }
     }
-    // Both the AVX-512 intrinsics path (where the CPU has it) and the portable loops.
-    for (const bool portable : {false, true}) {
-      SetPortableKernelsForTesting(portable);
-      const Floats y = Forward(s, PoolType::kAdjustedAvg, x);
-      const Floats dx = Backward(s, PoolType::kAdjustedAvg, x, dy);
-      SetPortableKernelsForTesting(false);
-      for (size_t i = 0; i < y.size(); ++i) {
-        ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(want_y[i]))
-            << h << "x" << w << " y at " << i << " portable " << portable;
-      }
-      for (size_t i = 0; i < dx.size(); ++i) {
-        ASSERT_EQ(std::bit_cast<uint32_t>(dx[i]), std::bit_cast<uint32_t>(want_dx[i]))
-            << h << "x" << w << " dx at " << i << " portable " << portable;
-      }
+    const Floats y = Forward(s, PoolType::kAdjustedAvg, x);
+    const Floats dx = Backward(s, PoolType::kAdjustedAvg, x, dy);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(want_y[i]))
+          << h << "x" << w << " y at " << i;
+    }
+    for (size_t i = 0; i < dx.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(dx[i]), std::bit_cast<uint32_t>(want_dx[i]))
+          << h << "x" << w << " dx at " << i;
     }
   }
 }
