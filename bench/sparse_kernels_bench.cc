@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   const int64_t rows = 250;  // T · batch
   std::printf("| op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | sparse CPU ms | dense ÷ sparse |\n");
   std::printf("|---|---|---|---|---|\n");
-  for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5}) {
+  for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}) {
     // conv_2: 32 → 64 channels, 14×14, k5 pad 2.
     const Conv2dShape c2 = ConvShape(rows, 32, 14, 64);
     const auto x2 = Values(rows * 32 * 196, density, true, rng);
