@@ -62,7 +62,7 @@ std::atomic<SparseMode>& Mode() {
   return mode;
 }
 
-// Number of non-zero entries among count floats (any order: integer sums are exact).
+// Number of non-zero entries among x[begin, end).
 EDBP_CPU_CLONES
 int64_t CountRange(const float* x, int64_t begin, int64_t end) {
   int64_t nz = 0;
@@ -70,6 +70,7 @@ int64_t CountRange(const float* x, int64_t begin, int64_t end) {
   return nz;
 }
 
+// Number of non-zero entries among count floats (any order: integer sums are exact).
 int64_t CountNonZeros(const float* x, int64_t count) {
   std::atomic<int64_t> total{0};
   ParallelFor(count, int64_t{1} << 16,
@@ -118,8 +119,7 @@ bool ChooseSparse(const std::string& key, const float* x, int64_t count, double 
   return sparse;
 }
 
-// ---- list builders with AVX-512
-// ---------------------------------------------------------
+// ---- list builders in AVX-512 intrinsics (vcompressps) ---------------------------------
 
 #ifdef EDBP_HAVE_AVX512_INTRINSICS
 // One row's lists of BuildSparseRows (non-transposed A) from a[0, k): per 16-wide chunk
@@ -451,7 +451,8 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
 // entry's offset advanced by its tap's block of weights (kj · rows · pad floats). The
 // gather of a kernel row is then one unbroken loop over ~kw times as many entries
 // instead of kw short ones (each with its own loop set-up and exit branch), in the
-// same order of terms, so the sums are bit for bit those of the per-tap loops. List w starts at w · room, room = kw · the pixel lists' room.
+// same order of terms, so the sums are bit for bit those of the per-tap loops. List w
+// starts at w · room, room = kw · the pixel lists' room.
 struct WindowLists {
   int64_t room = 0;
   Buffer<int32_t> offset;
