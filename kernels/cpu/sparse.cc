@@ -122,16 +122,39 @@ bool ChooseSparse(const std::string& key, const float* x, int64_t count, double 
 // ---- list builders in AVX-512 intrinsics (vcompressps) ---------------------------------
 
 #ifdef EDBP_HAVE_AVX512_INTRINSICS
-// One row's lists of BuildSparseRows (non-transposed A) from a[0, k): per 16-wide chunk
-// the non-zeros are packed (vcompressps) and stored at the row's next free slot:
-// whole vectors for full chunks (the slot never passes the chunk's start, so the store
-// stays inside the row's room), only the packed entries for a partial last chunk.
-// Fills starts[0 .. k_blocks] and returns the end position.
+// Appends the non-zeros among the `valid` lanes of v at value[0..) and their ids at
+// index[0..), in lane order (vcompressps), and returns how many there were. whole:
+// both 16-lane vectors are stored (the caller's room allows it; cheaper than a
+// compress-store), else only the packed entries.
+EDBP_AVX512 inline int64_t AppendNonZeros(__m512 v, __mmask16 valid, __m512i ids,
+                                          bool whole, float* value, int32_t* index) {
+  // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
+  const __mmask16 nonzero =
+      _mm512_mask_cmp_ps_mask(valid, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+  if (whole) {
+    _mm512_storeu_ps(value, _mm512_maskz_compress_ps(nonzero, v));
+    _mm512_storeu_si512(index, _mm512_maskz_compress_epi32(nonzero, ids));
+  } else {
+    _mm512_mask_compressstoreu_ps(value, nonzero, v);
+    _mm512_mask_compressstoreu_epi32(index, nonzero, ids);
+  }
+  return __builtin_popcount(static_cast<unsigned>(nonzero));
+}
+
+// 0, 1, ..., 15.
+EDBP_AVX512 inline __m512i LaneIds() {
+  return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+// One row's lists of BuildSparseRows (non-transposed A) from a[0, k), chunk by chunk of
+// 16 at the row's next free slot: whole vectors for full chunks (the slot never passes
+// the chunk's start, so the store stays inside the row's room), only the packed
+// entries for a partial last chunk. Fills starts[0 .. k_blocks] and returns the end
+// position.
 EDBP_AVX512 int64_t PackRowAvx512(const float* a, int64_t k, int64_t k_blocks,
                                   int64_t pos, int32_t* index, float* value,
                                   int64_t* starts) {
-  const __m512i lane =
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i lane = LaneIds();
   for (int64_t kb = 0; kb < k_blocks; ++kb) {
     starts[kb] = pos;
     const int64_t end = std::min(k, (kb + 1) * kKBlockForLists);
@@ -139,23 +162,35 @@ EDBP_AVX512 int64_t PackRowAvx512(const float* a, int64_t k, int64_t k_blocks,
       const int64_t len = std::min(kLanes, end - j0);
       const __mmask16 in =
           len == kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << len) - 1u);
-      const __m512 v = _mm512_maskz_loadu_ps(in, a + j0);
-      // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
-      const __mmask16 nonzero =
-          _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
       const __m512i j = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(j0)));
-      if (len == kLanes) {
-        _mm512_storeu_ps(value + pos, _mm512_maskz_compress_ps(nonzero, v));
-        _mm512_storeu_si512(index + pos, _mm512_maskz_compress_epi32(nonzero, j));
-      } else {
-        _mm512_mask_compressstoreu_ps(value + pos, nonzero, v);
-        _mm512_mask_compressstoreu_epi32(index + pos, nonzero, j);
-      }
-      pos += __builtin_popcount(static_cast<unsigned>(nonzero));
+      pos += AppendNonZeros(_mm512_maskz_loadu_ps(in, a + j0), in, j, len == kLanes,
+                            value + pos, index + pos);
     }
   }
   starts[k_blocks] = pos;
   return pos;
+}
+
+// The lists of BuildPixelLists (below) from a pixel-major copy xp [pixels, room] of the
+// tensor (zeros in the padding lanes), 16 channels at a time at the pixel's next free
+// slot; whole vectors are stored, which never pass the end of the pixel's room
+// (slot ≤ c0).
+EDBP_AVX512 void PackPixelListsAvx512(const float* xp, int64_t pixels, int64_t room,
+                                      int64_t scale, int32_t* channel, float* value,
+                                      int32_t* count) {
+  const __m512i lane_offsets =
+      _mm512_mullo_epi32(LaneIds(), _mm512_set1_epi32(static_cast<int>(scale)));
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int64_t first = q * room;
+    int64_t n = 0;
+    for (int64_t c0 = 0; c0 < room; c0 += kLanes) {
+      const __m512i offsets =
+          _mm512_add_epi32(lane_offsets, _mm512_set1_epi32(static_cast<int>(c0 * scale)));
+      n += AppendNonZeros(_mm512_loadu_ps(xp + first + c0), __mmask16{0xFFFF}, offsets,
+                          /*whole=*/true, value + first + n, channel + first + n);
+    }
+    count[q] = static_cast<int32_t>(n);
+  }
 }
 #endif
 
@@ -382,39 +417,6 @@ struct PixelLists {
   Buffer<float> value;
   Buffer<int32_t> count;
 };
-
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-
-// The lists of BuildPixelLists from a pixel-major copy xp [pixels, room] of the tensor
-// (zeros in the padding lanes): each 16-channel chunk's non-zeros are packed to the
-// front of a vector (vcompressps: same order, same values) and the whole vector is
-// stored at the pixel's next free slot, which advances by their number; a store never
-// passes the end of the pixel's room (slot ≤ c0).
-EDBP_AVX512 void PackPixelListsAvx512(const float* xp, int64_t pixels, int64_t room,
-                                      int64_t scale, int32_t* channel, float* value,
-                                      int32_t* count) {
-  const __m512i lane =
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i lane_offsets =
-      _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(scale)));
-  for (int64_t q = 0; q < pixels; ++q) {
-    const int64_t first = q * room;
-    int64_t n = 0;
-    for (int64_t c0 = 0; c0 < room; c0 += kLanes) {
-      const __m512 v = _mm512_loadu_ps(xp + first + c0);
-      // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
-      const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-      const __m512i offsets =
-          _mm512_add_epi32(lane_offsets, _mm512_set1_epi32(static_cast<int>(c0 * scale)));
-      _mm512_storeu_ps(value + first + n, _mm512_maskz_compress_ps(nonzero, v));
-      _mm512_storeu_si512(channel + first + n,
-                          _mm512_maskz_compress_epi32(nonzero, offsets));
-      n += __builtin_popcount(static_cast<unsigned>(nonzero));
-    }
-    count[q] = static_cast<int32_t>(n);
-  }
-}
-#endif
 
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
                                  int64_t scale, PixelLists& l) {

@@ -90,12 +90,23 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
         }
       }
     }
+    GemmArgs args{.trans_a = c.trans_a,
+                  .trans_b = c.trans_b,
+                  .m = c.m,
+                  .n = c.n,
+                  .k = c.k,
+                  .alpha = 1.0f,
+                  .a = a.data(),
+                  .lda = lda,
+                  .b = b.data(),
+                  .ldb = ldb,
+                  .beta = 0.0f,
+                  .ldc = c.n};
     for (const SparseMode mode : {SparseMode::kAlways, SparseMode::kOff, SparseMode::kAuto}) {
       ScopedMode scoped(mode);
       Floats out(static_cast<size_t>(c.m * c.n), -7.0f);  // must be overwritten
-      Gemm({.trans_a = c.trans_a, .trans_b = c.trans_b, .m = c.m, .n = c.n, .k = c.k,
-            .alpha = 1.0f, .a = a.data(), .lda = lda, .b = b.data(), .ldb = ldb,
-            .beta = 0.0f, .c = out.data(), .ldc = c.n});
+      args.c = out.data();
+      Gemm(args);
       ExpectClose(out, want, mag,
                   "density " + std::to_string(density) + " mode " +
                       std::to_string(static_cast<int>(mode)));
@@ -103,19 +114,8 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
         // The portable list builder (a CPU without AVX-512) gives the same bits.
         SetPortableKernelsForTesting(true);
         Floats portable(out.size(), -7.0f);
-        Gemm({.trans_a = c.trans_a,
-              .trans_b = c.trans_b,
-              .m = c.m,
-              .n = c.n,
-              .k = c.k,
-              .alpha = 1.0f,
-              .a = a.data(),
-              .lda = lda,
-              .b = b.data(),
-              .ldb = ldb,
-              .beta = 0.0f,
-              .c = portable.data(),
-              .ldc = c.n});
+        args.c = portable.data();
+        Gemm(args);
         SetPortableKernelsForTesting(false);
         EXPECT_EQ(0, std::memcmp(out.data(), portable.data(), out.size() * sizeof(float)))
             << "density " << density;
@@ -203,8 +203,12 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
                                std::to_string(density) + " mode " +
                                std::to_string(static_cast<int>(mode));
       Floats y(y_size, -7.0f), dx(x_size, -7.0f), dw(w_size, -7.0f);
-      Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y.data()});
-      Conv2dBackwardData({.shape = s, .dy = dy.data(), .w = w.data(), .dx = dx.data()});
+      const auto forward_and_data = [&](Floats& y_out, Floats& dx_out) {
+        Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y_out.data()});
+        Conv2dBackwardData(
+            {.shape = s, .dy = dy.data(), .w = w.data(), .dx = dx_out.data()});
+      };
+      forward_and_data(y, dx);
       Conv2dBackwardFilter({.shape = s, .x = x.data(), .dy = dy.data(), .dw = dw.data()});
       ExpectClose(y, y_ref, y_mag, "forward " + what);
       ExpectClose(dx, dx_ref, dx_mag, "backward data " + what);
@@ -213,9 +217,7 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
         // The portable list builders (a CPU without AVX-512) give the same bits.
         SetPortableKernelsForTesting(true);
         Floats y2(y_size, -7.0f), dx2(x_size, -7.0f);
-        Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y2.data()});
-        Conv2dBackwardData(
-            {.shape = s, .dy = dy.data(), .w = w.data(), .dx = dx2.data()});
+        forward_and_data(y2, dx2);
         SetPortableKernelsForTesting(false);
         EXPECT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * sizeof(float))) << what;
         EXPECT_EQ(0, std::memcmp(dx.data(), dx2.data(), dx.size() * sizeof(float)))
