@@ -3,7 +3,7 @@
 // one run.
 //
 //   edbp_epoch_bench [--config configs/fashion_mnist.yaml] [--small 500] [--large 2000]
-//                    [--modes auto,off] [--repeats 3] [--synthetic-data]
+//                    [--modes auto,blas] [--repeats 3] [--synthetic-data]
 //
 // For each sparse mode (kernels/cpu/sparse.h), trains one epoch on the first --small
 // and then the first --large samples of each split (training with the training
@@ -79,7 +79,7 @@ Phase RunEpoch(const edbp::config::Config& config, int64_t limit, bool synthetic
 int Usage(const char* argv0) {
   std::fprintf(
       stderr,
-      "usage: %s [--config FILE] [--small N] [--large N] [--modes auto,off,always]"
+      "usage: %s [--config FILE] [--small N] [--large N] [--modes auto,off,always,blas]"
       " [--repeats N] [--synthetic-data]\n",
       argv0);
   return 2;
@@ -90,7 +90,7 @@ int Usage(const char* argv0) {
 int main(int argc, char** argv) {
   std::string path = "configs/fashion_mnist.yaml";
   int64_t small = 500, large = 2000;
-  std::string modes = "auto,off";
+  std::string modes = "auto,blas";
   bool synthetic = false;
   int repeats = 3;
   for (int i = 1; i < argc; ++i) {
@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   while (std::getline(list, name, ',')) {
     edbp::kernels::cpu::SparseMode mode;
     if (!edbp::kernels::cpu::ParseSparseMode(name.c_str(), &mode)) {
-      std::fprintf(stderr, "--modes: '%s' is not auto, off or always\n", name.c_str());
+      std::fprintf(stderr, "--modes: '%s' is not auto, off, always or blas\n",
+                   name.c_str());
       return 2;
     }
     edbp::kernels::cpu::SetSparseMode(mode);

@@ -62,9 +62,9 @@ void Compare(const std::string& name, double density, int iters,
              const std::function<void()>& fn) {
   std::vector<double> dense, sparse;
   TimeOnce(SparseMode::kAlways, fn);  // warm the scratch buffers
-  TimeOnce(SparseMode::kOff, fn);
+  TimeOnce(SparseMode::kBlas, fn);
   for (int i = 0; i < iters; ++i) {
-    dense.push_back(TimeOnce(SparseMode::kOff, fn));
+    dense.push_back(TimeOnce(SparseMode::kBlas, fn));
     sparse.push_back(TimeOnce(SparseMode::kAlways, fn));
   }
   const double d = Median(dense), s = Median(sparse);

@@ -95,7 +95,10 @@ int main(int argc, char** argv) {
       "flags may be spelled --out-dir or --out_dir\n"
       "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)\n"
       "environment: EDBP_NUM_THREADS (CPU threads; default the cores available),\n"
-      "  EDBP_SPARSE=auto|off|always (event-driven CPU kernels; default auto)",
+      "  EDBP_SPARSE=auto|off|always|blas (CPU conv/GEMM kernels; default auto: the\n"
+      "  event-driven kernels skip zero spikes where the density pays; off: the same\n"
+      "  kernels and sums without skipping, bit for bit the same results; always:\n"
+      "  skip wherever possible; blas: dense OpenBLAS everywhere)",
       "server/edbp_train_main.cc");
   if (args.size() > 2 || (args.size() < 2 && absl::GetFlag(FLAGS_resume).empty())) {
     std::fprintf(stderr, "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");

@@ -51,7 +51,7 @@ SparseMode ModeFromEnvironment() {
   if (env == nullptr || *env == '\0') return SparseMode::kAuto;
   SparseMode mode;
   if (!ParseSparseMode(env, &mode)) {
-    std::fprintf(stderr, "EDBP_SPARSE=%s: expected auto, off or always\n", env);
+    std::fprintf(stderr, "EDBP_SPARSE=%s: expected auto, off, always or blas\n", env);
     std::abort();
   }
   return mode;
@@ -106,17 +106,42 @@ std::string Key(const char* op, const char* operand, std::initializer_list<int64
   return key + "]";
 }
 
-// Whether to take the sparse path for an operand of `count` floats (kAuto: by its
-// density, which is logged under `key`).
-bool ChooseSparse(const std::string& key, const float* x, int64_t count, double crossover) {
-  const SparseMode mode = GetSparseMode();
-  if (mode == SparseMode::kOff) return false;
-  if (mode == SparseMode::kAlways) return true;
-  if (count == 0) return false;
-  const int64_t nz = CountNonZeros(x, count);
-  const bool sparse = static_cast<double>(nz) < crossover * static_cast<double>(count);
-  Record(key, nz, count, sparse);
-  return sparse;
+// How an op runs a call.
+enum class Path {
+  kBlas,        // the dense BLAS path
+  kSkip,        // the event-driven kernel over the operand's non-zeros
+  kEveryEntry,  // the event-driven kernel over every entry (SparseMode::kOff)
+};
+
+// The event-driven kernel's lists keep the zeros too (same sums, see sparse.h).
+bool KeepZeros(Path path) { return path == Path::kEveryEntry; }
+
+// The path for a call whose operand holds `nonzeros` of `count` floats: kAuto and kOff
+// decide by the same density (logged under `key`), so they take the same path on the
+// same data; kOff then visits every entry.
+Path ChoosePathFor(const std::string& key, int64_t nonzeros, int64_t count,
+                   double crossover) {
+  if (count == 0) return Path::kBlas;
+  const bool event_driven =
+      static_cast<double>(nonzeros) < crossover * static_cast<double>(count);
+  Record(key, nonzeros, count, event_driven);
+  if (!event_driven) return Path::kBlas;
+  return GetSparseMode() == SparseMode::kOff ? Path::kEveryEntry : Path::kSkip;
+}
+
+// The path for an operand x of `count` floats (counted here only when the mode decides
+// by density).
+Path ChoosePath(const std::string& key, const float* x, int64_t count, double crossover) {
+  switch (GetSparseMode()) {
+    case SparseMode::kBlas:
+      return Path::kBlas;
+    case SparseMode::kAlways:
+      return Path::kSkip;
+    case SparseMode::kAuto:
+    case SparseMode::kOff:
+      break;
+  }
+  return ChoosePathFor(key, count == 0 ? 0 : CountNonZeros(x, count), count, crossover);
 }
 
 // ---- list builders in AVX-512 intrinsics (vcompressps) ---------------------------------
@@ -230,11 +255,11 @@ struct SparseRows {
   }
 };
 
-// Fills `rows` from op(A) and returns the number of non-zeros. Branch-free: every
-// value is written at its row's next free slot, which advances only past non-zeros
-// (a zero lands inside the row's own room, where the next entry overwrites it or
-// nothing reads it).
-int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
+// Fills `rows` from op(A) and returns the number of entries listed: the non-zeros, or
+// every entry when keep_zeros. Branch-free: every value is written at its row's next
+// free slot, which advances only past non-zeros (a zero lands inside the row's own
+// room, where the next entry overwrites it or nothing reads it).
+int64_t BuildSparseRows(const GemmArgs& g, bool keep_zeros, SparseRows& rows) {
   const int64_t m = g.m, k = g.k;
   const int64_t k_blocks = (k + kKBlock - 1) / kKBlock, stride = k_blocks + 1;
   rows.k_blocks = k_blocks;
@@ -244,7 +269,7 @@ int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
   std::atomic<int64_t> total{0};
   if (!g.trans_a) {
     // Row r of op(A) is row r of A.
-    [[maybe_unused]] const bool packed = UseAvx512Intrinsics();
+    [[maybe_unused]] const bool packed = UseAvx512Intrinsics() && !keep_zeros;
     ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
       int64_t nz = 0;
       for (int64_t r = begin; r < end; ++r) {
@@ -262,7 +287,7 @@ int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
           for (int64_t j = kb * kKBlock; j < std::min(k, (kb + 1) * kKBlock); ++j) {
             index[pos] = static_cast<int32_t>(j);
             value[pos] = a[j];
-            pos += a[j] != 0.0f;
+            pos += keep_zeros || a[j] != 0.0f;
           }
         }
         starts[r * stride + k_blocks] = pos;
@@ -288,7 +313,7 @@ int64_t BuildSparseRows(const GemmArgs& g, SparseRows& rows) {
         int64_t& pos = starts[r * stride + k_blocks];
         index[pos] = static_cast<int32_t>(j);
         value[pos] = a[r];
-        pos += a[r] != 0.0f;
+        pos += keep_zeros || a[r] != 0.0f;
       }
     }
     int64_t nz = 0;
@@ -407,9 +432,10 @@ EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels
   }
 }
 
-// Per image: the non-zeros of a [channels, pixels] tensor as per-pixel lists
-// (channel · scale, value) in increasing channel order; list q starts at q · room, room
-// being channels rounded up to 16 so that a list can be copied in whole vectors.
+// Per image: the non-zeros (or every entry: keep_zeros) of a [channels, pixels] tensor
+// as per-pixel lists (channel · scale, value) in increasing channel order; list q
+// starts at q · room, room being channels rounded up to 16 so that a list can be
+// copied in whole vectors.
 // `scale` is the weight row stride, so the gather needs no multiply.
 struct PixelLists {
   int64_t room = 0;
@@ -419,13 +445,13 @@ struct PixelLists {
 };
 
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
-                                 int64_t scale, PixelLists& l) {
+                                 int64_t scale, bool keep_zeros, PixelLists& l) {
   l.room = RoundUp(channels, kLanes);
   int32_t* count = Grow(l.count, pixels);
   int32_t* channel = Grow(l.channel, pixels * l.room);
   float* value = Grow(l.value, pixels * l.room);
 #ifdef EDBP_HAVE_AVX512_INTRINSICS
-  if (UseAvx512Intrinsics()) {
+  if (UseAvx512Intrinsics() && !keep_zeros) {
     thread_local Buffer<float> pixel_major;
     float* xp = Grow(pixel_major, pixels * l.room);
     ToPixelMajor(x, channels, pixels, l.room, xp);
@@ -442,7 +468,7 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
       const float v = x[c * pixels + q];
       channel[first + n] = static_cast<int32_t>(c * scale);
       value[first + n] = v;
-      n += v != 0.0f;
+      n += keep_zeros || v != 0.0f;
     }
     count[q] = n;
   }
@@ -569,7 +595,8 @@ EDBP_INLINE void GatherRows(const WindowLists& win, int64_t win_cols, int64_t ou
   }
 }
 
-// Per image: the non-zeros of a [channels, h, w] tensor as per-channel lists of
+// Per image: the non-zeros (or every entry: keep_zeros) of a [channels, h, w] tensor
+// as per-channel lists of
 // (row, column, value) in increasing pixel order; list c starts at c · h · w.
 struct ChannelLists {
   Buffer<int32_t> row, col;
@@ -578,7 +605,7 @@ struct ChannelLists {
 };
 
 EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, int64_t w,
-                                   ChannelLists& l) {
+                                   bool keep_zeros, ChannelLists& l) {
   const int64_t pixels = h * w;
   int32_t* count = Grow(l.count, channels);
   int32_t* row = Grow(l.row, channels * pixels);
@@ -594,7 +621,7 @@ EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, 
         row[slot] = static_cast<int32_t>(iy);
         col[slot] = static_cast<int32_t>(ix);
         value[slot] = v;
-        slot += v != 0.0f;
+        slot += keep_zeros || v != 0.0f;
       }
     }
     count[c] = static_cast<int32_t>(slot - c * pixels);
@@ -667,14 +694,14 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
 // channel-major.
 EDBP_CPU_CLONES
 void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const float* w,
-                     int64_t pad, float* out) {
+                     int64_t pad, bool keep_zeros, float* out) {
   thread_local PixelLists lists;
   thread_local WindowLists windows;
   thread_local Buffer<float> result;
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = s.h * s.w, p_out = oh * ow;
   const int64_t rows = data ? s.c_out : s.c_in;  // weight rows per tap
   const int64_t row_stride = s.kw * rows * pad;  // floats per kernel row of weights
-  BuildPixelLists(in, rows, data ? p_out : pixels, pad, lists);
+  BuildPixelLists(in, rows, data ? p_out : pixels, pad, keep_zeros, lists);
   float* pm = Grow(result, (data ? pixels : p_out) * pad);
   if (!data) {
     // Window (iy, ox): input pixels (iy, ox·stride - pad + kj·dil).
@@ -723,11 +750,11 @@ void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const flo
 
 EDBP_CPU_CLONES
 void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
-                     float* acc) {
+                     bool keep_zeros, float* acc) {
   thread_local ChannelLists lists;
   thread_local Buffer<float> grad;
   const int64_t p_out = s.out_h() * s.out_w();
-  BuildChannelLists(x, s.c_in, s.h, s.w, lists);
+  BuildChannelLists(x, s.c_in, s.h, s.w, keep_zeros, lists);
   float* dy_pm = Grow(grad, p_out * cpad);
   ToPixelMajor(dy, s.c_out, p_out, cpad, dy_pm);
   if (s.stride_h == 1 && s.stride_w == 1) {
@@ -757,6 +784,8 @@ bool ParseSparseMode(const char* text, SparseMode* mode) {
     *mode = SparseMode::kOff;
   } else if (std::strcmp(text, "always") == 0) {
     *mode = SparseMode::kAlways;
+  } else if (std::strcmp(text, "blas") == 0) {
+    *mode = SparseMode::kBlas;
   } else {
     return false;
   }
@@ -786,24 +815,23 @@ bool SparseGemm(const GemmArgs& g) {
   if (g.alpha != 1.0f || g.beta != 0.0f || g.k == 0) return false;
   if (g.k > int64_t{0x7fffffff}) return false;
   const SparseMode mode = GetSparseMode();
-  if (mode == SparseMode::kOff) return false;
-  // The lists of op(A) are built first; kAuto decides by the non-zeros they hold (one
-  // pass over A either way). Plain references: the lambdas below run on pool threads,
-  // where the name of a thread_local would denote that thread's own instance.
+  if (mode == SparseMode::kBlas) return false;
+  // The lists of op(A)'s non-zeros are built first; kAuto and kOff decide by how many
+  // they hold (one pass over A either way), and kOff rebuilds them with every entry.
+  // Plain references: the lambdas below run on pool threads, where the name of a
+  // thread_local would denote that thread's own instance.
   thread_local SparseRows lists;
   SparseRows& rows = lists;
-  const int64_t nz = BuildSparseRows(g, rows);
-  if (mode == SparseMode::kAuto) {
+  const int64_t nz = BuildSparseRows(g, /*keep_zeros=*/false, rows);
+  if (mode != SparseMode::kAlways) {
     const SparseCrossover& x = GetSparseCrossover();
-    const double crossover =
-        g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm);
-    const bool sparse =
-        static_cast<double>(nz) < crossover * static_cast<double>(g.m * g.k);
-    Record(Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) +
-               (g.trans_b ? " B^T" : " B") + "[" + std::to_string(g.k) + "," +
-               std::to_string(g.n) + "]",
-           nz, g.m * g.k, sparse);
-    if (!sparse) return false;
+    const Path path = ChoosePathFor(
+        Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) + (g.trans_b ? " B^T" : " B") +
+            "[" + std::to_string(g.k) + "," + std::to_string(g.n) + "]",
+        nz, g.m * g.k,
+        g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm));
+    if (path == Path::kBlas) return false;
+    if (KeepZeros(path)) BuildSparseRows(g, /*keep_zeros=*/true, rows);
   }
   // op(B) [k, n] by column blocks of kBlock: B itself (row stride ldb) when not
   // transposed; else its transpose, packed block by block so that each block's rows
@@ -845,10 +873,9 @@ bool SparseGemm(const GemmArgs& g) {
 bool SparseConv2dForward(const Conv2dForwardArgs& args) {
   const Conv2dShape& s = args.shape;
   const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
-  if (!ChooseSparse(Key("Conv2dForward", "x", {s.n, s.c_in, s.h, s.w}), args.x,
-                    s.n * in_size, GetSparseCrossover().conv_forward)) {
-    return false;
-  }
+  const Path path = ChoosePath(Key("Conv2dForward", "x", {s.n, s.c_in, s.h, s.w}), args.x,
+                               s.n * in_size, GetSparseCrossover().conv_forward);
+  if (path == Path::kBlas) return false;
   const int64_t cpad = RoundUp(s.c_out, kLanes);
   thread_local Buffer<float> wt;
   RelayoutWeights(s, args.w, /*out_major=*/true, cpad, wt);
@@ -856,7 +883,7 @@ bool SparseConv2dForward(const Conv2dForwardArgs& args) {
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       ConvGatherImage(s, /*data=*/false, args.x + i * in_size, wt_data, cpad,
-                      args.y + i * out_size);
+                      KeepZeros(path), args.y + i * out_size);
     }
   });
   return true;
@@ -865,10 +892,10 @@ bool SparseConv2dForward(const Conv2dForwardArgs& args) {
 bool SparseConv2dBackwardData(const Conv2dBackwardDataArgs& args) {
   const Conv2dShape& s = args.shape;
   const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
-  if (!ChooseSparse(Key("Conv2dBackwardData", "dy", {s.n, s.c_out, s.out_h(), s.out_w()}),
-                    args.dy, s.n * out_size, GetSparseCrossover().conv_backward_data)) {
-    return false;
-  }
+  const Path path =
+      ChoosePath(Key("Conv2dBackwardData", "dy", {s.n, s.c_out, s.out_h(), s.out_w()}),
+                 args.dy, s.n * out_size, GetSparseCrossover().conv_backward_data);
+  if (path == Path::kBlas) return false;
   const int64_t cipad = RoundUp(s.c_in, kLanes);
   thread_local Buffer<float> wd;
   RelayoutWeights(s, args.w, /*out_major=*/false, cipad, wd);
@@ -876,7 +903,7 @@ bool SparseConv2dBackwardData(const Conv2dBackwardDataArgs& args) {
   ParallelFor(s.n, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       ConvGatherImage(s, /*data=*/true, args.dy + i * out_size, wd_data, cipad,
-                      args.dx + i * in_size);
+                      KeepZeros(path), args.dx + i * in_size);
     }
   });
   return true;
@@ -886,10 +913,10 @@ bool SparseConv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
   const Conv2dShape& s = args.shape;
   const int64_t in_size = s.c_in * s.h * s.w, out_size = s.c_out * s.out_h() * s.out_w();
   if (s.n == 0) return false;  // the dense path zero-fills
-  if (!ChooseSparse(Key("Conv2dBackwardFilter", "x", {s.n, s.c_in, s.h, s.w}), args.x,
-                    s.n * in_size, GetSparseCrossover().conv_backward_filter)) {
-    return false;
-  }
+  const Path path =
+      ChoosePath(Key("Conv2dBackwardFilter", "x", {s.n, s.c_in, s.h, s.w}), args.x,
+                 s.n * in_size, GetSparseCrossover().conv_backward_filter);
+  if (path == Path::kBlas) return false;
   const int64_t cpad = RoundUp(s.c_out, kLanes);
   const int64_t taps = s.kh * s.kw;
   const int64_t acc_size = taps * s.c_in * cpad;
@@ -901,7 +928,8 @@ bool SparseConv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) {
     for (int64_t c = begin; c < end; ++c) {
       float* acc = part + c * acc_size;
       for (int64_t i = s.n * c / chunks; i < s.n * (c + 1) / chunks; ++i) {
-        ConvFilterImage(s, args.x + i * in_size, args.dy + i * out_size, cpad, acc);
+        ConvFilterImage(s, args.x + i * in_size, args.dy + i * out_size, cpad,
+                        KeepZeros(path), acc);
       }
     }
   });

@@ -1,12 +1,15 @@
 // The event-driven (sparse) paths of Gemm and the convolutions (kernels/cpu/sparse.h)
 // against direct double-precision loops and against the dense BLAS path, at densities
 // 0, 2 %, 25 % and 100 %, on shapes that cover every register-block width, column
-// tails, strides, padding and dilation.
+// tails, strides, padding and dilation; and the exactness of skipping zeros: modes auto
+// and off give the same bits.
 #include "kernels/cpu/sparse.h"
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,17 +32,72 @@ class ScopedMode {
   SparseMode saved_;
 };
 
-// Spike-like values: 0 with probability 1 - density, else a multiple of 1/4 in
-// (0, 1] (spikes after 2×2 average pooling) or, when `analog`, uniform in [-1, 1].
+// Spike-like values: 0 with probability 1 - density (+0 or -0, as a product can
+// leave), else a multiple of 1/4 in (0, 1] (spikes after 2×2 average pooling) or, when
+// `analog`, uniform in [-1, 1].
 Floats Sparse(int64_t count, double density, bool analog, std::mt19937& rng) {
-  std::bernoulli_distribution on(density);
+  std::bernoulli_distribution on(density), negative_zero(0.5);
   std::uniform_int_distribution<int> quarter(1, 4);
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   Floats v(static_cast<size_t>(count));
   for (float& x : v) {
-    if (on(rng)) x = analog ? value(rng) : 0.25f * static_cast<float>(quarter(rng));
+    if (on(rng)) {
+      x = analog ? value(rng) : 0.25f * static_cast<float>(quarter(rng));
+    } else if (negative_zero(rng)) {
+      x = -0.0f;
+    }
   }
   return v;
+}
+
+constexpr SparseMode kAllModes[] = {SparseMode::kAlways, SparseMode::kOff,
+                                    SparseMode::kAuto, SparseMode::kBlas};
+
+std::string ModeName(SparseMode mode) {
+  switch (mode) {
+    case SparseMode::kAuto:
+      return "auto";
+    case SparseMode::kOff:
+      return "off";
+    case SparseMode::kAlways:
+      return "always";
+    case SparseMode::kBlas:
+      return "blas";
+  }
+  return "?";
+}
+
+// Whether a and b hold the same bits.
+bool SameBits(const Floats& a, const Floats& b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The first index where a and b differ in their bits, for the failure message.
+std::string FirstDifference(const Floats& a, const Floats& b) {
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+      char text[96];
+      std::snprintf(text, sizeof(text), "[%zu]: %.9g vs %.9g", i, a[i], b[i]);
+      return text;
+    }
+  }
+  return "sizes " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+}
+
+// Modes auto and off give the same bits (off runs the same kernel over every entry,
+// or BLAS where auto does); when the event-driven path ran (`event_driven`), so does
+// always, which skips zeros wherever it can.
+void ExpectExactSkipping(const std::map<SparseMode, Floats>& out, bool event_driven,
+                         const std::string& what) {
+  const Floats& on = out.at(SparseMode::kAuto);
+  const Floats& off = out.at(SparseMode::kOff);
+  EXPECT_TRUE(SameBits(on, off)) << what << ": auto vs off " << FirstDifference(on, off);
+  if (event_driven) {
+    const Floats& always = out.at(SparseMode::kAlways);
+    EXPECT_TRUE(SameBits(always, off))
+        << what << ": always vs off " << FirstDifference(always, off);
+  }
 }
 
 // |got - want| <= 1e-5 · Σ|terms| + 1e-7 for every entry.
@@ -102,14 +160,15 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
                   .ldb = ldb,
                   .beta = 0.0f,
                   .ldc = c.n};
-    for (const SparseMode mode : {SparseMode::kAlways, SparseMode::kOff, SparseMode::kAuto}) {
+    std::map<SparseMode, Floats> outputs;
+    for (const SparseMode mode : kAllModes) {
       ScopedMode scoped(mode);
-      Floats out(static_cast<size_t>(c.m * c.n), -7.0f);  // must be overwritten
+      Floats& out = outputs[mode];
+      out.assign(static_cast<size_t>(c.m * c.n), -7.0f);  // must be overwritten
       args.c = out.data();
       Gemm(args);
       ExpectClose(out, want, mag,
-                  "density " + std::to_string(density) + " mode " +
-                      std::to_string(static_cast<int>(mode)));
+                  "density " + std::to_string(density) + " mode " + ModeName(mode));
       if (mode == SparseMode::kAlways) {
         // The portable list builder (a CPU without AVX-512) gives the same bits.
         SetPortableKernelsForTesting(true);
@@ -121,6 +180,8 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
             << "density " << density;
       }
     }
+    // Densities 0, 0.02 and 0.25 are below every GEMM crossover (0.6 and up).
+    ExpectExactSkipping(outputs, density < 0.5, "density " + std::to_string(density));
   }
 }
 
@@ -197,12 +258,17 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
                   dw_ref[wi] += g;
                   dw_mag[wi] += std::fabs(g);
                 }
-    for (const SparseMode mode : {SparseMode::kAlways, SparseMode::kOff, SparseMode::kAuto}) {
+    std::map<SparseMode, Floats> ys, dxs, dws;
+    for (const SparseMode mode : kAllModes) {
       ScopedMode scoped(mode);
       const std::string what = std::string(GetParam().name) + " density " +
-                               std::to_string(density) + " mode " +
-                               std::to_string(static_cast<int>(mode));
-      Floats y(y_size, -7.0f), dx(x_size, -7.0f), dw(w_size, -7.0f);
+                               std::to_string(density) + " mode " + ModeName(mode);
+      Floats& y = ys[mode];
+      Floats& dx = dxs[mode];
+      Floats& dw = dws[mode];
+      y.assign(y_size, -7.0f);
+      dx.assign(x_size, -7.0f);
+      dw.assign(w_size, -7.0f);
       const auto forward_and_data = [&](Floats& y_out, Floats& dx_out) {
         Conv2dForward({.shape = s, .x = x.data(), .w = w.data(), .y = y_out.data()});
         Conv2dBackwardData(
@@ -224,6 +290,12 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
             << what;
       }
     }
+    // Densities 0, 0.02 and 0.25 are below the conv crossovers (0.9).
+    const std::string what =
+        std::string(GetParam().name) + " density " + std::to_string(density);
+    ExpectExactSkipping(ys, density < 0.5, "forward " + what);
+    ExpectExactSkipping(dxs, density < 0.5, "backward data " + what);
+    ExpectExactSkipping(dws, density < 0.5, "backward filter " + what);
   }
 }
 
@@ -241,20 +313,23 @@ INSTANTIATE_TEST_SUITE_P(
 
 // ---- mode selection ---------------------------------------------------------------------
 
-TEST(SparseMode, ParsesTheThreeNames) {
+TEST(SparseMode, ParsesTheFourNames) {
   SparseMode mode = SparseMode::kOff;
   EXPECT_TRUE(ParseSparseMode("always", &mode));
   EXPECT_EQ(mode, SparseMode::kAlways);
   EXPECT_TRUE(ParseSparseMode("auto", &mode));
   EXPECT_EQ(mode, SparseMode::kAuto);
+  EXPECT_TRUE(ParseSparseMode("blas", &mode));
+  EXPECT_EQ(mode, SparseMode::kBlas);
   EXPECT_TRUE(ParseSparseMode("off", &mode));
   EXPECT_EQ(mode, SparseMode::kOff);
   EXPECT_FALSE(ParseSparseMode("on", &mode));
+  EXPECT_FALSE(ParseSparseMode("BLAS", &mode));
   EXPECT_FALSE(ParseSparseMode("", &mode));
   EXPECT_EQ(mode, SparseMode::kOff);  // unchanged on failure
 }
 
-TEST(SparseMode, AutoTakesTheSparsePathOnlyBelowTheCrossover) {
+TEST(SparseMode, AutoAndOffTakeTheEventDrivenPathOnlyBelowTheCrossover) {
   ScopedMode scoped(SparseMode::kAuto);
   ResetOperandDensities();
   std::mt19937 rng(3);
@@ -278,10 +353,20 @@ TEST(SparseMode, AutoTakesTheSparsePathOnlyBelowTheCrossover) {
   EXPECT_EQ(log[0].total, 2 * static_cast<int64_t>(sparse_x.size()));
   EXPECT_EQ(log[0].sparse_calls, 1);
   EXPECT_EQ(log[0].dense_calls, 1);
+  // off decides by the same density (and logs it); its kernel then visits every entry.
   SetSparseMode(SparseMode::kOff);
+  EXPECT_TRUE(SparseConv2dForward(
+      {.shape = s, .x = sparse_x.data(), .w = w.data(), .y = y.data()}));
+  EXPECT_FALSE(SparseConv2dForward(
+      {.shape = s, .x = dense_x.data(), .w = w.data(), .y = y.data()}));
+  EXPECT_EQ(GetOperandDensities()[0].sparse_calls, 2);
+  EXPECT_EQ(GetOperandDensities()[0].dense_calls, 2);
+  // blas: the dense path, nothing measured.
+  SetSparseMode(SparseMode::kBlas);
   EXPECT_FALSE(SparseConv2dForward({.shape = s, .x = sparse_x.data(), .w = w.data(),
                                     .y = y.data()}));
-  EXPECT_EQ(GetOperandDensities()[0].sparse_calls, 1);  // off: nothing measured
+  EXPECT_EQ(GetOperandDensities()[0].sparse_calls, 2);
+  EXPECT_EQ(GetOperandDensities()[0].dense_calls, 2);
   // Gemm's sparse path covers alpha = 1, beta = 0 only; anything else is dense.
   SetSparseMode(SparseMode::kAlways);
   Floats a(4, 0.0f), b(4, 1.0f), c(4, 0.0f);
