@@ -5,6 +5,7 @@
 // and off give the same bits.
 #include "kernels/cpu/sparse.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -76,7 +77,7 @@ bool SameBits(const Floats& a, const Floats& b) {
 // The first index where a and b differ in their bits, for the failure message.
 std::string FirstDifference(const Floats& a, const Floats& b) {
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+    if (std::bit_cast<uint32_t>(a[i]) != std::bit_cast<uint32_t>(b[i])) {
       char text[96];
       std::snprintf(text, sizeof(text), "[%zu]: %.9g vs %.9g", i, a[i], b[i]);
       return text;
