@@ -596,8 +596,8 @@ EDBP_INLINE void GatherRows(const WindowLists& win, int64_t win_cols, int64_t ou
 }
 
 // Per image: the non-zeros (or every entry: keep_zeros) of a [channels, h, w] tensor
-// as per-channel lists of
-// (row, column, value) in increasing pixel order; list c starts at c · h · w.
+// as per-channel lists of (row, column, value) in increasing pixel order; list c
+// starts at c · h · w.
 struct ChannelLists {
   Buffer<int32_t> row, col;
   Buffer<float> value;
