@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -280,22 +281,24 @@ TEST_F(LauncherTest, PidOfRunningAndEndedJob) {
 TEST_F(LauncherTest, OnExitMayLaunchAgain) {
   Launcher launcher;
   ExitWaiter second;
-  std::mutex mu;
-  absl::Status relaunched = absl::UnknownError("not called");
+  // Each child's exit is reported from its own thread, so b's report can arrive before
+  // a's callback has stored what its Launch returned: wait for both.
+  std::promise<absl::Status> relaunched;
+  std::future<absl::Status> relaunch_status = relaunched.get_future();
   ASSERT_TRUE(launcher
                   .Launch(Script("a", "exit 1"),
                           [&](const ExitInfo&) {
                             auto pid =
                                 launcher.Launch(Script("b", "exit 2"), second.Callback());
-                            std::lock_guard<std::mutex> lock(mu);
-                            relaunched = pid.status();
+                            relaunched.set_value(pid.status());
                           })
                   .ok());
   std::optional<ExitInfo> info = second.Wait(seconds(10));
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->code, 2);
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_TRUE(relaunched.ok()) << relaunched;
+  ASSERT_EQ(relaunch_status.wait_for(seconds(10)), std::future_status::ready);
+  const absl::Status status = relaunch_status.get();
+  EXPECT_TRUE(status.ok()) << status;
 }
 
 TEST_F(LauncherTest, DestructorKillsRunningChildren) {
