@@ -1,6 +1,6 @@
 // Helpers of the tests that drive processes and sockets (train_cli_test, auth_test,
-// deploy_test, prometheus_metrics_test): run a shell command capturing its output, and
-// GET a path over HTTP/1.0.
+// deploy_test, prometheus_metrics_test): run a shell command capturing its output, read
+// back a file it wrote, and GET a path over HTTP/1.0.
 #ifndef EDBP_TESTS_PROCESS_UTIL_H_
 #define EDBP_TESTS_PROCESS_UTIL_H_
 
@@ -12,7 +12,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+
+#include "gtest/gtest.h"
 
 namespace edbp::testing {
 
@@ -31,6 +36,15 @@ inline CommandResult RunCommand(const std::string& command) {
   const int status = pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The whole file at `path`, byte for byte (a test failure when it cannot be read).
+inline std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot read " << path;
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
 }
 
 // GET `path` from `address` (IPv4 "HOST:PORT") over HTTP/1.0; the whole response,

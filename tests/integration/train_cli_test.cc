@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <random>
 #include <regex>
@@ -176,13 +175,9 @@ TEST_F(TrainCli, AnEpochIsBitForBitTheSameWithSparsePathsOnAndOff) {
   }
   EXPECT_NE(epochs["auto"].find("\"test_accuracy\":"), std::string::npos);
   EXPECT_EQ(epochs["auto"], epochs["off"]);
-  const auto read = [](const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  const std::string on = read(Path("auto/checkpoint_last.safetensors"));
+  const std::string on = testing::ReadFile(Path("auto/checkpoint_last.safetensors"));
   ASSERT_GT(on.size(), 100000u);  // the small network's weights and Adam moments
-  EXPECT_TRUE(on == read(Path("off/checkpoint_last.safetensors")));
+  EXPECT_TRUE(on == testing::ReadFile(Path("off/checkpoint_last.safetensors")));
 }
 
 // A one-layer network (784 → 10, T = 5) whose step is recomputed here from the data
