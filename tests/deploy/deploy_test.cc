@@ -43,7 +43,7 @@ std::set<std::string> ServerFlags() {
 }
 
 // "--data-dir=/x" -> {"data_dir", "/x"}.
-std::pair<std::string, std::string> SplitFlag(std::string arg) {
+std::pair<std::string, std::string> SplitFlag(const std::string& arg) {
   EXPECT_TRUE(absl::StartsWith(arg, "--")) << arg;
   const size_t eq = arg.find('=');
   std::string name = arg.substr(2, eq == arg.npos ? arg.npos : eq - 2);
