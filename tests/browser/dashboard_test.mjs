@@ -102,14 +102,28 @@ function tinyConfig(epochs, limit) {
 
 // ---- the test ----------------------------------------------------------------------
 
+// Polls `check` every 100 ms until it returns a truthy value (returned) or `timeoutMs`
+// passes (an error naming `what` and the last value seen). A falsy value means "not yet";
+// a throw from `check` means "never" and ends the wait at once, so probes must not throw
+// for what is merely not there yet: they read the page through `peek`.
 async function waitFor(what, check, timeoutMs) {
   const end = Date.now() + timeoutMs;
+  let last;
   for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    last = await check();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+// fn(element) of the first element matching `selector`, or undefined while there is none
+// (the job table is rebuilt from ListJobs every second: a row may not be there yet).
+// Unlike page.$eval it never throws for a missing element, and unlike page.textContent
+// it never waits.
+async function peek(page, selector, fn) {
+  const element = await page.$(selector);
+  return element ? element.evaluate(fn) : undefined;
 }
 
 async function main() {
@@ -186,7 +200,7 @@ async function main() {
     // Cancel the long job from its row once it runs.
     const longRow = `#job-table tr[data-job="${long}"]`;
     await waitFor(`${long} RUNNING`, async () => {
-      const state = await page.$eval(longRow, (tr) => tr.dataset.state);
+      const state = await peek(page, longRow, (tr) => tr.dataset.state);
       if (state === 'FAILED') throw new Error(`${long} FAILED (see edbp-server's log below)`);
       return state === 'RUNNING';
     }, 30000);
@@ -196,11 +210,11 @@ async function main() {
 
     // Epochs the page has received; a job that FAILED ends the test with its error.
     const epochs = async () => {
-      const view = await page.$eval('#job-view', (v) => ({
-        epochs: Number(v.dataset.epochs), state: v.dataset.state,
-        error: document.querySelector('#job-error').textContent }));
-      if (view.state === 'FAILED') throw new Error(`${tiny} FAILED: ${view.error}`);
-      return view.epochs;
+      const view = await peek(page, '#job-view', (v) => ({
+        epochs: Number(v.dataset.epochs || 0), state: v.dataset.state,
+        error: document.querySelector('#job-error')?.textContent }));
+      if (view?.state === 'FAILED') throw new Error(`${tiny} FAILED: ${view.error}`);
+      return view ? view.epochs : 0;
     };
     const lossX = () => page.evaluate('page.view.charts.loss.x.slice()');
     await waitFor('epoch 1', async () => (await epochs()) >= 1, 90000);
@@ -233,9 +247,10 @@ async function main() {
     }
     // The table estimates the time to the end once the job's pace is known.
     await waitFor('an ETA', async () => {
-      const state = await page.$eval('#job-view', (v) => v.dataset.state);
-      const eta = await page.textContent(`#job-table tr[data-job="${tiny}"] .eta`);
-      return state !== 'RUNNING' || /^\d+(s|m \d\ds|h \d\dm)$/.test(eta);
+      const state = await peek(page, '#job-view', (v) => v.dataset.state);
+      const eta = await peek(page, `#job-table tr[data-job="${tiny}"] .eta`, (e) => e.textContent);
+      if (state === 'FAILED') throw new Error(`${tiny} FAILED`);
+      return (state !== undefined && state !== 'RUNNING') || /^\d+(s|m \d\ds|h \d\dm)$/.test(eta ?? '');
     }, 30000);
     await page.screenshot({ path: join(artifacts, 'dashboard-running.png'), fullPage: true });
 

@@ -1,9 +1,9 @@
 // edbp-server end to end on 127.0.0.1 with a random port and a temporary data dir:
 // real edbp-train job processes on a Fashion-MNIST subset.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +21,7 @@
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/wait_until.h"
 
 namespace edbp {
 namespace {
@@ -99,9 +100,11 @@ class ServerTest : public ::testing::Test {
     if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
       GTEST_SKIP() << "Fashion-MNIST is not installed (scripts/install-deps.sh)";
     }
+    // The process id keeps two runs of this test on one machine apart.
     dir_ = fs::temp_directory_path() /
            ("edbp_server_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+            "_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     server_ = std::make_unique<ServerProcess>(dir_);
@@ -112,7 +115,8 @@ class ServerTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  v1::Job Create(const std::string& yaml, int priority = 0, const std::string& request_id = "") {
+  v1::Job Create(const std::string& yaml, int priority = 0,
+                 const std::string& request_id = "") {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     v1::CreateJobRequest req;
@@ -151,16 +155,24 @@ class ServerTest : public ::testing::Test {
     return events;
   }
 
-  // Waits until the job reaches `state` (or 60 s pass).
-  v1::Job WaitFor(const std::string& name, v1::JobState state, std::chrono::seconds limit = 60s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
+  // Waits until the job reaches `state` (or `limit` passes); returns the job as last
+  // read.
+  v1::Job WaitFor(const std::string& name, v1::JobState state,
+                  std::chrono::seconds limit = 60s) {
     v1::Job job;
-    while (std::chrono::steady_clock::now() < end) {
-      job = Get(name);
-      if (job.state() == state) return job;
-      std::this_thread::sleep_for(100ms);
-    }
+    testing::WaitUntil([&] { return (job = Get(name)).state() == state; }, limit, 100ms);
     return job;
+  }
+
+  // Waits until the job has checkpointed its first epoch (or `limit` passes).
+  bool WaitForFirstEpoch(const std::string& name, std::chrono::seconds limit = 120s) {
+    return testing::WaitUntil([&] { return Get(name).last_epoch() >= 1; }, limit, 20ms);
+  }
+
+  // "<data dir>/jobs/<id>/": every edbp-train of that job has it in its command line (the
+  // config path, --out-dir), and no other process does.
+  std::string JobDir(const std::string& id) const {
+    return (dir_ / "jobs" / id).string() + "/";
   }
 
   static void ExpectContiguous(const std::vector<v1::Event>& events) {
@@ -220,9 +232,10 @@ TEST_F(ServerTest, SubmitWatchSucceedAndDownload) {
   EXPECT_EQ(static_cast<int64_t>(bytes.size()), total);
   const fs::path file = dir_ / "best.safetensors";
   std::ofstream(file, std::ios::binary) << bytes;
-  const std::string cmd = std::string(EDBP_TRAIN_BIN) +
-                          " configs/small.yaml --evaluate --data-limit 300 --init-weights " +
-                          file.string() + " > /dev/null 2>&1";
+  const std::string cmd =
+      std::string(EDBP_TRAIN_BIN) +
+      " configs/small.yaml --evaluate --data-limit 300 --init-weights " + file.string() +
+      " > /dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -234,10 +247,7 @@ TEST_F(ServerTest, WatchersSeeTheSameStreamAndLateOnesGetTheReplay) {
     threads.emplace_back([&, i] { seen[i] = Watch(job.name()); });
   }
   // A watcher joining mid-run gets the replay, then the live events.
-  const auto end = std::chrono::steady_clock::now() + 120s;
-  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(20ms);
-  }
+  EXPECT_TRUE(WaitForFirstEpoch(job.name()));
   const bool joined_live = Get(job.name()).state() == v1::RUNNING;
   threads.emplace_back([&] { seen[52] = Watch(job.name()); });
   for (auto& t : threads) t.join();
@@ -268,7 +278,8 @@ TEST_F(ServerTest, ValidationAndIdempotentCreate) {
   v1::Job job;
   const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(s.error_message().find("Layers.FC_1.n_inputs: expected 640"), std::string::npos)
+  EXPECT_NE(s.error_message().find("Layers.FC_1.n_inputs: expected 640"),
+            std::string::npos)
       << s.error_message();
   EXPECT_NE(s.error_message().find("tau_m"), std::string::npos) << s.error_message();
 
@@ -288,18 +299,22 @@ TEST_F(ServerTest, ValidationAndIdempotentCreate) {
   grpc::ClientContext ctx4;
   v1::GetJobRequest get;
   get.set_name("jobs/999");
-  EXPECT_EQ(server_->stub().GetJob(&ctx4, get, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server_->stub().GetJob(&ctx4, get, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
-// Processes whose command line mentions `needle`.
+// edbp-train processes whose command line mentions `needle`. Callers pass a path under
+// their own data directory, so a job of another server on the machine never matches.
 std::vector<pid_t> ProcessesWith(const std::string& needle) {
   std::vector<pid_t> pids;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream in(entry.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd.find(needle) != std::string::npos && cmd.find("edbp-train") != std::string::npos) {
+    std::string cmd((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+    if (cmd.find(needle) != std::string::npos &&
+        cmd.find("edbp-train") != std::string::npos) {
       pids.push_back(std::stoi(name));
     }
   }
@@ -308,14 +323,9 @@ std::vector<pid_t> ProcessesWith(const std::string& needle) {
 
 TEST_F(ServerTest, CancelARunningJobKeepsItsCheckpoint) {
   const v1::Job job = Create(TinyConfig(50, 1000));
-  // Wait until the first epoch has been checkpointed.
-  const auto end = std::chrono::steady_clock::now() + 120s;
-  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_GE(Get(job.name()).last_epoch(), 1);
+  ASSERT_TRUE(WaitForFirstEpoch(job.name()));
   const std::string id = job.name().substr(5);
-  ASSERT_FALSE(ProcessesWith("/jobs/" + id + "/").empty());
+  ASSERT_FALSE(ProcessesWith(JobDir(id)).empty());
   const auto t0 = std::chrono::steady_clock::now();
   grpc::ClientContext ctx;
   v1::CancelJobRequest req;
@@ -325,7 +335,7 @@ TEST_F(ServerTest, CancelARunningJobKeepsItsCheckpoint) {
   const v1::Job cancelled = WaitFor(job.name(), v1::CANCELLED, 10s);
   EXPECT_EQ(cancelled.state(), v1::CANCELLED);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
-  EXPECT_TRUE(ProcessesWith("/jobs/" + id + "/").empty());
+  EXPECT_TRUE(ProcessesWith(JobDir(id)).empty());
   EXPECT_TRUE(fs::exists(dir_ / "jobs" / id / "checkpoint_last.safetensors"));
   grpc::ClientContext ctx2;
   EXPECT_EQ(server_->stub().CancelJob(&ctx2, req, &after).error_code(),
@@ -336,11 +346,7 @@ TEST_F(ServerTest, KilledServerResumesItsJobsOnRestart) {
   const v1::Job first = Create(TinyConfig(1, 200));
   ASSERT_EQ(WaitFor(first.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
   const v1::Job job = Create(TinyConfig(3, 600));
-  const auto end = std::chrono::steady_clock::now() + 120s;
-  while (Get(job.name()).last_epoch() < 1 && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_GE(Get(job.name()).last_epoch(), 1);
+  ASSERT_TRUE(WaitForFirstEpoch(job.name()));
   const size_t first_events = Watch(first.name()).size();
   server_->Kill(SIGKILL);
   server_->Start();
@@ -368,12 +374,8 @@ TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
   ASSERT_EQ(WaitFor(a.name(), v1::RUNNING).state(), v1::RUNNING);
   const std::string id = a.name().substr(5);
   std::vector<pid_t> pids;
-  const auto end = std::chrono::steady_clock::now() + 20s;
-  while ((pids = ProcessesWith("/jobs/" + id + "/")).empty() &&
-         std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_FALSE(pids.empty());
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return !(pids = ProcessesWith(JobDir(id))).empty(); }, 20s, 50ms));
   for (pid_t p : pids) kill(p, SIGKILL);
   const v1::Job failed = WaitFor(a.name(), v1::FAILED, 20s);
   EXPECT_EQ(failed.state(), v1::FAILED);
@@ -396,8 +398,8 @@ TEST_F(ServerTest, HigherPriorityRunsFirst) {
 
 TEST(ClientCli, ClosedPortIsAOneLineErrorAndNonZeroExit) {
   // Port 1 on loopback: nothing listens there (binding it needs privileges).
-  const std::string cmd = std::string(EDBP_CLIENT_BIN) +
-                          " --server 127.0.0.1:1 list 2>&1";
+  const std::string cmd =
+      std::string(EDBP_CLIENT_BIN) + " --server 127.0.0.1:1 list 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

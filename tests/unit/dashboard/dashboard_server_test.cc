@@ -1,5 +1,6 @@
 #include "client/dashboard/dashboard_server.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/unit/client/fake_training_service.h"
 #include "tests/unit/dashboard/dashboard_test_util.h"
+#include "tests/wait_until.h"
 
 namespace edbp::dashboard {
 namespace {
@@ -30,7 +32,8 @@ const Asset kAssets[] = {
 
 size_t Count(const std::string& text, const std::string& part) {
   size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+  for (size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + 1)) {
     ++n;
   }
   return n;
@@ -48,7 +51,8 @@ class Dashboard {
     options.backoff = testing::FastBackoff();
     options.keepalive = absl::Milliseconds(200);
     server_ = std::make_unique<DashboardServer>(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), kAssets, options);
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), kAssets,
+        options);
     const absl::Status listening = server_->Listen({"127.0.0.1", 0, true});
     EXPECT_TRUE(listening.ok()) << listening;
     thread_ = std::thread([this] { server_->Serve(); });
@@ -64,6 +68,27 @@ class Dashboard {
     client.set_read_timeout(10, 0);
     return client;
   }
+  // GET /api/jobs once the monitor has finished its first poll of edbp-server (every
+  // answer must be a 200 with a JSON body; 10 s at most, else the test fails).
+  nlohmann::json WaitForFirstPoll() {
+    httplib::Client client = Client();
+    nlohmann::json doc;
+    const bool polled = edbp::testing::WaitUntil(
+        [&] {
+          httplib::Result jobs = client.Get("/api/jobs");
+          if (!jobs || jobs->status != 200) {
+            ADD_FAILURE() << "GET /api/jobs: "
+                          << (jobs ? std::to_string(jobs->status) : "no answer");
+            return true;  // nothing to wait for: the dashboard listens before it is built
+          }
+          doc = nlohmann::json::parse(jobs->body);
+          return doc["polls"].get<int>() > 0;
+        },
+        std::chrono::seconds(10));
+    EXPECT_TRUE(polled) << "no poll finished: " << doc.dump();
+    return doc;
+  }
+
   // The body of an event stream until it ends or `done(body)` says so.
   std::string ReadEvents(const std::string& path, const httplib::Headers& headers,
                          const std::function<bool(const std::string&)>& done) {
@@ -111,17 +136,7 @@ TEST_F(DashboardServerTest, InfoNamesTheServer) {
 }
 
 TEST_F(DashboardServerTest, JobsListsTheServersJobs) {
-  httplib::Client client = dashboard_.Client();
-  nlohmann::json doc;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  do {
-    httplib::Result jobs = client.Get("/api/jobs");
-    ASSERT_TRUE(jobs);
-    EXPECT_EQ(jobs->status, 200);
-    doc = nlohmann::json::parse(jobs->body);
-    if (doc["polls"].get<int>() > 0) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  } while (absl::Now() < give_up);
+  const nlohmann::json doc = dashboard_.WaitForFirstPoll();
   EXPECT_TRUE(doc["reachable"].get<bool>());
   ASSERT_EQ(doc["jobs"].size(), 5u);
   EXPECT_EQ(doc["jobs"][4]["name"], "jobs/1");
@@ -180,13 +195,15 @@ TEST_F(DashboardServerTest, SubmitRejectsAnEmptyBodyAndABadPriority) {
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->status, 400);
   EXPECT_THAT(empty->body, HasSubstr("the request body must be the config YAML"));
-  httplib::Result priority = client.Post("/api/jobs?priority=high", {{"X-Edbp-Dashboard", "1"}},
-                                         "Network: {}\n", "application/x-yaml");
+  httplib::Result priority =
+      client.Post("/api/jobs?priority=high", {{"X-Edbp-Dashboard", "1"}}, "Network: {}\n",
+                  "application/x-yaml");
   ASSERT_TRUE(priority);
   EXPECT_EQ(priority->status, 400);
   EXPECT_THAT(priority->body, HasSubstr("priority must be an integer, not 'high'"));
-  httplib::Result huge = client.Post("/api/jobs", {{"X-Edbp-Dashboard", "1"}},
-                                     std::string((1 << 20) + 1, '#'), "application/x-yaml");
+  httplib::Result huge =
+      client.Post("/api/jobs", {{"X-Edbp-Dashboard", "1"}},
+                  std::string((1 << 20) + 1, '#'), "application/x-yaml");
   ASSERT_TRUE(huge);
   EXPECT_EQ(huge->status, 400);
   EXPECT_THAT(huge->body, HasSubstr("larger than 1 MiB"));
@@ -195,18 +212,18 @@ TEST_F(DashboardServerTest, SubmitRejectsAnEmptyBodyAndABadPriority) {
 
 TEST_F(DashboardServerTest, CancelMapsTheServersAnswers) {
   httplib::Client client = dashboard_.Client();
-  httplib::Result ok = client.Post("/api/jobs/3/cancel", {{"X-Edbp-Dashboard", "1"}}, "",
-                                   "text/plain");
+  httplib::Result ok =
+      client.Post("/api/jobs/3/cancel", {{"X-Edbp-Dashboard", "1"}}, "", "text/plain");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
   EXPECT_EQ(nlohmann::json::parse(ok->body)["state"], "CANCELLED");
-  httplib::Result ended = client.Post("/api/jobs/1/cancel", {{"X-Edbp-Dashboard", "1"}},
-                                      "", "text/plain");
+  httplib::Result ended =
+      client.Post("/api/jobs/1/cancel", {{"X-Edbp-Dashboard", "1"}}, "", "text/plain");
   ASSERT_TRUE(ended);
   EXPECT_EQ(ended->status, 409);
   EXPECT_EQ(nlohmann::json::parse(ended->body)["code"], "FAILED_PRECONDITION");
-  httplib::Result unknown = client.Post("/api/jobs/77/cancel", {{"X-Edbp-Dashboard", "1"}},
-                                        "", "text/plain");
+  httplib::Result unknown =
+      client.Post("/api/jobs/77/cancel", {{"X-Edbp-Dashboard", "1"}}, "", "text/plain");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
   EXPECT_THAT(unknown->body, HasSubstr("jobs/77"));
@@ -228,38 +245,40 @@ TEST_F(DashboardServerTest, RefusesCrossSiteRequests) {
   ASSERT_TRUE(localhost);
   EXPECT_EQ(localhost->status, 200);
   // The refused cancel did nothing: the job can still be cancelled.
-  httplib::Result cancel = client.Post("/api/jobs/3/cancel", {{"X-Edbp-Dashboard", "1"}},
-                                       "", "text/plain");
+  httplib::Result cancel =
+      client.Post("/api/jobs/3/cancel", {{"X-Edbp-Dashboard", "1"}}, "", "text/plain");
   ASSERT_TRUE(cancel);
   EXPECT_EQ(cancel->status, 200) << cancel->body;
 }
 
 TEST_F(DashboardServerTest, EventsReplayTheHistoryThenEnd) {
-  const std::string body = dashboard_.ReadEvents("/api/jobs/1/events", {},
-                                                 [](const std::string&) { return false; });
+  const std::string body = dashboard_.ReadEvents(
+      "/api/jobs/1/events", {}, [](const std::string&) { return false; });
   EXPECT_EQ(body.rfind("retry: 2000\n\n", 0), 0u);
   EXPECT_EQ(Count(body, "event: edbp\n"), 11u);
-  EXPECT_THAT(body, HasSubstr("id: 1\nevent: edbp\ndata: {\"job\":\"jobs/1\",\"sequence\":\"1\""));
+  EXPECT_THAT(
+      body,
+      HasSubstr("id: 1\nevent: edbp\ndata: {\"job\":\"jobs/1\",\"sequence\":\"1\""));
   EXPECT_THAT(body, HasSubstr("id: 11\n"));
   EXPECT_THAT(body, HasSubstr("\"epoch_metrics\":{\"epoch\":\"1\""));
   EXPECT_TRUE(absl::EndsWith(body, "event: end\ndata: {}\n\n")) << body;
 }
 
 TEST_F(DashboardServerTest, EventsResumeAfterLastEventId) {
-  const std::string body = dashboard_.ReadEvents(
-      "/api/jobs/1/events?from=1", {{"Last-Event-ID", "8"}},
-      [](const std::string&) { return false; });
+  const std::string body =
+      dashboard_.ReadEvents("/api/jobs/1/events?from=1", {{"Last-Event-ID", "8"}},
+                            [](const std::string&) { return false; });
   EXPECT_EQ(Count(body, "event: edbp\n"), 3u);
   EXPECT_THAT(body, HasSubstr("id: 9\n"));
   EXPECT_THAT(body, Not(HasSubstr("id: 8\n")));
-  const std::string from = dashboard_.ReadEvents("/api/jobs/1/events?from=10", {},
-                                                 [](const std::string&) { return false; });
+  const std::string from = dashboard_.ReadEvents(
+      "/api/jobs/1/events?from=10", {}, [](const std::string&) { return false; });
   EXPECT_EQ(Count(from, "event: edbp\n"), 2u);
 }
 
 TEST_F(DashboardServerTest, EventsOfAnUnknownJobEndWithAFailure) {
-  const std::string body = dashboard_.ReadEvents("/api/jobs/99/events", {},
-                                                 [](const std::string&) { return false; });
+  const std::string body = dashboard_.ReadEvents(
+      "/api/jobs/99/events", {}, [](const std::string&) { return false; });
   EXPECT_THAT(body, HasSubstr("event: failure\ndata: {\"error\":\"NOT_FOUND"));
   EXPECT_EQ(Count(body, "event: edbp"), 0u);
 }
@@ -292,15 +311,7 @@ TEST(DashboardServerUnreachableTest, ReportsTheServerUnreachable) {
   EXPECT_THAT(body, HasSubstr("\"reachable\":false"));
 
   httplib::Client client = dashboard.Client();
-  nlohmann::json doc;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  do {
-    httplib::Result jobs = client.Get("/api/jobs");
-    ASSERT_TRUE(jobs);
-    doc = nlohmann::json::parse(jobs->body);
-    if (doc["polls"].get<int>() > 0) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  } while (absl::Now() < give_up);
+  const nlohmann::json doc = dashboard.WaitForFirstPoll();
   EXPECT_FALSE(doc["reachable"].get<bool>());
   EXPECT_THAT(doc["error"].get<std::string>(), HasSubstr("UNAVAILABLE"));
   httplib::Result submit = client.Post("/api/jobs", {{"X-Edbp-Dashboard", "1"}},
@@ -312,8 +323,9 @@ TEST(DashboardServerUnreachableTest, ReportsTheServerUnreachable) {
 
 TEST(DashboardServerListenTest, APortInUseIsAClearError) {
   testing::BusyPort busy;
-  DashboardServer server(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
-                         kAssets, DashboardOptions{});
+  DashboardServer server(
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), kAssets,
+      DashboardOptions{});
   const absl::Status s = server.Listen({"127.0.0.1", busy.port(), true});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::string(s.message()),
@@ -323,8 +335,9 @@ TEST(DashboardServerListenTest, APortInUseIsAClearError) {
 }
 
 TEST(DashboardServerListenTest, AnAddressOfNoInterfaceIsAClearError) {
-  DashboardServer server(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
-                         kAssets, DashboardOptions{});
+  DashboardServer server(
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), kAssets,
+      DashboardOptions{});
   // TEST-NET-1 (RFC 5737): assigned to no interface of this machine.
   const absl::Status s = server.Listen({"192.0.2.1", 0, false});
   ASSERT_FALSE(s.ok());

@@ -1,5 +1,6 @@
 #include "client/dashboard/job_stream.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/unit/client/fake_training_service.h"
 #include "tests/unit/dashboard/dashboard_test_util.h"
+#include "tests/wait_until.h"
 
 namespace edbp::dashboard {
 namespace {
@@ -25,7 +27,8 @@ std::unique_ptr<v1::TrainingService::Stub> StubFor(const std::string& address) {
 }
 
 // Items until kEnd/kError (included) or `limit` passes.
-std::vector<StreamItem> Drain(JobStream& stream, absl::Duration limit = absl::Seconds(10)) {
+std::vector<StreamItem> Drain(JobStream& stream,
+                              absl::Duration limit = absl::Seconds(10)) {
   std::vector<StreamItem> items;
   const absl::Time give_up = absl::Now() + limit;
   while (absl::Now() < give_up) {
@@ -107,8 +110,8 @@ TEST(JobStreamTest, StopEndsALiveStream) {
   FakeServer server;
   auto stub = StubFor(server.address());
   // jobs/4 is RUNNING: after its 4 events the stream stays open.
-  auto stream = std::make_unique<JobStream>(stub.get(), "jobs/4", 1, testing::FastBackoff(),
-                                            absl::Seconds(5));
+  auto stream = std::make_unique<JobStream>(stub.get(), "jobs/4", 1,
+                                            testing::FastBackoff(), absl::Seconds(5));
   EXPECT_THAT(Sequences(Drain(*stream, absl::Seconds(1))), ElementsAre(1, 2, 3, 4));
   const absl::Time before = absl::Now();
   stream->Stop();
@@ -130,15 +133,15 @@ TEST(JobStreamTest, AFullQueueHoldsTheReaderBack) {
   server.service().SetScript("jobs/1", events);
   auto stub = StubFor(server.address());
   JobStream stream(stub.get(), "jobs/1", 1, testing::FastBackoff(), absl::Seconds(5));
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (stream.Queued() < JobStream::kMaxQueued && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  EXPECT_TRUE(
+      edbp::testing::WaitUntil([&] { return stream.Queued() >= JobStream::kMaxQueued; },
+                               std::chrono::seconds(10)));
   absl::SleepFor(absl::Milliseconds(200));  // the reader would go on if it could
   EXPECT_EQ(stream.Queued(), JobStream::kMaxQueued);
   const std::vector<StreamItem> items = Drain(stream);
   ASSERT_EQ(items.size(), events.size() + 1);  // nothing lost, then kEnd
-  EXPECT_EQ(items[events.size() - 1].event.sequence(), static_cast<int64_t>(events.size()));
+  EXPECT_EQ(items[events.size() - 1].event.sequence(),
+            static_cast<int64_t>(events.size()));
 }
 
 }  // namespace

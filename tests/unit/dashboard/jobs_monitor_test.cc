@@ -1,5 +1,7 @@
 #include "client/dashboard/jobs_monitor.h"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -8,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/unit/client/fake_training_service.h"
 #include "tests/unit/dashboard/dashboard_test_util.h"
+#include "tests/wait_until.h"
 
 namespace edbp::dashboard {
 namespace {
@@ -31,12 +34,13 @@ TEST(ProgressFractionTest, CountsFinishedEpochsAndBatches) {
 TEST(EstimateRemainingSecondsTest, ExtrapolatesThePaceSinceTheFirstRecord) {
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   // 10% -> 30% in 20 s: 70% left takes 70 s; 5 s have passed since the last record.
-  const std::optional<double> eta =
-      EstimateRemainingSeconds(0.1, t0, 0.3, t0 + absl::Seconds(20), t0 + absl::Seconds(25));
+  const std::optional<double> eta = EstimateRemainingSeconds(
+      0.1, t0, 0.3, t0 + absl::Seconds(20), t0 + absl::Seconds(25));
   ASSERT_TRUE(eta.has_value());
   EXPECT_NEAR(*eta, 65.0, 1e-9);
   // Not moved yet, or no time passed: unknown.
-  EXPECT_FALSE(EstimateRemainingSeconds(0.3, t0, 0.3, t0 + absl::Seconds(9), t0).has_value());
+  EXPECT_FALSE(
+      EstimateRemainingSeconds(0.3, t0, 0.3, t0 + absl::Seconds(9), t0).has_value());
   EXPECT_FALSE(EstimateRemainingSeconds(0.1, t0, 0.3, t0, t0).has_value());
   // Overdue: never negative.
   EXPECT_EQ(EstimateRemainingSeconds(0.0, t0, 0.5, t0 + absl::Seconds(10),
@@ -44,16 +48,23 @@ TEST(EstimateRemainingSecondsTest, ExtrapolatesThePaceSinceTheFirstRecord) {
             0.0);
 }
 
-nlohmann::json WaitForSnapshot(JobsMonitor& monitor, int min_polls) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+// The monitor's snapshot once `done(snapshot)` holds (or, failing the test, the last one
+// after 10 s).
+nlohmann::json WaitForSnapshot(JobsMonitor& monitor,
+                               const std::function<bool(const nlohmann::json&)>& done) {
   nlohmann::json doc;
-  while (absl::Now() < give_up) {
-    doc = nlohmann::json::parse(monitor.SnapshotJson());
-    if (doc["polls"].get<int64_t>() >= min_polls) return doc;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ADD_FAILURE() << "no poll finished: " << doc.dump();
+  const bool reached = edbp::testing::WaitUntil(
+      [&] { return done(doc = nlohmann::json::parse(monitor.SnapshotJson())); },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(reached) << "the awaited snapshot never came: " << doc.dump();
   return doc;
+}
+
+// The snapshot once `min_polls` polls have finished.
+nlohmann::json WaitForSnapshot(JobsMonitor& monitor, int min_polls) {
+  return WaitForSnapshot(monitor, [&](const nlohmann::json& doc) {
+    return doc["polls"].get<int64_t>() >= min_polls;
+  });
 }
 
 TEST(JobsMonitorTest, ListsJobsWithTheProgressOfRunningOnes) {
@@ -75,13 +86,11 @@ TEST(JobsMonitorTest, ListsJobsWithTheProgressOfRunningOnes) {
   JobsMonitor monitor(stub.get(), absl::Milliseconds(20), absl::Seconds(5),
                       testing::FastBackoff());
 
-  nlohmann::json doc;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  do {
-    doc = WaitForSnapshot(monitor, 1);
-    if (doc["jobs"].size() == 5 && !doc["jobs"][1]["progress"].is_null()) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  } while (absl::Now() < give_up);
+  // The progress of jobs/4 comes from a WatchJob of its own, after the listing.
+  const nlohmann::json doc = WaitForSnapshot(monitor, [](const nlohmann::json& d) {
+    return d["polls"].get<int64_t>() >= 1 && d["jobs"].size() == 5 &&
+           !d["jobs"][1]["progress"].is_null();
+  });
   EXPECT_TRUE(doc["reachable"].get<bool>());
   EXPECT_EQ(doc["error"], "");
   ASSERT_EQ(doc["jobs"].size(), 5u) << doc.dump();

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/wait_until.h"
 
 namespace edbp::server {
 namespace {
@@ -82,13 +83,9 @@ class LauncherTest : public ::testing::Test {
     return text.str();
   }
   // Polls for a file the script writes once its traps are set.
-  bool WaitForFile(const std::filesystem::path& path) {
-    const auto deadline = Clock::now() + seconds(10);
-    while (Clock::now() < deadline) {
-      if (std::filesystem::exists(path)) return true;
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    return false;
+  static bool WaitForFile(const std::filesystem::path& path) {
+    return edbp::testing::WaitUntil([&] { return std::filesystem::exists(path); },
+                                    seconds(10), milliseconds(5));
   }
 
   std::filesystem::path dir_;
@@ -108,6 +105,8 @@ TEST_F(LauncherTest, ReportsExitCodes) {
   EXPECT_TRUE(b->exited);
   EXPECT_EQ(b->code, 3);
   EXPECT_EQ(b->Describe(), "exit status 3");
+  // An absence (no second exit report) has no event to wait for: give a wrong second
+  // call time to arrive, then count.
   std::this_thread::sleep_for(milliseconds(50));
   EXPECT_EQ(ok.calls(), 1);
 }
@@ -230,14 +229,10 @@ TEST_F(LauncherTest, TerminateKillsTheGroupAfterGrace) {
   EXPECT_LT(elapsed, seconds(5));
 
   // The grandchild was killed with the group: reap it (we are its subreaper now).
-  const auto deadline = Clock::now() + seconds(5);
   int status = 0;
   pid_t reaped = 0;
-  while (Clock::now() < deadline) {
-    reaped = waitpid(grandchild, &status, WNOHANG);
-    if (reaped != 0) break;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+  edbp::testing::WaitUntil(
+      [&] { return (reaped = waitpid(grandchild, &status, WNOHANG)) != 0; }, seconds(5));
   if (reaped == grandchild) {
     EXPECT_TRUE(WIFSIGNALED(status));
     EXPECT_EQ(WTERMSIG(status), SIGKILL);
