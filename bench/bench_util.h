@@ -47,7 +47,7 @@ inline void Check(const absl::Status& s) {
 }
 
 struct DenseFlops {
-  double forward = 0;   // per sample, all T steps
+  double forward = 0;  // per sample, all T steps
   double backward = 0;
 };
 
@@ -82,8 +82,10 @@ inline DenseFlops CountDenseFlops(const config::Config& config) {
 inline double SgemmGflops(kernels::Backend* backend) {
   const bool gpu = backend->device().type == kernels::DeviceType::kCuda;
   const int64_t n = gpu ? 4096 : 1024;
-  const Tensor a = Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.5f)));
-  const Tensor b = Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.25f)));
+  const Tensor a =
+      Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.5f)));
+  const Tensor b =
+      Check(Tensor::FromHost(backend, {n, n}, std::vector<float>(n * n, 0.25f)));
   const Tensor c = Check(Tensor::Zeros(backend, {n, n}));
   // The baseline is plain sgemm: on the CPU, without the sparse path's look at A.
   const kernels::cpu::SparseMode mode = kernels::cpu::GetSparseMode();
@@ -92,8 +94,15 @@ inline double SgemmGflops(kernels::Backend* backend) {
   for (int i = 0; i < 7; ++i) {
     Check(backend->Synchronize());
     const auto t0 = Clock::now();
-    Check(backend->Gemm({.m = n, .n = n, .k = n, .a = a.f32(), .lda = n, .b = b.f32(),
-                         .ldb = n, .c = c.f32(), .ldc = n}));
+    Check(backend->Gemm({.m = n,
+                         .n = n,
+                         .k = n,
+                         .a = a.f32(),
+                         .lda = n,
+                         .b = b.f32(),
+                         .ldb = n,
+                         .c = c.f32(),
+                         .ldc = n}));
     Check(backend->Synchronize());
     if (i >= 2) times.push_back(Seconds(t0, Clock::now()));
   }

@@ -58,7 +58,8 @@ struct Phase {
 Phase RunEpoch(const edbp::config::Config& config, int64_t limit, bool synthetic) {
   LastEpoch sink;
   edbp::train::TrainerOptions options;
-  options.out_dir = (std::filesystem::temp_directory_path() / "edbp_epoch_bench").string();
+  options.out_dir =
+      (std::filesystem::temp_directory_path() / "edbp_epoch_bench").string();
   options.epochs = 1;
   options.data_limit = limit;
   options.synthetic_data = synthetic;
@@ -71,8 +72,10 @@ Phase RunEpoch(const edbp::config::Config& config, int64_t limit, bool synthetic
   p.metrics = sink.last;
   p.train_samples = sink.last.train_samples;
   p.test_samples = sink.last.test_samples;
-  p.train_seconds = static_cast<double>(p.train_samples) / sink.last.train_samples_per_second;
-  p.test_seconds = static_cast<double>(p.test_samples) / sink.last.test_samples_per_second;
+  p.train_seconds =
+      static_cast<double>(p.train_samples) / sink.last.train_samples_per_second;
+  p.test_seconds =
+      static_cast<double>(p.test_samples) / sink.last.test_samples_per_second;
   return p;
 }
 
@@ -122,11 +125,11 @@ int main(int argc, char** argv) {
   const edbp::config::Config config = Check(edbp::config::LoadConfigFile(path));
   const edbp::bench::DenseFlops dense = edbp::bench::CountDenseFlops(config);
   edbp::kernels::Backend* cpu = Check(edbp::kernels::GetBackend({}));
-  std::printf("config %s  batch %lld  T %lld  threads %d  samples %lld and %lld per split\n",
-              path.c_str(), static_cast<long long>(config.network.batch_size),
-              static_cast<long long>(config.network.t_train),
-              edbp::kernels::cpu::NumThreads(), static_cast<long long>(small),
-              static_cast<long long>(large));
+  std::printf(
+      "config %s  batch %lld  T %lld  threads %d  samples %lld and %lld per split\n",
+      path.c_str(), static_cast<long long>(config.network.batch_size),
+      static_cast<long long>(config.network.t_train), edbp::kernels::cpu::NumThreads(),
+      static_cast<long long>(small), static_cast<long long>(large));
 
   std::stringstream list(modes);
   std::string name;
@@ -184,11 +187,13 @@ int main(int argc, char** argv) {
                 100 * b.metrics.train_accuracy);
     std::printf("| layer | firing rate | silent fraction |\n|---|---|---|\n");
     for (const auto& l : b.metrics.layers) {
-      std::printf("| %s | %.3f | %.3f |\n", l.name.c_str(), l.firing_rate, l.silent_fraction);
+      std::printf("| %s | %.3f | %.3f |\n", l.name.c_str(), l.firing_rate,
+                  l.silent_fraction);
     }
     const auto densities = edbp::kernels::cpu::GetOperandDensities();
     if (!densities.empty()) {
-      std::printf("| op operand | density | sparse calls | dense calls |\n|---|---|---|---|\n");
+      std::printf(
+          "| op operand | density | sparse calls | dense calls |\n|---|---|---|---|\n");
       for (const auto& d : densities) {
         std::printf("| %s | %.3f | %lld | %lld |\n", d.key.c_str(),
                     static_cast<double>(d.nonzeros) / static_cast<double>(d.total),

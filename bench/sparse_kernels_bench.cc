@@ -5,15 +5,15 @@
 //   edbp_sparse_kernels_bench [--iters 5]
 //
 // Prints, per op and density, the median CPU ms (summed over threads) of each path and
-// dense ÷ sparse (> 1: the sparse path is faster). The crossovers in kernels/cpu/sparse.cc come from this
-// table (bench/RESULTS.md).
+// dense ÷ sparse (> 1: the sparse path is faster). The crossovers in
+// kernels/cpu/sparse.cc come from this table (bench/RESULTS.md).
 #include <cblas.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -68,8 +68,8 @@ void Compare(const std::string& name, double density, int iters,
     sparse.push_back(TimeOnce(SparseMode::kAlways, fn));
   }
   const double d = Median(dense), s = Median(sparse);
-  std::printf("| %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n", name.c_str(), density, d * 1e3,
-              s * 1e3, d / s);
+  std::printf("| %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n", name.c_str(), density,
+              d * 1e3, s * 1e3, d / s);
 }
 
 Conv2dShape ConvShape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out) {
@@ -98,7 +98,9 @@ int main(int argc, char** argv) {
   openblas_set_num_threads(1);
   std::mt19937 rng(1);
   const int64_t rows = 250;  // T · batch
-  std::printf("| op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | sparse CPU ms | dense ÷ sparse |\n");
+  std::printf(
+      "| op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | sparse CPU ms | "
+      "dense ÷ sparse |\n");
   std::printf("|---|---|---|---|---|\n");
   for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}) {
     // conv_2: 32 → 64 channels, 14×14, k5 pad 2.
@@ -122,19 +124,39 @@ int main(int argc, char** argv) {
     const auto gf = Values(rows * 1024, density, false, rng);
     std::vector<float> yf(rows * 1024), dxf(rows * 3136), dwf(wf.size());
     Compare("FC_1 forward (x sparse)", density, iters, [&] {
-      edbp::kernels::cpu::Gemm({.trans_b = true, .m = rows, .n = 1024, .k = 3136,
-                                .a = xf.data(), .lda = 3136, .b = wf.data(), .ldb = 3136,
-                                .c = yf.data(), .ldc = 1024});
+      edbp::kernels::cpu::Gemm({.trans_b = true,
+                                .m = rows,
+                                .n = 1024,
+                                .k = 3136,
+                                .a = xf.data(),
+                                .lda = 3136,
+                                .b = wf.data(),
+                                .ldb = 3136,
+                                .c = yf.data(),
+                                .ldc = 1024});
     });
     Compare("FC_1 backward data (grad sparse)", density, iters, [&] {
-      edbp::kernels::cpu::Gemm({.m = rows, .n = 3136, .k = 1024, .a = gf.data(),
-                                .lda = 1024, .b = wf.data(), .ldb = 3136, .c = dxf.data(),
+      edbp::kernels::cpu::Gemm({.m = rows,
+                                .n = 3136,
+                                .k = 1024,
+                                .a = gf.data(),
+                                .lda = 1024,
+                                .b = wf.data(),
+                                .ldb = 3136,
+                                .c = dxf.data(),
                                 .ldc = 3136});
     });
     Compare("FC_1 backward filter (grad sparse)", density, iters, [&] {
-      edbp::kernels::cpu::Gemm({.trans_a = true, .m = 1024, .n = 3136, .k = rows,
-                                .a = gf.data(), .lda = 1024, .b = xf.data(), .ldb = 3136,
-                                .c = dwf.data(), .ldc = 3136});
+      edbp::kernels::cpu::Gemm({.trans_a = true,
+                                .m = 1024,
+                                .n = 3136,
+                                .k = rows,
+                                .a = gf.data(),
+                                .lda = 1024,
+                                .b = xf.data(),
+                                .ldb = 3136,
+                                .c = dwf.data(),
+                                .ldc = 3136});
     });
   }
   return 0;

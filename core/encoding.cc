@@ -9,7 +9,8 @@ namespace edbp {
 
 absl::Status EncodeTtfs(std::span<const float> batch, int64_t batch_size, int64_t steps,
                         std::span<float> out) {
-  if (batch_size < 1 || steps < 1 || batch.size() % static_cast<size_t>(batch_size) != 0 ||
+  if (batch_size < 1 || steps < 1 ||
+      batch.size() % static_cast<size_t>(batch_size) != 0 ||
       out.size() != batch.size() * static_cast<size_t>(steps)) {
     return absl::InvalidArgumentError(
         absl::StrCat("TTFS: ", batch.size(), " values in ", batch_size, " samples over ",
@@ -28,9 +29,9 @@ absl::Status EncodeTtfs(std::span<const float> batch, int64_t batch_size, int64_
     const auto [lo_it, hi_it] = std::minmax_element(x.begin(), x.end());
     const float lo = *lo_it, hi = *hi_it;
     if (hi == lo) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "TTFS: sample ", b, " of the batch is constant (every value ", lo,
-          "); time-to-first-spike needs max > min (ALGORITHM.md §6)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("TTFS: sample ", b, " of the batch is constant (every value ", lo,
+                       "); time-to-first-spike needs max > min (ALGORITHM.md §6)"));
     }
     for (int64_t i = 0; i < n; ++i) {
       // §6: k = trunc((x - lo)/(hi - lo)·T), clamped to [0, T-1], in float32.

@@ -44,7 +44,8 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::Config& c
         break;
       }
       case config::LayerType::kLinear: {
-        EDBP_ASSIGN_OR_RETURN(auto layer, LinearLayer::Create(lc, &net->neuron_, backend));
+        EDBP_ASSIGN_OR_RETURN(auto layer,
+                              LinearLayer::Create(lc, &net->neuron_, backend));
         EDBP_RETURN_IF_ERROR(layer->ResetParameters(init_rng));
         net->layers_.push_back(std::move(layer));
         break;
@@ -124,8 +125,8 @@ absl::StatusOr<float> LateSpikeRate(const Tensor& o, int64_t t0) {
 // by it, and returns it with the layer's output under the chosen g.
 absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer& spiking,
                                    const Tensor& h, Tensor* out) {
-  const ForwardOptions plain{.training = false, .labels = nullptr, .rng = nullptr,
-                             .keep_context = false};
+  const ForwardOptions plain{
+      .training = false, .labels = nullptr, .rng = nullptr, .keep_context = false};
   const int64_t steps = h.dim(0);
   const int64_t t0 = 2 * steps / 3;
   // §7: avg > avg_spike_init/T·(T-t0)·1.2, compared in float32.
@@ -145,7 +146,8 @@ absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer
       lo = mid;
     }
   }
-  EDBP_RETURN_IF_ERROR(ScaleNormWeight(spiking.norm_weight(), static_cast<float>(mid), false));
+  EDBP_RETURN_IF_ERROR(
+      ScaleNormWeight(spiking.norm_weight(), static_cast<float>(mid), false));
   EDBP_ASSIGN_OR_RETURN(LayerForward f, spiking.Forward(h, plain));
   *out = f.output;
   return mid;
@@ -156,8 +158,8 @@ absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer
 absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor& x) {
   const config::NetworkConfig& nc = config_.network;
   std::vector<double> factors;
-  const ForwardOptions plain{.training = false, .labels = nullptr, .rng = nullptr,
-                             .keep_context = false};
+  const ForwardOptions plain{
+      .training = false, .labels = nullptr, .rng = nullptr, .keep_context = false};
   Tensor h = x;
   for (auto& layer : layers_) {
     if (layer->config().type == config::LayerType::kDropout) continue;  // off in init
@@ -196,13 +198,15 @@ std::vector<Parameter> Network::Parameters() {
   std::vector<Parameter> params;
   auto add = [&params](const std::string& prefix, SpikingLayer& l) {
     params.push_back({prefix + "weight", l.weight(), l.grad_weight(), false});
-    params.push_back({prefix + "norm_weight", l.norm_weight(), l.grad_norm_weight(), true});
+    params.push_back(
+        {prefix + "norm_weight", l.norm_weight(), l.grad_norm_weight(), true});
     params.push_back({prefix + "norm_bias", l.norm_bias(), l.grad_norm_bias(), true});
   };
   for (size_t i = 0; i < layers_.size(); ++i) {
     const std::string prefix = absl::StrCat("net.", i, ".");
     if (auto* block = dynamic_cast<ResidualLayer*>(layers_[i].get())) {
-      // net.{i}.{conv1|conv2|shortcut}. (resnet.py: layer{s}.{b}.{conv1|conv2|downsample}.)
+      // net.{i}.{conv1|conv2|shortcut}. (resnet.py:
+      // layer{s}.{b}.{conv1|conv2|downsample}.)
       add(prefix + "conv1.", block->conv1());
       add(prefix + "conv2.", block->conv2());
       if (block->shortcut() != nullptr) add(prefix + "shortcut.", *block->shortcut());

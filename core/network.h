@@ -4,7 +4,8 @@
 // Parameters are named with the reference's state_dict keys: net.{i}.weight,
 // net.{i}.norm_weight, net.{i}.norm_bias, i = index in the Layers list counting
 // pooling and dropout; a residual block's convs are net.{i}.{conv1|conv2|shortcut}.*
-// (the reference's ResNet names them layer{s}.{b}.{conv1|conv2|downsample}). Not thread-safe: one training loop drives one Network.
+// (the reference's ResNet names them layer{s}.{b}.{conv1|conv2|downsample}). Not
+// thread-safe: one training loop drives one Network.
 #ifndef EDBP_CORE_NETWORK_H_
 #define EDBP_CORE_NETWORK_H_
 

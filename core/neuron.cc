@@ -28,14 +28,15 @@ KernelTables ComputeKernelTables(const config::NetworkConfig& net, int64_t steps
   tables.partial_a.assign(steps + 1, 0.0f);
   for (int64_t k = 0; k < steps; ++k) {
     tables.syn_a[k] = static_cast<float>(f(k + 1));
-    tables.dsyn_a[k] = static_cast<float>(exponential ? std::pow(1 - theta_g, k + 1)
-                                                      : f(k + 1) - f(k));
+    tables.dsyn_a[k] =
+        static_cast<float>(exponential ? std::pow(1 - theta_g, k + 1) : f(k + 1) - f(k));
     tables.partial_a[k] = -tables.dsyn_a[k];
   }
   return tables;
 }
 
-kernels::NeuronParams MakeNeuronParams(const config::NetworkConfig& net, float threshold) {
+kernels::NeuronParams MakeNeuronParams(const config::NetworkConfig& net,
+                                       float threshold) {
   kernels::NeuronParams p;
   p.theta_m = static_cast<float>(1.0 / net.tau_m);
   p.theta_s = static_cast<float>(1.0 / net.tau_s);

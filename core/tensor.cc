@@ -28,7 +28,8 @@ std::string ShapeToString(const Shape& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
 
-absl::StatusOr<Tensor> Tensor::Empty(kernels::Backend* backend, Shape shape, DType dtype) {
+absl::StatusOr<Tensor> Tensor::Empty(kernels::Backend* backend, Shape shape,
+                                     DType dtype) {
   EDBP_CHECK(backend != nullptr);
   for (int64_t d : shape) EDBP_CHECK(d >= 0) << ShapeToString(shape);
   const size_t bytes = static_cast<size_t>(NumElements(shape)) * 4;

@@ -26,7 +26,7 @@ enum class DeviceType {
 
 struct Device {
   DeviceType type = DeviceType::kCpu;
-  int index = 0;  // GPU ordinal; always 0 for the CPU
+  int index = 0;                 // GPU ordinal; always 0 for the CPU
   std::string ToString() const;  // "cpu" or "cuda:0"
   friend bool operator==(const Device&, const Device&) = default;
 };
@@ -44,8 +44,10 @@ class Backend {
   // yields a valid unique pointer. RESOURCE_EXHAUSTED when memory runs out.
   virtual absl::StatusOr<void*> Allocate(size_t bytes) = 0;
   virtual void Deallocate(void* ptr) = 0;
-  virtual absl::Status CopyHostToDevice(void* dst, const void* host_src, size_t bytes) = 0;
-  virtual absl::Status CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual absl::Status CopyHostToDevice(void* dst, const void* host_src,
+                                        size_t bytes) = 0;
+  virtual absl::Status CopyDeviceToHost(void* host_dst, const void* src,
+                                        size_t bytes) = 0;
   virtual absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) = 0;
   // Waits until every op issued so far has finished.
   virtual absl::Status Synchronize() = 0;

@@ -36,10 +36,10 @@ class CheckFailure {
 #define EDBP_STATUS_CONCAT_(a, b) EDBP_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define EDBP_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
-    ::absl::Status edbp_status_ = (expr);           \
-    if (!edbp_status_.ok()) return edbp_status_;    \
+#define EDBP_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status edbp_status_ = (expr);        \
+    if (!edbp_status_.ok()) return edbp_status_; \
   } while (0)
 
 // `EDBP_ASSIGN_OR_RETURN(auto x, Foo());` declares x from a StatusOr or returns its

@@ -31,16 +31,16 @@ enum class Op {
   kConv2dBackwardFilter,  // dw = correlation of x with dy
   kPool2dForward,         // avg / max / adjusted_avg (§5), stride = kernel
   kPool2dBackward,
-  kWeightStdForward,      // §4 standardisation
-  kWeightStdBackward,     // §4 reference (elementwise) or exact backward
-  kDropoutApply,          // out = x * mask, mask shared across time (§5)
-  kLabelInject,           // output-layer label injection (§5)
-  kCountLoss,             // §8 count loss
-  kKernelLoss,            // §8 kernel loss
-  kTetLoss,               // §8 TET loss
-  kSgdStep,               // §10 SGD (PyTorch semantics)
-  kAdamStep,              // §10 Adam / AdamW (PyTorch semantics)
-  kNumOps,                // not an op: the number of ops
+  kWeightStdForward,   // §4 standardisation
+  kWeightStdBackward,  // §4 reference (elementwise) or exact backward
+  kDropoutApply,       // out = x * mask, mask shared across time (§5)
+  kLabelInject,        // output-layer label injection (§5)
+  kCountLoss,          // §8 count loss
+  kKernelLoss,         // §8 kernel loss
+  kTetLoss,            // §8 TET loss
+  kSgdStep,            // §10 SGD (PyTorch semantics)
+  kAdamStep,           // §10 Adam / AdamW (PyTorch semantics)
+  kNumOps,             // not an op: the number of ops
 };
 
 // Name of an op for logs and errors, e.g. "Conv2dForward".
@@ -121,12 +121,12 @@ struct GemmArgs {
 
 // ---- neuron (§2, §3) ---------------------------------------------------------------
 struct NeuronParams {
-  float theta_m = 0;     // float32(1/tau_m)
-  float theta_s = 0;     // float32(1/tau_s)
-  float theta_grad = 0;  // float32(1/tau_grad); unused for gradient_type original
-  float threshold = 1;   // V
-  bool leaky = true;         // forward_type leaky (else nonleaky)
-  bool exponential = true;   // gradient_type exponential (else original)
+  float theta_m = 0;        // float32(1/tau_m)
+  float theta_s = 0;        // float32(1/tau_s)
+  float theta_grad = 0;     // float32(1/tau_grad); unused for gradient_type original
+  float threshold = 1;      // V
+  bool leaky = true;        // forward_type leaky (else nonleaky)
+  bool exponential = true;  // gradient_type exponential (else original)
 };
 // input: I[T, n], or [1, n] when static_input (the same current at every step: a
 // static first-layer input); outputs du, du_t, o: [T, n]. n = neurons × batch. du and
@@ -277,11 +277,12 @@ struct LabelInjectArgs {
   float* o = nullptr;
 };
 
-// ---- losses (§8) -----------------------------------------------------------------------
-// Common: o [T, batch, classes] (after injection); labels [batch] int32 (a label
-// outside [0, classes) matches no class; never an out-of-bounds access); grad [T,
-// batch, classes] overwritten with dL/do (including the sign, §8); *loss (host
-// pointer) receives the batch's loss as a double.
+// ---- losses (§8)
+// ----------------------------------------------------------------------- Common: o [T,
+// batch, classes] (after injection); labels [batch] int32 (a label outside [0, classes)
+// matches no class; never an out-of-bounds access); grad [T, batch, classes] overwritten
+// with dL/do (including the sign, §8); *loss (host pointer) receives the batch's loss as
+// a double.
 struct CountLossArgs {
   int64_t steps = 0, batch = 0, classes = 0;
   float desired = 0, undesired = 0;

@@ -32,8 +32,8 @@ absl::StatusOr<CudaBackend*> GetCudaBackend(int index) {
   absl::StatusOr<std::unique_ptr<CudaBackend>> created = CudaBackend::Create(index);
   if (!created.ok()) {
     return absl::Status(created.status().code(),
-                        absl::StrCat("cannot start the CUDA backend on cuda:", index, ": ",
-                                     created.status().message()));
+                        absl::StrCat("cannot start the CUDA backend on cuda:", index,
+                                     ": ", created.status().message()));
   }
   CudaBackend* backend = created->release();
   backends.emplace(index, backend);
@@ -70,23 +70,22 @@ absl::StatusOr<Backend*> GetBackend(const Device& device) {
       const int count = CudaDeviceCount();
       if (device.index < 0 || device.index >= count) {
         return absl::NotFoundError(absl::StrCat(
-            "no CUDA device ", device.index, " on this machine (", count,
-            " visible", CudaCompiledIn() ? "" : "; this build has no CUDA support",
-            ")"));
+            "no CUDA device ", device.index, " on this machine (", count, " visible",
+            CudaCompiledIn() ? "" : "; this build has no CUDA support", ")"));
       }
 #if EDBP_WITH_CUDA
       EDBP_ASSIGN_OR_RETURN(CudaBackend* const cuda, GetCudaBackend(device.index));
       return static_cast<Backend*>(cuda);
 #else
       return absl::UnimplementedError(
-          "this build has no CUDA backend (configure with EDBP_CUDA=ON where nvcc exists); "
+          "this build has no CUDA backend (configure with EDBP_CUDA=ON where nvcc "
+          "exists); "
           "use backend: cpu");
 #endif
     }
   }
   return absl::InvalidArgumentError("unknown device type");
 }
-
 
 absl::StatusOr<DeviceMemoryStats> GetDeviceMemoryStats(const Device& device,
                                                        bool reset_peak) {

@@ -41,7 +41,8 @@ ABSL_FLAG(std::string, init_weights, "",
 ABSL_FLAG(bool, evaluate, false,
           "Only run the test set (with --init-weights or --resume) and print the "
           "accuracy and confusion matrix");
-ABSL_FLAG(std::string, metrics_jsonl, "", "Append every record as a JSON line to this file");
+ABSL_FLAG(std::string, metrics_jsonl, "",
+          "Append every record as a JSON line to this file");
 ABSL_FLAG(int64_t, data_limit, 0, "Use only the first N training and N test samples");
 ABSL_FLAG(bool, synthetic_data, false,
           "Train on random data of the config's shape instead of the data set's files "
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
       "  skip wherever possible; blas: dense OpenBLAS everywhere)",
       "server/edbp_train_main.cc");
   if (args.size() > 2 || (args.size() < 2 && absl::GetFlag(FLAGS_resume).empty())) {
-    std::fprintf(stderr, "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");
+    std::fprintf(stderr,
+                 "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)\n");
     return 2;
   }
   std::unique_ptr<edbp::server::WorkerReporter> reporter;
@@ -208,7 +210,8 @@ int main(int argc, char** argv) {
   if (inspect) {
     auto step = (*trainer)->InspectStep();
     if (!step.ok()) return Fail(step.status());
-    const absl::Status written = edbp::WriteSafeTensors(absl::GetFlag(FLAGS_inspect_step), *step);
+    const absl::Status written =
+        edbp::WriteSafeTensors(absl::GetFlag(FLAGS_inspect_step), *step);
     if (!written.ok()) return Fail(written);
     std::printf("loss %.7g\nwrote %s\n", step->tensors.at("loss").data[0],
                 absl::GetFlag(FLAGS_inspect_step).c_str());
@@ -218,8 +221,8 @@ int main(int argc, char** argv) {
     auto result = (*trainer)->Evaluate();
     if (!result.ok()) return Fail(result.status());
     std::printf("test accuracy %.2f%%  loss %.4f  (%lld samples, %.0f samples/s)\n%s",
-                100 * result->accuracy, result->loss, static_cast<long long>(result->samples),
-                result->samples_per_second,
+                100 * result->accuracy, result->loss,
+                static_cast<long long>(result->samples), result->samples_per_second,
                 edbp::train::ConfusionTable(result->confusion, result->n_class).c_str());
     return 0;
   }

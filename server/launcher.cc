@@ -1,9 +1,8 @@
 #include "server/launcher.h"
 
-#include <sys/prctl.h>
-
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,13 +158,15 @@ Launcher::~Launcher() {
 
 absl::StatusOr<pid_t> Launcher::Launch(const LaunchSpec& spec,
                                        std::function<void(const ExitInfo&)> on_exit) {
-  std::call_once(spawner_once_, [this] { spawner_ = std::thread([this] { SpawnerLoop(); }); });
+  std::call_once(spawner_once_,
+                 [this] { spawner_ = std::thread([this] { SpawnerLoop(); }); });
   auto task = std::make_shared<std::packaged_task<absl::StatusOr<pid_t>()>>(
       [this, &spec, &on_exit] { return LaunchHere(spec, std::move(on_exit)); });
   std::future<absl::StatusOr<pid_t>> result = task->get_future();
   {
     std::lock_guard<std::mutex> lock(spawn_mu_);
-    if (spawn_stop_) return absl::FailedPreconditionError("the launcher is shutting down");
+    if (spawn_stop_)
+      return absl::FailedPreconditionError("the launcher is shutting down");
     spawn_queue_.push_back([task] { (*task)(); });
   }
   spawn_cv_.notify_one();

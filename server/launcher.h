@@ -14,10 +14,10 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <deque>
-#include <future>
 #include <condition_variable>
+#include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,16 +32,16 @@ namespace edbp::server {
 
 struct LaunchSpec {
   std::string job_id;
-  std::string workdir;               // created if missing; the child's cwd
-  std::string program;               // path of edbp-train
-  std::vector<std::string> args;     // argv[1..]
+  std::string workdir;                     // created if missing; the child's cwd
+  std::string program;                     // path of edbp-train
+  std::vector<std::string> args;           // argv[1..]
   std::map<std::string, std::string> env;  // added to the server's environment
 };
 
 struct ExitInfo {
-  bool exited = false;    // normal exit: `code` is valid
-  int code = 0;           // exit status
-  int signal = 0;         // the signal that killed it (when !exited)
+  bool exited = false;           // normal exit: `code` is valid
+  int code = 0;                  // exit status
+  int signal = 0;                // the signal that killed it (when !exited)
   std::string Describe() const;  // "exit status 1", "killed by signal 9 (Killed)"
 };
 

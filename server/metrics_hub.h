@@ -49,7 +49,8 @@ class MetricsHub {
     bool ended = false;
   };
   // Loads the job's log from the store on first use. Requires mu_.
-  absl::StatusOr<JobLog*> LogOf(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<JobLog*> LogOf(const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   JobStore* const store_;
   std::mutex mu_;

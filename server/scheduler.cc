@@ -38,7 +38,8 @@ std::string Tail(const fs::path& path, int lines) {
 
 }  // namespace
 
-absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state, const std::string& error) {
+absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state,
+                                 const std::string& error) {
   EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
   // Re-read: the hub updates the summary fields (last_epoch, best accuracy).
   EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
@@ -54,8 +55,8 @@ absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state, const std::st
   change->set_device(state == v1::RUNNING ? job.device() : "");
   EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(event)).status());
   EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
-  spdlog::info("job {} -> {}{}{}", id, v1::JobState_Name(state), error.empty() ? "" : ": ",
-               error);
+  spdlog::info("job {} -> {}{}{}", id, v1::JobState_Name(state),
+               error.empty() ? "" : ": ", error);
   return absl::OkStatus();
 }
 
@@ -83,8 +84,8 @@ absl::Status Scheduler::Recover() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(v1::Job job,
-                                                          const std::string& request_id) {
+absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(
+    v1::Job job, const std::string& request_id) {
   std::lock_guard<std::mutex> lock(mu_);
   job.set_state(v1::QUEUED);
   *job.mutable_create_time() = TimeUtil::GetCurrentTime();
@@ -140,8 +141,13 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
   spec.job_id = id;
   spec.workdir = workdir.string();
   spec.program = options_.train_program;
-  spec.args = {config.string(), "--out-dir", workdir.string(), "--report-to",
-               options_.worker_address, "--job-id", id};
+  spec.args = {config.string(),
+               "--out-dir",
+               workdir.string(),
+               "--report-to",
+               options_.worker_address,
+               "--job-id",
+               id};
   // A job that ran before resumes from its last checkpoint.
   if (fs::exists(workdir / "checkpoint_last.safetensors")) {
     spec.args.push_back("--resume");
@@ -152,7 +158,8 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   busy_slots_.insert(slot);
   running_[id] = Running{slot, false};
-  auto pid = launcher_->Launch(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
+  auto pid =
+      launcher_->Launch(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
   if (!pid.ok()) {
     busy_slots_.erase(slot);
     running_.erase(id);

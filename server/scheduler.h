@@ -35,7 +35,8 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
-  Scheduler(JobStore* store, MetricsHub* hub, Launcher* launcher, SchedulerOptions options)
+  Scheduler(JobStore* store, MetricsHub* hub, Launcher* launcher,
+            SchedulerOptions options)
       : store_(store), hub_(hub), launcher_(launcher), options_(std::move(options)) {}
 
   // At start-up: jobs left RUNNING by a previous server are re-queued (they resume from
@@ -44,7 +45,8 @@ class Scheduler {
 
   // Stores a new QUEUED job (or returns the one created before with `request_id`) and
   // schedules. Returns the job and whether it was created now.
-  absl::StatusOr<std::pair<v1::Job, bool>> Submit(v1::Job job, const std::string& request_id);
+  absl::StatusOr<std::pair<v1::Job, bool>> Submit(v1::Job job,
+                                                  const std::string& request_id);
 
   // QUEUED: CANCELLED at once. RUNNING: SIGTERM (checkpoint at the next batch), SIGKILL
   // after the grace period; CANCELLED when the process ends. Ended jobs:

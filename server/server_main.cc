@@ -48,8 +48,9 @@ ABSL_FLAG(std::string, data_dir, "./edbp-data",
 ABSL_FLAG(int, cpu_slots, 1, "Jobs run at once on a machine without GPUs");
 ABSL_FLAG(std::string, train_program, "",
           "Path of edbp-train (default: next to this binary)");
-ABSL_FLAG(int, grace_seconds, 30,
-          "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
+ABSL_FLAG(
+    int, grace_seconds, 30,
+    "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding the bearer token every call must carry (authorization: Bearer "
           "TOKEN), health checks excepted. At least 16 characters; the file must not be "
@@ -138,7 +139,8 @@ int main(int argc, char** argv) {
   if (ec) return Fail(absl::StrCat(data_dir.string(), ": ", ec.message()));
   std::string train_program = absl::GetFlag(FLAGS_train_program);
   if (train_program.empty()) {
-    train_program = (fs::read_symlink("/proc/self/exe").parent_path() / "edbp-train").string();
+    train_program =
+        (fs::read_symlink("/proc/self/exe").parent_path() / "edbp-train").string();
   }
   if (!fs::exists(train_program)) {
     return Fail(absl::StrCat("edbp-train not found at ", train_program,
@@ -178,12 +180,14 @@ int main(int argc, char** argv) {
   // (umask while it is created, then chmod): it needs no token.
   edbp::server::WorkerServiceImpl worker(&hub, &scheduler, &metrics);
   grpc::ServerBuilder worker_builder;
-  worker_builder.AddListeningPort(options.worker_address, grpc::InsecureServerCredentials());
+  worker_builder.AddListeningPort(options.worker_address,
+                                  grpc::InsecureServerCredentials());
   worker_builder.RegisterService(&worker);
   const mode_t old_umask = umask(0077);
   std::unique_ptr<grpc::Server> worker_server = worker_builder.BuildAndStart();
   umask(old_umask);
-  if (!worker_server) return Fail(absl::StrCat("cannot listen on ", options.worker_address));
+  if (!worker_server)
+    return Fail(absl::StrCat("cannot listen on ", options.worker_address));
   if (chmod(socket.c_str(), 0600) != 0) {
     return Fail(
         absl::StrCat("cannot chmod 600 ", socket.string(), ": ", std::strerror(errno)));

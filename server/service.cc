@@ -28,7 +28,8 @@ grpc::Status ToGrpc(const absl::Status& status) {
 }
 
 grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
-                                            const v1::CreateJobRequest* req, v1::Job* job) {
+                                            const v1::CreateJobRequest* req,
+                                            v1::Job* job) {
   // The trainer's own config code: every error with its field path.
   auto config = config::ParseConfig(req->config_yaml(), "config.yaml");
   if (!config.ok()) return ToGrpc(config.status());
@@ -57,8 +58,8 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
-                                         v1::Job* job) {
+grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*,
+                                         const v1::GetJobRequest* req, v1::Job* job) {
   auto id = JobIdFromName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
   auto got = store_->GetJob(*id);
@@ -92,7 +93,8 @@ grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext*,
 }
 
 grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*,
-                                            const v1::CancelJobRequest* req, v1::Job* job) {
+                                            const v1::CancelJobRequest* req,
+                                            v1::Job* job) {
   auto id = JobIdFromName(req->name());
   if (!id.ok()) return ToGrpc(id.status());
   auto cancelled = scheduler_->Cancel(*id);
@@ -121,8 +123,8 @@ grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* ctx,
     if (shutting_down_.load()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
     }
-    auto read = hub_->WaitRead(*id, next, 256,
-                               std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    auto read = hub_->WaitRead(
+        *id, next, 256, std::chrono::steady_clock::now() + std::chrono::seconds(1));
     if (!read.ok()) return ToGrpc(read.status());
     for (const v1::Event& event : read->events) {
       if (!writer->Write(event)) return grpc::Status::CANCELLED;  // the client went away
@@ -141,9 +143,9 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
   if (!id.ok()) return ToGrpc(id.status());
   auto job = store_->GetJob(*id);
   if (!job.ok()) return ToGrpc(job.status());
-  const fs::path path = fs::path(data_dir_) / "jobs" / *id /
-                        (req->best() ? "checkpoint_best.safetensors"
-                                     : "checkpoint_last.safetensors");
+  const fs::path path =
+      fs::path(data_dir_) / "jobs" / *id /
+      (req->best() ? "checkpoint_best.safetensors" : "checkpoint_last.safetensors");
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return ToGrpc(absl::NotFoundError(absl::StrCat(
@@ -168,7 +170,8 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
 grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* req,
                                        v1::ReportResponse*) {
   if (!scheduler_->IsRunning(req->job_id())) {
-    return ToGrpc(absl::NotFoundError(absl::StrCat("job ", req->job_id(), " is not running")));
+    return ToGrpc(
+        absl::NotFoundError(absl::StrCat("job ", req->job_id(), " is not running")));
   }
   v1::Event event = req->event();
   if (event.has_state_change()) {

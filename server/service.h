@@ -58,9 +58,9 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                          v1::Job* job) override;
   grpc::Status WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
                         grpc::ServerWriter<v1::Event>* writer) override;
-  grpc::Status DownloadCheckpoint(grpc::ServerContext* ctx,
-                                  const v1::DownloadCheckpointRequest* req,
-                                  grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+  grpc::Status DownloadCheckpoint(
+      grpc::ServerContext* ctx, const v1::DownloadCheckpointRequest* req,
+      grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
 
  private:
   JobStore* const store_;

@@ -28,8 +28,8 @@
 namespace edbp::cli {
 namespace {
 
-constexpr int kUnaryAttempts = 3;           // with retry: the first call and 2 retries
-constexpr int kListPageSize = 500;          // the server allows at most 1000
+constexpr int kUnaryAttempts = 3;   // with retry: the first call and 2 retries
+constexpr int kListPageSize = 500;  // the server allows at most 1000
 
 // A temporary file next to `target` that becomes `target` on Commit() and is removed
 // otherwise.

@@ -111,8 +111,9 @@ absl::StatusOr<DashboardCommandLine> ParseDashboardArgs(
   rest.insert(rest.begin(), "list");
   absl::StatusOr<Options> options = ParseArgs(rest, default_server);
   if (!options.ok()) {
-    return Usage(absl::StrReplaceAll(options.status().message(),
-                                     {{"'list'", "'dashboard'"}, {"list: ", "dashboard: "}}));
+    return Usage(
+        absl::StrReplaceAll(options.status().message(),
+                            {{"'list'", "'dashboard'"}, {"list: ", "dashboard: "}}));
   }
   if (options->state_filter != v1::JOB_STATE_UNSPECIFIED) {
     return Usage("--state is not a flag of 'dashboard'");
@@ -194,7 +195,7 @@ int RunDashboardCommand(const std::vector<std::string>& args, std::ostream& out,
   // Before any thread exists (gRPC's included), so that only the waiter below takes
   // the signals.
   BlockedSignals blocked;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(connection);
+  absl::StatusOr<std::shared_ptr<grpc::Channel> > channel = MakeChannel(connection);
   if (!channel.ok()) {
     err << "edbp-client: " << channel.status().message() << "\n";
     return static_cast<int>(ExitCode::kUsage);

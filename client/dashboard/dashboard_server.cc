@@ -91,8 +91,8 @@ std::string RandomRequestId() {
 std::string SseMessage(const StreamItem& item) {
   switch (item.kind) {
     case StreamItem::Kind::kEvent:
-      return absl::StrCat("id: ", item.event.sequence(), "\nevent: edbp\ndata: ",
-                          ToJson(item.event), "\n\n");
+      return absl::StrCat("id: ", item.event.sequence(),
+                          "\nevent: edbp\ndata: ", ToJson(item.event), "\n\n");
     case StreamItem::Kind::kUnreachable:
     case StreamItem::Kind::kReachable: {
       const nlohmann::json doc = {
@@ -173,8 +173,8 @@ absl::Status DashboardServer::Listen(const ListenAddress& address) {
     port_ = address.port;
   }
   if (port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address.ToString(), ": ", BindFailure(address)));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address.ToString(),
+                                               ": ", BindFailure(address)));
   }
   bound_ = true;
   return absl::OkStatus();
@@ -191,19 +191,19 @@ void DashboardServer::Stop() {
 }
 
 void DashboardServer::Routes() {
-  http_->set_pre_routing_handler([this](const httplib::Request& req,
-                                        httplib::Response& res) {
-    if (loopback_ && !IsLoopbackHostName(HostName(req.get_header_value("Host")))) {
-      Refuse(res, 403, "PERMISSION_DENIED",
-             "the dashboard answers only requests for a loopback host");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (req.method == "POST" && req.get_header_value("X-Edbp-Dashboard") != "1") {
-      Refuse(res, 403, "PERMISSION_DENIED", "missing the header X-Edbp-Dashboard: 1");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  http_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (loopback_ && !IsLoopbackHostName(HostName(req.get_header_value("Host")))) {
+          Refuse(res, 403, "PERMISSION_DENIED",
+                 "the dashboard answers only requests for a loopback host");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.method == "POST" && req.get_header_value("X-Edbp-Dashboard") != "1") {
+          Refuse(res, 403, "PERMISSION_DENIED", "missing the header X-Edbp-Dashboard: 1");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
 
   http_->Get(R"(/api/info)", [this](const httplib::Request&, httplib::Response& res) {
     const nlohmann::json doc = {{"server", options_.server_address}};

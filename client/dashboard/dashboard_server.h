@@ -45,7 +45,7 @@ namespace edbp::dashboard {
 
 struct DashboardOptions {
   std::string server_address;  // edbp-server's address, as shown on the page
-  absl::Duration rpc_timeout = absl::Seconds(10);  // deadline of each unary call
+  absl::Duration rpc_timeout = absl::Seconds(10);   // deadline of each unary call
   absl::Duration poll_interval = absl::Seconds(1);  // of the job table
   Backoff backoff;                                  // of the event relays
   absl::Duration keepalive = absl::Seconds(5);      // SSE comment when idle

@@ -32,8 +32,8 @@ std::optional<double> EstimateRemainingSeconds(double first_fraction,
   const double moved = fraction - first_fraction;
   const double took = absl::ToDoubleSeconds(time - first_time);
   if (!(moved > 1e-9) || !(took > 0)) return std::nullopt;
-  const double remaining = took * (1.0 - fraction) / moved -
-                           absl::ToDoubleSeconds(now - time);
+  const double remaining =
+      took * (1.0 - fraction) / moved - absl::ToDoubleSeconds(now - time);
   return std::max(remaining, 0.0);
 }
 
@@ -65,7 +65,8 @@ void JobsMonitor::Run() {
   for (;;) {
     Poll();
     absl::MutexLock lock(&mu_);
-    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_ || wake_; };
+    auto woken = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_ || wake_; };
     mu_.AwaitWithTimeout(absl::Condition(&woken), poll_interval_);
     if (stopped_) return;
     wake_ = false;
@@ -134,7 +135,8 @@ void JobsMonitor::DrainFollowers() {
       } else if (event.has_epoch_metrics() && event.epoch_metrics().epochs() > 0) {
         fraction = static_cast<double>(event.epoch_metrics().epoch()) /
                    static_cast<double>(event.epoch_metrics().epochs());
-      } else if (event.has_state_change() && event.state_change().state() != v1::RUNNING) {
+      } else if (event.has_state_change() &&
+                 event.state_change().state() != v1::RUNNING) {
         follower.progress.reset();
       }
       if (fraction < 0) continue;
@@ -169,8 +171,8 @@ std::string JobsMonitor::SnapshotJson() {
         entry["progress"] = nlohmann::json::parse(ToJson(*f.progress), nullptr, false);
       }
       if (f.first_fraction >= 0) {
-        const std::optional<double> eta =
-            EstimateRemainingSeconds(f.first_fraction, f.first_time, f.fraction, f.time, now);
+        const std::optional<double> eta = EstimateRemainingSeconds(
+            f.first_fraction, f.first_time, f.fraction, f.time, now);
         if (eta.has_value()) entry["eta_seconds"] = *eta;
       }
     }

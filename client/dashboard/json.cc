@@ -13,7 +13,8 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   std::string text;
   // Printing a well-formed message cannot fail (no Any fields in the API).
-  const auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &text, options);
   if (!status.ok()) return "{}";
   return text;
 }

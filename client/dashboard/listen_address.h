@@ -10,8 +10,8 @@
 namespace edbp::dashboard {
 
 struct ListenAddress {
-  std::string host;  // an IPv4 or IPv6 literal (no brackets), or "localhost"
-  int port = 0;      // 0: any free port
+  std::string host;       // an IPv4 or IPv6 literal (no brackets), or "localhost"
+  int port = 0;           // 0: any free port
   bool loopback = false;  // 127.0.0.0/8, ::1 or localhost
 
   // "127.0.0.1:8080", "[::1]:8080".

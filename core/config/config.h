@@ -21,10 +21,10 @@
 namespace edbp::config {
 
 enum class LayerType {
-  kConv,     // 2-D convolution + spiking neurons (§5)
-  kLinear,   // fully connected + spiking neurons (§5)
-  kPooling,  // pooling with Network.pooling_type (§5)
-  kDropout,  // dropout shared across time steps (§5)
+  kConv,      // 2-D convolution + spiking neurons (§5)
+  kLinear,    // fully connected + spiking neurons (§5)
+  kPooling,   // pooling with Network.pooling_type (§5)
+  kDropout,   // dropout shared across time steps (§5)
   kResidual,  // residual block conv3x3(conv3x3_stride(x)) + shortcut (§5)
 };
 
@@ -139,8 +139,8 @@ struct NetworkConfig {
   // `input_shape: [C, H, W]` or `[N]`; for the others input_shape is optional and must
   // match). `model_import` is rejected: the network must be written out in `Layers:`.
   std::string dataset;
-  std::string data_path;   // default "" (the data set's standard location)
-  std::string log_path;    // default ""
+  std::string data_path;  // default "" (the data set's standard location)
+  std::string log_path;   // default ""
   // edbp extension: directory of the event-frame cache (NMNIST, core/data/frame_cache.h);
   // default "" = <data_path>/edbp_frame_cache.
   std::string cache_path;
@@ -149,24 +149,24 @@ struct NetworkConfig {
   int64_t data_limit = 0;
   BackendChoice backend = BackendChoice::kAuto;
   OptimizerType optimizer = OptimizerType::kAdamW;  // required in the YAML
-  double lr = 0;                // required, > 0
-  double weight_decay = 0;      // default 0, >= 0
-  double avg_spike_init = 1;    // default 1, > 0 (§7)
-  LossType loss = LossType::kCount;  // required
-  bool loss_reverse = true;     // default true: gradient sign -1 (§8)
-  double norm_grad = 1;         // default 1, >= 0: lr factor for g, b (§10)
+  double lr = 0;                                    // required, > 0
+  double weight_decay = 0;                          // default 0, >= 0
+  double avg_spike_init = 1;                        // default 1, > 0 (§7)
+  LossType loss = LossType::kCount;                 // required
+  bool loss_reverse = true;  // default true: gradient sign -1 (§8)
+  double norm_grad = 1;      // default 1, >= 0: lr factor for g, b (§10)
   GradientType gradient_type = GradientType::kExponential;  // required
   ForwardType forward_type = ForwardType::kLeaky;
-  PoolingType pooling_type = PoolingType::kAdjustedAvg;     // required if any pooling
-  int64_t n_class = 0;          // required, >= 2
-  double desired_count = 0;     // required for loss count, >= 0 (§8)
-  double undesired_count = 0;   // required for loss count, >= 0 (§8)
-  double tau_m = 0;             // required, > 0, != tau_s
-  double tau_s = 0;             // required, > 0
-  double tau_grad = 0;          // required for gradient_type exponential, > 0
+  PoolingType pooling_type = PoolingType::kAdjustedAvg;  // required if any pooling
+  int64_t n_class = 0;                                   // required, >= 2
+  double desired_count = 0;         // required for loss count, >= 0 (§8)
+  double undesired_count = 0;       // required for loss count, >= 0 (§8)
+  double tau_m = 0;                 // required, > 0, != tau_s
+  double tau_s = 0;                 // required, > 0
+  double tau_grad = 0;              // required for gradient_type exponential, > 0
   double max_dudt_inv = 123456789;  // default 123456789, > 0 (§3)
   Encoding encoding = Encoding::kNone;
-  bool amp = false;             // accepted for compatibility; must be false
+  bool amp = false;  // accepted for compatibility; must be false
   WeightNormBackward weight_norm_backward = WeightNormBackward::kReference;
 };
 

@@ -4,10 +4,8 @@ namespace edbp::config::internal {
 namespace {
 
 constexpr EnumName<LayerType> kLayerTypes[] = {
-    {"conv", LayerType::kConv},
-    {"linear", LayerType::kLinear},
-    {"pooling", LayerType::kPooling},
-    {"dropout", LayerType::kDropout},
+    {"conv", LayerType::kConv},         {"linear", LayerType::kLinear},
+    {"pooling", LayerType::kPooling},   {"dropout", LayerType::kDropout},
     {"residual", LayerType::kResidual},
 };
 constexpr EnumName<PoolingType> kPoolingTypes[] = {

@@ -82,7 +82,8 @@ bool ReadLayerFields(MapReader& r, LayerConfig* layer) {
         if (stride == 1 || stride == 2) {
           layer->stride = {stride, stride};
         } else {
-          r.Error("stride", absl::StrCat("expected 1 or 2 (ALGORITHM.md §5), got ", stride));
+          r.Error("stride",
+                  absl::StrCat("expected 1 or 2 (ALGORITHM.md §5), got ", stride));
           ok = false;
         }
       } else {

@@ -336,10 +336,9 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
   const std::string& dataset = network.dataset;
   if (dataset == "CIFAR10" || dataset == "CIFAR100") {
     const bool ten = dataset == "CIFAR10";
-    const std::string dir =
-        !network.data_path.empty() ? network.data_path
-        : ten                      ? "/usr/share/datasets/cifar10"
-                                   : "/usr/share/datasets/cifar100";
+    const std::string dir = !network.data_path.empty() ? network.data_path
+                            : ten                      ? "/usr/share/datasets/cifar10"
+                                                       : "/usr/share/datasets/cifar100";
     return LoadCifarSplits(ten ? CifarVariant::kCifar10 : CifarVariant::kCifar100, dir,
                            limit);
   }

@@ -35,11 +35,11 @@ struct Dataset {
   // "<data set>/<split>", e.g. "FashionMNIST/train": for messages, and the part before
   // '/' selects the training transform (transform.h). ReadIdx sets the images path.
   std::string name;
-  config::SampleShape shape;    // per frame {C, H, W}
-  int64_t size = 0;             // number of samples
-  int64_t frames = 0;           // time steps per sample; 0 for static images
-  std::vector<uint8_t> pixels;  // static / dense kinds, sample-major, as above
-  std::vector<int32_t> labels;  // size
+  config::SampleShape shape;             // per frame {C, H, W}
+  int64_t size = 0;                      // number of samples
+  int64_t frames = 0;                    // time steps per sample; 0 for static images
+  std::vector<uint8_t> pixels;           // static / dense kinds, sample-major, as above
+  std::vector<int32_t> labels;           // size
   std::vector<uint64_t> frame_offsets;   // event kind: size + 1 entries, else empty
   std::vector<FrameCount> frame_counts;  // event kind: the non-zero counts
 

@@ -14,7 +14,7 @@
 namespace edbp::data {
 
 struct Batch {
-  int64_t size = 0;              // samples in this batch (the last may be smaller)
+  int64_t size = 0;  // samples in this batch (the last may be smaller)
   // 0: static images, [size, C, H, W], normalised (and augmented), to be repeated over
   // time; > 0: [size, frames, C, H, W], one input per time step (Dataset::frames).
   int64_t frames = 0;

@@ -106,7 +106,8 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
   ImageU8 image;  // the augmented u8 image (CIFAR), read instead of the data set's
   if (augment && crops_) {
     image = {static_cast<int>(channels), static_cast<int>(height),
-             static_cast<int>(width), std::vector<uint8_t>(src, src + ds_.sample_numel())};
+             static_cast<int>(width),
+             std::vector<uint8_t>(src, src + ds_.sample_numel())};
     // RandomCrop(32, padding=4), RandomHorizontalFlip, [AutoAugment] (§11).
     image = RandomPaddedCrop(image, /*padding=*/4, rng);
     if ((rng() >> 63) != 0) FlipHorizontal(image);

@@ -18,7 +18,8 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;
 
 absl::Status Corrupt(const std::string& path, const std::string& what) {
-  return absl::DataLossError(absl::StrCat(path, ": not a valid safetensors file: ", what));
+  return absl::DataLossError(
+      absl::StrCat(path, ": not a valid safetensors file: ", what));
 }
 
 absl::Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
@@ -26,7 +27,8 @@ absl::Status WriteAll(int fd, const char* data, size_t n, const std::string& pat
     const ssize_t w = ::write(fd, data, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat(path, ": write failed: ", std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat(path, ": write failed: ", std::strerror(errno)));
     }
     data += w;
     n -= static_cast<size_t>(w);
@@ -60,7 +62,8 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
   in.read(data.data(), static_cast<std::streamsize>(data_size));
   if (!in) return Corrupt(path, "short read");
 
-  nlohmann::json json = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json json =
+      nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return Corrupt(path, "the header is not a JSON object");
   }
@@ -69,7 +72,8 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
     if (name == "__metadata__") {
       if (!entry.is_object()) return Corrupt(path, "__metadata__ is not an object");
       for (const auto& [k, v] : entry.items()) {
-        if (!v.is_string()) return Corrupt(path, absl::StrCat("metadata ", k, " not a string"));
+        if (!v.is_string())
+          return Corrupt(path, absl::StrCat("metadata ", k, " not a string"));
         out.metadata[k] = v.get<std::string>();
       }
       continue;
@@ -83,12 +87,13 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
     }
     const std::string dtype = entry["dtype"].get<std::string>();
     if (dtype != "F32") {
-      return absl::UnimplementedError(
-          absl::StrCat(path, ": tensor ", name, " has dtype ", dtype, "; edbp reads F32"));
+      return absl::UnimplementedError(absl::StrCat(path, ": tensor ", name, " has dtype ",
+                                                   dtype, "; edbp reads F32"));
     }
     HostTensor t;
     for (const auto& d : entry["shape"]) {
-      if (!d.is_number_unsigned()) return Corrupt(path, absl::StrCat(name, ": bad shape"));
+      if (!d.is_number_unsigned())
+        return Corrupt(path, absl::StrCat(name, ": bad shape"));
       t.shape.push_back(d.get<int64_t>());
     }
     const auto& off = entry["data_offsets"];
@@ -99,8 +104,8 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
     const uint64_t expected = static_cast<uint64_t>(NumElements(t.shape)) * 4;
     if (begin > end || end > data_size || end - begin != expected) {
       return Corrupt(path, absl::StrCat("tensor ", name, " ", ShapeToString(t.shape),
-                                        " needs ", expected, " bytes at [", begin, ",", end,
-                                        ") of ", data_size, " data bytes"));
+                                        " needs ", expected, " bytes at [", begin, ",",
+                                        end, ") of ", data_size, " data bytes"));
     }
     t.data.resize(NumElements(t.shape));
     if (expected > 0) std::memcpy(t.data.data(), data.data() + begin, expected);
@@ -115,7 +120,8 @@ absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& conten
   for (const auto& [name, t] : contents.tensors) {
     EDBP_CHECK(static_cast<int64_t>(t.data.size()) == NumElements(t.shape)) << name;
     const uint64_t bytes = t.data.size() * 4;
-    header[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   if (!contents.metadata.empty()) header["__metadata__"] = contents.metadata;
@@ -123,7 +129,8 @@ absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& conten
   while ((8 + header_text.size()) % 8 != 0) header_text.push_back(' ');  // align data
   const uint64_t header_len = header_text.size();
   char len_bytes[8];
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<char>((header_len >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    len_bytes[i] = static_cast<char>((header_len >> (8 * i)) & 0xff);
 
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
@@ -138,10 +145,12 @@ absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& conten
   if (status.ok()) status = WriteAll(fd, header_text.data(), header_text.size(), tmp);
   for (const auto& [name, t] : contents.tensors) {
     if (!status.ok()) break;
-    status = WriteAll(fd, reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4, tmp);
+    status = WriteAll(fd, reinterpret_cast<const char*>(t.data.data()), t.data.size() * 4,
+                      tmp);
   }
   if (status.ok() && ::fsync(fd) != 0) {
-    status = absl::InternalError(absl::StrCat(tmp, ": fsync failed: ", std::strerror(errno)));
+    status =
+        absl::InternalError(absl::StrCat(tmp, ": fsync failed: ", std::strerror(errno)));
   }
   ::close(fd);
   if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {

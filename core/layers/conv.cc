@@ -30,17 +30,17 @@ absl::StatusOr<std::unique_ptr<ConvLayer>> ConvLayer::Create(
     const config::LayerConfig& config, const NeuronSetup* neuron,
     kernels::Backend* backend) {
   std::unique_ptr<ConvLayer> layer(new ConvLayer(config, neuron));
-  EDBP_RETURN_IF_ERROR(layer->AllocateParameters(
-      backend,
-      {config.out_channels, config.in_channels, config.kernel_size[0],
-       config.kernel_size[1]},
-      {config.out_channels, 1, 1, 1}));
+  EDBP_RETURN_IF_ERROR(
+      layer->AllocateParameters(backend,
+                                {config.out_channels, config.in_channels,
+                                 config.kernel_size[0], config.kernel_size[1]},
+                                {config.out_channels, 1, 1, 1}));
   return layer;
 }
 
 kernels::Conv2dShape ConvLayer::ConvShape(const Shape& x_shape) const {
-  EDBP_CHECK(x_shape.size() == 5) << name() << ": input must be [T,B,C,H,W], got "
-                                  << ShapeToString(x_shape);
+  EDBP_CHECK(x_shape.size() == 5)
+      << name() << ": input must be [T,B,C,H,W], got " << ShapeToString(x_shape);
   const config::LayerConfig& c = config();
   EDBP_CHECK(x_shape[2] == c.in_channels) << name() << ": " << x_shape[2] << " channels";
   return {.n = x_shape[0] * x_shape[1],

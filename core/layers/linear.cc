@@ -15,8 +15,9 @@ absl::StatusOr<std::unique_ptr<LinearLayer>> LinearLayer::Create(
 }
 
 Shape LinearLayer::OutputShape(const Tensor& x) const {
-  EDBP_CHECK(x.rank() == 3 || x.rank() == 5) << name() << ": input must be [T,B,N] or "
-                                             << "[T,B,C,H,W], got " << ShapeToString(x.shape());
+  EDBP_CHECK(x.rank() == 3 || x.rank() == 5)
+      << name() << ": input must be [T,B,N] or "
+      << "[T,B,C,H,W], got " << ShapeToString(x.shape());
   EDBP_CHECK(x.numel() / (x.dim(0) * x.dim(1)) == config().n_inputs)
       << name() << ": input " << ShapeToString(x.shape()) << " vs n_inputs "
       << config().n_inputs;

@@ -8,9 +8,12 @@ namespace {
 
 kernels::PoolType ToPoolType(config::PoolingType type) {
   switch (type) {
-    case config::PoolingType::kAvg: return kernels::PoolType::kAvg;
-    case config::PoolingType::kMax: return kernels::PoolType::kMax;
-    case config::PoolingType::kAdjustedAvg: return kernels::PoolType::kAdjustedAvg;
+    case config::PoolingType::kAvg:
+      return kernels::PoolType::kAvg;
+    case config::PoolingType::kMax:
+      return kernels::PoolType::kMax;
+    case config::PoolingType::kAdjustedAvg:
+      return kernels::PoolType::kAdjustedAvg;
   }
   return kernels::PoolType::kAvg;
 }
@@ -43,8 +46,8 @@ absl::StatusOr<LayerForward> PoolingLayer::Forward(const Tensor& x,
   EDBP_ASSIGN_OR_RETURN(
       Tensor y, Tensor::Empty(x.backend(), {x.dim(0), x.dim(1), shape.c, shape.out_h(),
                                             shape.out_w()}));
-  EDBP_RETURN_IF_ERROR(
-      x.backend()->Pool2dForward({.shape = shape, .type = type_, .x = x.f32(), .y = y.f32()}));
+  EDBP_RETURN_IF_ERROR(x.backend()->Pool2dForward(
+      {.shape = shape, .type = type_, .x = x.f32(), .y = y.f32()}));
   LayerForward result;
   result.output = y;
   if (options.keep_context) {
@@ -63,12 +66,13 @@ absl::StatusOr<Tensor> PoolingLayer::Backward(const Tensor& grad_output,
   auto* ctx = dynamic_cast<PoolingContext*>(context.get());
   EDBP_CHECK(ctx != nullptr) << name() << ": Backward without its Forward context";
   EDBP_ASSIGN_OR_RETURN(Tensor grad_x, Tensor::Empty(ctx->x.backend(), ctx->x.shape()));
-  EDBP_RETURN_IF_ERROR(grad_output.backend()->Pool2dBackward({.shape = PoolShape(ctx->x.shape()),
-                                                              .type = type_,
-                                                              .x = ctx->x.f32(),
-                                                              .y = ctx->y.f32(),
-                                                              .dy = grad_output.f32(),
-                                                              .dx = grad_x.f32()}));
+  EDBP_RETURN_IF_ERROR(
+      grad_output.backend()->Pool2dBackward({.shape = PoolShape(ctx->x.shape()),
+                                             .type = type_,
+                                             .x = ctx->x.f32(),
+                                             .y = ctx->y.f32(),
+                                             .dy = grad_output.f32(),
+                                             .dx = grad_x.f32()}));
   return grad_x;
 }
 

@@ -32,7 +32,8 @@ absl::Status SplitSumGradient(const Tensor& grad, const Tensor& a, const Tensor&
     db[i] = g[i] * bv[i] / s;
   }
   kernels::Backend* backend = grad_a.backend();
-  EDBP_RETURN_IF_ERROR(backend->CopyHostToDevice(grad_a.f32(), da.data(), grad_a.bytes()));
+  EDBP_RETURN_IF_ERROR(
+      backend->CopyHostToDevice(grad_a.f32(), da.data(), grad_a.bytes()));
   return grad_b.backend()->CopyHostToDevice(grad_b.f32(), db.data(), grad_b.bytes());
 }
 
@@ -60,11 +61,13 @@ absl::Status ResidualLayer::ResetParameters(std::mt19937_64& rng) {
 
 absl::StatusOr<LayerForward> ResidualLayer::Forward(const Tensor& x,
                                                     const ForwardOptions& options) {
-  EDBP_CHECK(options.labels == nullptr) << name() << ": a residual block cannot be the "
-                                                     "output layer (§5)";
+  EDBP_CHECK(options.labels == nullptr) << name()
+                                        << ": a residual block cannot be the "
+                                           "output layer (§5)";
   auto ctx = std::make_unique<ResidualContext>();
   EDBP_ASSIGN_OR_RETURN(LayerForward f1, conv1_->Forward(x, options));
-  ForwardOptions inner = options;  // conv2's input is conv1's output: its gradient is needed
+  ForwardOptions inner =
+      options;  // conv2's input is conv1's output: its gradient is needed
   inner.input_grad = true;
   EDBP_ASSIGN_OR_RETURN(LayerForward f2, conv2_->Forward(f1.output, inner));
   ctx->conv1 = std::move(f1.context);
@@ -105,8 +108,8 @@ absl::StatusOr<Tensor> ResidualLayer::Backward(const Tensor& grad_output,
 
   EDBP_ASSIGN_OR_RETURN(Tensor grad_mid,
                         conv2_->Backward(grad_main, std::move(ctx->conv2), true));
-  EDBP_ASSIGN_OR_RETURN(Tensor grad_x,
-                        conv1_->Backward(grad_mid, std::move(ctx->conv1), need_input_grad));
+  EDBP_ASSIGN_OR_RETURN(
+      Tensor grad_x, conv1_->Backward(grad_mid, std::move(ctx->conv1), need_input_grad));
   if (shortcut_ != nullptr) {
     EDBP_ASSIGN_OR_RETURN(
         Tensor grad_x_skip,

@@ -9,7 +9,8 @@
 namespace edbp {
 
 absl::Status SpikingLayer::AllocateParameters(kernels::Backend* backend,
-                                              const Shape& weight_shape, const Shape& norm_shape) {
+                                              const Shape& weight_shape,
+                                              const Shape& norm_shape) {
   EDBP_ASSIGN_OR_RETURN(weight_, Tensor::Zeros(backend, weight_shape));
   EDBP_ASSIGN_OR_RETURN(grad_weight_, Tensor::Zeros(backend, weight_shape));
   EDBP_ASSIGN_OR_RETURN(norm_weight_, Tensor::Empty(backend, norm_shape));
@@ -28,7 +29,8 @@ absl::Status SpikingLayer::ResetParameters(std::mt19937_64& rng) {
   std::vector<float> w(weight_.numel());
   for (float& v : w) v = static_cast<float>(dist(rng));
   kernels::Backend* backend = weight_.backend();
-  EDBP_RETURN_IF_ERROR(backend->CopyHostToDevice(weight_.f32(), w.data(), weight_.bytes()));
+  EDBP_RETURN_IF_ERROR(
+      backend->CopyHostToDevice(weight_.f32(), w.data(), weight_.bytes()));
   EDBP_RETURN_IF_ERROR(backend->Fill(
       {.n = norm_weight_.numel(), .value = 1.0f, .out = norm_weight_.f32()}));
   return backend->Fill({.n = norm_bias_.numel(), .value = 0.0f, .out = norm_bias_.f32()});
@@ -68,7 +70,8 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
       Current(static_input ? x.Leading(x_step_shape) : x, ctx->w_hat, current));
 
   // §2: neuron forward over [T, B·N]. du serves the backward and label injection, du_t
-  // only the backward's grad_in_ (the input gradient); what nothing will read is left out.
+  // only the backward's grad_in_ (the input gradient); what nothing will read is left
+  // out.
   const bool need_du = options.keep_context || options.labels != nullptr;
   const bool need_du_t = options.keep_context && options.input_grad;
   if (need_du) {
@@ -134,8 +137,11 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
 
   // §5: e = dL/do ⊙ o, then §3 neuron backward.
   EDBP_ASSIGN_OR_RETURN(Tensor e, Tensor::Empty(backend, out_shape));
-  EDBP_RETURN_IF_ERROR(backend->Mul(
-      {.n = n, .alpha = 1.0f, .a = grad_output.f32(), .b = ctx->o.f32(), .out = e.f32()}));
+  EDBP_RETURN_IF_ERROR(backend->Mul({.n = n,
+                                     .alpha = 1.0f,
+                                     .a = grad_output.f32(),
+                                     .b = ctx->o.f32(),
+                                     .out = e.f32()}));
   // A static input's filter gradient needs only Σ_t grad_w_ (§5: dŴ = Σ_t grad_w_[t] ⋆ x
   // with the same x at every step), which the neuron backward sums as it goes: the
   // [T, ...] grad_w_ is then never written.
@@ -167,22 +173,23 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
   // dL/dŴ, then §4 back to W, g, b.
   EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));
   EDBP_RETURN_IF_ERROR(FilterGrad(grad_w, ctx->x, ctx->input_repeats, grad_w_hat));
-  EDBP_RETURN_IF_ERROR(backend->WeightStdBackward(
-      {.c_out = out_channels(),
-       .m = fan_in(),
-       .exact = neuron_->exact_weight_norm_backward,
-       .grad_w_hat = grad_w_hat.f32(),
-       .w = weight_.f32(),
-       .g = norm_weight_.f32(),
-       .b = norm_bias_.f32(),
-       .mean = ctx->mean.f32(),
-       .var = ctx->var.f32(),
-       .grad_w = grad_weight_.f32(),
-       .grad_g = grad_norm_weight_.f32(),
-       .grad_b = grad_norm_bias_.f32()}));
+  EDBP_RETURN_IF_ERROR(
+      backend->WeightStdBackward({.c_out = out_channels(),
+                                  .m = fan_in(),
+                                  .exact = neuron_->exact_weight_norm_backward,
+                                  .grad_w_hat = grad_w_hat.f32(),
+                                  .w = weight_.f32(),
+                                  .g = norm_weight_.f32(),
+                                  .b = norm_bias_.f32(),
+                                  .mean = ctx->mean.f32(),
+                                  .var = ctx->var.f32(),
+                                  .grad_w = grad_weight_.f32(),
+                                  .grad_g = grad_norm_weight_.f32(),
+                                  .grad_b = grad_norm_bias_.f32()}));
 
   if (!need_input_grad) {
-    if (observer_ != nullptr) EDBP_RETURN_IF_ERROR(observer_->OnBackward(*this, e, Tensor()));
+    if (observer_ != nullptr)
+      EDBP_RETURN_IF_ERROR(observer_->OnBackward(*this, e, Tensor()));
     return Tensor();
   }
   // §5: dL/dx = 0.85 · (grad_in_ back through Ŵ) ⊙ x, by the value of x.

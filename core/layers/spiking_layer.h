@@ -16,20 +16,20 @@ namespace edbp {
 struct NeuronSetup {
   kernels::NeuronParams params;  // threshold is overwritten per layer
   float max_dudt_inv = 123456792.0f;
-  Tensor syn_a;      // [T+1] on the network's backend (§1)
-  Tensor partial_a;  // [T+1]
+  Tensor syn_a;                             // [T+1] on the network's backend (§1)
+  Tensor partial_a;                         // [T+1]
   bool exact_weight_norm_backward = false;  // §4 weight_norm_backward: exact
 };
 
 // Saved by SpikingLayer::Forward for its Backward.
 struct SpikingContext : LayerContext {
-  Tensor x;       // the input as given
-  Tensor w_hat;   // standardised weights [c_out, fan_in]
-  Tensor mean;    // [c_out]
-  Tensor var;     // [c_out]
-  Tensor du;      // [T, B, ...out]
+  Tensor x;      // the input as given
+  Tensor w_hat;  // standardised weights [c_out, fan_in]
+  Tensor mean;   // [c_out]
+  Tensor var;    // [c_out]
+  Tensor du;     // [T, B, ...out]
   Tensor du_t;
-  Tensor o;       // spikes after injection
+  Tensor o;                    // spikes after injection
   bool input_repeats = false;  // x is the same at every step (SpikingLayer::InputRepeats)
 };
 

@@ -26,11 +26,11 @@ namespace edbp::train {
 
 // What a checkpoint records besides tensors.
 struct TrainingState {
-  int64_t epoch = 0;                // epochs completed
-  double best_test_accuracy = -1;   // -1: no test yet
+  int64_t epoch = 0;               // epochs completed
+  double best_test_accuracy = -1;  // -1: no test yet
   int64_t best_epoch = 0;
-  uint64_t seed = 0;                // the run's --seed
-  std::string config_text;          // the YAML the run was started with
+  uint64_t seed = 0;        // the run's --seed
+  std::string config_text;  // the YAML the run was started with
 };
 
 // Writes `net`'s parameters, `optimizer`'s state (may be null: weights only), the

@@ -32,16 +32,16 @@ void ConsoleSink::OnEpoch(const EpochMetrics& m) {
   }
   std::fprintf(out_, "%3d/%-3d %9.4f %8.2f%% %10.4f %8.2f%% %10.3g %8.1f %10.1f%s\n",
                static_cast<int>(m.epoch), static_cast<int>(m.epochs), m.train_loss,
-               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr, m.seconds,
-               m.train_samples_per_second, m.best ? "  *best" : "");
+               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
+               m.seconds, m.train_samples_per_second, m.best ? "  *best" : "");
   std::fprintf(out_, "    %-10s %10s %10s %10s %11s %11s %7s %7s %9s %9s\n", "layer",
                "|dW|", "mean dW", "max|dW|", "sum dL/dt>", "sum dL/dx<", "rate", "silent",
                "|W|", "|dW|/|W|");
   for (const LayerStats& l : m.layers) {
-    std::fprintf(out_, "    %-10s %10.3e %10.3e %10.3e %11.4g %11.4g %7.4f %7.3f %9.3f %9.2e\n",
-                 l.name.c_str(), l.grad_norm, l.grad_mean, l.grad_max_abs, l.grad_sum_in,
-                 l.grad_sum_out, l.firing_rate, l.silent_fraction, l.weight_norm,
-                 l.update_ratio);
+    std::fprintf(
+        out_, "    %-10s %10.3e %10.3e %10.3e %11.4g %11.4g %7.4f %7.3f %9.3f %9.2e\n",
+        l.name.c_str(), l.grad_norm, l.grad_mean, l.grad_max_abs, l.grad_sum_in,
+        l.grad_sum_out, l.firing_rate, l.silent_fraction, l.weight_norm, l.update_ratio);
   }
   std::fflush(out_);
 }
@@ -68,8 +68,8 @@ std::string NetworkSummary(const config::Config& config) {
       params = l.n_outputs * l.n_inputs + 2 * l.n_outputs;
     }
     total += params;
-    absl::StrAppendFormat(&out, "%4d  %-12s %-8s %-16s %12d\n", static_cast<int>(i), l.name,
-                          std::string(config::LayerTypeName(l.type)),
+    absl::StrAppendFormat(&out, "%4d  %-12s %-8s %-16s %12d\n", static_cast<int>(i),
+                          l.name, std::string(config::LayerTypeName(l.type)),
                           absl::StrJoin(l.out_shape, "x"), params);
   }
   absl::StrAppendFormat(&out, "total parameters: %d\n", total);

@@ -158,7 +158,8 @@ absl::StatusOr<std::vector<LayerStats>> LayerStatsCollector::EndEpoch() {
       silent += c == 0.0f;
     }
     const double neurons = static_cast<double>(counts.size());
-    st.firing_rate = s.spikes_seen_steps > 0 ? total / (neurons * s.spikes_seen_steps) : 0;
+    st.firing_rate =
+        s.spikes_seen_steps > 0 ? total / (neurons * s.spikes_seen_steps) : 0;
     st.silent_fraction = s.spikes_seen_steps > 0 ? silent / neurons : 0;
     EDBP_ASSIGN_OR_RETURN(const auto w, Reduce(s.layer->weight()));
     st.weight_norm = std::sqrt(w.sum_sq);

@@ -43,7 +43,7 @@ class LayerStatsCollector final : public SpikingObserver {
   struct Slot {
     SpikingLayer* layer = nullptr;
     int64_t index = 0;
-    Tensor spike_counts;   // [neurons per sample], accumulated over the epoch
+    Tensor spike_counts;           // [neurons per sample], accumulated over the epoch
     double spikes_seen_steps = 0;  // Σ T·B over the epoch's forwards
     double grad_sum_in = 0, grad_sum_out = 0;
     int64_t backward_batches = 0;

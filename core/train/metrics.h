@@ -7,11 +7,10 @@
 #define EDBP_CORE_TRAIN_METRICS_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <cstdio>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,8 +19,8 @@ namespace edbp::train {
 
 // Per conv/linear layer, over one epoch's training batches.
 struct LayerStats {
-  std::string name;      // the YAML name, e.g. "conv_2"
-  int64_t index = 0;     // i of net.{i} (pooling and dropout counted)
+  std::string name;   // the YAML name, e.g. "conv_2"
+  int64_t index = 0;  // i of net.{i} (pooling and dropout counted)
   // dL/dW (before clipping): L2 norm and mean averaged over the epoch's batches, and
   // the largest |·| seen.
   double grad_norm = 0;
@@ -43,14 +42,14 @@ struct LayerStats {
 };
 
 struct EpochMetrics {
-  int64_t epoch = 0;   // 1-based
-  int64_t epochs = 0;  // of the run
+  int64_t epoch = 0;          // 1-based
+  int64_t epochs = 0;         // of the run
   double train_loss = 0;      // mean loss per training sample (§8, with injection)
   double train_accuracy = 0;  // from the raw outputs (§9), in [0, 1]
   double test_loss = 0;       // mean count/kernel/TET loss per test sample (no injection)
   double test_accuracy = 0;
-  double lr = 0;              // the weights' learning rate this epoch trained at
-  double seconds = 0;         // wall time of train + test
+  double lr = 0;       // the weights' learning rate this epoch trained at
+  double seconds = 0;  // wall time of train + test
   double train_samples_per_second = 0;
   double test_samples_per_second = 0;
   int64_t train_samples = 0;
@@ -63,12 +62,12 @@ struct EpochMetrics {
 
 struct ProgressRecord {
   int64_t epoch = 0;
-  int64_t batch = 0;    // batches done in this epoch
-  int64_t batches = 0;  // in the epoch
+  int64_t batch = 0;            // batches done in this epoch
+  int64_t batches = 0;          // in the epoch
   double running_loss = 0;      // mean per sample so far this epoch
   double running_accuracy = 0;  // so far this epoch
   double samples_per_second = 0;
-  double eta_seconds = 0;       // to the end of this epoch's training pass
+  double eta_seconds = 0;  // to the end of this epoch's training pass
 };
 
 struct CheckpointRecord {

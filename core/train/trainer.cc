@@ -33,7 +33,8 @@ uint64_t MixSeed(uint64_t seed, int64_t epoch, Stream stream) {
 
 // Loss per sample: count and kernel sum over the batch, TET averages it (§8).
 double PerSampleTotal(const Loss& loss, double value, int64_t batch) {
-  return std::string_view(loss.name()) == "TET" ? value * static_cast<double>(batch) : value;
+  return std::string_view(loss.name()) == "TET" ? value * static_cast<double>(batch)
+                                                : value;
 }
 
 }  // namespace
@@ -47,7 +48,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), std::move(options), sink));
   t->backend_ = backend;
   const config::NetworkConfig& nc = t->config_.network;
-  const int64_t limit = t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
+  const int64_t limit =
+      t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
   if (t->options_.synthetic_data || nc.dataset == "Synthetic") {
     t->data_ = data::MakeSyntheticSplits(
         nc.dataset, t->config_.input_shape, nc.n_class, limit > 0 ? limit : 1000,
@@ -64,9 +66,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
                      " frames and no temporal deletion), got ", nc.t_train));
   }
   if (t->data_.train.shape != t->config_.input_shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        t->data_.train.name, " has samples of shape ", ShapeToString(t->data_.train.shape),
-        " but the config expects ", ShapeToString(t->config_.input_shape)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(t->data_.train.name, " has samples of shape ",
+                     ShapeToString(t->data_.train.shape), " but the config expects ",
+                     ShapeToString(t->config_.input_shape)));
   }
   if (t->data_.train.size == 0 || t->data_.test.size == 0) {
     return absl::InvalidArgumentError("the data set has no training or no test samples");
@@ -86,8 +89,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   t->state_.config_text = t->config_.source_text;
 
   if (!t->options_.resume_from.empty()) {
-    EDBP_ASSIGN_OR_RETURN(t->state_,
-                          LoadCheckpoint(t->options_.resume_from, *t->net_, t->optimizer_.get()));
+    EDBP_ASSIGN_OR_RETURN(t->state_, LoadCheckpoint(t->options_.resume_from, *t->net_,
+                                                    t->optimizer_.get()));
   } else if (!t->options_.init_weights.empty()) {
     EDBP_RETURN_IF_ERROR(LoadWeights(t->options_.init_weights, *t->net_));
   } else {
@@ -153,10 +156,11 @@ absl::Status Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y)
 absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
   const config::NetworkConfig& nc = config_.network;
   EDBP_RETURN_IF_ERROR(stats_->StartEpoch());
-  data::BatchLoader loader(data_.train, {.batch_size = nc.batch_size,
-                                         .shuffle = true,
-                                         .augment = true,
-                                         .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
+  data::BatchLoader loader(data_.train,
+                           {.batch_size = nc.batch_size,
+                            .shuffle = true,
+                            .augment = true,
+                            .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
   const int64_t batches = loader.num_batches();
   const auto t0 = Clock::now();
   double loss_total = 0;
@@ -242,17 +246,20 @@ absl::Status Trainer::SaveCheckpoints(const EpochMetrics& m) {
   std::error_code ec;
   std::filesystem::create_directories(options_.out_dir, ec);
   if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(options_.out_dir, ": cannot create the output directory: ", ec.message()));
+    return absl::PermissionDeniedError(absl::StrCat(
+        options_.out_dir, ": cannot create the output directory: ", ec.message()));
   }
-  const std::string last = (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
+  const std::string last =
+      (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
   EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
-  if (sink_ != nullptr) sink_->OnCheckpoint({.epoch = m.epoch, .kind = "last", .path = last});
+  if (sink_ != nullptr)
+    sink_->OnCheckpoint({.epoch = m.epoch, .kind = "last", .path = last});
   if (m.best) {
     const std::string best =
         (std::filesystem::path(options_.out_dir) / kBestCheckpoint).string();
     EDBP_RETURN_IF_ERROR(SaveCheckpoint(best, *net_, optimizer_.get(), state_));
-    if (sink_ != nullptr) sink_->OnCheckpoint({.epoch = m.epoch, .kind = "best", .path = best});
+    if (sink_ != nullptr)
+      sink_->OnCheckpoint({.epoch = m.epoch, .kind = "best", .path = best});
   }
   return absl::OkStatus();
 }

@@ -29,10 +29,10 @@
 namespace edbp::train {
 
 struct TrainerOptions {
-  std::string out_dir;           // checkpoints go here (created if missing)
-  int64_t epochs = 0;            // > 0 overrides Network.epochs
-  uint64_t seed = 0;             // init, shuffling, augmentation, dropout
-  int64_t data_limit = 0;        // > 0: first N samples of each split
+  std::string out_dir;     // checkpoints go here (created if missing)
+  int64_t epochs = 0;      // > 0 overrides Network.epochs
+  uint64_t seed = 0;       // init, shuffling, augmentation, dropout
+  int64_t data_limit = 0;  // > 0: first N samples of each split
   // Random data of the config's shape instead of the data set's files (data_limit
   // samples, default 1000 training / 200 test). Always on for dataset: Synthetic.
   bool synthetic_data = false;

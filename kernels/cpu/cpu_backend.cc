@@ -42,7 +42,8 @@ void CpuBackend::Deallocate(void* ptr) {
   if (ptr == nullptr) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(ptr);
-  EDBP_CHECK(it != live_.end()) << "Deallocate of a pointer this backend did not allocate";
+  EDBP_CHECK(it != live_.end())
+      << "Deallocate of a pointer this backend did not allocate";
   cached_.emplace(it->second, ptr);
   live_.erase(it);
 }
@@ -71,10 +72,10 @@ absl::Status CpuBackend::CopyDeviceToDevice(void* dst, const void* src, size_t b
   return absl::OkStatus();
 }
 
-#define EDBP_CPU_OP(Name, Args)                           \
-  absl::Status CpuBackend::Name(const Args& args) {       \
-    cpu::Name(args);                                      \
-    return absl::OkStatus();                              \
+#define EDBP_CPU_OP(Name, Args)                     \
+  absl::Status CpuBackend::Name(const Args& args) { \
+    cpu::Name(args);                                \
+    return absl::OkStatus();                        \
   }
 
 EDBP_CPU_OP(Fill, FillArgs)

@@ -59,8 +59,8 @@ class CpuBackend final : public Backend {
 
  private:
   std::mutex mu_;
-  std::unordered_map<void*, size_t> live_;               // guarded by mu_: ptr → bytes
-  std::unordered_multimap<size_t, void*> cached_;        // guarded by mu_: bytes → ptr
+  std::unordered_map<void*, size_t> live_;         // guarded by mu_: ptr → bytes
+  std::unordered_multimap<size_t, void*> cached_;  // guarded by mu_: bytes → ptr
 };
 
 }  // namespace edbp::kernels

@@ -220,7 +220,8 @@ EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
         gt = out ? e * put : gt;
       }
       const VecI next = k + 1;
-      const VecI capped = next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
+      const VecI capped =
+          next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
       k = out ? VecI{} : capped;
       VecF sa, pa;
 #if defined(__GNUC__) && !defined(__clang__)

@@ -98,11 +98,11 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;         // guarded by mu_
-  bool stop_ = false;               // guarded by mu_
+  uint64_t generation_ = 0;                        // guarded by mu_
+  bool stop_ = false;                              // guarded by mu_
   const std::function<void(int)>* job_ = nullptr;  // guarded by mu_
-  int shares_ = 0;                  // guarded by mu_
-  int pending_ = 0;                 // guarded by mu_
+  int shares_ = 0;                                 // guarded by mu_
+  int pending_ = 0;                                // guarded by mu_
 };
 
 Pool& GetPool() {

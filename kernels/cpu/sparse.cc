@@ -36,8 +36,8 @@ using simd::Load;
 using simd::Store;
 using simd::VecF;
 using simd::VecI;
-constexpr int kMaxVecs = 4;                      // registers per output block
-constexpr int64_t kBlock = kMaxVecs * kLanes;    // 64 channels / columns
+constexpr int kMaxVecs = 4;                    // registers per output block
+constexpr int64_t kBlock = kMaxVecs * kLanes;  // 64 channels / columns
 
 int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -97,7 +97,8 @@ void Record(const std::string& key, int64_t nonzeros, int64_t total, bool sparse
   (sparse ? d.sparse_calls : d.dense_calls) += 1;
 }
 
-std::string Key(const char* op, const char* operand, std::initializer_list<int64_t> dims) {
+std::string Key(const char* op, const char* operand,
+                std::initializer_list<int64_t> dims) {
   std::string key = std::string(op) + " " + operand + "[";
   for (const int64_t d : dims) {
     if (key.back() != '[') key += ",";
@@ -144,7 +145,8 @@ Path ChoosePath(const std::string& key, const float* x, int64_t count, double cr
   return ChoosePathFor(key, count == 0 ? 0 : CountNonZeros(x, count), count, crossover);
 }
 
-// ---- list builders in AVX-512 intrinsics (vcompressps) ---------------------------------
+// ---- list builders in AVX-512 intrinsics (vcompressps)
+// ---------------------------------
 
 #ifdef EDBP_HAVE_AVX512_INTRINSICS
 // Appends the non-zeros among the `valid` lanes of v at value[0..) and their ids at
@@ -219,7 +221,8 @@ EDBP_AVX512 void PackPixelListsAvx512(const float* xp, int64_t pixels, int64_t r
 }
 #endif
 
-// ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros ----------
+// ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros
+// ----------
 
 // Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc (stride 1 when the
 // lists hold offsets already).
@@ -380,7 +383,8 @@ void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int
     case 1:
       EDBP_CALL(1);
       break;
-    default: break;
+    default:
+      break;
   }
 #undef EDBP_CALL
   const int64_t vec_width = width / kLanes * kLanes;
@@ -655,7 +659,8 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
           const int64_t ty = rows[e] + off_y, tx = cols[e] + off_x;
           int64_t oy = ty, ox = tx;
           if constexpr (kStrided) {
-            if (ty < 0 || tx < 0 || ty % s.stride_h != 0 || tx % s.stride_w != 0) continue;
+            if (ty < 0 || tx < 0 || ty % s.stride_h != 0 || tx % s.stride_w != 0)
+              continue;
             oy = ty / s.stride_h;
             ox = tx / s.stride_w;
           }
@@ -677,14 +682,22 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
 }
 
 // Register blocks of a channel count padded to 16: NV vectors of 16 at `block`.
-#define EDBP_FOR_EACH_BLOCK(cpad, CALL)                              \
-  for (int64_t block = 0; block < (cpad); block += kBlock) {         \
-    switch (std::min(kBlock, (cpad) - block) / kLanes) {             \
-      case 4: CALL(4); break;                                        \
-      case 3: CALL(3); break;                                        \
-      case 2: CALL(2); break;                                        \
-      default: CALL(1); break;                                       \
-    }                                                                \
+#define EDBP_FOR_EACH_BLOCK(cpad, CALL)                      \
+  for (int64_t block = 0; block < (cpad); block += kBlock) { \
+    switch (std::min(kBlock, (cpad)-block) / kLanes) {       \
+      case 4:                                                \
+        CALL(4);                                             \
+        break;                                               \
+      case 3:                                                \
+        CALL(3);                                             \
+        break;                                               \
+      case 2:                                                \
+        CALL(2);                                             \
+        break;                                               \
+      default:                                               \
+        CALL(1);                                             \
+        break;                                               \
+    }                                                        \
   }
 
 // One image of the forward (data = false: x → y, weights wt [kh, kw, c_in, pad]) or of

@@ -306,9 +306,9 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
     EXPECT_EQ(CheckLdd(stage / "bin" / b, stage / "lib"), "") << b;
   }
   // Nothing comes from the build tree: the staged binaries find no library there.
-  const testing::CommandResult ldd =
-      testing::RunCommand(absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ldd ",
-                         (stage / "bin" / "edbp-server").string()));
+  const testing::CommandResult ldd = testing::RunCommand(
+      absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ldd ",
+                   (stage / "bin" / "edbp-server").string()));
   EXPECT_THAT(ldd.output, ::testing::Not(HasSubstr(EDBP_BUILD_DIR)));
 
   // The staged binaries run, and their --help lists the new flags.
@@ -343,8 +343,8 @@ TEST_F(StagedRuntimeTest, ScriptErrors) {
   EXPECT_EQ(usage.code, 2);
   EXPECT_THAT(usage.output, HasSubstr("usage:"));
   const testing::CommandResult missing =
-      testing::RunCommand("scripts/collect-runtime.sh " + (dir_ / "nothing").string() + " " +
-            (dir_ / "stage").string());
+      testing::RunCommand("scripts/collect-runtime.sh " + (dir_ / "nothing").string() +
+                          " " + (dir_ / "stage").string());
   EXPECT_EQ(missing.code, 1);
   EXPECT_THAT(missing.output,
               HasSubstr((dir_ / "nothing").string() + "/server/edbp-server is "
@@ -488,12 +488,14 @@ TEST(KubernetesTest, StatefulSetProbesGpuVolumesAndFlags) {
 // ---- linters ------------------------------------------------------------------------
 
 TEST(LintTest, ShellcheckClean) {
-  const testing::CommandResult r = testing::RunCommand("shellcheck scripts/*.sh deploy/*.sh");
+  const testing::CommandResult r =
+      testing::RunCommand("shellcheck scripts/*.sh deploy/*.sh");
   EXPECT_EQ(r.code, 0) << r.output;
 }
 
 TEST(LintTest, YamllintClean) {
-  const testing::CommandResult r = testing::RunCommand("yamllint -s -c deploy/.yamllint.yaml deploy");
+  const testing::CommandResult r =
+      testing::RunCommand("yamllint -s -c deploy/.yamllint.yaml deploy");
   EXPECT_EQ(r.code, 0) << r.output;
 }
 

@@ -43,8 +43,9 @@ TEST(CudaWithoutDevice, RegistrySaysNoDeviceAndHasNoMemoryStats) {
   const absl::StatusOr<Backend*> backend = GetBackend(Device{DeviceType::kCuda, 0});
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(backend.status().message().find("no CUDA device 0 on this machine (0 visible"),
-            absl::string_view::npos)
+  EXPECT_NE(
+      backend.status().message().find("no CUDA device 0 on this machine (0 visible"),
+      absl::string_view::npos)
       << backend.status();
   EXPECT_FALSE(GetDeviceMemoryStats(Device{DeviceType::kCuda, 0}).ok());
   EXPECT_EQ(GetDeviceMemoryStats(Device{}).status().code(),

@@ -123,13 +123,15 @@ class AuthTest : public ::testing::Test {
 
   // Makes ca.pem, server.pem, server-key.pem, client.pem, client-key.pem in dir_/certs.
   void MakeCerts() {
-    const testing::CommandResult r = testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "certs").string());
+    const testing::CommandResult r =
+        testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "certs").string());
     ASSERT_EQ(r.code, 0) << r.output;
   }
   fs::path Cert(const std::string& name) const { return dir_ / "certs" / name; }
 
   // edbp-client with `args`; EDBP_TOKEN set to `env_token` when not null.
-  testing::CommandResult Client(const std::string& args, const char* env_token = nullptr) {
+  testing::CommandResult Client(const std::string& args,
+                                const char* env_token = nullptr) {
     std::string env = "env -u EDBP_TOKEN -u EDBP_SERVER ";
     if (env_token != nullptr)
       env = absl::StrCat("env -u EDBP_SERVER EDBP_TOKEN=", env_token, " ");
@@ -290,7 +292,7 @@ TEST_F(AuthTest, ClientTokenFromFileOrEnvironment) {
              "wrong-token-from-the-environment");
   EXPECT_EQ(file.code, 0) << file.output;  // --token-file wins over EDBP_TOKEN
   const testing::CommandResult missing = Client("--server " + address + " --token-file " +
-                                 (dir_ / "absent").string() + " list");
+                                                (dir_ / "absent").string() + " list");
   EXPECT_EQ(missing.code, 2);
   EXPECT_THAT(missing.output,
               HasSubstr("--token-file " + (dir_ / "absent").string() + ": cannot read"));
@@ -349,7 +351,8 @@ TEST_F(AuthTest, TlsRoundTripWithTheTestCa) {
   // Plaintext to a TLS port never connects.
   EXPECT_EQ(Client("--server " + address + " list", kToken).code, 3);
   // A CA that did not sign the server's certificate: the handshake fails.
-  const testing::CommandResult other = testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "other").string());
+  const testing::CommandResult other =
+      testing::RunCommand("deploy/gen-certs.sh " + (dir_ / "other").string());
   ASSERT_EQ(other.code, 0);
   EXPECT_EQ(Client("--server " + address + " --ca-cert " +
                        (dir_ / "other" / "ca.pem").string() + " list",
@@ -465,8 +468,7 @@ TEST_F(AuthTest, AuthenticatedJobWritesTensorBoardAndIsCounted) {
               ::testing::StartsWith("events.out.tfevents."));
   EXPECT_GT(fs::file_size(events[0]), 100u);
 
-  const std::string metrics =
-      testing::HttpGet(server.Address("metrics"), "/metrics");
+  const std::string metrics = testing::HttpGet(server.Address("metrics"), "/metrics");
   EXPECT_THAT(metrics, AllOf(HasSubstr("edbp_jobs{state=\"succeeded\"} 1"),
                              HasSubstr("edbp_epoch_seconds_count 1"),
                              HasSubstr("edbp_watchers 0")));

@@ -46,14 +46,16 @@ TEST_P(ConfigRuns, ValidatesAndRunsOneStepOnSyntheticData) {
   std::string out;
   ASSERT_EQ(RunTrain(path + " --validate", &out), 0) << out;
   const std::string step =
-      (fs::temp_directory_path() / ("edbp_configs_" + GetParam() + ".safetensors")).string();
+      (fs::temp_directory_path() / ("edbp_configs_" + GetParam() + ".safetensors"))
+          .string();
   out.clear();
   // A small batch keeps the large networks (CIFAR, ResNet) to minutes on 2 cores.
   const int64_t batch = std::min<int64_t>(config->network.batch_size, EDBP_BATCH);
-  ASSERT_EQ(RunTrain(path + " --synthetic-data --batch-size " + std::to_string(batch) +
-                         " --data-limit " + std::to_string(batch) + " --inspect-step " + step,
-                     &out),
-            0)
+  ASSERT_EQ(
+      RunTrain(path + " --synthetic-data --batch-size " + std::to_string(batch) +
+                   " --data-limit " + std::to_string(batch) + " --inspect-step " + step,
+               &out),
+      0)
       << out;
   auto st = ReadSafeTensors(step);
   ASSERT_TRUE(st.ok()) << st.status();
@@ -78,9 +80,9 @@ TEST_P(ConfigRuns, ValidatesAndRunsOneStepOnSyntheticData) {
   EXPECT_EQ(grads, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, ConfigRuns,
-                         ::testing::ValuesIn(std::vector<std::string>(
-                             absl::StrSplit(EDBP_CONFIGS, ','))));
+INSTANTIATE_TEST_SUITE_P(
+    Configs, ConfigRuns,
+    ::testing::ValuesIn(std::vector<std::string>(absl::StrSplit(EDBP_CONFIGS, ','))));
 
 // §0: event frames are n_steps long; with no temporal deletion for N-MNIST, a shorter
 // t_train (which the config accepts for event data) is refused when training starts.

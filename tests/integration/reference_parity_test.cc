@@ -43,9 +43,9 @@ class ReferenceParity : public ::testing::Test {
       auto it = init->tensors.find(p.name);
       ASSERT_NE(it, init->tensors.end()) << p.name << " missing from init.safetensors";
       ASSERT_EQ(it->second.shape, p.value.shape()) << p.name;
-      ASSERT_TRUE(cpu_->CopyHostToDevice(p.value.f32(), it->second.data.data(),
-                                         p.value.bytes())
-                      .ok());
+      ASSERT_TRUE(
+          cpu_->CopyHostToDevice(p.value.f32(), it->second.data.data(), p.value.bytes())
+              .ok());
       ++loaded;
     }
     EXPECT_EQ(loaded, init->tensors.size()) << "every fixture tensor maps to a parameter";
@@ -98,7 +98,8 @@ TEST_F(ReferenceParity, OneTrainingStep) {
     ASSERT_GT(scale, 0) << p.name;
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i) {
-      worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want.data[i]) / scale);
+      worst =
+          std::max(worst, std::fabs(static_cast<double>(got[i]) - want.data[i]) / scale);
       sum_sq += static_cast<double>(got[i]) * got[i];
     }
     EXPECT_LT(worst, 2e-5) << p.name << ".grad: worst error / max |grad| = " << worst;

@@ -47,8 +47,8 @@ class TrainCli : public ::testing::Test {
                    << " (scripts/install-deps.sh installs dataset-fashion-mnist)";
     }
     dir_ = fs::temp_directory_path() /
-           ("edbp_cli_" + std::string(
-                              ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("edbp_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -65,7 +65,8 @@ TEST_F(TrainCli, InspectStepReproducesTheReference) {
   const std::string out = Path("step.safetensors");
   const CliRun r = RunTrain(
       "tests/data/reference-small/config.yaml --init-weights "
-      "tests/data/reference-small/init.safetensors --inspect-step " + out);
+      "tests/data/reference-small/init.safetensors --inspect-step " +
+      out);
   ASSERT_EQ(r.code, 0) << r.output;
   auto got = ReadSafeTensors(out);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -78,7 +79,8 @@ TEST_F(TrainCli, InspectStepReproducesTheReference) {
   // it (85.2000046), edbp accumulates in double and rounds once: allow 2 ulp.
   const float loss = got->tensors.at("loss").data[0];
   const float ref = want->tensors.at("loss").data[0];
-  EXPECT_LE(std::fabs(loss - ref), 2 * (std::nextafter(ref, 1e9f) - ref)) << loss << " vs " << ref;
+  EXPECT_LE(std::fabs(loss - ref), 2 * (std::nextafter(ref, 1e9f) - ref))
+      << loss << " vs " << ref;
   int grads = 0;
   for (const auto& [name, t] : want->tensors) {
     if (name.rfind("net.", 0) != 0) continue;
@@ -105,10 +107,11 @@ TEST_F(TrainCli, InspectStepIsTheSameWithSparsePathsOnAndOff) {
   std::map<std::string, SafeTensors> steps;
   for (const std::string mode : {"off", "auto", "always", "blas"}) {
     const std::string out = Path("step_" + mode + ".safetensors");
-    const CliRun r = RunTrain("tests/data/reference-small/config.yaml --init-weights "
-                              "tests/data/reference-small/init.safetensors --inspect-step " +
-                                  out,
-                              "EDBP_SPARSE=" + mode);
+    const CliRun r = RunTrain(
+        "tests/data/reference-small/config.yaml --init-weights "
+        "tests/data/reference-small/init.safetensors --inspect-step " +
+            out,
+        "EDBP_SPARSE=" + mode);
     ASSERT_EQ(r.code, 0) << mode << ": " << r.output;
     auto got = ReadSafeTensors(out);
     ASSERT_TRUE(got.ok()) << got.status();
@@ -224,7 +227,7 @@ Layers:
   init.tensors["net.0.norm_bias"] = {{out, 1}, b};
   ASSERT_TRUE(WriteSafeTensors(Path("init.safetensors"), init).ok());
   const CliRun r = RunTrain(config + " --init-weights " + Path("init.safetensors") +
-                         " --inspect-step " + Path("step.safetensors"));
+                            " --inspect-step " + Path("step.safetensors"));
   ASSERT_EQ(r.code, 0) << r.output;
   auto got = ReadSafeTensors(Path("step.safetensors"));
   ASSERT_TRUE(got.ok()) << got.status();
@@ -309,8 +312,9 @@ Layers:
 // One epoch on a subset learns well above chance (10 %), writes the metrics and the
 // checkpoints, and --evaluate of the best checkpoint reports the same test accuracy.
 TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
-  const CliRun r = RunTrain("configs/small.yaml --epochs 1 --data-limit 3000 --seed 1 --out-dir " +
-                         Path("run") + " --metrics-jsonl " + Path("m.jsonl"));
+  const CliRun r =
+      RunTrain("configs/small.yaml --epochs 1 --data-limit 3000 --seed 1 --out-dir " +
+               Path("run") + " --metrics-jsonl " + Path("m.jsonl"));
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream in(Path("m.jsonl"));
   std::string line, epoch_line;
@@ -324,13 +328,15 @@ TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
   EXPECT_GT(acc, 0.65) << epoch_line;  // seed 1 reaches 0.7297 (chance: 0.1)
   ASSERT_TRUE(fs::exists(Path("run/checkpoint_last.safetensors")));
   ASSERT_TRUE(fs::exists(Path("run/checkpoint_best.safetensors")));
-  const CliRun ev = RunTrain("configs/small.yaml --evaluate --data-limit 3000 --init-weights " +
-                          Path("run/checkpoint_best.safetensors"));
+  const CliRun ev =
+      RunTrain("configs/small.yaml --evaluate --data-limit 3000 --init-weights " +
+               Path("run/checkpoint_best.safetensors"));
   ASSERT_EQ(ev.code, 0) << ev.output;
   std::ostringstream want;
   want.precision(2);
   want << std::fixed << "test accuracy " << 100 * acc << "%";
-  EXPECT_NE(ev.output.find(want.str()), std::string::npos) << ev.output << " vs " << want.str();
+  EXPECT_NE(ev.output.find(want.str()), std::string::npos)
+      << ev.output << " vs " << want.str();
   EXPECT_NE(ev.output.find("label\\pred"), std::string::npos) << ev.output;
 }
 
@@ -348,7 +354,8 @@ TEST_F(TrainCli, ValidateListsEveryErrorAndExitsNonZero) {
   std::ofstream(bad) << yaml;
   const CliRun r = RunTrain(bad + " --validate");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.output.find("Layers.FC_1.n_inputs: expected 640 (40x4x4 from pooling_2), got 600"),
+  EXPECT_NE(r.output.find(
+                "Layers.FC_1.n_inputs: expected 640 (40x4x4 from pooling_2), got 600"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("Network.optimizer"), std::string::npos) << r.output;
@@ -356,9 +363,11 @@ TEST_F(TrainCli, ValidateListsEveryErrorAndExitsNonZero) {
   EXPECT_EQ(usage.code, 2);
   const CliRun eval = RunTrain("configs/small.yaml --evaluate");
   EXPECT_EQ(eval.code, 2);
-  EXPECT_NE(eval.output.find("--evaluate needs --init-weights or --resume"), std::string::npos);
-  const CliRun missing = RunTrain("configs/small.yaml --init-weights " + Path("nope.safetensors") +
-                               " --inspect-step " + Path("x.safetensors"));
+  EXPECT_NE(eval.output.find("--evaluate needs --init-weights or --resume"),
+            std::string::npos);
+  const CliRun missing =
+      RunTrain("configs/small.yaml --init-weights " + Path("nope.safetensors") +
+               " --inspect-step " + Path("x.safetensors"));
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.output.find("nope.safetensors"), std::string::npos) << missing.output;
 }

@@ -101,7 +101,8 @@ TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
   EXPECT_NE(a[0].train_loss, other[0].train_loss);
 
   // Stopped at the first batch boundary after epoch 1, then resumed.
-  const auto first = Train(Options(5, "b"), absl::StatusCode::kCancelled, /*stop_after=*/1);
+  const auto first =
+      Train(Options(5, "b"), absl::StatusCode::kCancelled, /*stop_after=*/1);
   ASSERT_EQ(first.size(), 1u);
   ExpectSameLearning(a[0], first[0]);
   TrainerOptions resume = Options(5, "b");

@@ -13,8 +13,8 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::ErrorLines;
+using ::testing::HasSubstr;
 
 // A small CIFAR-shaped net: conv 3->8, then the given residual entries, pooling, fc.
 std::string Net(const std::string& blocks, int64_t fc_inputs = 16 * 8 * 8) {
@@ -42,12 +42,14 @@ Layers:
     kernel_size: 3
     padding: 1
     threshold: 1
-)" + blocks + R"(  pooling_1:
+)" + blocks +
+         R"(  pooling_1:
     type: "pooling"
     kernel_size: 2
   fc:
     type: "linear"
-    n_inputs: )" + std::to_string(fc_inputs) + R"(
+    n_inputs: )" +
+         std::to_string(fc_inputs) + R"(
     n_outputs: 10
     threshold: 1
 )";
@@ -112,13 +114,14 @@ TEST(ResidualConfig, MissingOutChannels) {
 }
 
 TEST(ResidualConfig, StrideThree) {
-  EXPECT_THAT(ErrorLines(Net(R"(  res_1:
+  EXPECT_THAT(
+      ErrorLines(Net(R"(  res_1:
     type: "residual"
     in_channels: 8
     out_channels: 8
     stride: 3
 )")),
-              ElementsAre("Layers.res_1.stride: expected 1 or 2 (ALGORITHM.md §5), got 3"));
+      ElementsAre("Layers.res_1.stride: expected 1 or 2 (ALGORITHM.md §5), got 3"));
 }
 
 TEST(ResidualConfig, InChannelsMismatch) {

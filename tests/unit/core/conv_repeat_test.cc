@@ -47,8 +47,10 @@ Result ForwardBackward(const std::vector<float>& x) {
   auto layer = ConvLayer::Create(lc, &setup, Cpu());
   EXPECT_TRUE(layer.ok()) << layer.status();
   const std::vector<float> w = Uniform(kCout * kCin * 9, -1, 1, 21);
-  EXPECT_TRUE(Cpu()->CopyHostToDevice((*layer)->weight().f32(), w.data(),
-                                      w.size() * sizeof(float)).ok());
+  EXPECT_TRUE(
+      Cpu()
+          ->CopyHostToDevice((*layer)->weight().f32(), w.data(), w.size() * sizeof(float))
+          .ok());
   const Tensor input = MakeTensor({kSteps, kBatch, kCin, kH, kW}, x);
   ForwardOptions options;
   options.training = true;
@@ -59,8 +61,8 @@ Result ForwardBackward(const std::vector<float>& x) {
   auto g = (*layer)->Backward(MakeTensor(f->output.shape(), dl_do), std::move(f->context),
                               /*need_input_grad=*/false);
   EXPECT_TRUE(g.ok()) << g.status();
-  return {Host(f->output), Host((*layer)->grad_weight()), Host((*layer)->grad_norm_weight()),
-          Host((*layer)->grad_norm_bias())};
+  return {Host(f->output), Host((*layer)->grad_weight()),
+          Host((*layer)->grad_norm_weight()), Host((*layer)->grad_norm_bias())};
 }
 
 void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
@@ -68,7 +70,8 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
   ASSERT_EQ(got.size(), want.size());
   float max_abs = 0;
   for (const float v : want) max_abs = std::max(max_abs, std::fabs(v));
-  ASSERT_GT(max_abs, 0) << what << ": the gradient must not vanish for the test to mean anything";
+  ASSERT_GT(max_abs, 0) << what
+                        << ": the gradient must not vanish for the test to mean anything";
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_NEAR(got[i], want[i], 1e-5 * max_abs) << what << " [" << i << "]";
   }

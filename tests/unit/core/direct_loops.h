@@ -84,7 +84,8 @@ inline void WeightStd(int c_out, int m, const std::vector<double>& w,
     for (int j = 0; j < m; ++j) mean[c] += w[c * m + j] / m;
     for (int j = 0; j < m; ++j) var[c] += std::pow(w[c * m + j] - mean[c], 2) / (m - 1);
     for (int j = 0; j < m; ++j) {
-      w_hat[c * m + j] = (w[c * m + j] - mean[c]) / std::sqrt(var[c] + 1e-5) * g[c] + b[c];
+      w_hat[c * m + j] =
+          (w[c * m + j] - mean[c]) / std::sqrt(var[c] + 1e-5) * g[c] + b[c];
     }
   }
 }
@@ -93,9 +94,9 @@ inline void WeightStd(int c_out, int m, const std::vector<double>& w,
 inline void WeightStdBackward(int c_out, int m, const std::vector<double>& G,
                               const std::vector<double>& w, const std::vector<double>& g,
                               const std::vector<double>& w_hat,
-                              const std::vector<double>& mean, const std::vector<double>& var,
-                              std::vector<double>& grad_w, std::vector<double>& grad_g,
-                              std::vector<double>& grad_b) {
+                              const std::vector<double>& mean,
+                              const std::vector<double>& var, std::vector<double>& grad_w,
+                              std::vector<double>& grad_g, std::vector<double>& grad_b) {
   grad_w.assign(c_out * m, 0);
   grad_g.assign(c_out, 0);
   grad_b.assign(c_out, 0);

@@ -9,8 +9,8 @@
 #include "core/layers/linear.h"
 #include "core/neuron.h"
 #include "gtest/gtest.h"
-#include "tests/unit/core/direct_loops.h"
 #include "tests/test_util.h"
+#include "tests/unit/core/direct_loops.h"
 #include "tests/unit/core/layer_test_util.h"
 
 namespace edbp {
@@ -71,8 +71,10 @@ void CheckLayer(SpikingLayer& layer, const std::vector<float>& w,
                 const std::vector<float>& dl_do, const Expected& ex) {
   kernels::Backend* cpu = Cpu();
   ASSERT_TRUE(cpu->CopyHostToDevice(layer.weight().f32(), w.data(), w.size() * 4).ok());
-  ASSERT_TRUE(cpu->CopyHostToDevice(layer.norm_weight().f32(), g.data(), g.size() * 4).ok());
-  ASSERT_TRUE(cpu->CopyHostToDevice(layer.norm_bias().f32(), b.data(), b.size() * 4).ok());
+  ASSERT_TRUE(
+      cpu->CopyHostToDevice(layer.norm_weight().f32(), g.data(), g.size() * 4).ok());
+  ASSERT_TRUE(
+      cpu->CopyHostToDevice(layer.norm_bias().f32(), b.data(), b.size() * 4).ok());
   auto fwd = layer.Forward(x, {});
   ASSERT_TRUE(fwd.ok()) << fwd.status();
   const std::vector<float> o = Host(fwd->output);
@@ -128,10 +130,12 @@ TEST(LinearLayer, MatchesDirectLoops) {
     std::vector<double> dx(rows * in, 0);
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < out; ++c)
-        for (int j = 0; j < in; ++j) dx[r * in + j] += gi[r * out + c] * w_hat[c * in + j];
+        for (int j = 0; j < in; ++j)
+          dx[r * in + j] += gi[r * out + c] * w_hat[c * in + j];
     return dx;
   };
-  const Expected ex = DirectLayer(out, in, D(w), D(g), D(b), xd, D(dl_do), current, filter, data);
+  const Expected ex =
+      DirectLayer(out, in, D(w), D(g), D(b), xd, D(dl_do), current, filter, data);
   CheckLayer(**layer, w, g, b, MakeTensor({kSteps, B, in}, xv), dl_do, ex);
 }
 

@@ -100,7 +100,7 @@ TEST(Network, InitByBisectionHitsTheTargetRate) {
   auto factors = net->InitializeByBisection(x);
   ASSERT_TRUE(factors.ok()) << factors.status();
   ASSERT_EQ(factors->size(), 4u);
-  const int64_t T = 5, t0 = 2 * T / 3;  // = 3
+  const int64_t T = 5, t0 = 2 * T / 3;             // = 3
   const double target = 0.5 / T * (T - t0) * 1.2;  // avg_spike_init 0.5
   Tensor h = x;
   size_t k = 0;
@@ -146,7 +146,8 @@ Network:
 Layers:
   drop:
     type: "dropout"
-    p: )" + std::to_string(p) + R"(
+    p: )" + std::to_string(p) +
+                           R"(
   output:
     type: "linear"
     n_inputs: 500

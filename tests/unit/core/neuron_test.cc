@@ -31,7 +31,8 @@ struct Forward {
 
 Forward RunForward(const config::NetworkConfig& net, const std::vector<float>& input) {
   const int64_t steps = static_cast<int64_t>(input.size());
-  Forward f{std::vector<float>(steps), std::vector<float>(steps), std::vector<float>(steps)};
+  Forward f{std::vector<float>(steps), std::vector<float>(steps),
+            std::vector<float>(steps)};
   auto status = Cpu()->NeuronForward({.steps = steps,
                                       .n = 1,
                                       .params = MakeNeuronParams(net, 1.0f),
@@ -82,8 +83,8 @@ TEST(KernelTables, ExponentialByHand) {
     EXPECT_NEAR(t.dsyn_a[k], std::pow(0.6, k + 1), 1e-7) << k;  // (1-θg)^(k+1)
     EXPECT_EQ(t.partial_a[k], -t.dsyn_a[k]);
   }
-  EXPECT_NEAR(t.syn_a[0], 1.0 / 3.0, 1e-7);      // (0.8 - 0.6667)·2.5
-  EXPECT_NEAR(t.syn_a[1], 0.4888889, 1e-7);      // (0.64 - 0.4444)·2.5
+  EXPECT_NEAR(t.syn_a[0], 1.0 / 3.0, 1e-7);  // (0.8 - 0.6667)·2.5
+  EXPECT_NEAR(t.syn_a[1], 0.4888889, 1e-7);  // (0.64 - 0.4444)·2.5
   EXPECT_EQ(t.syn_a[5], 0.0f);
   EXPECT_EQ(t.dsyn_a[5], 0.0f);
   EXPECT_EQ(t.partial_a[5], 0.0f);
@@ -107,21 +108,23 @@ TEST(KernelTables, OriginalIsDifferenceOfSynA) {
 //      u = (3.52 - 26/9)·2.5 = 1.5777778 ≥ 1: spike, du = u - 1/6 = 1.4111111.
 // t=2..4: everything reset to 0: u = 0, du = 0.
 TEST(NeuronForward, LeakyExponentialByHand) {
-  const auto f = RunForward(Net(config::ForwardType::kLeaky, config::GradientType::kExponential),
-                            {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
+  const auto f =
+      RunForward(Net(config::ForwardType::kLeaky, config::GradientType::kExponential),
+                 {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
   const double u1 = (3.52 - 26.0 / 9.0) * 2.5;
   EXPECT_EQ(f.o, (std::vector<float>{0, 1, 0, 0, 0}));
   EXPECT_NEAR(f.du[0], 1.0 / 6.0, kTol);
   EXPECT_NEAR(f.du[1], u1 - 1.0 / 6.0, kTol);
   EXPECT_EQ(f.du[2], 0.0f);
-  EXPECT_NEAR(f.du_t[0], 0.3, kTol);   // exponential: du_t = g
+  EXPECT_NEAR(f.du_t[0], 0.3, kTol);  // exponential: du_t = g
   EXPECT_NEAR(f.du_t[1], 2.58, kTol);
   EXPECT_EQ(f.du_t[2], 0.0f);
 }
 
 TEST(NeuronForward, LeakyOriginalUsesDuForDuT) {
-  const auto f = RunForward(Net(config::ForwardType::kLeaky, config::GradientType::kOriginal),
-                            {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
+  const auto f =
+      RunForward(Net(config::ForwardType::kLeaky, config::GradientType::kOriginal),
+                 {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
   EXPECT_EQ(f.o, (std::vector<float>{0, 1, 0, 0, 0}));
   EXPECT_EQ(f.du_t, f.du);
   EXPECT_NEAR(f.du[1], (3.52 - 26.0 / 9.0) * 2.5 - 1.0 / 6.0, kTol);
@@ -130,16 +133,19 @@ TEST(NeuronForward, LeakyOriginalUsesDuForDuT) {
 // Nonleaky: u = u_prev + g, du = du_t = g.
 // t=0: g = 0.3, u = 0.3; t=1: g = 2.58, u = 2.88 ≥ 1: spike; then 0.
 TEST(NeuronForward, NonleakyExponentialByHand) {
-  const auto f = RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
-                            {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
+  const auto f =
+      RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
+                 {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
   EXPECT_EQ(f.o, (std::vector<float>{0, 1, 0, 0, 0}));
   EXPECT_NEAR(f.du[0], 0.3, kTol);
   EXPECT_NEAR(f.du[1], 2.58, kTol);
   EXPECT_EQ(f.du, f.du_t);
   // A second spike after the reset needs a fresh 1.0 of potential: 0.6·I ≥ 1.
-  const auto g = RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
-                            {2.0f, 0.0f, 1.0f, 1.0f, 0.0f});
-  // t0: g=1.2 spike; t1: 0; t2: g=0.6, u=0.6; t3: g=(0.6+1)·0.6=0.96, u=1.56 spike; t4: 0.
+  const auto g =
+      RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
+                 {2.0f, 0.0f, 1.0f, 1.0f, 0.0f});
+  // t0: g=1.2 spike; t1: 0; t2: g=0.6, u=0.6; t3: g=(0.6+1)·0.6=0.96, u=1.56 spike; t4:
+  // 0.
   EXPECT_EQ(g.o, (std::vector<float>{1, 0, 0, 1, 0}));
   EXPECT_NEAR(g.du[3], 0.96, kTol);
 }
@@ -148,8 +154,9 @@ TEST(NeuronForward, ThresholdIsInclusive) {
   // Nonleaky with I = [1/0.6 = 1.6666666]: g = 1.6666666·0.6 rounds to 1.0 in float32.
   const float in = 1.0f / 0.6f;
   const float g = in * (1.0f - 0.4f);
-  const auto f = RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
-                            {in, 0.0f});
+  const auto f =
+      RunForward(Net(config::ForwardType::kNonleaky, config::GradientType::kExponential),
+                 {in, 0.0f});
   EXPECT_EQ(f.o[0], g >= 1.0f ? 1.0f : 0.0f);
 }
 
@@ -196,7 +203,8 @@ TEST(NeuronBackward, LeakyOriginalByHand) {
 
 // Nonleaky/exponential: du = du_t = g; spike at t=1 with du = 2.58, e = 1.
 TEST(NeuronBackward, NonleakyExponentialByHand) {
-  const auto net = Net(config::ForwardType::kNonleaky, config::GradientType::kExponential);
+  const auto net =
+      Net(config::ForwardType::kNonleaky, config::GradientType::kExponential);
   const auto f = RunForward(net, {0.5f, 4.0f, 0.0f, 0.0f, 0.0f});
   const auto b = RunBackward(net, f, {0.0f, 1.0f, 0.0f, 0.0f, 0.0f});
   const double p = -1.0 / 2.58;  // pu = put
@@ -225,11 +233,18 @@ TEST(NeuronBackward, ClampsMinusOneOverZero) {
   const std::vector<float> du_t = {0.0f, -0.5f, 1e-12f};
   const std::vector<float> e = {1, 1, 1};
   std::vector<float> grad_w(3), grad_in(3);
-  ASSERT_TRUE(Cpu()->NeuronBackward({.steps = 3, .n = 1, .max_dudt_inv = MaxDudtInv(net),
-                                     .e = e.data(), .o = o.data(), .du = du.data(),
-                                     .du_t = du_t.data(), .syn_a = tables.syn_a.data(),
-                                     .partial_a = tables.partial_a.data(),
-                                     .grad_w = grad_w.data(), .grad_in = grad_in.data()})
+  ASSERT_TRUE(Cpu()
+                  ->NeuronBackward({.steps = 3,
+                                    .n = 1,
+                                    .max_dudt_inv = MaxDudtInv(net),
+                                    .e = e.data(),
+                                    .o = o.data(),
+                                    .du = du.data(),
+                                    .du_t = du_t.data(),
+                                    .syn_a = tables.syn_a.data(),
+                                    .partial_a = tables.partial_a.data(),
+                                    .grad_w = grad_w.data(),
+                                    .grad_in = grad_in.data()})
                   .ok());
   EXPECT_EQ(MaxDudtInv(net), 123456792.0f);
   // Every step spikes, so k = 0 everywhere: grad_w = pu·syn_a[0], grad_in = put·(-0.6).

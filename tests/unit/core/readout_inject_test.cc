@@ -37,8 +37,13 @@ TEST(LabelInject, ByHand) {
   expected[at(2, 0, 1)] = 1.0f;
   expected[at(0, 1, 0)] = 1.0f;
   expected[at(0, 2, 1)] = 0.0f;
-  ASSERT_TRUE(Cpu()->LabelInject({.steps = T, .batch = B, .classes = C, .du = du.data(),
-                                  .labels = labels.data(), .o = o.data()})
+  ASSERT_TRUE(Cpu()
+                  ->LabelInject({.steps = T,
+                                 .batch = B,
+                                 .classes = C,
+                                 .du = du.data(),
+                                 .labels = labels.data(),
+                                 .o = o.data()})
                   .ok());
   EXPECT_EQ(o, expected);
 }

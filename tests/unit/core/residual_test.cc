@@ -11,8 +11,8 @@
 #include "core/neuron.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
-#include "tests/unit/core/layer_test_util.h"
 #include "tests/unit/core/direct_loops.h"
+#include "tests/unit/core/layer_test_util.h"
 
 namespace edbp {
 namespace {
@@ -69,7 +69,8 @@ struct DirectConv {
                   const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
                   if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
                   fn(((s * c_out + co) * oh() + oy) * ow() + ox,
-                     ((s * c_in + ci) * h + iy) * w + ix, ((co * c_in + ci) * k + ky) * k + kx);
+                     ((s * c_in + ci) * h + iy) * w + ix,
+                     ((co * c_in + ci) * k + ky) * k + kx);
                 }
   }
   const std::vector<double>& Forward(const std::vector<double>& input) {
@@ -77,14 +78,15 @@ struct DirectConv {
     direct::WeightStd(c_out, c_in * k * k, wt, g, b, w_hat, mean, var);
     std::vector<double> I(n * c_out * oh() * ow(), 0);
     ForEachTap([&](int yi, int xi, int wi) { I[yi] += x[xi] * w_hat[wi]; });
-    direct::NeuronForward({}, kSteps, static_cast<int>(I.size()) / kSteps, I, du, du_t, o);
+    direct::NeuronForward({}, kSteps, static_cast<int>(I.size()) / kSteps, I, du, du_t,
+                          o);
     return o;
   }
   std::vector<double> Backward(const std::vector<double>& dl_do) {
     std::vector<double> e(o.size()), gw, gi;
     for (size_t i = 0; i < e.size(); ++i) e[i] = dl_do[i] * o[i];
-    direct::NeuronBackward({}, kSteps, static_cast<int>(o.size()) / kSteps, e, o, du, du_t,
-                           gw, gi);
+    direct::NeuronBackward({}, kSteps, static_cast<int>(o.size()) / kSteps, e, o, du,
+                           du_t, gw, gi);
     std::vector<double> gwh(wt.size(), 0), dx(x.size(), 0);
     ForEachTap([&](int yi, int xi, int wi) {
       gwh[wi] += gw[yi] * x[xi];
@@ -110,8 +112,10 @@ void SetParams(DirectConv& d, ConvLayer& layer, uint64_t seed) {
   d.b.assign(b.begin(), b.end());
   kernels::Backend* cpu = Cpu();
   ASSERT_TRUE(cpu->CopyHostToDevice(layer.weight().f32(), w.data(), w.size() * 4).ok());
-  ASSERT_TRUE(cpu->CopyHostToDevice(layer.norm_weight().f32(), g.data(), g.size() * 4).ok());
-  ASSERT_TRUE(cpu->CopyHostToDevice(layer.norm_bias().f32(), b.data(), b.size() * 4).ok());
+  ASSERT_TRUE(
+      cpu->CopyHostToDevice(layer.norm_weight().f32(), g.data(), g.size() * 4).ok());
+  ASSERT_TRUE(
+      cpu->CopyHostToDevice(layer.norm_bias().f32(), b.data(), b.size() * 4).ok());
 }
 
 void CheckConvGrads(const DirectConv& d, ConvLayer& layer, const std::string& what) {
@@ -143,13 +147,13 @@ TEST_P(ResidualBlockTest, MatchesDirectLoops) {
   const bool has_shortcut = p.stride != 1 || p.c_in != p.c_out;
   ASSERT_EQ(r.shortcut() != nullptr, has_shortcut);
 
-  DirectConv c1{n, p.c_in, p.hw, p.hw, p.c_out, 3, p.stride, 1, {}, {}, {}, {}, {}, {}, {},
-                {}, {}, {}, {}, {}, {}};
+  DirectConv c1{n,  p.c_in, p.hw, p.hw, p.c_out, 3,  p.stride, 1,  {}, {}, {},
+                {}, {},     {},   {},   {},      {}, {},       {}, {}, {}};
   const int ohw = c1.oh();
-  DirectConv c2{n, p.c_out, ohw, ohw, p.c_out, 3, 1, 1, {}, {}, {}, {}, {}, {}, {},
-                {}, {}, {}, {}, {}, {}};
-  DirectConv sc{n, p.c_in, p.hw, p.hw, p.c_out, 1, p.stride, 0, {}, {}, {}, {}, {}, {}, {},
-                {}, {}, {}, {}, {}, {}};
+  DirectConv c2{n,  p.c_out, ohw, ohw, p.c_out, 3,  1,  1,  {}, {}, {},
+                {}, {},      {},  {},  {},      {}, {}, {}, {}, {}};
+  DirectConv sc{n,  p.c_in, p.hw, p.hw, p.c_out, 1,  p.stride, 0,  {}, {}, {},
+                {}, {},     {},   {},   {},      {}, {},       {}, {}, {}};
   SetParams(c1, r.conv1(), 21);
   SetParams(c2, r.conv2(), 22);
   if (has_shortcut) SetParams(sc, *r.shortcut(), 23);
@@ -181,8 +185,9 @@ TEST_P(ResidualBlockTest, MatchesDirectLoops) {
   const std::vector<double> dx_skip = has_shortcut ? sc.Backward(db) : db;
   for (size_t i = 0; i < dx.size(); ++i) dx[i] += dx_skip[i];
 
-  auto grad_x = r.Backward(MakeTensor(fwd->output.shape(), dl_dy), std::move(fwd->context),
-                           /*need_input_grad=*/true);
+  auto grad_x =
+      r.Backward(MakeTensor(fwd->output.shape(), dl_dy), std::move(fwd->context),
+                 /*need_input_grad=*/true);
   ASSERT_TRUE(grad_x.ok()) << grad_x.status();
   CheckConvGrads(c1, r.conv1(), "conv1");
   CheckConvGrads(c2, r.conv2(), "conv2");

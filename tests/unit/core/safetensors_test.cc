@@ -16,9 +16,10 @@ namespace fs = std::filesystem;
 class SafeTensorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("edbp_st_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        fs::temp_directory_path() /
+        ("edbp_st_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -28,7 +29,8 @@ class SafeTensorsTest : public ::testing::Test {
   }
   static std::string Header(const std::string& json) {
     std::string out(8, '\0');
-    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
     return out + json;
   }
   fs::path dir_;
@@ -44,7 +46,8 @@ TEST_F(SafeTensorsTest, RoundTrip) {
   auto back = ReadSafeTensors(path);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->tensors.at("net.0.weight").shape, (Shape{2, 1, 1, 2}));
-  EXPECT_EQ(back->tensors.at("net.0.weight").data, (std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f}));
+  EXPECT_EQ(back->tensors.at("net.0.weight").data,
+            (std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f}));
   EXPECT_TRUE(back->tensors.at("empty").data.empty());
   EXPECT_EQ(back->metadata.at("epoch"), "3");
   // The header is 8-byte aligned so the data of every tensor is too.
@@ -93,10 +96,12 @@ TEST_F(SafeTensorsTest, HeaderLongerThanFile) {
 TEST_F(SafeTensorsTest, TooShortAndNotJson) {
   const std::string a = Path("short.safetensors");
   WriteRaw(a, "abc");
-  EXPECT_NE(ReadSafeTensors(a).status().message().find("at least 8 bytes"), std::string::npos);
+  EXPECT_NE(ReadSafeTensors(a).status().message().find("at least 8 bytes"),
+            std::string::npos);
   const std::string b = Path("json.safetensors");
   WriteRaw(b, Header("{not json"));
-  EXPECT_NE(ReadSafeTensors(b).status().message().find("not a JSON object"), std::string::npos);
+  EXPECT_NE(ReadSafeTensors(b).status().message().find("not a JSON object"),
+            std::string::npos);
 }
 
 TEST_F(SafeTensorsTest, OtherDtypeIsUnimplemented) {

@@ -40,15 +40,29 @@ struct Result {
 
 Result RunStd(bool exact) {
   Result r;
-  EXPECT_TRUE(Cpu()->WeightStdForward({.c_out = 2, .m = 3, .w = kW.data(), .g = kG.data(),
-                                       .b = kB.data(), .w_hat = r.w_hat.data(),
-                                       .mean = r.mean.data(), .var = r.var.data()})
+  EXPECT_TRUE(Cpu()
+                  ->WeightStdForward({.c_out = 2,
+                                      .m = 3,
+                                      .w = kW.data(),
+                                      .g = kG.data(),
+                                      .b = kB.data(),
+                                      .w_hat = r.w_hat.data(),
+                                      .mean = r.mean.data(),
+                                      .var = r.var.data()})
                   .ok());
-  EXPECT_TRUE(Cpu()->WeightStdBackward({.c_out = 2, .m = 3, .exact = exact,
-                                        .grad_w_hat = kGrad.data(), .w = kW.data(),
-                                        .g = kG.data(), .b = kB.data(), .mean = r.mean.data(),
-                                        .var = r.var.data(), .grad_w = r.grad_w.data(),
-                                        .grad_g = r.grad_g.data(), .grad_b = r.grad_b.data()})
+  EXPECT_TRUE(Cpu()
+                  ->WeightStdBackward({.c_out = 2,
+                                       .m = 3,
+                                       .exact = exact,
+                                       .grad_w_hat = kGrad.data(),
+                                       .w = kW.data(),
+                                       .g = kG.data(),
+                                       .b = kB.data(),
+                                       .mean = r.mean.data(),
+                                       .var = r.var.data(),
+                                       .grad_w = r.grad_w.data(),
+                                       .grad_g = r.grad_g.data(),
+                                       .grad_b = r.grad_b.data()})
                   .ok());
   return r;
 }
@@ -87,8 +101,8 @@ TEST(WeightStd, ReferenceBackwardFormulas) {
       // §4: G' = G·g; grad_W = G'·r + (G'(W-μ)/M·(-0.5)·r³)·2(W-μ)/M + (-G'·r)/M
       const double gp = kGrad[i] * kG[c];
       const double d = kW[i] - mean[c];
-      const double expected = gp * s + (gp * d / 3 * -0.5 * s * s * s) * 2 * d / 3 +
-                              (-gp * s) / 3;
+      const double expected =
+          gp * s + (gp * d / 3 * -0.5 * s * s * s) * 2 * d / 3 + (-gp * s) / 3;
       EXPECT_NEAR(r.grad_w[i], expected, 1e-4 * std::max(1.0, std::fabs(expected))) << i;
     }
     EXPECT_NEAR(r.grad_b[c], sum_g, 1e-6) << c;

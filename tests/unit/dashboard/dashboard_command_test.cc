@@ -83,9 +83,11 @@ TEST(DashboardCommandTest, UsageErrorsExit2) {
 TEST(DashboardCommandTest, APortInUseExits1WithTheReason) {
   dashboard::testing::BusyPort busy;
   const std::string listen = "127.0.0.1:" + std::to_string(busy.port());
-  const Result r = RunCommand({"--server", "127.0.0.1:1", "dashboard", "--listen", listen});
+  const Result r =
+      RunCommand({"--server", "127.0.0.1:1", "dashboard", "--listen", listen});
   EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.err, "edbp-client: cannot listen on " + listen + ": Address already in use\n");
+  EXPECT_EQ(r.err,
+            "edbp-client: cannot listen on " + listen + ": Address already in use\n");
   EXPECT_EQ(r.out, "");
 }
 

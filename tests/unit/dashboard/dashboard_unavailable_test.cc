@@ -26,9 +26,9 @@ TEST(DashboardUnavailableTest, UsageErrorsAndHelpStillWork) {
   EXPECT_EQ(RunDashboardCommand({"dashboard", "extra"}, out, err, CliEnvironment{}), 2);
   EXPECT_THAT(err.str(), HasSubstr("dashboard: unexpected argument 'extra'"));
   std::ostringstream help_out, help_err;
-  EXPECT_EQ(RunDashboardCommand({"dashboard", "--help"}, help_out, help_err,
-                                CliEnvironment{}),
-            0);
+  EXPECT_EQ(
+      RunDashboardCommand({"dashboard", "--help"}, help_out, help_err, CliEnvironment{}),
+      0);
   EXPECT_EQ(help_out.str(), DashboardHelpText());
 }
 

@@ -50,15 +50,15 @@ TEST(ListenAddressTest, RejectsMalformedAddressesSayingWhy) {
     const char* text;
     const char* why;
   };
-  for (const Case& c : {Case{"8080", "no port"}, Case{"127.0.0.1:", "the port must be"},
-                        Case{"127.0.0.1:65536", "the port must be"},
-                        Case{"127.0.0.1:-1", "the port must be"},
-                        Case{"127.0.0.1:80x", "the port must be"},
-                        Case{":8080", "no host"},
-                        Case{"example.com:80", "must be an IP address or localhost"},
-                        Case{"1.2.3:80", "must be an IP address or localhost"},
-                        Case{"::1:80", "IPv6 host must be in brackets"},
-                        Case{"[zz::1]:80", "not an IPv6 address"}}) {
+  for (const Case& c :
+       {Case{"8080", "no port"}, Case{"127.0.0.1:", "the port must be"},
+        Case{"127.0.0.1:65536", "the port must be"},
+        Case{"127.0.0.1:-1", "the port must be"},
+        Case{"127.0.0.1:80x", "the port must be"}, Case{":8080", "no host"},
+        Case{"example.com:80", "must be an IP address or localhost"},
+        Case{"1.2.3:80", "must be an IP address or localhost"},
+        Case{"::1:80", "IPv6 host must be in brackets"},
+        Case{"[zz::1]:80", "not an IPv6 address"}}) {
     const absl::StatusOr<ListenAddress> a = ParseListenAddress(c.text);
     ASSERT_FALSE(a.ok()) << c.text;
     EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);

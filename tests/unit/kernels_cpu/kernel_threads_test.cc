@@ -105,12 +105,35 @@ std::string ComputeAll() {
   const std::vector<float> weights = Random(outs * in, rng, false);
   const std::vector<float> grad = Random(rows * outs, rng, true);
   std::vector<float> fwd(rows * outs), dgrad(rows * in), fgrad(outs * in);
-  Gemm({.trans_b = true, .m = rows, .n = outs, .k = in, .a = spikes.data(), .lda = in,
-        .b = weights.data(), .ldb = in, .c = fwd.data(), .ldc = outs});
-  Gemm({.m = rows, .n = in, .k = outs, .a = grad.data(), .lda = outs, .b = weights.data(),
-        .ldb = in, .c = dgrad.data(), .ldc = in});
-  Gemm({.trans_a = true, .m = outs, .n = in, .k = rows, .a = grad.data(), .lda = outs,
-        .b = spikes.data(), .ldb = in, .c = fgrad.data(), .ldc = in});
+  Gemm({.trans_b = true,
+        .m = rows,
+        .n = outs,
+        .k = in,
+        .a = spikes.data(),
+        .lda = in,
+        .b = weights.data(),
+        .ldb = in,
+        .c = fwd.data(),
+        .ldc = outs});
+  Gemm({.m = rows,
+        .n = in,
+        .k = outs,
+        .a = grad.data(),
+        .lda = outs,
+        .b = weights.data(),
+        .ldb = in,
+        .c = dgrad.data(),
+        .ldc = in});
+  Gemm({.trans_a = true,
+        .m = outs,
+        .n = in,
+        .k = rows,
+        .a = grad.data(),
+        .lda = outs,
+        .b = spikes.data(),
+        .ldb = in,
+        .c = fgrad.data(),
+        .ldc = in});
   Append(&out, fwd);
   Append(&out, dgrad);
   Append(&out, fgrad);

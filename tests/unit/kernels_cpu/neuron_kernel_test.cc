@@ -93,21 +93,36 @@ class NeuronKernelTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
   const Case c = GetParam();
-  NeuronParams params{.theta_m = 1.0f / 5, .theta_s = 1.0f / 3, .theta_grad = 1.0f / 5,
-                      .threshold = 1.0f, .leaky = c.leaky, .exponential = c.exponential};
+  NeuronParams params{.theta_m = 1.0f / 5,
+                      .theta_s = 1.0f / 3,
+                      .theta_grad = 1.0f / 5,
+                      .threshold = 1.0f,
+                      .leaky = c.leaky,
+                      .exponential = c.exponential};
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> current(-0.5f, 2.0f);
   std::bernoulli_distribution silent(0.3);
   // T = 5 keeps the kernel tables in one vector (lane permutation); T = 20 does not.
-  for (const auto& [n, steps] : {std::pair<int64_t, int64_t>{1, 5}, {15, 5}, {16, 5},
-                                {17, 5}, {48, 5}, {1000, 5}, {4099, 5}, {40, 20},
-                                {333, 20}}) {
+  for (const auto& [n, steps] : {std::pair<int64_t, int64_t>{1, 5},
+                                 {15, 5},
+                                 {16, 5},
+                                 {17, 5},
+                                 {48, 5},
+                                 {1000, 5},
+                                 {4099, 5},
+                                 {40, 20},
+                                 {333, 20}}) {
     const size_t size = static_cast<size_t>(steps * n);
     Floats input(size);
     for (float& v : input) v = silent(rng) ? 0.0f : current(rng);
     Floats du(size), du_t(size), o(size), du_ref(size), du_t_ref(size), o_ref(size);
-    NeuronForwardArgs fwd{.steps = steps, .n = n, .params = params, .input = input.data(),
-                          .du = du.data(), .du_t = du_t.data(), .o = o.data()};
+    NeuronForwardArgs fwd{.steps = steps,
+                          .n = n,
+                          .params = params,
+                          .input = input.data(),
+                          .du = du.data(),
+                          .du_t = du_t.data(),
+                          .o = o.data()};
     NeuronForward(fwd);
     NeuronForwardArgs ref = fwd;
     ref.du = du_ref.data();
@@ -202,10 +217,16 @@ TEST_P(NeuronKernelTest, VectorBlocksMatchScalarRecurrenceBitForBit) {
       partial_a[k] = 0.5f / static_cast<float>(k + 2);
     }
     Floats gw(size), gi(size), gw_ref(size), gi_ref(size);
-    NeuronBackwardArgs bwd{.steps = steps, .n = n, .max_dudt_inv = 123456792.0f,
-                           .e = e.data(), .o = o.data(), .du = du.data(),
-                           .du_t = du_t.data(), .syn_a = syn_a.data(),
-                           .partial_a = partial_a.data(), .grad_w = gw.data(),
+    NeuronBackwardArgs bwd{.steps = steps,
+                           .n = n,
+                           .max_dudt_inv = 123456792.0f,
+                           .e = e.data(),
+                           .o = o.data(),
+                           .du = du.data(),
+                           .du_t = du_t.data(),
+                           .syn_a = syn_a.data(),
+                           .partial_a = partial_a.data(),
+                           .grad_w = gw.data(),
                            .grad_in = gi.data()};
     NeuronBackward(bwd);
     NeuronBackwardArgs bref = bwd;

@@ -312,7 +312,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"OneInputChannel", Shape(2, 1, 10, 32, 5, 1, 2, 1)}),
     [](const auto& info) { return std::string(info.param.name); });
 
-// ---- mode selection ---------------------------------------------------------------------
+// ---- mode selection
+// ---------------------------------------------------------------------
 
 TEST(SparseMode, ParsesTheFourNames) {
   SparseMode mode = SparseMode::kOff;
@@ -339,10 +340,10 @@ TEST(SparseMode, AutoAndOffTakeTheEventDrivenPathOnlyBelowTheCrossover) {
   Floats y(s.n * s.c_out * s.out_h() * s.out_w());
   const Floats sparse_x = Sparse(s.n * s.c_in * s.h * s.w, 0.1, false, rng);
   const Floats dense_x = Sparse(s.n * s.c_in * s.h * s.w, 1.0, false, rng);
-  EXPECT_TRUE(SparseConv2dForward({.shape = s, .x = sparse_x.data(), .w = w.data(),
-                                   .y = y.data()}));
-  EXPECT_FALSE(SparseConv2dForward({.shape = s, .x = dense_x.data(), .w = w.data(),
-                                    .y = y.data()}));
+  EXPECT_TRUE(SparseConv2dForward(
+      {.shape = s, .x = sparse_x.data(), .w = w.data(), .y = y.data()}));
+  EXPECT_FALSE(SparseConv2dForward(
+      {.shape = s, .x = dense_x.data(), .w = w.data(), .y = y.data()}));
   // Both calls were logged under the operand's shape, with their exact non-zeros.
   int64_t nonzeros = 0;
   for (const float v : sparse_x) nonzeros += v != 0.0f;
@@ -364,19 +365,46 @@ TEST(SparseMode, AutoAndOffTakeTheEventDrivenPathOnlyBelowTheCrossover) {
   EXPECT_EQ(GetOperandDensities()[0].dense_calls, 2);
   // blas: the dense path, nothing measured.
   SetSparseMode(SparseMode::kBlas);
-  EXPECT_FALSE(SparseConv2dForward({.shape = s, .x = sparse_x.data(), .w = w.data(),
-                                    .y = y.data()}));
+  EXPECT_FALSE(SparseConv2dForward(
+      {.shape = s, .x = sparse_x.data(), .w = w.data(), .y = y.data()}));
   EXPECT_EQ(GetOperandDensities()[0].sparse_calls, 2);
   EXPECT_EQ(GetOperandDensities()[0].dense_calls, 2);
   // Gemm's sparse path covers alpha = 1, beta = 0 only; anything else is dense.
   SetSparseMode(SparseMode::kAlways);
   Floats a(4, 0.0f), b(4, 1.0f), c(4, 0.0f);
-  EXPECT_TRUE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 1.0f, .a = a.data(), .lda = 2,
-                          .b = b.data(), .ldb = 2, .beta = 0.0f, .c = c.data(), .ldc = 2}));
-  EXPECT_FALSE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 2.0f, .a = a.data(), .lda = 2,
-                           .b = b.data(), .ldb = 2, .beta = 0.0f, .c = c.data(), .ldc = 2}));
-  EXPECT_FALSE(SparseGemm({.m = 2, .n = 2, .k = 2, .alpha = 1.0f, .a = a.data(), .lda = 2,
-                           .b = b.data(), .ldb = 2, .beta = 1.0f, .c = c.data(), .ldc = 2}));
+  EXPECT_TRUE(SparseGemm({.m = 2,
+                          .n = 2,
+                          .k = 2,
+                          .alpha = 1.0f,
+                          .a = a.data(),
+                          .lda = 2,
+                          .b = b.data(),
+                          .ldb = 2,
+                          .beta = 0.0f,
+                          .c = c.data(),
+                          .ldc = 2}));
+  EXPECT_FALSE(SparseGemm({.m = 2,
+                           .n = 2,
+                           .k = 2,
+                           .alpha = 2.0f,
+                           .a = a.data(),
+                           .lda = 2,
+                           .b = b.data(),
+                           .ldb = 2,
+                           .beta = 0.0f,
+                           .c = c.data(),
+                           .ldc = 2}));
+  EXPECT_FALSE(SparseGemm({.m = 2,
+                           .n = 2,
+                           .k = 2,
+                           .alpha = 1.0f,
+                           .a = a.data(),
+                           .lda = 2,
+                           .b = b.data(),
+                           .ldb = 2,
+                           .beta = 1.0f,
+                           .c = c.data(),
+                           .ldc = 2}));
 }
 
 }  // namespace

@@ -149,7 +149,8 @@ TEST_F(ServerMetricsTest, ListenErrorNamesTheFlag) {
 }
 
 TEST_F(ServerMetricsTest, MalformedAddressNamesTheFlag) {
-  for (const std::string address : {"9090", ":9090", "127.0.0.1:http", "127.0.0.1:70000"}) {
+  for (const std::string address :
+       {"9090", ":9090", "127.0.0.1:http", "127.0.0.1:70000"}) {
     ServerMetrics metrics(store_.get(), {});
     auto port = metrics.Listen(address);
     EXPECT_EQ(port.status().code(), absl::StatusCode::kInvalidArgument) << address;

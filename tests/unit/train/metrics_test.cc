@@ -89,8 +89,9 @@ TEST(Console, NetworkSummaryCountsParameters) {
   EXPECT_NE(s.find("405"), std::string::npos) << s;
   EXPECT_NE(s.find("192600"), std::string::npos) << s;
   EXPECT_NE(s.find("total parameters: 211105"), std::string::npos) << s;
-  EXPECT_EQ(ConfusionTable({3, 1, 0, 4}, 2),
-            "label\\pred      0      1\n         0      3      1\n         1      0      4\n");
+  EXPECT_EQ(
+      ConfusionTable({3, 1, 0, 4}, 2),
+      "label\\pred      0      1\n         0      3      1\n         1      0      4\n");
 }
 
 }  // namespace
