@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration gpu browser demo bench clean
+.PHONY: all deps configure build test unit integration deploy lint tidy gpu browser demo bench clean
 
 all: build
 
@@ -23,6 +23,18 @@ unit: build
 integration: build
 	cd $(BUILD_DIR) && ctest -L integration --output-on-failure
 
+# The deployment files by structure (ldd, shellcheck, yamllint on the real build).
+deploy: build
+	cd $(BUILD_DIR) && ctest -L deploy --output-on-failure
+
+# The habits: clang-format, documentation references (seconds).
+lint: build
+	cd $(BUILD_DIR) && ctest -L lint --output-on-failure
+
+# clang-tidy over every tracked .cc file (minutes; .ci/run runs it after the tests).
+tidy: build
+	scripts/check-tidy.sh $(BUILD_DIR)
+
 # CPU vs CUDA comparisons; without a GPU ctest lists them as skipped, saying why.
 gpu: build
 	cd $(BUILD_DIR) && ctest -L gpu --output-on-failure
@@ -34,7 +46,7 @@ browser: build
 	cd $(BUILD_DIR) && ctest -L browser --output-on-failure
 	@grep -h '^SKIPPED: ' $(BUILD_DIR)/Testing/Temporary/LastTest.log || true
 
-test: unit integration gpu browser
+test: lint unit integration deploy gpu browser
 
 # The service end to end: a server on a free loopback port with a temporary data dir,
 # the reference Fashion-MNIST network submitted for one epoch and followed to the end.

@@ -2,7 +2,7 @@
 //
 // Inputs of every layer after the first are spikes, mostly zero, and so are the
 // neuron gradients grad_in_ / grad_w_ (ALGORITHM.md §3, §5; measured in
-// ../shared/docs/PERFORMANCE.md). These kernels visit only the non-zero entries of the
+// docs/PERFORMANCE.md). These kernels visit only the non-zero entries of the
 // sparse operand and multiply each by a contiguous row of the dense operand, held in
 // vector registers (gather form: every output element is accumulated in registers
 // and written once):
