@@ -1,7 +1,7 @@
 #include "core/device.h"
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/registry.h"
 
 namespace edbp {

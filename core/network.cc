@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "core/layers/conv.h"
 #include "core/layers/dropout.h"
 #include "core/layers/linear.h"
@@ -10,7 +11,6 @@
 #include "core/layers/residual.h"
 #include "core/neuron.h"
 #include "kernels/backend.h"
-#include "kernels/check.h"
 
 namespace edbp {
 

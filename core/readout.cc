@@ -1,6 +1,6 @@
 #include "core/readout.h"
 
-#include "kernels/check.h"
+#include "base/check.h"
 
 namespace edbp {
 

@@ -31,6 +31,15 @@ struct Device {
   friend bool operator==(const Device&, const Device&) = default;
 };
 
+// Device memory held by a backend's caching allocator, in bytes (the CUDA backend's;
+// GetDeviceMemoryStats in registry.h reads it).
+struct DeviceMemoryStats {
+  size_t in_use = 0;         // handed out and not yet returned
+  size_t peak_in_use = 0;    // maximum of in_use since creation or the last reset
+  size_t reserved = 0;       // held from the driver: in use + cached
+  size_t peak_reserved = 0;  // maximum of reserved
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -53,31 +62,15 @@ class Backend {
   virtual absl::Status Synchronize() = 0;
 
   // ---- ops (see ops.h for the meaning of each argument) -------------------------
-  virtual absl::Status Fill(const FillArgs& args) = 0;
-  virtual absl::Status Scale(const ScaleArgs& args) = 0;
-  virtual absl::Status Mul(const MulArgs& args) = 0;
-  virtual absl::Status Axpy(const AxpyArgs& args) = 0;
-  virtual absl::Status SumSquares(const SumSquaresArgs& args) = 0;
-  virtual absl::Status ReduceStats(const ReduceStatsArgs& args) = 0;
-  virtual absl::Status SpikeCount(const SpikeCountArgs& args) = 0;
-  virtual absl::Status Gemm(const GemmArgs& args) = 0;
-  virtual absl::Status NeuronForward(const NeuronForwardArgs& args) = 0;
-  virtual absl::Status NeuronBackward(const NeuronBackwardArgs& args) = 0;
-  virtual absl::Status Conv2dForward(const Conv2dForwardArgs& args) = 0;
-  virtual absl::Status Conv2dBackwardData(const Conv2dBackwardDataArgs& args) = 0;
-  virtual absl::Status Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) = 0;
-  virtual absl::Status Pool2dForward(const Pool2dForwardArgs& args) = 0;
-  virtual absl::Status Pool2dBackward(const Pool2dBackwardArgs& args) = 0;
-  virtual absl::Status WeightStdForward(const WeightStdForwardArgs& args) = 0;
-  virtual absl::Status WeightStdBackward(const WeightStdBackwardArgs& args) = 0;
-  virtual absl::Status DropoutApply(const DropoutApplyArgs& args) = 0;
-  virtual absl::Status LabelInject(const LabelInjectArgs& args) = 0;
-  virtual absl::Status CountLoss(const CountLossArgs& args) = 0;
-  virtual absl::Status KernelLoss(const KernelLossArgs& args) = 0;
-  virtual absl::Status TetLoss(const TetLossArgs& args) = 0;
-  virtual absl::Status SgdStep(const SgdStepArgs& args) = 0;
-  virtual absl::Status AdamStep(const AdamStepArgs& args) = 0;
+  // One method per entry of EDBP_KERNEL_OPS: absl::Status Name(const NameArgs& args).
+#define EDBP_OP_PURE_VIRTUAL(Name) virtual absl::Status Name(const Name##Args& args) = 0;
+  EDBP_KERNEL_OPS(EDBP_OP_PURE_VIRTUAL)
+#undef EDBP_OP_PURE_VIRTUAL
 };
+
+// In a backend's class: every op of EDBP_KERNEL_OPS declared as an override.
+#define EDBP_OP_OVERRIDE(Name) absl::Status Name(const Name##Args& args) override;
+#define EDBP_KERNEL_OP_OVERRIDES EDBP_KERNEL_OPS(EDBP_OP_OVERRIDE)
 
 }  // namespace edbp::kernels
 

@@ -7,7 +7,9 @@
 // (C order), time-major where a time axis exists: [T, B, ...].
 //
 // Shapes are checked by the backend entry points; a bad shape is a programmer error
-// (abort), not a Status. Ops never allocate memory that outlives the call.
+// (abort), not a Status. Values that come from outside (LabelInject's labels) are
+// checked in every backend alike and are a Status. Ops never allocate memory that
+// outlives the call.
 #ifndef EDBP_KERNELS_OPS_H_
 #define EDBP_KERNELS_OPS_H_
 
@@ -15,32 +17,44 @@
 
 namespace edbp::kernels {
 
+// The op list, written once: X(Name) per op, in this order. The op's arguments are the
+// struct NameArgs below. Everything that enumerates the ops is generated from it: the
+// enum Op (kName), OpName(), the Backend methods `absl::Status Name(const NameArgs&)`
+// (backend.h), the backends' declarations (EDBP_KERNEL_OP_OVERRIDES) and the CPU
+// backend's dispatch to kernels::cpu::Name. Adding an op: a line here, its NameArgs, its
+// checks (op_checks.h), its CPU file (kernels/cpu/, declared in cpu_ops.h), its CUDA
+// entry (kernels/cuda/cuda_backend.cc and its .cu) and the CPU-vs-CUDA test.
+#define EDBP_KERNEL_OPS(X)                                                            \
+  X(Fill)                 /* out[i] = value */                                        \
+  X(Scale)                /* out[i] = alpha * x[i] */                                 \
+  X(Mul)                  /* out[i] = (a[i] * b[i]) * alpha */                        \
+  X(Axpy)                 /* y[i] += alpha * x[i] */                                  \
+  X(SumSquares)           /* sum of x[i]^2, accumulated in double */                  \
+  X(ReduceStats)          /* sum, sum of squares and max |x| (double, to the host) */ \
+  X(SpikeCount)           /* counts[n] += Σ_{t,b} o[t,b,n] (per-neuron activity) */  \
+  X(Gemm)                 /* C = alpha * op(A) op(B) + beta * C (row-major) */        \
+  X(NeuronForward)        /* ALGORITHM.md §2 */                                      \
+  X(NeuronBackward)       /* ALGORITHM.md §3 */                                      \
+  X(Conv2dForward)        /* y = conv(x, w), no bias, groups 1 */                     \
+  X(Conv2dBackwardData)   /* dx = conv_transpose(dy, w) */                            \
+  X(Conv2dBackwardFilter) /* dw = correlation of x with dy */                         \
+  X(Pool2dForward)        /* avg / max / adjusted_avg (§5), stride = kernel */       \
+  X(Pool2dBackward)       /* the gradient of Pool2dForward */                         \
+  X(WeightStdForward)     /* §4 standardisation */                                   \
+  X(WeightStdBackward)    /* §4 reference (elementwise) or exact backward */         \
+  X(DropoutApply)         /* out = x * mask, mask shared across time (§5) */         \
+  X(LabelInject)          /* output-layer label injection (§5) */                    \
+  X(CountLoss)            /* §8 count loss */                                        \
+  X(KernelLoss)           /* §8 kernel loss */                                       \
+  X(TetLoss)              /* §8 TET loss */                                          \
+  X(SgdStep)              /* §10 SGD (PyTorch semantics) */                          \
+  X(AdamStep)             /* §10 Adam / AdamW (PyTorch semantics) */
+
 enum class Op {
-  kFill,                  // out[i] = value
-  kScale,                 // out[i] = alpha * x[i]
-  kMul,                   // out[i] = (a[i] * b[i]) * alpha
-  kAxpy,                  // y[i] += alpha * x[i]
-  kSumSquares,            // sum of x[i]^2, accumulated in double
-  kReduceStats,           // sum, sum of squares and max |x| (double, to the host)
-  kSpikeCount,            // counts[n] += Σ_{t,b} o[t,b,n] (per-neuron activity)
-  kGemm,                  // C = alpha * op(A) op(B) + beta * C (row-major)
-  kNeuronForward,         // ALGORITHM.md §2
-  kNeuronBackward,        // ALGORITHM.md §3
-  kConv2dForward,         // y = conv(x, w), no bias, groups 1
-  kConv2dBackwardData,    // dx = conv_transpose(dy, w)
-  kConv2dBackwardFilter,  // dw = correlation of x with dy
-  kPool2dForward,         // avg / max / adjusted_avg (§5), stride = kernel
-  kPool2dBackward,
-  kWeightStdForward,   // §4 standardisation
-  kWeightStdBackward,  // §4 reference (elementwise) or exact backward
-  kDropoutApply,       // out = x * mask, mask shared across time (§5)
-  kLabelInject,        // output-layer label injection (§5)
-  kCountLoss,          // §8 count loss
-  kKernelLoss,         // §8 kernel loss
-  kTetLoss,            // §8 TET loss
-  kSgdStep,            // §10 SGD (PyTorch semantics)
-  kAdamStep,           // §10 Adam / AdamW (PyTorch semantics)
-  kNumOps,             // not an op: the number of ops
+#define EDBP_OP_ENUMERATOR(Name) k##Name,
+  EDBP_KERNEL_OPS(EDBP_OP_ENUMERATOR)
+#undef EDBP_OP_ENUMERATOR
+      kNumOps,  // not an op: the number of ops
 };
 
 // Name of an op for logs and errors, e.g. "Conv2dForward".
@@ -269,7 +283,8 @@ struct DropoutApplyArgs {
 // ---- output layer (§5) ---------------------------------------------------------------
 // du, o: [T, batch, classes]; labels: [batch] int32 in backend memory. Rewrites o in
 // place: for each sample, o[t*, b, y] = (du[t*, b, y] != 0) with t* the last step
-// where du > 0.05 (0 if none).
+// where du > 0.05 (0 if none). A label outside [0, classes) is INVALID_ARGUMENT in
+// every backend (the labels come from the data set, not from our own code).
 struct LabelInjectArgs {
   int64_t steps = 0, batch = 0, classes = 0;
   const float* du = nullptr;

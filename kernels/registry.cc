@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cpu/cpu_backend.h"
 #if EDBP_WITH_CUDA
 #include "kernels/cuda/cuda_backend.h"
@@ -96,9 +96,9 @@ absl::StatusOr<DeviceMemoryStats> GetDeviceMemoryStats(const Device& device,
 #if EDBP_WITH_CUDA
   EDBP_ASSIGN_OR_RETURN(Backend* const backend, GetBackend(device));
   CudaBackend* const cuda = static_cast<CudaBackend*>(backend);
-  const CudaMemoryStats s = cuda->MemoryStats();
+  const DeviceMemoryStats s = cuda->MemoryStats();
   if (reset_peak) cuda->ResetPeakMemory();
-  return DeviceMemoryStats{s.in_use, s.peak_in_use, s.reserved, s.peak_reserved};
+  return s;
 #else
   (void)reset_peak;
   return GetBackend(device).status();

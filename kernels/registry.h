@@ -26,13 +26,6 @@ int CudaDeviceCount();
 // UNIMPLEMENTED when this build has no CUDA backend.
 absl::StatusOr<Backend*> GetBackend(const Device& device);
 
-// Device memory held by a CUDA backend's caching allocator, in bytes.
-struct DeviceMemoryStats {
-  size_t in_use = 0;
-  size_t peak_in_use = 0;  // since the backend started or the last reset
-  size_t reserved = 0;     // held from the driver: in use + cached
-  size_t peak_reserved = 0;
-};
 // The statistics of `device`'s backend; with reset_peak the peaks restart from the
 // current values after reading. UNIMPLEMENTED for the CPU; GetBackend's errors.
 absl::StatusOr<DeviceMemoryStats> GetDeviceMemoryStats(const Device& device,

@@ -22,7 +22,7 @@ stage=$2
 here=$(cd "$(dirname "$0")" && pwd)
 base_list="$here/runtime-base-libs.txt"
 
-binaries=(server/edbp-server server/edbp-train client/cli/edbp-client)
+binaries=(bin/edbp-server bin/edbp-train bin/edbp-client)
 for b in "${binaries[@]}"; do
   if [ ! -x "$build/$b" ]; then
     echo "collect-runtime: $build/$b is missing: build first (make build)" >&2

@@ -9,7 +9,7 @@ data=$(mktemp -d /tmp/edbp-demo.XXXXXX)
 config="$data/fashion_mnist_1epoch.yaml"
 sed 's/^  epochs: .*/  epochs: 1/' configs/fashion_mnist.yaml > "$config"
 
-"$build/server/edbp-server" --listen 127.0.0.1:0 --data-dir "$data/server" \
+"$build/bin/edbp-server" --listen 127.0.0.1:0 --data-dir "$data/server" \
   > "$data/server.out" 2> "$data/server.log" &
 server=$!
 cleanup() {
@@ -26,5 +26,5 @@ done
 address=$(sed -n 's/^listening on //p' "$data/server.out")
 [ -n "$address" ] || { echo "edbp-server did not start:"; cat "$data/server.log"; exit 1; }
 echo "edbp-server on $address, data in $data/server"
-"$build/client/cli/edbp-client" --server "$address" submit "$config" \
+"$build/bin/edbp-client" --server "$address" submit "$config" \
   --name fashion_mnist-demo --follow

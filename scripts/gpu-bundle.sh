@@ -39,7 +39,7 @@ if [ ! -f "$build/kernels/cuda/libedbp_kernels_cuda.a" ]; then
   exit 1
 fi
 
-paths=(tests/gpu/gpu_ops_test tests/gpu/gpu_train_test server/edbp-train
+paths=(tests/gpu/gpu_ops_test tests/gpu/gpu_train_test bin/edbp-train
        bench/edbp_train_step_bench)
 
 stage=$(mktemp -d /tmp/edbp-gpu-bundle.XXXXXX)

@@ -23,7 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "kernels/check.h"
+#include "base/check.h"
+#include "base/job_name.h"
 
 namespace edbp::server {
 namespace {
@@ -306,7 +307,7 @@ absl::StatusOr<std::pair<v1::Job, bool>> JobStore::CreateJob(
                                "VALUES(NULLIF(?, ''), 0, 0, X'')",
                                request_id));
   const int64_t id = sqlite3_last_insert_rowid(db_);
-  job.set_name(absl::StrCat("jobs/", id));
+  job.set_name(JobName(id));
   job.set_last_sequence(0);
   EDBP_RETURN_IF_ERROR(StoreJob(db_, kOp, id, job));
   EDBP_RETURN_IF_ERROR(txn.Commit());
@@ -438,16 +439,6 @@ absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> JobStore::Tra
     transitions.emplace_back(static_cast<v1::JobState>(stmt.Int(0)),
                              static_cast<v1::JobState>(stmt.Int(1)));
   }
-}
-
-absl::StatusOr<std::string> JobIdFromName(const std::string& name) {
-  absl::string_view id = name;
-  if (!absl::ConsumePrefix(&id, "jobs/") || id.empty() ||
-      id.find_first_not_of("0123456789") != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid job name \"", name, "\": expected \"jobs/{id}\", id decimal"));
-  }
-  return std::string(id);
 }
 
 }  // namespace edbp::server

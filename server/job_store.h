@@ -82,9 +82,6 @@ class JobStore {
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
 };
 
-// "jobs/17" -> "17"; INVALID_ARGUMENT naming the bad name otherwise.
-absl::StatusOr<std::string> JobIdFromName(const std::string& name);
-
 }  // namespace edbp::server
 
 #endif  // EDBP_SERVER_JOB_STORE_H_

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/data_dir.h"
 
 namespace edbp::server {
 namespace {
@@ -204,7 +205,7 @@ absl::StatusOr<pid_t> Launcher::LaunchHere(const LaunchSpec& spec,
                                             ec ? ec.message() : "not a directory"));
   }
   const std::string workdir_str = workdir.string();
-  const std::string log_path = (workdir / "train.log").string();
+  const std::string log_path = (workdir / kJobLogFile).string();
   std::vector<std::string> arg_strings = {program};
   arg_strings.insert(arg_strings.end(), spec.args.begin(), spec.args.end());
   std::vector<char*> argv = CStrings(arg_strings);

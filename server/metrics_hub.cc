@@ -3,8 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
+#include "base/job_name.h"
 #include "google/protobuf/util/time_util.h"
-#include "kernels/check.h"
 
 namespace edbp::server {
 
@@ -28,7 +29,7 @@ absl::StatusOr<MetricsHub::JobLog*> MetricsHub::LogOf(const std::string& job_id)
 absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Event event) {
   std::lock_guard<std::mutex> lock(mu_);
   EDBP_ASSIGN_OR_RETURN(JobLog * log, LogOf(job_id));
-  event.set_job(absl::StrCat("jobs/", job_id));
+  event.set_job(JobName(job_id));
   event.set_sequence(static_cast<int64_t>(log->events.size()) + 1);
   *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   EDBP_RETURN_IF_ERROR(store_->AppendEvent(event));

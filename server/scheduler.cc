@@ -6,8 +6,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
+#include "base/job_name.h"
+#include "core/train/checkpoint_names.h"
 #include "google/protobuf/util/time_util.h"
-#include "kernels/check.h"
+#include "server/data_dir.h"
 #include "spdlog/spdlog.h"
 
 namespace edbp::server {
@@ -127,11 +130,11 @@ void Scheduler::TrySchedule() {
 
 absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
   EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
-  const fs::path workdir = fs::path(options_.data_dir) / "jobs" / id;
+  const fs::path workdir = JobDirectory(options_.data_dir, id);
   std::error_code ec;
   fs::create_directories(workdir, ec);
   if (ec) return absl::InternalError(absl::StrCat(workdir.string(), ": ", ec.message()));
-  const fs::path config = workdir / "config.yaml";
+  const fs::path config = workdir / kJobConfigFile;
   {
     std::ofstream out(config);
     out << job.config_yaml();
@@ -149,7 +152,7 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
                "--job-id",
                id};
   // A job that ran before resumes from its last checkpoint.
-  if (fs::exists(workdir / "checkpoint_last.safetensors")) {
+  if (fs::exists(workdir / train::kLastCheckpoint)) {
     spec.args.push_back("--resume");
     spec.args.push_back(workdir.string());
   }
@@ -189,7 +192,7 @@ void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
     } else if (draining_) {
       s = SetState(*job, v1::QUEUED, "");  // resumes when the server comes back
     } else {
-      const fs::path log = fs::path(options_.data_dir) / "jobs" / id / "train.log";
+      const fs::path log = JobDirectory(options_.data_dir, id) / kJobLogFile;
       std::string why = absl::StrCat("edbp-train ", exit.Describe());
       const std::string tail = Tail(log, 5);
       if (!tail.empty()) absl::StrAppend(&why, ":\n", tail);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -14,243 +15,244 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "kernels/registry.h"
 #include "server/auth.h"
 #include "server/credentials.h"
-#include "server/flag_spelling.h"
+#include "server/data_dir.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
 #include "server/metrics_hub.h"
 #include "server/prometheus_metrics.h"
 #include "server/scheduler.h"
+#include "server/server_args.h"
 #include "server/service.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "Address of the public API (host:port; port 0 picks a free one, printed at "
-          "start). Loopback by default.");
-ABSL_FLAG(std::string, data_dir, "./edbp-data",
-          "Directory of the job store (edbp.sqlite), the jobs' working directories and "
-          "the worker socket");
-ABSL_FLAG(int, cpu_slots, 1, "Jobs run at once on a machine without GPUs");
-ABSL_FLAG(std::string, train_program, "",
-          "Path of edbp-train (default: next to this binary)");
-ABSL_FLAG(
-    int, grace_seconds, 30,
-    "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
-ABSL_FLAG(std::string, auth_token_file, "",
-          "File holding the bearer token every call must carry (authorization: Bearer "
-          "TOKEN), health checks excepted. At least 16 characters; the file must not be "
-          "readable by others (chmod 600). Default: $EDBP_AUTH_TOKEN, else no token");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve the API over TLS");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
-ABSL_FLAG(std::string, client_ca, "",
-          "PEM CA certificates: require client certificates signed by them (mTLS; needs "
-          "--tls-cert and --tls-key)");
-ABSL_FLAG(bool, insecure, false,
-          "Allow a non-loopback --listen address without authentication (no token, no "
-          "client certificates): anyone who can reach it can use the API");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "Serve Prometheus metrics at http://ADDR/metrics (host:port; port 0 picks a "
-          "free one, printed at start). Default: off");
-ABSL_FLAG(
-    std::string, health_listen, "",
-    "Also serve grpc.health.v1 alone, in plaintext and without a token, on this "
-    "host:port (for Kubernetes gRPC probes when the API uses TLS or mTLS). Default: "
-    "off");
-ABSL_FLAG(std::vector<std::string>, data_roots, {},
-          "Comma-separated directories a job config's data_path must lie in (default: "
-          "/usr/share/datasets and DATA_DIR/datasets)");
-
+namespace edbp::server {
 namespace {
 
-int Fail(const std::string& message) {
-  spdlog::error("{}", message);
-  return 1;
+namespace fs = std::filesystem;
+
+// The public listener's security, settled before anything is created: the token from
+// --auth-token-file or $EDBP_AUTH_TOKEN (then removed from the environment, which job
+// processes inherit), TLS and mTLS.
+absl::StatusOr<ServerSecurity> SettleSecurity(const ServerArgs& args) {
+  std::string token;
+  if (!args.auth_token_file.empty()) {
+    EDBP_ASSIGN_OR_RETURN(token, ReadTokenFile(args.auth_token_file));
+  } else if (const char* env = std::getenv("EDBP_AUTH_TOKEN"); env != nullptr) {
+    EDBP_ASSIGN_OR_RETURN(token, CheckToken(env, "$EDBP_AUTH_TOKEN"));
+  }
+  unsetenv("EDBP_AUTH_TOKEN");
+  ListenSecurity listen;
+  listen.listen = args.listen;
+  listen.token = token;
+  listen.tls_cert = args.tls_cert;
+  listen.tls_key = args.tls_key;
+  listen.client_ca = args.client_ca;
+  listen.insecure = args.insecure;
+  return MakeServerSecurity(listen);
+}
+
+// The scheduler's options: the data dir (created), edbp-train (found), the worker
+// socket, and one slot per GPU, else --cpu-slots CPU slots.
+absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
+                                                      const fs::path& data_dir,
+                                                      int gpus) {
+  std::error_code ec;
+  fs::create_directories(JobsDirectory(data_dir), ec);
+  if (ec) return absl::InternalError(absl::StrCat(data_dir.string(), ": ", ec.message()));
+  SchedulerOptions options;
+  options.data_dir = data_dir.string();
+  options.train_program = args.train_program;
+  if (options.train_program.empty()) {
+    options.train_program =
+        (fs::read_symlink("/proc/self/exe").parent_path() / "edbp-train").string();
+  }
+  if (!fs::exists(options.train_program)) {
+    return absl::NotFoundError(absl::StrCat(
+        "edbp-train not found at ", options.train_program, " (give --train-program)"));
+  }
+  const fs::path socket = WorkerSocketPath(data_dir);
+  fs::remove(socket, ec);
+  options.worker_address = "unix:" + socket.string();
+  options.grace = std::chrono::seconds(args.grace_seconds);
+  for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
+  if (gpus == 0) {
+    for (int c = 0; c < std::max(1, args.cpu_slots); ++c) {
+      options.slots.push_back(absl::StrCat("cpu:", c));
+    }
+  }
+  return options;
+}
+
+// The worker service listens only on the Unix socket, which only this user may open
+// (umask while it is created, then chmod): it needs no token.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartWorkerServer(
+    const std::string& address, WorkerServiceImpl* worker) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  builder.RegisterService(worker);
+  const mode_t old_umask = umask(0077);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  umask(old_umask);
+  if (!server) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  const std::string socket = address.substr(5);  // after "unix:"
+  if (chmod(socket.c_str(), 0600) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot chmod 600 ", socket, ": ", std::strerror(errno)));
+  }
+  return server;
+}
+
+// "host:port" with the port that was bound, for the ready lines.
+std::string BoundAddress(const std::string& requested, int port) {
+  return absl::StrCat(requested.substr(0, requested.rfind(':')), ":", port);
+}
+
+// The running server: everything main() builds, in construction order (destroyed in
+// reverse). Built by Start(); Run() serves until SIGTERM/SIGINT and drains.
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerArgs& args);
+  // Recovers the jobs of the last run, waits for SIGTERM/SIGINT (blocked in every thread
+  // by main), then drains: running jobs checkpoint and are re-queued for the next start.
+  absl::Status Run(const sigset_t& signals);
+
+ private:
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<MetricsHub> hub_;
+  Launcher launcher_;
+  SchedulerOptions options_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<WorkerServiceImpl> worker_;
+  std::unique_ptr<grpc::Server> worker_server_;
+  std::unique_ptr<TrainingServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
+  EDBP_ASSIGN_OR_RETURN(const ServerSecurity security, SettleSecurity(args));
+  const fs::path data_dir = fs::absolute(args.data_dir);
+  const int gpus = kernels::CudaDeviceCount();
+  auto s = std::unique_ptr<Server>(new Server());
+  EDBP_ASSIGN_OR_RETURN(s->options_, MakeSchedulerOptions(args, data_dir, gpus));
+  EDBP_ASSIGN_OR_RETURN(s->store_, JobStore::Open(StorePath(data_dir).string()));
+  s->hub_ = std::make_unique<MetricsHub>(s->store_.get());
+  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), s->hub_.get(),
+                                              &s->launcher_, s->options_);
+  s->metrics_ = std::make_unique<ServerMetrics>(s->store_.get(), s->options_.slots);
+  ServiceOptions service_options;
+  service_options.metrics = s->metrics_.get();
+  service_options.data_roots = args.data_roots;
+  if (service_options.data_roots.empty()) {
+    service_options.data_roots = {"/usr/share/datasets",
+                                  DataSetsDirectory(data_dir).string()};
+  }
+
+  s->worker_ = std::make_unique<WorkerServiceImpl>(s->hub_.get(), s->scheduler_.get(),
+                                                   s->metrics_.get());
+  EDBP_ASSIGN_OR_RETURN(s->worker_server_,
+                        StartWorkerServer(s->options_.worker_address, s->worker_.get()));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  s->service_ = std::make_unique<TrainingServiceImpl>(
+      s->store_.get(), s->hub_.get(), s->scheduler_.get(), data_dir.string(), gpus > 0,
+      service_options);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(args.listen, security.credentials, &port);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", args.listen));
+  }
+  const std::string listening = BoundAddress(args.listen, port);
+  spdlog::info("edbp-server listening on {} ({}; data dir {}, slots {}, edbp-train {})",
+               listening, security.description, data_dir.string(),
+               s->options_.slots.size(), s->options_.train_program);
+
+  std::string ready_lines;  // "health on ...", "metrics on ..."
+  // Health alone, in plaintext: probes that cannot speak TLS or present a certificate.
+  if (!args.health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(args.health_listen, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    s->health_server_ = health_builder.BuildAndStart();
+    if (!s->health_server_ || health_port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("--health-listen ", args.health_listen, ": cannot listen"));
+    }
+    ready_lines +=
+        absl::StrCat("health on ", BoundAddress(args.health_listen, health_port), "\n");
+  }
+  if (!args.metrics_listen.empty()) {
+    EDBP_ASSIGN_OR_RETURN(const int metrics_port,
+                          s->metrics_->Listen(args.metrics_listen));
+    ready_lines += absl::StrCat("metrics on ",
+                                BoundAddress(args.metrics_listen, metrics_port), "\n");
+  }
+  // Printed once everything listens: a reader of "listening on" may connect at once.
+  std::printf("listening on %s\n%s", listening.c_str(), ready_lines.c_str());
+  std::fflush(stdout);
+  return s;
+}
+
+absl::Status Server::Run(const sigset_t& signals) {
+  EDBP_RETURN_IF_ERROR(scheduler_->Recover());
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {}: draining (running jobs checkpoint and are re-queued)", sig);
+  if (health_server_) health_server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  scheduler_->Drain();
+  service_->Shutdown();
+  hub_->WakeAll();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  worker_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (health_server_) health_server_->Shutdown(std::chrono::system_clock::now());
+  spdlog::info("stopped");
+  return absl::OkStatus();
 }
 
 }  // namespace
+}  // namespace edbp::server
 
 int main(int argc, char** argv) {
-  // SIGTERM/SIGINT are taken by sigwait below: block them before any thread exists so
-  // every thread inherits the mask (the launcher unblocks them in job processes).
+  // SIGTERM/SIGINT are taken by sigwait in Server::Run: block them before any thread
+  // exists so every thread inherits the mask (the launcher unblocks them in job
+  // processes).
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  edbp::server::ParseFlags(
-      argc, argv,
-      "the edbp training service.\n"
-      "usage: edbp-server [--listen 127.0.0.1:50051] [--data-dir ./edbp-data] [flags]\n"
-      "security: --auth-token-file FILE (or $EDBP_AUTH_TOKEN), --tls-cert/--tls-key, "
-      "--client-ca (mTLS); a non-loopback --listen needs a token with TLS, --client-ca, "
-      "or --insecure\n"
-      "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
-      "gracefully (running jobs checkpoint and resume at the next start)",
-      "server/server_main.cc");
+  const edbp::server::ServerArgs args = edbp::server::ParseServerArgs(argc, argv);
   // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line (then
   // "health on ..." and "metrics on ..." when those listen).
   spdlog::set_default_logger(spdlog::stderr_color_mt("edbp-server"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
 
-  // The public listener's security is settled before anything is created.
-  std::string token;
-  if (const std::string file = absl::GetFlag(FLAGS_auth_token_file); !file.empty()) {
-    absl::StatusOr<std::string> read = edbp::server::ReadTokenFile(file);
-    if (!read.ok()) return Fail(std::string(read.status().message()));
-    token = *std::move(read);
-  } else if (const char* env = std::getenv("EDBP_AUTH_TOKEN"); env != nullptr) {
-    absl::StatusOr<std::string> checked =
-        edbp::server::CheckToken(env, "$EDBP_AUTH_TOKEN");
-    if (!checked.ok()) return Fail(std::string(checked.status().message()));
-    token = *std::move(checked);
+  absl::StatusOr<std::unique_ptr<edbp::server::Server>> server =
+      edbp::server::Server::Start(args);
+  absl::Status status = server.ok() ? (*server)->Run(signals) : server.status();
+  if (!status.ok()) {
+    spdlog::error("{}", std::string(status.message()));
+    return 1;
   }
-  // Job processes inherit the environment: the token stays in the server.
-  unsetenv("EDBP_AUTH_TOKEN");
-  edbp::server::ListenSecurity listen_security;
-  listen_security.listen = absl::GetFlag(FLAGS_listen);
-  listen_security.token = token;
-  listen_security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
-  listen_security.tls_key = absl::GetFlag(FLAGS_tls_key);
-  listen_security.client_ca = absl::GetFlag(FLAGS_client_ca);
-  listen_security.insecure = absl::GetFlag(FLAGS_insecure);
-  absl::StatusOr<edbp::server::ServerSecurity> security =
-      edbp::server::MakeServerSecurity(listen_security);
-  if (!security.ok()) return Fail(std::string(security.status().message()));
-
-  namespace fs = std::filesystem;
-  const fs::path data_dir = fs::absolute(absl::GetFlag(FLAGS_data_dir));
-  std::error_code ec;
-  fs::create_directories(data_dir / "jobs", ec);
-  if (ec) return Fail(absl::StrCat(data_dir.string(), ": ", ec.message()));
-  std::string train_program = absl::GetFlag(FLAGS_train_program);
-  if (train_program.empty()) {
-    train_program =
-        (fs::read_symlink("/proc/self/exe").parent_path() / "edbp-train").string();
-  }
-  if (!fs::exists(train_program)) {
-    return Fail(absl::StrCat("edbp-train not found at ", train_program,
-                             " (give --train-program)"));
-  }
-
-  auto store = edbp::server::JobStore::Open((data_dir / "edbp.sqlite").string());
-  if (!store.ok()) return Fail(std::string(store.status().message()));
-  edbp::server::MetricsHub hub(store->get());
-  edbp::server::Launcher launcher;
-  edbp::server::SchedulerOptions options;
-  options.data_dir = data_dir.string();
-  options.train_program = train_program;
-  const fs::path socket = data_dir / "worker.sock";
-  fs::remove(socket, ec);
-  options.worker_address = "unix:" + socket.string();
-  options.grace = std::chrono::seconds(absl::GetFlag(FLAGS_grace_seconds));
-  const int gpus = edbp::kernels::CudaDeviceCount();
-  for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
-  if (gpus == 0) {
-    for (int c = 0; c < std::max(1, absl::GetFlag(FLAGS_cpu_slots)); ++c) {
-      options.slots.push_back(absl::StrCat("cpu:", c));
-    }
-  }
-  edbp::server::Scheduler scheduler(store->get(), &hub, &launcher, options);
-
-  edbp::server::ServerMetrics metrics(store->get(), options.slots);
-  edbp::server::ServiceOptions service_options;
-  service_options.metrics = &metrics;
-  service_options.data_roots = absl::GetFlag(FLAGS_data_roots);
-  if (service_options.data_roots.empty()) {
-    service_options.data_roots = {"/usr/share/datasets",
-                                  (data_dir / "datasets").string()};
-  }
-
-  // The worker service listens only on the Unix socket, which only this user may open
-  // (umask while it is created, then chmod): it needs no token.
-  edbp::server::WorkerServiceImpl worker(&hub, &scheduler, &metrics);
-  grpc::ServerBuilder worker_builder;
-  worker_builder.AddListeningPort(options.worker_address,
-                                  grpc::InsecureServerCredentials());
-  worker_builder.RegisterService(&worker);
-  const mode_t old_umask = umask(0077);
-  std::unique_ptr<grpc::Server> worker_server = worker_builder.BuildAndStart();
-  umask(old_umask);
-  if (!worker_server)
-    return Fail(absl::StrCat("cannot listen on ", options.worker_address));
-  if (chmod(socket.c_str(), 0600) != 0) {
-    return Fail(
-        absl::StrCat("cannot chmod 600 ", socket.string(), ": ", std::strerror(errno)));
-  }
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  edbp::server::TrainingServiceImpl service(store->get(), &hub, &scheduler,
-                                            data_dir.string(), gpus > 0, service_options);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), security->credentials, &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return Fail(absl::StrCat("cannot listen on ", absl::GetFlag(FLAGS_listen)));
-  }
-  const std::string listen = absl::GetFlag(FLAGS_listen);
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  spdlog::info(
-      "edbp-server listening on {}:{} ({}; data dir {}, slots {}, edbp-train {})", host,
-      port, security->description, data_dir.string(), options.slots.size(),
-      train_program);
-
-  std::string ready_lines;  // "health on ...", "metrics on ..."
-  // Health alone, in plaintext: probes that cannot speak TLS or present a certificate.
-  std::unique_ptr<grpc::Server> health_server;
-  if (const std::string health = absl::GetFlag(FLAGS_health_listen); !health.empty()) {
-    grpc::ServerBuilder health_builder;
-    int health_port = 0;
-    health_builder.AddListeningPort(health, grpc::InsecureServerCredentials(),
-                                    &health_port);
-    health_server = health_builder.BuildAndStart();
-    if (!health_server || health_port == 0) {
-      return Fail(absl::StrCat("--health-listen ", health, ": cannot listen"));
-    }
-    ready_lines += absl::StrCat("health on ", health.substr(0, health.rfind(':')), ":",
-                                health_port, "\n");
-  }
-  if (const std::string address = absl::GetFlag(FLAGS_metrics_listen); !address.empty()) {
-    absl::StatusOr<int> metrics_port = metrics.Listen(address);
-    if (!metrics_port.ok()) return Fail(std::string(metrics_port.status().message()));
-    ready_lines += absl::StrCat("metrics on ", address.substr(0, address.rfind(':')), ":",
-                                *metrics_port, "\n");
-  }
-  // Printed once everything listens: a reader of "listening on" may connect at once.
-  std::printf("listening on %s:%d\n%s", host.c_str(), port, ready_lines.c_str());
-  std::fflush(stdout);
-
-  const absl::Status recovered = scheduler.Recover();
-  if (!recovered.ok()) return Fail(std::string(recovered.message()));
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("signal {}: draining (running jobs checkpoint and are re-queued)", sig);
-  if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
-  server->GetHealthCheckService()->SetServingStatus(false);
-  scheduler.Drain();
-  service.Shutdown();
-  hub.WakeAll();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  worker_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
-  spdlog::info("stopped");
   return 0;
 }

@@ -7,9 +7,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
+#include "base/job_name.h"
 #include "core/config/config.h"
-#include "kernels/check.h"
+#include "core/train/checkpoint_names.h"
 #include "server/auth.h"
+#include "server/data_dir.h"
 
 namespace edbp::server {
 namespace {
@@ -143,9 +146,8 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
   if (!id.ok()) return ToGrpc(id.status());
   auto job = store_->GetJob(*id);
   if (!job.ok()) return ToGrpc(job.status());
-  const fs::path path =
-      fs::path(data_dir_) / "jobs" / *id /
-      (req->best() ? "checkpoint_best.safetensors" : "checkpoint_last.safetensors");
+  const fs::path path = JobDirectory(data_dir_, *id) /
+                        (req->best() ? train::kBestCheckpoint : train::kLastCheckpoint);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return ToGrpc(absl::NotFoundError(absl::StrCat(

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "base/job_name.h"
 
 namespace edbp::cli {
 namespace {
@@ -279,15 +280,9 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
 }
 
 absl::StatusOr<std::string> NormalizeJobName(const std::string& job) {
-  absl::string_view id = job;
-  if (id.substr(0, 5) == "jobs/") id.remove_prefix(5);
-  uint64_t number = 0;
-  if (id.empty() || id.size() > 19 || id.find_first_not_of("0123456789") != id.npos ||
-      !absl::SimpleAtoi(id, &number)) {
-    return Usage(
-        absl::StrCat("invalid job '", job, "': expected an id (17) or a name (jobs/17)"));
-  }
-  return absl::StrCat("jobs/", id);
+  absl::StatusOr<std::string> name = JobNameFromUserText(job);
+  if (!name.ok()) return Usage(std::string(name.status().message()));
+  return name;
 }
 
 absl::StatusOr<v1::JobState> ParseJobState(const std::string& text) {

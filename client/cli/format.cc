@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
+#include "base/job_name.h"
 
 namespace edbp::cli {
 namespace {
@@ -72,30 +72,12 @@ std::string PadRight(const std::string& text, size_t width) {
   return w >= width ? text : text + std::string(width - w, ' ');
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = false;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  // Fails only for messages that cannot be represented (e.g. bad Any), never ours.
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
-    return "{}";
-  }
-  return json;
-}
-
 std::string StateName(v1::JobState state) {
   const std::string& name = v1::JobState_Name(state);
   return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
 }
 
-std::string JobId(const std::string& name) {
-  constexpr std::string_view kPrefix = "jobs/";
-  return std::string_view(name).substr(0, kPrefix.size()) == kPrefix
-             ? name.substr(kPrefix.size())
-             : name;
-}
+std::string JobId(const std::string& name) { return std::string(ShortJobId(name)); }
 
 std::string FormatTime(const google::protobuf::Timestamp& time) {
   if (time.seconds() == 0 && time.nanos() == 0) return "-";

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client/common/json.h"
 #include "edbp/v1/job.pb.h"
 #include "edbp/v1/metrics.pb.h"
 #include "edbp/v1/training_service.pb.h"
@@ -17,7 +18,7 @@
 namespace edbp::cli {
 
 // The message as one line of JSON (proto field names, every field present), no "\n".
-std::string ToJson(const google::protobuf::Message& message);
+using client::ToJson;
 
 // "QUEUED", "RUNNING", ...
 std::string StateName(v1::JobState state);

@@ -14,11 +14,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/dashboard/json.h"
+#include "base/job_name.h"
+#include "client/common/json.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
 namespace edbp::dashboard {
+
+using client::StatusJson;
+using client::ToJson;
 namespace {
 
 constexpr char kJson[] = "application/json";
@@ -251,7 +255,7 @@ void DashboardServer::Routes() {
   http_->Post(R"(/api/jobs/(\d+)/cancel)", [this](const httplib::Request& req,
                                                   httplib::Response& res) {
     v1::CancelJobRequest request;
-    request.set_name(absl::StrCat("jobs/", req.matches[1].str()));
+    request.set_name(JobName(req.matches[1].str()));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     v1::Job job;
@@ -275,9 +279,9 @@ void DashboardServer::Routes() {
         last_event_id >= from) {
       from = last_event_id + 1;
     }
-    auto stream = std::make_shared<JobStream>(
-        stub_.get(), absl::StrCat("jobs/", req.matches[1].str()), from, options_.backoff,
-        options_.rpc_timeout);
+    auto stream =
+        std::make_shared<JobStream>(stub_.get(), JobName(req.matches[1].str()), from,
+                                    options_.backoff, options_.rpc_timeout);
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "client/dashboard/json.h"
+#include "client/common/json.h"
 
 namespace edbp::dashboard {
+
+using client::DescribeStatus;
 namespace {
 
 // Answers that another attempt cannot change.

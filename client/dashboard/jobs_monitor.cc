@@ -4,10 +4,13 @@
 #include <set>
 #include <utility>
 
-#include "client/dashboard/json.h"
+#include "client/common/json.h"
 #include "nlohmann/json.hpp"
 
 namespace edbp::dashboard {
+
+using client::DescribeStatus;
+using client::ToJson;
 namespace {
 
 constexpr int kPageSize = 1000;  // the server's maximum

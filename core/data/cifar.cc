@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"  // EDBP_ASSIGN_OR_RETURN
+#include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
 
 namespace edbp::data {
 namespace {

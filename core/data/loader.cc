@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "kernels/check.h"
+#include "base/check.h"
 
 namespace edbp::data {
 namespace {

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"  // EDBP_ASSIGN_OR_RETURN
+#include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
 
 namespace edbp::data {
 namespace {

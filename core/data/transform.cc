@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "base/check.h"
 #include "core/data/augment.h"
-#include "kernels/check.h"
 
 namespace edbp::data {
 namespace {

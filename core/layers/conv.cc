@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "base/check.h"
 #include "kernels/backend.h"
-#include "kernels/check.h"
 
 namespace edbp {
 

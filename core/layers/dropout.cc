@@ -3,8 +3,8 @@
 #include <random>
 #include <vector>
 
+#include "base/check.h"
 #include "kernels/backend.h"
-#include "kernels/check.h"
 
 namespace edbp {
 namespace {

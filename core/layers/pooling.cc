@@ -1,7 +1,7 @@
 #include "core/layers/pooling.h"
 
+#include "base/check.h"
 #include "kernels/backend.h"
-#include "kernels/check.h"
 
 namespace edbp {
 namespace {

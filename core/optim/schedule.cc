@@ -3,7 +3,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "kernels/check.h"
+#include "base/check.h"
 
 namespace edbp {
 

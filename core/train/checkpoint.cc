@@ -15,8 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "base/check.h"
 #include "core/io/safetensors.h"
-#include "kernels/check.h"
 
 namespace edbp::train {
 namespace {

@@ -32,8 +32,9 @@ void ConsoleSink::OnEpoch(const EpochMetrics& m) {
   }
   std::fprintf(out_, "%3d/%-3d %9.4f %8.2f%% %10.4f %8.2f%% %10.3g %8.1f %10.1f%s\n",
                static_cast<int>(m.epoch), static_cast<int>(m.epochs), m.train_loss,
-               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy, m.lr,
-               m.seconds, m.train_samples_per_second, m.best ? "  *best" : "");
+               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy,
+               m.learning_rate, m.seconds, m.train_samples_per_second,
+               m.best ? "  *best" : "");
   std::fprintf(out_, "    %-10s %10s %10s %10s %11s %11s %7s %7s %9s %9s\n", "layer",
                "|dW|", "mean dW", "max|dW|", "sum dL/dt>", "sum dL/dx<", "rate", "silent",
                "|W|", "|dW|/|W|");

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "base/check.h"
 #include "core/layers/residual.h"
 #include "kernels/backend.h"
-#include "kernels/check.h"
 
 namespace edbp::train {
 namespace {

@@ -41,7 +41,7 @@ std::string ToJson(const EpochMetrics& m) {
                             {"train_accuracy", m.train_accuracy},
                             {"test_loss", m.test_loss},
                             {"test_accuracy", m.test_accuracy},
-                            {"lr", m.lr},
+                            {"lr", m.learning_rate},
                             {"seconds", m.seconds},
                             {"train_samples_per_second", m.train_samples_per_second},
                             {"test_samples_per_second", m.test_samples_per_second},

@@ -48,8 +48,8 @@ struct EpochMetrics {
   double train_accuracy = 0;  // from the raw outputs (§9), in [0, 1]
   double test_loss = 0;       // mean count/kernel/TET loss per test sample (no injection)
   double test_accuracy = 0;
-  double lr = 0;       // the weights' learning rate this epoch trained at
-  double seconds = 0;  // wall time of train + test
+  double learning_rate = 0;  // of the weights, this epoch (§10)
+  double seconds = 0;        // wall time of train + test
   double train_samples_per_second = 0;
   double test_samples_per_second = 0;
   int64_t train_samples = 0;

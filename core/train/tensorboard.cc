@@ -149,7 +149,7 @@ void TensorBoardSink::OnEpoch(const EpochMetrics& m) {
       {"train/accuracy", static_cast<float>(m.train_accuracy)},
       {"test/loss", static_cast<float>(m.test_loss)},
       {"test/accuracy", static_cast<float>(m.test_accuracy)},
-      {"lr", static_cast<float>(m.lr)},
+      {"lr", static_cast<float>(m.learning_rate)},
       {"epoch_seconds", static_cast<float>(m.seconds)},
   };
   for (const LayerStats& layer : m.layers) {

@@ -5,12 +5,12 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "core/data/loader.h"
 #include "core/data/synthetic.h"
 #include "core/encoding.h"
 #include "core/optim/schedule.h"
 #include "core/readout.h"
-#include "kernels/check.h"
 
 namespace edbp::train {
 namespace {
@@ -272,8 +272,8 @@ absl::Status Trainer::Run() {
     m.epoch = epoch;
     m.epochs = nc.epochs;
     m.n_class = nc.n_class;
-    m.lr = CosineAnnealingLr(nc.lr, epoch, nc.epochs);  // §10
-    absl::Status trained = TrainEpoch(epoch, m.lr, m);
+    m.learning_rate = CosineAnnealingLr(nc.lr, epoch, nc.epochs);  // §10
+    absl::Status trained = TrainEpoch(epoch, m.learning_rate, m);
     if (absl::IsCancelled(trained)) {
       // Keep what was learned; a resume repeats the interrupted epoch.
       if (options_.keep_checkpoints) {

@@ -23,6 +23,7 @@
 #include "core/network.h"
 #include "core/optim/optimizer.h"
 #include "core/train/checkpoint.h"
+#include "core/train/checkpoint_names.h"
 #include "core/train/layer_stats.h"
 #include "core/train/metrics.h"
 
@@ -101,10 +102,6 @@ class Trainer {
   TrainingState state_;
   std::atomic<bool> stop_{false};
 };
-
-// Checkpoint file names inside TrainerOptions::out_dir.
-inline constexpr char kLastCheckpoint[] = "checkpoint_last.safetensors";
-inline constexpr char kBestCheckpoint[] = "checkpoint_best.safetensors";
 
 }  // namespace edbp::train
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace edbp::kernels {
@@ -72,37 +72,26 @@ absl::Status CpuBackend::CopyDeviceToDevice(void* dst, const void* src, size_t b
   return absl::OkStatus();
 }
 
-#define EDBP_CPU_OP(Name, Args)                     \
-  absl::Status CpuBackend::Name(const Args& args) { \
-    cpu::Name(args);                                \
-    return absl::OkStatus();                        \
-  }
+namespace {
 
-EDBP_CPU_OP(Fill, FillArgs)
-EDBP_CPU_OP(Scale, ScaleArgs)
-EDBP_CPU_OP(Mul, MulArgs)
-EDBP_CPU_OP(Axpy, AxpyArgs)
-EDBP_CPU_OP(SumSquares, SumSquaresArgs)
-EDBP_CPU_OP(ReduceStats, ReduceStatsArgs)
-EDBP_CPU_OP(SpikeCount, SpikeCountArgs)
-EDBP_CPU_OP(Gemm, GemmArgs)
-EDBP_CPU_OP(NeuronForward, NeuronForwardArgs)
-EDBP_CPU_OP(NeuronBackward, NeuronBackwardArgs)
-EDBP_CPU_OP(Conv2dForward, Conv2dForwardArgs)
-EDBP_CPU_OP(Conv2dBackwardData, Conv2dBackwardDataArgs)
-EDBP_CPU_OP(Conv2dBackwardFilter, Conv2dBackwardFilterArgs)
-EDBP_CPU_OP(Pool2dForward, Pool2dForwardArgs)
-EDBP_CPU_OP(Pool2dBackward, Pool2dBackwardArgs)
-EDBP_CPU_OP(WeightStdForward, WeightStdForwardArgs)
-EDBP_CPU_OP(WeightStdBackward, WeightStdBackwardArgs)
-EDBP_CPU_OP(DropoutApply, DropoutApplyArgs)
-EDBP_CPU_OP(LabelInject, LabelInjectArgs)
-EDBP_CPU_OP(CountLoss, CountLossArgs)
-EDBP_CPU_OP(KernelLoss, KernelLossArgs)
-EDBP_CPU_OP(TetLoss, TetLossArgs)
-EDBP_CPU_OP(SgdStep, SgdStepArgs)
-EDBP_CPU_OP(AdamStep, AdamStepArgs)
+// The free functions of cpu_ops.h CHECK their shapes and cannot fail otherwise (void);
+// those that take values from outside (LabelInject: the data set's labels) return their
+// Status.
+template <typename Args>
+absl::Status Call(void (*op)(const Args&), const Args& args) {
+  op(args);
+  return absl::OkStatus();
+}
+template <typename Args>
+absl::Status Call(absl::Status (*op)(const Args&), const Args& args) {
+  return op(args);
+}
 
+}  // namespace
+
+#define EDBP_CPU_OP(Name) \
+  absl::Status CpuBackend::Name(const Name##Args& args) { return Call(&cpu::Name, args); }
+EDBP_KERNEL_OPS(EDBP_CPU_OP)
 #undef EDBP_CPU_OP
 
 }  // namespace edbp::kernels

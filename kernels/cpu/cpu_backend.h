@@ -32,33 +32,9 @@ class CpuBackend final : public Backend {
   // Frees every cached block; returns the bytes freed.
   size_t ReleaseCachedMemory();
 
-  absl::Status Fill(const FillArgs& args) override;
-  absl::Status Scale(const ScaleArgs& args) override;
-  absl::Status Mul(const MulArgs& args) override;
-  absl::Status Axpy(const AxpyArgs& args) override;
-  absl::Status SumSquares(const SumSquaresArgs& args) override;
-  absl::Status ReduceStats(const ReduceStatsArgs& args) override;
-  absl::Status SpikeCount(const SpikeCountArgs& args) override;
-  absl::Status Gemm(const GemmArgs& args) override;
-  absl::Status NeuronForward(const NeuronForwardArgs& args) override;
-  absl::Status NeuronBackward(const NeuronBackwardArgs& args) override;
-  absl::Status Conv2dForward(const Conv2dForwardArgs& args) override;
-  absl::Status Conv2dBackwardData(const Conv2dBackwardDataArgs& args) override;
-  absl::Status Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) override;
-  absl::Status Pool2dForward(const Pool2dForwardArgs& args) override;
-  absl::Status Pool2dBackward(const Pool2dBackwardArgs& args) override;
-  absl::Status WeightStdForward(const WeightStdForwardArgs& args) override;
-  absl::Status WeightStdBackward(const WeightStdBackwardArgs& args) override;
-  absl::Status DropoutApply(const DropoutApplyArgs& args) override;
-  absl::Status LabelInject(const LabelInjectArgs& args) override;
-  absl::Status CountLoss(const CountLossArgs& args) override;
-  absl::Status KernelLoss(const KernelLossArgs& args) override;
-  absl::Status TetLoss(const TetLossArgs& args) override;
-  absl::Status SgdStep(const SgdStepArgs& args) override;
-  absl::Status AdamStep(const AdamStepArgs& args) override;
+  EDBP_KERNEL_OP_OVERRIDES  // every op of ops.h
 
- private:
-  std::mutex mu_;
+      private : std::mutex mu_;
   std::unordered_map<void*, size_t> live_;         // guarded by mu_: ptr → bytes
   std::unordered_multimap<size_t, void*> cached_;  // guarded by mu_: bytes → ptr
 };

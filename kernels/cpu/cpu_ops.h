@@ -1,12 +1,14 @@
 // The CPU implementation of every op in ops.h, as free functions over host memory.
 // CpuBackend (cpu_backend.h) forwards to these. Each group lives in its own file,
-// named after it. Shapes are CHECKed; the functions never fail otherwise.
+// named after it. Shapes are CHECKed; the functions never fail otherwise, except where
+// they return a Status (argument values from outside: LabelInject's labels).
 //
 // Threading: every function may run on the ParallelFor pool (parallel.h). Results are
 // deterministic for a given input and independent of the number of threads.
 #ifndef EDBP_KERNELS_CPU_CPU_OPS_H_
 #define EDBP_KERNELS_CPU_CPU_OPS_H_
 
+#include "absl/status/status.h"
 #include "kernels/ops.h"
 
 namespace edbp::kernels::cpu {
@@ -44,8 +46,8 @@ void Pool2dBackward(const Pool2dBackwardArgs& args);
 void WeightStdForward(const WeightStdForwardArgs& args);
 void WeightStdBackward(const WeightStdBackwardArgs& args);
 
-// label_inject.cc (§5)
-void LabelInject(const LabelInjectArgs& args);
+// label_inject.cc (§5). INVALID_ARGUMENT for a label outside [0, classes), as on CUDA.
+absl::Status LabelInject(const LabelInjectArgs& args);
 
 // loss.cc (§8)
 void CountLoss(const CountLossArgs& args);

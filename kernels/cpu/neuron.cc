@@ -14,10 +14,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/neuron_math.h"
 #include "kernels/op_checks.h"
 
 namespace edbp::kernels::cpu {
@@ -33,53 +34,19 @@ using simd::VecI;
 // Neurons per ParallelFor chunk at least (a multiple of kLanes).
 constexpr int64_t kGrain = 4096;
 
-struct ForwardConsts {
-  float decay_m, decay_s, decay_g, theta_s, theta_diff, threshold;
-  bool leaky, exponential;
-};
-
-ForwardConsts MakeForwardConsts(const NeuronParams& p) {
-  return {.decay_m = 1.0f - p.theta_m,
-          .decay_s = 1.0f - p.theta_s,
-          .decay_g = 1.0f - p.theta_grad,
-          .theta_s = p.theta_s,
-          .theta_diff = p.theta_s - p.theta_m,
-          .threshold = p.threshold,
-          .leaky = p.leaky,
-          .exponential = p.exponential};
-}
-
 // §2 for one neuron (the reference recurrence; also the tail after the vector blocks).
-void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i) {
+void ForwardScalar(const NeuronForwardArgs& a, const NeuronForwardConsts& c, int64_t i) {
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
-  float m = 0, s = 0, g = 0, u_prev = 0, count = 0;
+  NeuronForwardState state;
+  float count = 0;
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t idx = t * n + i;
-    const float in = a.input[t * in_stride + i];
-    m = (m + in) * c.decay_m;  // §2
-    s = (s + in) * c.decay_s;
-    g = (g + in) * c.decay_g;
-    float u, du, du_t;
-    if (c.leaky) {
-      u = ((m - s) * c.theta_s) / c.theta_diff;  // §2: evaluated in this order
-      du = u - u_prev;
-      du_t = c.exponential ? g : du;
-    } else {
-      du_t = g;
-      u = u_prev + g;
-      du = g;
-    }
-    const bool spike = u >= c.threshold;
-    if (a.du != nullptr) a.du[idx] = du;
-    if (a.du_t != nullptr) a.du_t[idx] = du_t;
-    a.o[idx] = spike ? 1.0f : 0.0f;
-    count += spike ? 1.0f : 0.0f;
-    if (spike) {
-      u_prev = 0;
-      m = s = g = 0;
-    } else {
-      u_prev = u;
-    }
+    const NeuronForwardStep step =
+        NeuronForwardStepOf(state, a.input[t * in_stride + i], c);
+    if (a.du != nullptr) a.du[idx] = step.du;
+    if (a.du_t != nullptr) a.du_t[idx] = step.du_t;
+    a.o[idx] = step.spike ? 1.0f : 0.0f;
+    count += step.spike ? 1.0f : 0.0f;
   }
   if (a.spike_count != nullptr) a.spike_count[i] = count;
 }
@@ -87,8 +54,9 @@ void ForwardScalar(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t i
 // §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar;
 // du is stored when kStoreDu, du_t when kStoreDuT, the spike counts when kCount.
 template <bool kStoreDu, bool kStoreDuT, bool kCount>
-EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardConsts& c,
-                                   int64_t begin, int64_t end) {
+EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a,
+                                   const NeuronForwardConsts& c, int64_t begin,
+                                   int64_t end) {
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
   const VecF decay_m = Splat(c.decay_m), decay_s = Splat(c.decay_s),
              decay_g = Splat(c.decay_g), theta_s = Splat(c.theta_s),
@@ -128,8 +96,9 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a, const ForwardCons
 }
 
 template <bool kCount>
-EDBP_INLINE void ForwardBlocksOutputs(const NeuronForwardArgs& a, const ForwardConsts& c,
-                                      int64_t begin, int64_t end) {
+EDBP_INLINE void ForwardBlocksOutputs(const NeuronForwardArgs& a,
+                                      const NeuronForwardConsts& c, int64_t begin,
+                                      int64_t end) {
   if (a.du_t != nullptr) {
     ForwardBlocksImpl<true, true, kCount>(a, c, begin, end);
   } else if (a.du != nullptr) {
@@ -140,8 +109,8 @@ EDBP_INLINE void ForwardBlocksOutputs(const NeuronForwardArgs& a, const ForwardC
 }
 
 EDBP_CPU_CLONES
-void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t begin,
-                   int64_t end) {
+void ForwardBlocks(const NeuronForwardArgs& a, const NeuronForwardConsts& c,
+                   int64_t begin, int64_t end) {
   if (a.spike_count != nullptr) {
     ForwardBlocksOutputs<true>(a, c, begin, end);
   } else {
@@ -153,29 +122,15 @@ void ForwardBlocks(const NeuronForwardArgs& a, const ForwardConsts& c, int64_t b
 void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
   const int64_t n = a.n;
   const float lo_t = -a.max_dudt_inv;
-  bool spiked = false;
-  float gw = 0, gt = 0, sum = 0;
-  int64_t k = 0;
+  NeuronBackwardState state;
+  float sum = 0;
   for (int64_t t = a.steps - 1; t >= 0; --t) {
     const int64_t idx = t * n + i;
-    const bool out = a.o[idx] != 0.0f;
-    spiked |= out;
-    if (out) {
-      // §3: -1/0 = -inf clamps to the low end; IEEE semantics required.
-      const float pu = std::clamp(-1.0f / a.du[idx], -4.0f, 0.0f);
-      gw = a.e[idx] * pu;
-      if (a.grad_in != nullptr) {
-        const float put = std::clamp(-1.0f / a.du_t[idx], lo_t, 0.0f);
-        gt = a.e[idx] * put;
-      }
-      k = 0;
-    } else {
-      k = std::min(k + 1, a.steps);  // syn_a[T] = partial_a[T] = 0 (§1)
-    }
-    const float g = spiked ? gw * a.syn_a[k] : 0.0f;
+    const float g = NeuronBackwardStepOf(
+        state, a.o[idx] != 0.0f, a.e, a.du, a.du_t, idx, lo_t, a.steps, a.syn_a,
+        a.partial_a, a.grad_in != nullptr ? a.grad_in + idx : nullptr);
     if (a.grad_w != nullptr) a.grad_w[idx] = g;
     sum += g;
-    if (a.grad_in != nullptr) a.grad_in[idx] = spiked ? gt * a.partial_a[k] : 0.0f;
   }
   if (a.grad_w_sum != nullptr) a.grad_w_sum[i] = sum;
 }
@@ -282,7 +237,7 @@ void ForNeurons(int64_t n, VectorFn vector_fn, ScalarFn scalar_fn) {
 
 void NeuronForward(const NeuronForwardArgs& a) {
   CheckNeuronForwardArgs(a);
-  const ForwardConsts c = MakeForwardConsts(a.params);
+  const NeuronForwardConsts c = MakeNeuronForwardConsts(a.params);
   ForNeurons(
       a.n, [&](int64_t begin, int64_t end) { ForwardBlocks(a, c, begin, end); },
       [&](int64_t i) { ForwardScalar(a, c, i); });

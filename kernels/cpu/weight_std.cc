@@ -5,7 +5,7 @@
 // elementwise float32 formulas are those of §4, lane by lane.
 #include <cmath>
 
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_allocator.h"
@@ -137,10 +137,7 @@ absl::Status CudaBackend::Synchronize() {
   return absl::OkStatus();
 }
 
-CudaMemoryStats CudaBackend::MemoryStats() const {
-  const cuda::AllocatorStats s = impl_->allocator.stats();
-  return CudaMemoryStats{s.in_use, s.peak_in_use, s.reserved, s.peak_reserved};
-}
+DeviceMemoryStats CudaBackend::MemoryStats() const { return impl_->allocator.stats(); }
 
 void CudaBackend::ResetPeakMemory() { impl_->allocator.ResetPeak(); }
 

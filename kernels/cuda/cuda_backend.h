@@ -16,8 +16,8 @@
 //   error of an asynchronous kernel may surface at the next call that waits. After an
 //   error the job should stop: a sticky CUDA error poisons the context.
 // - CopyDeviceToDevice ranges must not overlap (the CPU allows it; core/ never does).
-// - LabelInject returns INVALID_ARGUMENT for a label outside [0, classes) where the CPU
-//   aborts.
+// - LabelInject returns INVALID_ARGUMENT for a label outside [0, classes), as the CPU
+//   backend does (ops.h).
 // - Not thread-safe (backend.h); Deallocate may be called from any thread.
 #ifndef EDBP_KERNELS_CUDA_CUDA_BACKEND_H_
 #define EDBP_KERNELS_CUDA_CUDA_BACKEND_H_
@@ -29,13 +29,6 @@
 #include "kernels/backend.h"
 
 namespace edbp::kernels {
-
-struct CudaMemoryStats {
-  size_t in_use = 0;       // bytes of live allocations
-  size_t peak_in_use = 0;  // maximum of in_use since creation or ResetPeakMemory()
-  size_t reserved = 0;     // bytes held from the driver (live + cached)
-  size_t peak_reserved = 0;
-};
 
 class CudaBackend final : public Backend {
  public:
@@ -54,38 +47,14 @@ class CudaBackend final : public Backend {
   absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override;
 
-  CudaMemoryStats MemoryStats() const;
+  DeviceMemoryStats MemoryStats() const;
   void ResetPeakMemory();
   // Frees the allocator's cached blocks; returns the bytes freed.
   size_t ReleaseCachedMemory();
 
-  absl::Status Fill(const FillArgs& args) override;
-  absl::Status Scale(const ScaleArgs& args) override;
-  absl::Status Mul(const MulArgs& args) override;
-  absl::Status Axpy(const AxpyArgs& args) override;
-  absl::Status SumSquares(const SumSquaresArgs& args) override;
-  absl::Status ReduceStats(const ReduceStatsArgs& args) override;
-  absl::Status SpikeCount(const SpikeCountArgs& args) override;
-  absl::Status Gemm(const GemmArgs& args) override;
-  absl::Status NeuronForward(const NeuronForwardArgs& args) override;
-  absl::Status NeuronBackward(const NeuronBackwardArgs& args) override;
-  absl::Status Conv2dForward(const Conv2dForwardArgs& args) override;
-  absl::Status Conv2dBackwardData(const Conv2dBackwardDataArgs& args) override;
-  absl::Status Conv2dBackwardFilter(const Conv2dBackwardFilterArgs& args) override;
-  absl::Status Pool2dForward(const Pool2dForwardArgs& args) override;
-  absl::Status Pool2dBackward(const Pool2dBackwardArgs& args) override;
-  absl::Status WeightStdForward(const WeightStdForwardArgs& args) override;
-  absl::Status WeightStdBackward(const WeightStdBackwardArgs& args) override;
-  absl::Status DropoutApply(const DropoutApplyArgs& args) override;
-  absl::Status LabelInject(const LabelInjectArgs& args) override;
-  absl::Status CountLoss(const CountLossArgs& args) override;
-  absl::Status KernelLoss(const KernelLossArgs& args) override;
-  absl::Status TetLoss(const TetLossArgs& args) override;
-  absl::Status SgdStep(const SgdStepArgs& args) override;
-  absl::Status AdamStep(const AdamStepArgs& args) override;
+  EDBP_KERNEL_OP_OVERRIDES  // every op of ops.h
 
- private:
-  struct Impl;  // CUDA types live in cuda_backend.cc
+      private : struct Impl;  // CUDA types live in cuda_backend.cc
   explicit CudaBackend(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "base/check.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace edbp::kernels::cuda {
@@ -86,7 +86,7 @@ size_t DeviceAllocator::ReleaseCachedLocked() {
   return freed;
 }
 
-AllocatorStats DeviceAllocator::stats() const {
+DeviceMemoryStats DeviceAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
 }

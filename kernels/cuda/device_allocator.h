@@ -15,15 +15,9 @@
 #include <unordered_map>
 
 #include "absl/status/statusor.h"
+#include "kernels/backend.h"
 
 namespace edbp::kernels::cuda {
-
-struct AllocatorStats {
-  size_t in_use = 0;         // bytes handed out and not yet returned
-  size_t peak_in_use = 0;    // maximum of in_use since creation or ResetPeak()
-  size_t reserved = 0;       // bytes held from cudaMalloc (in use + cached)
-  size_t peak_reserved = 0;  // maximum of reserved
-};
 
 class DeviceAllocator {
  public:
@@ -42,7 +36,7 @@ class DeviceAllocator {
   // cudaFree of every cached block; returns the bytes released.
   size_t ReleaseCached();
 
-  AllocatorStats stats() const;
+  DeviceMemoryStats stats() const;
   void ResetPeak();
 
  private:
@@ -53,7 +47,7 @@ class DeviceAllocator {
   mutable std::mutex mu_;
   std::unordered_map<void*, size_t> live_;         // guarded by mu_: ptr -> rounded bytes
   std::unordered_multimap<size_t, void*> cached_;  // guarded by mu_: rounded bytes -> ptr
-  AllocatorStats stats_;                           // guarded by mu_
+  DeviceMemoryStats stats_;                        // guarded by mu_
 };
 
 // A block from a DeviceAllocator for the duration of one scope (scratch and

@@ -33,7 +33,7 @@ using testing::ReadFile;
 // The flags edbp-server defines (ABSL_FLAG in server_main.cc), plus Abseil's own.
 std::set<std::string> ServerFlags() {
   std::set<std::string> flags = {"flagfile", "help", "helpfull"};
-  const std::string source = ReadFile("server/server_main.cc");
+  const std::string source = ReadFile("server/server_args.cc");
   const std::regex flag(R"(ABSL_FLAG\(\s*[^,]+,\s*(\w+),)");
   for (auto it = std::sregex_iterator(source.begin(), source.end(), flag);
        it != std::sregex_iterator(); ++it) {
@@ -347,7 +347,7 @@ TEST_F(StagedRuntimeTest, ScriptErrors) {
                           " " + (dir_ / "stage").string());
   EXPECT_EQ(missing.code, 1);
   EXPECT_THAT(missing.output,
-              HasSubstr((dir_ / "nothing").string() + "/server/edbp-server is "
+              HasSubstr((dir_ / "nothing").string() + "/bin/edbp-server is "
                                                       "missing: build first"));
 }
 

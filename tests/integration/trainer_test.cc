@@ -79,7 +79,7 @@ void ExpectSameLearning(const EpochMetrics& a, const EpochMetrics& b) {
   EXPECT_EQ(a.train_accuracy, b.train_accuracy);
   EXPECT_EQ(a.test_loss, b.test_loss);
   EXPECT_EQ(a.test_accuracy, b.test_accuracy);
-  EXPECT_EQ(a.lr, b.lr);
+  EXPECT_EQ(a.learning_rate, b.learning_rate);
   EXPECT_EQ(a.confusion, b.confusion);
   ASSERT_EQ(a.layers.size(), b.layers.size());
   for (size_t i = 0; i < a.layers.size(); ++i) {
@@ -111,8 +111,8 @@ TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
   ASSERT_EQ(rest.size(), 1u);
   ExpectSameLearning(a[1], rest[0]);
   // Cosine schedule over 2 epochs (§10): lr, then lr·½(1+cos(π/2)).
-  EXPECT_DOUBLE_EQ(a[0].lr, 0.0005);
-  EXPECT_NEAR(a[1].lr, 0.00025, 1e-12);
+  EXPECT_DOUBLE_EQ(a[0].learning_rate, 0.0005);
+  EXPECT_NEAR(a[1].learning_rate, 0.00025, 1e-12);
 }
 
 TEST_F(TrainerTest, EpochMetricsAreConsistent) {

@@ -1,6 +1,7 @@
 // Label injection (ALGORITHM.md §5) and readout (§9) on hand-made outputs.
 #include <vector>
 
+#include "absl/status/status.h"
 #include "core/readout.h"
 #include "gtest/gtest.h"
 #include "kernels/backend.h"
@@ -46,6 +47,26 @@ TEST(LabelInject, ByHand) {
                                  .o = o.data()})
                   .ok());
   EXPECT_EQ(o, expected);
+}
+
+// A label outside [0, classes) comes from a data set, not from our code: a Status in
+// every backend (the same message as CUDA's, tests/gpu/ops_test.cc), and `o` untouched.
+TEST(LabelInject, ALabelOutsideTheClassesIsInvalidArgument) {
+  const int64_t T = 2, B = 2, C = 3;
+  const std::vector<float> du(T * B * C, 0.5f);
+  for (const int32_t bad : {-1, 3, 1 << 30}) {
+    std::vector<float> o(T * B * C, 0.0f);
+    const std::vector<int32_t> labels = {1, bad};
+    const absl::Status s = Cpu()->LabelInject({.steps = T,
+                                               .batch = B,
+                                               .classes = C,
+                                               .du = du.data(),
+                                               .labels = labels.data(),
+                                               .o = o.data()});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(s.message(), "LabelInject: a label lies outside [0, 3) (ALGORITHM.md §5)");
+    EXPECT_EQ(o, std::vector<float>(T * B * C, 0.0f)) << "label " << bad;
+  }
 }
 
 // Weights for T = 5: 1.1 - t/50 = 1.1, 1.08, 1.06, 1.04, 1.02 (float32).

@@ -456,16 +456,6 @@ TEST_F(JobStoreTest, GetMissingJobIsNotFound) {
   }
 }
 
-TEST(JobIdFromNameTest, ParsesJobsSlashDigits) {
-  ASSERT_OK_AND_ASSIGN(std::string id, JobIdFromName("jobs/12"));
-  EXPECT_EQ(id, "12");
-  for (const char* bad : {"job/1", "jobs/", "jobs/x", "jobs/1x", "jobs/-1", "", "12"}) {
-    const absl::Status status = JobIdFromName(bad).status();
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("\"", bad, "\""))) << bad;
-  }
-}
-
 TEST_F(JobStoreTest, OpenErrorsNameThePath) {
   const std::string unwritable = "/proc/x/edbp.sqlite";
   const absl::Status status = JobStore::Open(unwritable).status();

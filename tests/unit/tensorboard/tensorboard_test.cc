@@ -170,7 +170,7 @@ TEST_F(TensorBoardTest, SinkWritesEpochAndProgressScalars) {
     m.train_accuracy = 0.875;
     m.test_loss = 0.625;
     m.test_accuracy = 0.8125;
-    m.lr = 0.001;
+    m.learning_rate = 0.001;
     m.seconds = 12.5;
     m.layers.resize(2);
     m.layers[0].name = "conv_1";

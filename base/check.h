@@ -3,8 +3,8 @@
 // EDBP_CHECK(cond) << "context"; aborts with file:line when cond is false. Use it only
 // for broken invariants inside the program (a wrong shape passed between our own
 // modules); anything the outside world can cause returns absl::Status instead.
-#ifndef EDBP_KERNELS_CHECK_H_
-#define EDBP_KERNELS_CHECK_H_
+#ifndef EDBP_BASE_CHECK_H_
+#define EDBP_BASE_CHECK_H_
 
 #include <sstream>
 
@@ -46,9 +46,13 @@ class CheckFailure {
 // error.
 #define EDBP_ASSIGN_OR_RETURN(lhs, expr) \
   EDBP_ASSIGN_OR_RETURN_IMPL_(EDBP_STATUS_CONCAT_(edbp_statusor_, __LINE__), lhs, expr)
+// `lhs` may be a declaration (`auto x`) and `var` is a name made by the macro: neither
+// can take the parentheses clang-tidy's bugprone-macro-parentheses asks for.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define EDBP_ASSIGN_OR_RETURN_IMPL_(var, lhs, expr) \
   auto var = (expr);                                \
   if (!var.ok()) return var.status();               \
   lhs = std::move(var).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
-#endif  // EDBP_KERNELS_CHECK_H_
+#endif  // EDBP_BASE_CHECK_H_

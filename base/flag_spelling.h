@@ -1,6 +1,6 @@
 // Command-line parsing shared by edbp-server and edbp-train (Abseil flags).
-#ifndef EDBP_SERVER_FLAG_SPELLING_H_
-#define EDBP_SERVER_FLAG_SPELLING_H_
+#ifndef EDBP_BASE_FLAG_SPELLING_H_
+#define EDBP_BASE_FLAG_SPELLING_H_
 
 #include <algorithm>
 #include <string>
@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 
-namespace edbp::server {
+namespace edbp {
 
 // Abseil flag names use '_'; the documented spelling is '--data-dir'. Rewrites the name
 // part of every "--name[=value]" argument (up to a bare "--") so both work.
@@ -52,6 +52,6 @@ inline std::vector<std::string> ParseFlags(int argc, char** argv, const char* us
   return {positional.begin(), positional.end()};
 }
 
-}  // namespace edbp::server
+}  // namespace edbp
 
-#endif  // EDBP_SERVER_FLAG_SPELLING_H_
+#endif  // EDBP_BASE_FLAG_SPELLING_H_

@@ -1,11 +1,11 @@
-#include "client/dashboard/json.h"
+#include "client/common/json.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 
-namespace edbp::dashboard {
+namespace edbp::client {
 
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
@@ -34,4 +34,4 @@ std::string StatusJson(const grpc::Status& status) {
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace edbp::dashboard
+}  // namespace edbp::client

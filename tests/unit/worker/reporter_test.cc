@@ -13,9 +13,9 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "server/worker_reporter.h"
+#include "worker/worker_reporter.h"
 
-namespace edbp::server {
+namespace edbp::worker {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
@@ -89,7 +89,7 @@ train::EpochMetrics SampleEpoch() {
   m.train_accuracy = 0.75;
   m.test_loss = 0.625;
   m.test_accuracy = 0.8125;
-  m.lr = 0.001;
+  m.learning_rate = 0.001;
   m.seconds = 12.5;
   m.train_samples_per_second = 480.25;
   m.test_samples_per_second = 960.5;
@@ -250,4 +250,4 @@ TEST_F(ReporterTest, UnreachableServerDropsTheRecordQuickly) {
 }
 
 }  // namespace
-}  // namespace edbp::server
+}  // namespace edbp::worker

@@ -6,8 +6,8 @@
 // 200 ms) only on UNAVAILABLE; when they fail the record is dropped with one line on
 // stderr: training never stops for it. Event.job is set to "jobs/{job_id}"; sequence
 // and time are left to the server. Thread-safe (Log may come from another thread).
-#ifndef EDBP_SERVER_WORKER_REPORTER_H_
-#define EDBP_SERVER_WORKER_REPORTER_H_
+#ifndef EDBP_WORKER_WORKER_REPORTER_H_
+#define EDBP_WORKER_WORKER_REPORTER_H_
 
 #include <chrono>
 #include <memory>
@@ -16,15 +16,9 @@
 #include "core/train/metrics.h"
 #include "edbp/v1/training_service.pb.h"
 #include "edbp/v1/worker.grpc.pb.h"
+#include "worker/metrics_proto.h"
 
-namespace edbp::server {
-
-// The conversions the reporter (and the server's tests) use. Every field of the
-// records is mapped, except CheckpointRecord::path (CheckpointSaved has no such field:
-// the server knows the job's directory).
-v1::EpochMetrics ToProto(const train::EpochMetrics& m);
-v1::Progress ToProto(const train::ProgressRecord& r);
-v1::CheckpointSaved ToProto(const train::CheckpointRecord& r);
+namespace edbp::worker {
 
 class WorkerReporter final : public train::MetricsSink {
  public:
@@ -47,6 +41,6 @@ class WorkerReporter final : public train::MetricsSink {
   std::unique_ptr<v1::WorkerService::Stub> stub_;
 };
 
-}  // namespace edbp::server
+}  // namespace edbp::worker
 
-#endif  // EDBP_SERVER_WORKER_REPORTER_H_
+#endif  // EDBP_WORKER_WORKER_REPORTER_H_

@@ -1,0 +1,40 @@
+// The layout of edbp-server's --data-dir, spelled out here only:
+//   edbp.sqlite        the job store (jobs, transitions, events)
+//   worker.sock        the worker service's Unix socket (mode 0600)
+//   datasets/          a default data root of job configs
+//   jobs/<id>/         one job: config.yaml, train.log, checkpoints (core/train/
+//                      checkpoint_names.h), tensorboard/
+#ifndef EDBP_SERVER_DATA_DIR_H_
+#define EDBP_SERVER_DATA_DIR_H_
+
+#include <filesystem>
+#include <string_view>
+
+namespace edbp::server {
+
+inline std::filesystem::path StorePath(const std::filesystem::path& data_dir) {
+  return data_dir / "edbp.sqlite";
+}
+inline std::filesystem::path WorkerSocketPath(const std::filesystem::path& data_dir) {
+  return data_dir / "worker.sock";
+}
+inline std::filesystem::path DataSetsDirectory(const std::filesystem::path& data_dir) {
+  return data_dir / "datasets";
+}
+inline std::filesystem::path JobsDirectory(const std::filesystem::path& data_dir) {
+  return data_dir / "jobs";
+}
+// `id`: the job's id ("17" of "jobs/17", base/job_name.h).
+inline std::filesystem::path JobDirectory(const std::filesystem::path& data_dir,
+                                          std::string_view id) {
+  return JobsDirectory(data_dir) / id;
+}
+
+// Inside a job's directory: the config it runs (written at each start) and its log
+// (stdout and stderr of edbp-train, appended across restarts).
+inline constexpr char kJobConfigFile[] = "config.yaml";
+inline constexpr char kJobLogFile[] = "train.log";
+
+}  // namespace edbp::server
+
+#endif  // EDBP_SERVER_DATA_DIR_H_

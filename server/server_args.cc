@@ -1,0 +1,75 @@
+#include "server/server_args.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "base/flag_spelling.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address of the public API (host:port; port 0 picks a free one, printed at "
+          "start). Loopback by default.");
+ABSL_FLAG(std::string, data_dir, "./edbp-data",
+          "Directory of the job store (edbp.sqlite), the jobs' working directories and "
+          "the worker socket");
+ABSL_FLAG(int, cpu_slots, 1, "Jobs run at once on a machine without GPUs");
+ABSL_FLAG(std::string, train_program, "",
+          "Path of edbp-train (default: next to this binary)");
+ABSL_FLAG(
+    int, grace_seconds, 30,
+    "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token every call must carry (authorization: Bearer "
+          "TOKEN), health checks excepted. At least 16 characters; the file must not be "
+          "readable by others (chmod 600). Default: $EDBP_AUTH_TOKEN, else no token");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve the API over TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, client_ca, "",
+          "PEM CA certificates: require client certificates signed by them (mTLS; needs "
+          "--tls-cert and --tls-key)");
+ABSL_FLAG(bool, insecure, false,
+          "Allow a non-loopback --listen address without authentication (no token, no "
+          "client certificates): anyone who can reach it can use the API");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics at http://ADDR/metrics (host:port; port 0 picks a "
+          "free one, printed at start). Default: off");
+ABSL_FLAG(
+    std::string, health_listen, "",
+    "Also serve grpc.health.v1 alone, in plaintext and without a token, on this "
+    "host:port (for Kubernetes gRPC probes when the API uses TLS or mTLS). Default: "
+    "off");
+ABSL_FLAG(std::vector<std::string>, data_roots, {},
+          "Comma-separated directories a job config's data_path must lie in (default: "
+          "/usr/share/datasets and DATA_DIR/datasets)");
+
+namespace edbp::server {
+
+ServerArgs ParseServerArgs(int argc, char** argv) {
+  ParseFlags(
+      argc, argv,
+      "the edbp training service.\n"
+      "usage: edbp-server [--listen 127.0.0.1:50051] [--data-dir ./edbp-data] [flags]\n"
+      "security: --auth-token-file FILE (or $EDBP_AUTH_TOKEN), --tls-cert/--tls-key, "
+      "--client-ca (mTLS); a non-loopback --listen needs a token with TLS, --client-ca, "
+      "or --insecure\n"
+      "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
+      "gracefully (running jobs checkpoint and resume at the next start)",
+      "server/server_args.cc");
+  ServerArgs args;
+  args.listen = absl::GetFlag(FLAGS_listen);
+  args.data_dir = absl::GetFlag(FLAGS_data_dir);
+  args.cpu_slots = absl::GetFlag(FLAGS_cpu_slots);
+  args.train_program = absl::GetFlag(FLAGS_train_program);
+  args.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);
+  args.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  args.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  args.tls_key = absl::GetFlag(FLAGS_tls_key);
+  args.client_ca = absl::GetFlag(FLAGS_client_ca);
+  args.insecure = absl::GetFlag(FLAGS_insecure);
+  args.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  args.health_listen = absl::GetFlag(FLAGS_health_listen);
+  args.data_roots = absl::GetFlag(FLAGS_data_roots);
+  return args;
+}
+
+}  // namespace edbp::server

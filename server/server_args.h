@@ -1,0 +1,31 @@
+// edbp-server's command line: every flag, parsed once.
+#ifndef EDBP_SERVER_SERVER_ARGS_H_
+#define EDBP_SERVER_SERVER_ARGS_H_
+
+#include <string>
+#include <vector>
+
+namespace edbp::server {
+
+// The flags as given; defaults are those of `edbp-server --help`.
+struct ServerArgs {
+  std::string listen;           // --listen: the public API's host:port
+  std::string data_dir;         // --data-dir, as given (made absolute by the server)
+  int cpu_slots = 1;            // --cpu-slots: jobs at once without GPUs
+  std::string train_program;    // --train-program; empty: edbp-train next to this binary
+  int grace_seconds = 30;       // --grace-seconds: SIGTERM to SIGKILL of a job
+  std::string auth_token_file;  // --auth-token-file; empty: $EDBP_AUTH_TOKEN, else none
+  std::string tls_cert, tls_key, client_ca;
+  bool insecure = false;
+  std::string metrics_listen;  // --metrics-listen; empty: no /metrics
+  std::string health_listen;   // --health-listen; empty: no plaintext health port
+  std::vector<std::string> data_roots;  // --data-roots; empty: the defaults
+};
+
+// Parses argv with both flag spellings (--data-dir, --data_dir). Exits the process for
+// --help and for unknown or malformed flags, as Abseil does.
+ServerArgs ParseServerArgs(int argc, char** argv);
+
+}  // namespace edbp::server
+
+#endif  // EDBP_SERVER_SERVER_ARGS_H_

@@ -1,0 +1,215 @@
+// edbp-train: trains one config end to end (ALGORITHM.md §10), or validates it,
+// evaluates a checkpoint, or writes the gradients of one step for inspection.
+// main() reads as the three steps: parse the command line (train_args.h), build what
+// the run needs (config, backend, metrics sinks, trainer), run the mode.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/check.h"
+#include "core/config/config.h"
+#include "core/device.h"
+#include "core/io/safetensors.h"
+#include "core/train/console.h"
+#include "core/train/metrics.h"
+#include "core/train/tensorboard.h"
+#include "core/train/trainer.h"
+#include "worker/train_args.h"
+#include "worker/worker_reporter.h"
+
+namespace edbp::worker {
+namespace {
+
+std::atomic<train::Trainer*> g_trainer{nullptr};
+
+void OnSignal(int) {
+  if (train::Trainer* t = g_trainer.load()) t->RequestStop();
+}
+
+// The config and the name of the run: the file given, else the one stored in the
+// checkpoint of --resume.
+struct LoadedConfig {
+  // The config's own errors (every field at fault, one per line), printed as they are;
+  // `config` is what was read. A checkpoint that cannot be read is LoadConfig's error.
+  absl::StatusOr<config::Config> config;
+  std::string name;  // runs/<name> is the default --out-dir
+};
+
+absl::StatusOr<LoadedConfig> LoadConfig(const TrainArgs& args,
+                                        const std::string& resume_file) {
+  if (!args.config_path.empty()) {
+    return LoadedConfig{config::LoadConfigFile(args.config_path),
+                        std::filesystem::path(args.config_path).stem().string()};
+  }
+  EDBP_ASSIGN_OR_RETURN(SafeTensors checkpoint, ReadSafeTensors(resume_file));
+  auto it = checkpoint.metadata.find("config");
+  if (it == checkpoint.metadata.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(resume_file, ": no config stored; give the config file"));
+  }
+  return LoadedConfig{config::ParseConfig(it->second, resume_file + "#config"),
+                      std::filesystem::path(args.resume_dir).filename().string()};
+}
+
+train::TrainerOptions MakeTrainerOptions(const TrainArgs& args,
+                                         const std::string& run_name,
+                                         const std::string& resume_file) {
+  train::TrainerOptions options;
+  options.out_dir = args.out_dir;
+  if (options.out_dir.empty()) {
+    options.out_dir = args.resume_dir.empty() ? "runs/" + run_name : args.resume_dir;
+  }
+  options.epochs = args.epochs;
+  options.seed = args.seed;
+  options.data_limit = args.data_limit;
+  options.synthetic_data = args.synthetic_data;
+  options.progress_every = args.progress_every;
+  options.init_weights = args.init_weights;
+  options.resume_from = resume_file;
+  options.keep_checkpoints = args.mode == TrainMode::kTrain;
+  return options;
+}
+
+// Where the records go: the console always; a JSON-lines file, edbp-server's worker
+// service and TensorBoard files where asked for. Owns them; `sink()` feeds them all.
+class Sinks {
+ public:
+  static absl::StatusOr<std::unique_ptr<Sinks>> Open(const TrainArgs& args,
+                                                     const train::TrainerOptions& options,
+                                                     WorkerReporter* reporter) {
+    auto sinks = std::unique_ptr<Sinks>(new Sinks());
+    sinks->all_.push_back(&sinks->console_);
+    if (!args.metrics_jsonl.empty()) {
+      EDBP_ASSIGN_OR_RETURN(sinks->jsonl_, train::JsonlSink::Open(args.metrics_jsonl));
+      sinks->all_.push_back(sinks->jsonl_.get());
+    }
+    if (reporter != nullptr) sinks->all_.push_back(reporter);
+    if (args.tensorboard && options.keep_checkpoints) {
+      const std::string dir =
+          args.tensorboard_dir.empty()
+              ? (std::filesystem::path(options.out_dir) / "tensorboard").string()
+              : args.tensorboard_dir;
+      EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::TensorBoardWriter> writer,
+                            train::TensorBoardWriter::Open(dir));
+      sinks->tensorboard_ = std::make_unique<train::TensorBoardSink>(std::move(writer));
+      sinks->all_.push_back(sinks->tensorboard_.get());
+    }
+    sinks->multi_ = std::make_unique<train::MultiSink>(sinks->all_);
+    return sinks;
+  }
+  train::MetricsSink* sink() { return multi_.get(); }
+
+ private:
+  Sinks() = default;
+  train::ConsoleSink console_{stdout, isatty(fileno(stdout)) != 0};
+  std::unique_ptr<train::JsonlSink> jsonl_;
+  std::unique_ptr<train::TensorBoardSink> tensorboard_;
+  std::vector<train::MetricsSink*> all_;
+  std::unique_ptr<train::MultiSink> multi_;
+};
+
+// Runs the mode on a built trainer; returns the exit status (3: stopped by a signal,
+// checkpoint saved) or the error.
+absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& options,
+                            train::Trainer& trainer, WorkerReporter* reporter) {
+  if (args.mode == TrainMode::kInspect) {
+    EDBP_ASSIGN_OR_RETURN(SafeTensors step, trainer.InspectStep());
+    EDBP_RETURN_IF_ERROR(WriteSafeTensors(args.inspect_step, step));
+    std::printf("loss %.7g\nwrote %s\n", step.tensors.at("loss").data[0],
+                args.inspect_step.c_str());
+    return 0;
+  }
+  if (args.mode == TrainMode::kEvaluate) {
+    EDBP_ASSIGN_OR_RETURN(train::EvalResult result, trainer.Evaluate());
+    std::printf("test accuracy %.2f%%  loss %.4f  (%lld samples, %.0f samples/s)\n%s",
+                100 * result.accuracy, result.loss,
+                static_cast<long long>(result.samples), result.samples_per_second,
+                train::ConfusionTable(result.confusion, result.n_class).c_str());
+    return 0;
+  }
+  g_trainer.store(&trainer);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const absl::Status run = trainer.Run();
+  g_trainer.store(nullptr);
+  if (absl::IsCancelled(run)) {
+    std::printf("\nstopped; checkpoint in %s (resume with --resume %s)\n",
+                options.out_dir.c_str(), options.out_dir.c_str());
+    if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, "stopped on request");
+    return 3;
+  }
+  EDBP_RETURN_IF_ERROR(run);
+  return 0;
+}
+
+// Everything after parsing; errors come back to main, which prints and reports them.
+absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
+  const std::string resume_file =
+      args.resume_dir.empty()
+          ? std::string()
+          : (std::filesystem::path(args.resume_dir) / train::kLastCheckpoint).string();
+  EDBP_ASSIGN_OR_RETURN(LoadedConfig loaded, LoadConfig(args, resume_file));
+  if (!loaded.config.ok()) {
+    const std::string message(loaded.config.status().message());
+    std::fprintf(stderr, "%s\n", message.c_str());
+    if (reporter != nullptr) reporter->Log(v1::LogLine::ERROR, message);
+    return 1;
+  }
+  config::Config& config = *loaded.config;
+  if (args.batch_size > 0) config.network.batch_size = args.batch_size;
+  auto backend = ResolveBackend(config.network.backend);
+  if (args.mode == TrainMode::kValidate) {
+    std::printf("%s", train::NetworkSummary(config).c_str());
+    if (!backend.ok()) return backend.status();
+    std::printf("backend: %s\nconfig OK\n", (*backend)->device().ToString().c_str());
+    return 0;
+  }
+  if (!backend.ok()) return backend.status();
+
+  const train::TrainerOptions options =
+      MakeTrainerOptions(args, loaded.name, resume_file);
+  EDBP_ASSIGN_OR_RETURN(std::unique_ptr<Sinks> sinks,
+                        Sinks::Open(args, options, reporter));
+  const std::string device = (*backend)->device().ToString();
+  std::printf("edbp-train: %s on %s\n", config.source_name.c_str(), device.c_str());
+  if (reporter != nullptr)
+    reporter->Log(v1::LogLine::INFO, "edbp-train started on " + device);
+  EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::Trainer> trainer,
+                        train::Trainer::Create(config, *backend, options, sinks->sink()));
+  return RunMode(args, options, *trainer, reporter);
+}
+
+}  // namespace
+}  // namespace edbp::worker
+
+int main(int argc, char** argv) {
+  using edbp::worker::WorkerReporter;
+  // Line-buffered even into a file (train.log under edbp-server): logs stay current.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const absl::StatusOr<edbp::worker::TrainArgs> args =
+      edbp::worker::ParseTrainArgs(argc, argv);
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
+    return 2;
+  }
+  // With --report-to, failures are reported to the server too.
+  std::unique_ptr<WorkerReporter> reporter;
+  if (!args->report_to.empty()) {
+    reporter = std::make_unique<WorkerReporter>(args->report_to, args->job_id);
+  }
+  const absl::StatusOr<int> code = edbp::worker::Main(*args, reporter.get());
+  if (code.ok()) return *code;
+  const std::string message(code.status().message());
+  std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
+  if (reporter != nullptr) reporter->Log(edbp::v1::LogLine::ERROR, message);
+  return 1;
+}

@@ -1,0 +1,85 @@
+#include "worker/metrics_proto.h"
+
+#include <cstddef>
+
+namespace edbp::worker {
+namespace {
+
+// The number of members of an aggregate: a new member of a record fails the build here
+// until it is mapped below (and the count raised).
+struct AnyField {
+  template <typename T>
+  operator T() const;  // NOLINT(google-explicit-constructor): only in unevaluated braces
+};
+template <typename T, typename... Fields>
+constexpr std::size_t MemberCount() {
+  if constexpr (requires { T{Fields{}..., AnyField{}}; }) {
+    return MemberCount<T, Fields..., AnyField>();
+  } else {
+    return sizeof...(Fields);
+  }
+}
+static_assert(MemberCount<train::EpochMetrics>() == 16,
+              "map the new member of EpochMetrics");
+static_assert(MemberCount<train::LayerStats>() == 11, "map the new member of LayerStats");
+static_assert(MemberCount<train::ProgressRecord>() == 7,
+              "map the new member of ProgressRecord");
+static_assert(MemberCount<train::CheckpointRecord>() == 3,
+              "map the new member of CheckpointRecord");
+
+}  // namespace
+
+v1::EpochMetrics ToProto(const train::EpochMetrics& m) {
+  v1::EpochMetrics p;
+  p.set_epoch(m.epoch);
+  p.set_epochs(m.epochs);
+  p.set_train_loss(m.train_loss);
+  p.set_train_accuracy(m.train_accuracy);
+  p.set_test_loss(m.test_loss);
+  p.set_test_accuracy(m.test_accuracy);
+  p.set_learning_rate(m.learning_rate);
+  p.set_seconds(m.seconds);
+  p.set_train_samples_per_second(m.train_samples_per_second);
+  p.set_test_samples_per_second(m.test_samples_per_second);
+  p.set_train_samples(m.train_samples);
+  p.set_test_samples(m.test_samples);
+  p.set_n_class(m.n_class);
+  p.mutable_confusion()->Add(m.confusion.begin(), m.confusion.end());
+  for (const train::LayerStats& l : m.layers) {
+    v1::LayerGradientStats* s = p.add_layers();
+    s->set_name(l.name);
+    s->set_index(l.index);
+    s->set_grad_norm(l.grad_norm);
+    s->set_grad_mean(l.grad_mean);
+    s->set_grad_max_abs(l.grad_max_abs);
+    s->set_grad_sum_in(l.grad_sum_in);
+    s->set_grad_sum_out(l.grad_sum_out);
+    s->set_firing_rate(l.firing_rate);
+    s->set_silent_fraction(l.silent_fraction);
+    s->set_weight_norm(l.weight_norm);
+    s->set_update_ratio(l.update_ratio);
+  }
+  p.set_best(m.best);
+  return p;
+}
+
+v1::Progress ToProto(const train::ProgressRecord& r) {
+  v1::Progress p;
+  p.set_epoch(r.epoch);
+  p.set_batch(r.batch);
+  p.set_batches(r.batches);
+  p.set_running_loss(r.running_loss);
+  p.set_running_accuracy(r.running_accuracy);
+  p.set_samples_per_second(r.samples_per_second);
+  p.set_eta_seconds(r.eta_seconds);
+  return p;
+}
+
+v1::CheckpointSaved ToProto(const train::CheckpointRecord& r) {
+  v1::CheckpointSaved p;
+  p.set_epoch(r.epoch);
+  p.set_kind(r.kind);
+  return p;
+}
+
+}  // namespace edbp::worker

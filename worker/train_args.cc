@@ -1,0 +1,106 @@
+#include "worker/train_args.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "base/flag_spelling.h"
+
+ABSL_FLAG(std::string, out_dir, "",
+          "Directory for checkpoint_last/best.safetensors (default runs/<config name>)");
+ABSL_FLAG(int64_t, epochs, 0, "Override Network.epochs (0: keep the config's)");
+ABSL_FLAG(int64_t, batch_size, 0, "Override Network.batch_size (0: keep the config's)");
+ABSL_FLAG(uint64_t, seed, 0,
+          "Seed of init, shuffling, augmentation and dropout: same seed, same metrics");
+ABSL_FLAG(std::string, resume, "",
+          "Continue the run in this directory from its checkpoint_last.safetensors "
+          "(the config may then be omitted: the checkpoint's is used)");
+ABSL_FLAG(std::string, init_weights, "",
+          "Load net.* weights from this safetensors file and skip the init bisection");
+ABSL_FLAG(bool, evaluate, false,
+          "Only run the test set (with --init-weights or --resume) and print the "
+          "accuracy and confusion matrix");
+ABSL_FLAG(std::string, metrics_jsonl, "",
+          "Append every record as a JSON line to this file");
+ABSL_FLAG(int64_t, data_limit, 0, "Use only the first N training and N test samples");
+ABSL_FLAG(bool, synthetic_data, false,
+          "Train on random data of the config's shape instead of the data set's files "
+          "(--data-limit samples; default 1000 training, 200 test)");
+ABSL_FLAG(bool, validate, false,
+          "Check the config, print the network summary and exit (non-zero with every "
+          "error when invalid)");
+ABSL_FLAG(std::string, inspect_step, "",
+          "Write one training step (first batch in file order, no augmentation, dropout "
+          "off, labels injected, no optimizer step) to this safetensors file: loss, "
+          "outputs, outputs_raw and every net.{i}.*.grad before clipping");
+ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
+ABSL_FLAG(std::string, report_to, "",
+          "gRPC target of edbp-server's worker service, e.g. unix:/data/worker.sock: "
+          "every record and log line is also reported there (default: no reporting)");
+ABSL_FLAG(std::string, job_id, "", "The job's id, with --report-to (required there)");
+ABSL_FLAG(bool, tensorboard, true,
+          "Write TensorBoard event files (scalars: loss, accuracy, lr, per-layer grad "
+          "norms); --notensorboard turns them off");
+ABSL_FLAG(std::string, tensorboard_dir, "",
+          "Directory of the TensorBoard event files (default <out-dir>/tensorboard)");
+
+namespace edbp::worker {
+
+absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
+  const std::vector<std::string> positional = ParseFlags(
+      argc, argv,
+      "trains a spiking neural network with event-driven backpropagation.\n"
+      "usage: edbp-train CONFIG.yaml [flags]\n"
+      "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
+      "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
+      "flags may be spelled --out-dir or --out_dir\n"
+      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)\n"
+      "environment: EDBP_NUM_THREADS (CPU threads; default the cores available),\n"
+      "  EDBP_SPARSE=auto|off|always|blas (CPU conv/GEMM kernels; default auto: the\n"
+      "  event-driven kernels skip zero spikes where the density pays; off: the same\n"
+      "  kernels and sums without skipping, bit for bit the same results; always:\n"
+      "  skip wherever possible; blas: dense OpenBLAS everywhere)",
+      "worker/train_args.cc");
+  TrainArgs args;
+  args.resume_dir = absl::GetFlag(FLAGS_resume);
+  if (positional.size() > 2 || (positional.size() < 2 && args.resume_dir.empty())) {
+    return absl::InvalidArgumentError(
+        "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)");
+  }
+  if (positional.size() == 2) args.config_path = positional[1];
+  args.report_to = absl::GetFlag(FLAGS_report_to);
+  args.job_id = absl::GetFlag(FLAGS_job_id);
+  if (!args.report_to.empty() && args.job_id.empty()) {
+    return absl::InvalidArgumentError("edbp-train: --report-to needs --job-id");
+  }
+  args.out_dir = absl::GetFlag(FLAGS_out_dir);
+  args.epochs = absl::GetFlag(FLAGS_epochs);
+  args.batch_size = absl::GetFlag(FLAGS_batch_size);
+  args.seed = absl::GetFlag(FLAGS_seed);
+  args.init_weights = absl::GetFlag(FLAGS_init_weights);
+  args.metrics_jsonl = absl::GetFlag(FLAGS_metrics_jsonl);
+  args.data_limit = absl::GetFlag(FLAGS_data_limit);
+  args.synthetic_data = absl::GetFlag(FLAGS_synthetic_data);
+  args.inspect_step = absl::GetFlag(FLAGS_inspect_step);
+  args.progress_every = absl::GetFlag(FLAGS_progress_every);
+  args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
+  args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);
+  // One mode; --validate wins, then --inspect-step, then --evaluate.
+  const bool evaluate = absl::GetFlag(FLAGS_evaluate);
+  if (absl::GetFlag(FLAGS_validate)) {
+    args.mode = TrainMode::kValidate;
+  } else if (!args.inspect_step.empty()) {
+    args.mode = TrainMode::kInspect;
+  } else if (evaluate) {
+    args.mode = TrainMode::kEvaluate;
+  }
+  if (evaluate && args.mode != TrainMode::kValidate && args.init_weights.empty() &&
+      args.resume_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --evaluate needs --init-weights or --resume");
+  }
+  return args;
+}
+
+}  // namespace edbp::worker

@@ -1,0 +1,50 @@
+// edbp-train's command line: what it is asked to do, parsed once.
+#ifndef EDBP_WORKER_TRAIN_ARGS_H_
+#define EDBP_WORKER_TRAIN_ARGS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace edbp::worker {
+
+// What edbp-train does with the config.
+enum class TrainMode {
+  kTrain,     // the epoch loop with checkpoints (the default)
+  kValidate,  // --validate: check the config, print the network summary
+  kEvaluate,  // --evaluate: the test set only, with --init-weights or --resume
+  kInspect,   // --inspect-step FILE: one training step written to FILE
+};
+
+// Every flag and positional argument, as given (empty / 0: not given).
+struct TrainArgs {
+  TrainMode mode = TrainMode::kTrain;
+  std::string config_path;  // CONFIG.yaml; empty with --resume: the checkpoint's config
+  std::string resume_dir;   // --resume
+  std::string out_dir;      // --out-dir
+  int64_t epochs = 0;       // --epochs: overrides Network.epochs when > 0
+  int64_t batch_size = 0;   // --batch-size: overrides Network.batch_size when > 0
+  uint64_t seed = 0;
+  std::string init_weights;
+  std::string metrics_jsonl;
+  int64_t data_limit = 0;
+  bool synthetic_data = false;
+  std::string inspect_step;  // the file of kInspect
+  int64_t progress_every = 20;
+  std::string report_to;  // --report-to: edbp-server's worker service
+  std::string job_id;     // --job-id, required with --report-to
+  bool tensorboard = true;
+  std::string tensorboard_dir;
+};
+
+// Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process for
+// --help and for unknown or malformed flags, as Abseil does. A command line that parses
+// but asks for something impossible (no config and no --resume, --report-to without
+// --job-id, --evaluate without weights) is INVALID_ARGUMENT with a one-line message:
+// edbp-train exits 2 on it.
+absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
+
+}  // namespace edbp::worker
+
+#endif  // EDBP_WORKER_TRAIN_ARGS_H_
