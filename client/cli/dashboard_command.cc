@@ -172,8 +172,9 @@ int RunDashboardCommand(const std::vector<std::string>& args, std::ostream& out,
   }
 #if !EDBP_WITH_DASHBOARD
   err << "edbp-client: this edbp-client was built without the dashboard (node, npm or "
-         "cpp-httplib were missing at build time, or EDBP_DASHBOARD=OFF); install them "
-         "(scripts/install-deps.sh) and rebuild\n";
+         "cpp-httplib were missing at build time, `npm ci` could not install the page's "
+         "packages, or EDBP_DASHBOARD=OFF; the configure step's warning says which); "
+         "install them (scripts/install-deps.sh) and rebuild\n";
   return static_cast<int>(ExitCode::kFailed);
 #else
   absl::StatusOr<dashboard::ListenAddress> listen =
