@@ -20,7 +20,7 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 std::string DescribeStatus(const grpc::Status& status) {
-  const std::string code =
+  std::string code =
       absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
   if (status.error_message().empty()) return code;
   return absl::StrCat(code, ": ", status.error_message());

@@ -261,6 +261,8 @@ void ApplyAugmentOp(ImageU8& image, AugmentOp op, double magnitude) {
       const std::vector<uint8_t> grey = Grey(image);
       double sum = 0;
       for (const uint8_t v : grey) sum += v;
+      // PIL's int(mean + 0.5): the mean is >= 0, so this rounds half up as PIL does.
+      // NOLINTNEXTLINE(bugprone-incorrect-roundings)
       const int mean = static_cast<int>(sum / static_cast<double>(grey.size()) + 0.5);
       Blend(image, std::vector<uint8_t>(image.pixels.size(), static_cast<uint8_t>(mean)),
             static_cast<float>(1.0 + magnitude));
@@ -282,8 +284,10 @@ void ApplyAugmentOp(ImageU8& image, AugmentOp op, double magnitude) {
 double MagnitudeOf(AugmentOp op, int bin) {
   EDBP_CHECK(bin >= 0 && bin < 10) << bin;
   switch (op) {
-    case AugmentOp::kPosterize:
-      return 8 - bin / 2;  // 8 - round(bin / 2.25): 8,8,7,7,6,6,5,5,4,4
+    case AugmentOp::kPosterize: {
+      const int bits = 8 - bin / 2;  // 8 - round(bin / 2.25): 8,8,7,7,6,6,5,5,4,4
+      return bits;
+    }
     case AugmentOp::kRotate:
       return Linspace10(0.0f, 30.0f, bin);
     case AugmentOp::kSolarize:

@@ -8,8 +8,7 @@ namespace {
 absl::Status Make(bool out_of_memory, const char* call, const char* file, int line,
                   const std::string& what) {
   std::string msg = absl::StrCat(call, " failed at ", file, ":", line, ": ", what);
-  return out_of_memory ? absl::ResourceExhaustedError(std::move(msg))
-                       : absl::InternalError(std::move(msg));
+  return out_of_memory ? absl::ResourceExhaustedError(msg) : absl::InternalError(msg);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ std::string TrainBin() {
 }
 
 fs::path TempDir() {
-  const fs::path dir =
+  fs::path dir =
       fs::temp_directory_path() / ("edbp_gpu_train_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   return dir;
@@ -114,13 +114,11 @@ TEST(GpuTrain, InspectStepMatchesTheCpu) {
   ASSERT_FALSE(HasFailure());
   for (const Side& side : Sides()) {
     const std::string out = (dir / (std::string(side.name) + ".safetensors")).string();
-    ASSERT_EQ(
-        RunTrain(ConfigFor(dir, side.name, side.backend) + " --seed 1 --init-weights " +
-                     weights + " --out-dir " + (dir / side.name).string() +
-                     DataFlags(50) + " --inspect-step " + out,
-                 &log),
-        0)
-        << log;
+    std::string args = ConfigFor(dir, side.name, side.backend);
+    args.append(" --seed 1 --init-weights ").append(weights);
+    args.append(" --out-dir ").append((dir / side.name).string());
+    args.append(DataFlags(50)).append(" --inspect-step ").append(out);
+    ASSERT_EQ(RunTrain(args, &log), 0) << log;
   }
   absl::StatusOr<SafeTensors> cpu = ReadSafeTensors((dir / "cpu.safetensors").string());
   absl::StatusOr<SafeTensors> cuda = ReadSafeTensors((dir / "gpu.safetensors").string());

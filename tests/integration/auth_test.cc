@@ -66,6 +66,7 @@ class Server {
       flags.insert(flags.begin(), "--data-dir=" + (dir / "data").string());
       flags.insert(flags.begin(), EDBP_SERVER_BIN);
       std::vector<char*> argv;
+      argv.reserve(flags.size() + 1);
       for (std::string& f : flags) argv.push_back(f.data());
       argv.push_back(nullptr);
       execv(EDBP_SERVER_BIN, argv.data());

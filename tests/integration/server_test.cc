@@ -243,6 +243,7 @@ TEST_F(ServerTest, WatchersSeeTheSameStreamAndLateOnesGetTheReplay) {
   const v1::Job job = Create(TinyConfig(3, 600));
   std::vector<std::vector<v1::Event>> seen(53);
   std::vector<std::thread> threads;
+  threads.reserve(51);
   for (int i = 0; i < 50; ++i) {
     threads.emplace_back([&, i] { seen[i] = Watch(job.name()); });
   }

@@ -60,7 +60,7 @@ class TrainerTest : public ::testing::Test {
                                   int64_t stop_after = -1) {
     Recorder rec;
     auto cpu = kernels::GetBackend({});
-    auto t = Trainer::Create(config_, *cpu, options, &rec);
+    auto t = Trainer::Create(config_, *cpu, std::move(options), &rec);
     EXPECT_TRUE(t.ok()) << t.status();
     if (!t.ok()) return {};
     rec.trainer = t->get();

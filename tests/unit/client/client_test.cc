@@ -75,7 +75,7 @@ class ClientTest : public ::testing::Test {
   }
 
   std::string WriteConfig(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
+    std::string path = (dir_ / name).string();
     std::ofstream(path) << text;
     return path;
   }

@@ -16,7 +16,6 @@ namespace edbp::data {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::ReadBytes;
 using testing::TempDirTest;
 using testing::WriteRaw;
 

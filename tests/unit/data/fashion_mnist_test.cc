@@ -1,8 +1,9 @@
 // The real Fashion-MNIST files (Debian's dataset-fashion-mnist): sizes, labels, read
 // time, and normalised samples bit-identical to the reference's inputs.
+#include <bit>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <random>
 #include <vector>
@@ -82,10 +83,13 @@ TEST(FashionMnist, SamplesMatchTheReferenceBitForBit) {
   std::vector<float> sample(784);
   for (int64_t i = 0; i < 50; ++i) {
     MakeSample(train, norm, i, /*augment=*/false, rng, sample.data());
-    ASSERT_EQ(
-        std::memcmp(sample.data(), inputs.data.data() + i * 784, 784 * sizeof(float)), 0)
-        << "sample " << i << ": first value " << sample[0] << " vs "
-        << inputs.data[i * 784];
+    // Bit for bit: the same float32 values, compared as their bits.
+    for (int64_t k = 0; k < 784; ++k) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(sample[k]),
+                std::bit_cast<uint32_t>(inputs.data[i * 784 + k]))
+          << "sample " << i << ", value " << k << ": " << sample[k] << " vs "
+          << inputs.data[i * 784 + k];
+    }
     EXPECT_EQ(static_cast<float>(train.labels[i]), labels.data[i]) << "sample " << i;
   }
   // Spot values: pixel 0 -> -0.1307/0.3081, pixel 255 -> (1 - 0.1307)/0.3081 (float32).

@@ -46,6 +46,7 @@ std::string Encode(const std::vector<Ev>& events) {
 
 std::vector<AtisEvent> ToAtis(const std::vector<Ev>& events) {
   std::vector<AtisEvent> out;
+  out.reserve(events.size());
   for (const Ev& e : events) {
     out.push_back({static_cast<uint8_t>(e.x), static_cast<uint8_t>(e.y),
                    static_cast<uint8_t>(e.p), e.t});

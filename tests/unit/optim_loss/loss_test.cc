@@ -16,7 +16,6 @@ namespace {
 
 using ::testing::ElementsAre;
 
-using testing::Cpu;
 using testing::Host;
 
 Tensor F32(Shape shape, const std::vector<float>& values) {

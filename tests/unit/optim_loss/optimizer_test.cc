@@ -17,15 +17,14 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::FloatNear;
 
-using testing::Cpu;
 using testing::Host;
 
 Tensor F32(const std::vector<float>& values) {
   return testing::MakeTensor({static_cast<int64_t>(values.size())}, values);
 }
 
-Parameter Param(std::string name, std::vector<float> value, std::vector<float> grad,
-                bool is_norm = false) {
+Parameter Param(std::string name, const std::vector<float>& value,
+                const std::vector<float>& grad, bool is_norm = false) {
   return {std::move(name), F32(value), F32(grad), is_norm};
 }
 

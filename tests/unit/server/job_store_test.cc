@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/job_name.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -37,10 +38,14 @@ using ::testing::Pair;
 #define EDBP_TEST_CONCAT_(a, b) EDBP_TEST_CONCAT_INNER_(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(EDBP_TEST_CONCAT_(statusor_, __LINE__), lhs, expr)
+// `lhs` may be a declaration and `var` is a name the macro makes: neither takes the
+// parentheses of bugprone-macro-parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSERT_OK_AND_ASSIGN_IMPL_(var, lhs, expr) \
   auto var = (expr);                               \
   ASSERT_TRUE(var.ok()) << var.status();           \
   lhs = std::move(var).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 v1::Job QueuedJob(const std::string& display_name) {
   v1::Job job;
@@ -65,12 +70,14 @@ v1::Event LogEvent(const std::string& job, int64_t sequence) {
 
 std::vector<std::string> Names(const std::vector<v1::Job>& jobs) {
   std::vector<std::string> names;
+  names.reserve(jobs.size());
   for (const v1::Job& job : jobs) names.push_back(job.name());
   return names;
 }
 
 std::vector<int64_t> Sequences(const std::vector<v1::Event>& events) {
   std::vector<int64_t> sequences;
+  sequences.reserve(events.size());
   for (const v1::Event& event : events) sequences.push_back(event.sequence());
   return sequences;
 }
@@ -425,9 +432,10 @@ TEST_F(JobStoreTest, ConcurrentAppendsOnDifferentJobs) {
     ASSERT_TRUE(store->CreateJob(QueuedJob("a"), "").ok());
   std::vector<int> failures(kThreads, 0);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      const std::string name = absl::StrCat("jobs/", t + 1);
+      const std::string name = JobName(int64_t{t} + 1);
       for (int64_t s = 1; s <= kEvents; ++s) {
         if (!store->AppendEvent(LogEvent(name, s)).ok()) ++failures[t];
         if (!store->GetJob(absl::StrCat(t + 1)).ok()) ++failures[t];

@@ -121,7 +121,7 @@ class CheckpointTest : public ::testing::Test {
   // Writes a weights-only checkpoint of a small network (seed 5) and returns its path.
   std::string WeightsOnly(const std::string& name) {
     auto net = Build(small_, 5);
-    const std::string path = Path(name);
+    std::string path = Path(name);
     EXPECT_TRUE(SaveCheckpoint(path, *net, nullptr, State()).ok());
     return path;
   }
