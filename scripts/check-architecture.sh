@@ -23,7 +23,7 @@ if [ -z "$tree" ]; then
   echo "README.md: no folder tree (second code block of \"## Architecture\")"
   exit 1
 fi
-tracked=$(git ls-files --cached --others --exclude-standard)
+tracked=$(scripts/repo-files.sh)
 bad=0
 complain() { echo "README.md architecture: $1"; bad=1; }
 

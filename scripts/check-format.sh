@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fails (exit 1, one line per file) when a C++ or CUDA file of the repository (tracked,
-# or new and not ignored) differs from what clang-format makes of it with the
-# repository's .clang-format. Run from anywhere in the repository; `--fix` rewrites the
-# files instead. Exit 77 where clang-format or git is missing (ctest: skipped).
+# or new and not ignored, build trees aside: scripts/repo-files.sh) differs from what
+# clang-format makes of it with the repository's .clang-format. Run from anywhere in the
+# repository; `--fix` rewrites the files instead. Exit 77 where clang-format or git is
+# missing (ctest: skipped).
 #
 # usage: scripts/check-format.sh [--fix]
 set -euo pipefail
@@ -24,7 +25,7 @@ if ! git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
   exit 77
 fi
 
-mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.h' '*.cc' '*.cu' '*.cuh')
+mapfile -t files < <(scripts/repo-files.sh '*.h' '*.cc' '*.cu' '*.cuh')
 if [ "$fix" = 1 ]; then
   "$clang_format" -i "${files[@]}"
   echo "formatted ${#files[@]} files"

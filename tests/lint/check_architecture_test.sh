@@ -11,8 +11,8 @@ repo=$(git -C "${1:-$(dirname "$0")}" rev-parse --show-toplevel 2> /dev/null) ||
 tmp=$(mktemp -d /tmp/edbp-arch-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # Files listed but deleted in the work tree are skipped (cp fails for them only).
-git -C "$repo" ls-files --cached --others --exclude-standard -z |
-  (cd "$repo" && xargs -0 cp --parents -t "$tmp" 2> /dev/null) || true
+(cd "$repo" && scripts/repo-files.sh | tr '\n' '\0' |
+  xargs -0 cp --parents -t "$tmp" 2> /dev/null) || true
 git -C "$tmp" init -q && git -C "$tmp" add -A
 failures=0
 expect() {  # expect pass|fail PATTERN DESCRIPTION
@@ -39,5 +39,8 @@ git -C "$tmp" rm -rqf core/newpart
 git -C "$tmp" mv core/tensor.h core/tensor2.h
 expect fail "core/tensor.h is in the tree but not in the repository" "a listed file renamed"
 git -C "$tmp" mv core/tensor2.h core/tensor.h
+mkdir -p "$tmp/b1/gen" && touch "$tmp/b1/CMakeCache.txt" && echo "int x;" > "$tmp/b1/gen/x.cc"
+expect pass "" "a CMake build tree inside the checkout (cmake -B b1) is no folder of the repository"
+rm -rf "$tmp/b1"
 expect pass "" "the copy restored"
 [ "$failures" = 0 ] || exit 1
