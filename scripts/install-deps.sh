@@ -31,6 +31,7 @@ packages=(
   zlib1g-dev dataset-fashion-mnist
   prometheus-cpp-dev libcpp-httplib-dev openssl
   shellcheck yamllint
+  git clang-format clang-tidy
   nodejs chromium
 )
 # npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
