@@ -8,6 +8,7 @@
 #define EDBP_SERVER_DATA_DIR_H_
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace edbp::server {
@@ -17,6 +18,10 @@ inline std::filesystem::path StorePath(const std::filesystem::path& data_dir) {
 }
 inline std::filesystem::path WorkerSocketPath(const std::filesystem::path& data_dir) {
   return data_dir / "worker.sock";
+}
+// The gRPC target of that socket, as edbp-train's --report-to takes it.
+inline std::string WorkerSocketAddress(const std::filesystem::path& data_dir) {
+  return "unix:" + WorkerSocketPath(data_dir).string();
 }
 inline std::filesystem::path DataSetsDirectory(const std::filesystem::path& data_dir) {
   return data_dir / "datasets";

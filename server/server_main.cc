@@ -85,7 +85,7 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
   }
   const fs::path socket = WorkerSocketPath(data_dir);
   fs::remove(socket, ec);
-  options.worker_address = "unix:" + socket.string();
+  options.worker_address = WorkerSocketAddress(data_dir);
   options.grace = std::chrono::seconds(args.grace_seconds);
   for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
   if (gpus == 0) {
@@ -99,7 +99,9 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
 // The worker service listens only on the Unix socket, which only this user may open
 // (umask while it is created, then chmod): it needs no token.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartWorkerServer(
-    const std::string& address, WorkerServiceImpl* worker) {
+    const fs::path& data_dir, WorkerServiceImpl* worker) {
+  const fs::path socket = WorkerSocketPath(data_dir);
+  const std::string address = WorkerSocketAddress(data_dir);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
   builder.RegisterService(worker);
@@ -107,10 +109,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartWorkerServer(
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
   if (!server) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
-  const std::string socket = address.substr(5);  // after "unix:"
   if (chmod(socket.c_str(), 0600) != 0) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot chmod 600 ", socket, ": ", std::strerror(errno)));
+        absl::StrCat("cannot chmod 600 ", socket.string(), ": ", std::strerror(errno)));
   }
   return server;
 }
@@ -164,8 +165,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
 
   s->worker_ = std::make_unique<WorkerServiceImpl>(s->hub_.get(), s->scheduler_.get(),
                                                    s->metrics_.get());
-  EDBP_ASSIGN_OR_RETURN(s->worker_server_,
-                        StartWorkerServer(s->options_.worker_address, s->worker_.get()));
+  EDBP_ASSIGN_OR_RETURN(s->worker_server_, StartWorkerServer(data_dir, s->worker_.get()));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -77,8 +77,6 @@ std::string StateName(v1::JobState state) {
   return name.empty() ? absl::StrCat("STATE_", static_cast<int>(state)) : name;
 }
 
-std::string JobId(const std::string& name) { return std::string(ShortJobId(name)); }
-
 std::string FormatTime(const google::protobuf::Timestamp& time) {
   if (time.seconds() == 0 && time.nanos() == 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(time.seconds()),
@@ -95,8 +93,8 @@ std::string FormatJobTable(const std::vector<v1::Job>& jobs) {
   table.AddRow(
       {"ID", "NAME", "STATE", "PRIORITY", "EPOCH", "BEST_ACC", "DEVICE", "CREATED"});
   for (const v1::Job& job : jobs) {
-    table.AddRow({JobId(job.name()), OrDash(job.display_name()), StateName(job.state()),
-                  absl::StrCat(job.priority()),
+    table.AddRow({std::string(ShortJobId(job.name())), OrDash(job.display_name()),
+                  StateName(job.state()), absl::StrCat(job.priority()),
                   absl::StrCat(job.last_epoch(), "/", job.epochs()),
                   FormatPercent(job.best_test_accuracy()), OrDash(job.device()),
                   FormatTime(job.create_time())});

@@ -23,9 +23,6 @@ using client::ToJson;
 // "QUEUED", "RUNNING", ...
 std::string StateName(v1::JobState state);
 
-// "jobs/17" -> "17"; other names unchanged.
-std::string JobId(const std::string& name);
-
 // Local time "2026-11-30 14:03:07"; "-" when unset.
 std::string FormatTime(const google::protobuf::Timestamp& time);
 

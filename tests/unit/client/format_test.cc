@@ -1,6 +1,7 @@
 // edbp-client's text renderings.
 #include "client/cli/format.h"
 
+#include "base/job_name.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -14,7 +15,7 @@ TEST(FormatTest, SmallValues) {
   EXPECT_EQ(FormatPercent(0.91234), "91.23%");
   EXPECT_EQ(FormatPercent(0), "0.00%");
   EXPECT_EQ(FormatTime(google::protobuf::Timestamp()), "-");
-  EXPECT_EQ(JobId("jobs/17"), "17");
+  EXPECT_EQ(ShortJobId("jobs/17"), "17");
   EXPECT_EQ(StateName(v1::CANCELLED), "CANCELLED");
 }
 
