@@ -1,33 +1,16 @@
 // The neuron's maths for one neuron and one time step (ALGORITHM.md §2, §3), written once
-// for both backends: the CPU's scalar path (kernels/cpu/neuron.cc, which also checks its
-// vector lanes against it bit for bit) and the CUDA kernels (kernels/cuda/neuron.cu) call
-// these same functions, so "the same float operations in the same order" holds by
-// construction. Plain C++ with no CUDA header: under nvcc the functions are also
-// __device__ (the only CUDA spelling outside kernels/cuda/, and no CUDA dependency).
-//
-// Every operation is an IEEE float32 operation evaluated as written: the CPU build has
-// -ffp-contract=off and the CUDA build --fmad=false --prec-div=true (no a*b+c fusion,
-// correctly rounded division).
+// for both backends (see kernels/host_device.h): the CPU's scalar path
+// (kernels/cpu/neuron.cc, which also checks its vector lanes against it bit for bit) and
+// the CUDA kernels (kernels/cuda/neuron.cu) call these same functions.
 #ifndef EDBP_KERNELS_NEURON_MATH_H_
 #define EDBP_KERNELS_NEURON_MATH_H_
 
 #include <cstdint>
 
+#include "kernels/host_device.h"
 #include "kernels/ops.h"
 
-#if defined(__CUDACC__)
-#define EDBP_HOST_DEVICE __host__ __device__
-#else
-#define EDBP_HOST_DEVICE
-#endif
-
 namespace edbp::kernels {
-
-// std::clamp(v, lo, hi) as the CPU's std::clamp evaluates it: v < lo ? lo :
-// (hi < v ? hi : v); a NaN passes through unchanged.
-EDBP_HOST_DEVICE inline float ClampLikeStd(float v, float lo, float hi) {
-  return v < lo ? lo : (hi < v ? hi : v);
-}
 
 // The constants of §2's recurrence, computed once per call.
 struct NeuronForwardConsts {

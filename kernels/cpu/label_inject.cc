@@ -1,8 +1,9 @@
-// Output-layer label injection (ALGORITHM.md §5).
+// Output-layer label injection (ALGORITHM.md §5), over kernels/loss_math.h.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/loss_math.h"
 
 namespace edbp::kernels::cpu {
 
@@ -16,16 +17,7 @@ absl::Status LabelInject(const LabelInjectArgs& a) {
           "LabelInject: a label lies outside [0, ", a.classes, ") (ALGORITHM.md §5)"));
     }
   }
-  const int64_t stride = a.batch * a.classes;
-  for (int64_t b = 0; b < a.batch; ++b) {
-    const int32_t y = a.labels[b];
-    int64_t t_star = 0;  // §5: last t with du > 0.05, 0 if none
-    for (int64_t t = 0; t < a.steps; ++t) {
-      if (a.du[t * stride + b * a.classes + y] > 0.05f) t_star = t;
-    }
-    const int64_t idx = t_star * stride + b * a.classes + y;
-    a.o[idx] = a.du[idx] != 0.0f ? 1.0f : 0.0f;
-  }
+  for (int64_t b = 0; b < a.batch; ++b) LabelInjectSampleOf(a, b);
   return absl::OkStatus();
 }
 

@@ -1,11 +1,10 @@
 // Weight standardisation forward and backward (ALGORITHM.md §4): one block per output
 // channel. The per-channel sums are in double (tree-added here, in order on the CPU:
 // the double sums of a few thousand floats round to the same float32 almost always);
-// every float32 expression is the CPU's (kernels/cpu/weight_std.cc), in its order.
-#include <cmath>
-
+// every float32 expression is the CPU's, from kernels/weight_std_math.h.
 #include "kernels/cuda/kernel_util.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/weight_std_math.h"
 
 namespace edbp::kernels::cuda {
 namespace {
@@ -25,19 +24,15 @@ __global__ void WeightStdForwardKernel(int64_t m, const float* w_all, const floa
     sq += d * d;
   }
   sq = BlockReduce(sq, shared, AddOp{});
-  // §4: var = (unbiased std)², the std rounded to float32 first, as the reference.
-  const float std_f = static_cast<float>(sqrt(sq / static_cast<double>(m - 1)));
-  const float mean = static_cast<float>(mean_d);
-  const float var = std_f * std_f;
-  const float denom = sqrtf(var + 1e-5f);
+  const WeightStdChannel channel = WeightStdChannelOf(mean_d, sq, m);
   const float g = g_all[c];
   const float b = b_all[c];
   float* w_hat = w_hat_all + c * m;
   for (int64_t j = threadIdx.x; j < m; j += blockDim.x)
-    w_hat[j] = (w[j] - mean) / denom * g + b;
+    w_hat[j] = WeightStdForwardOf(w[j], channel, g, b);
   if (threadIdx.x == 0) {
-    mean_out[c] = mean;
-    var_out[c] = var;
+    mean_out[c] = channel.mean;
+    var_out[c] = channel.var;
   }
 }
 
@@ -51,29 +46,23 @@ __global__ void WeightStdBackwardKernel(int64_t m, bool exact, const float* grad
   const float* grad = grad_all + c * m;
   const float* w = w_all + c * m;
   float* grad_w = grad_w_all + c * m;
-  const float m_f = static_cast<float>(m);
   const float mean = mean_all[c];
   const float g = g_all[c];
   const float b = b_all[c];
-  const float std_inv = 1.0f / sqrtf(var_all[c] + 1e-5f);
+  const float std_inv = WeightStdInvStd(var_all[c]);
   double sum_g = 0, sum_gw = 0;
   if (!exact) {
     // §4 reference formulas: elementwise, not summed over the channel.
     for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-      const float w_hat = (w[j] - mean) * std_inv * g + b;  // Ŵ with g and b
       sum_g += grad[j];
-      sum_gw += static_cast<double>(grad[j] * w_hat);
+      sum_gw +=
+          static_cast<double>(WeightStdGradGTermOf(grad[j], w[j], mean, std_inv, g, b));
     }
     sum_g = BlockReduce(sum_g, shared, AddOp{});
     sum_gw = BlockReduce(sum_gw, shared, AddOp{});
-    const float std_inv3 = std_inv * std_inv * std_inv;
-    for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-      const float gp = grad[j] * g;
-      const float centred = w[j] - mean;
-      const float grad_var = gp * centred / m_f * (-0.5f) * std_inv3;
-      const float grad_mean = -gp * std_inv;
-      grad_w[j] = gp * std_inv + grad_var * 2.0f * centred / m_f + grad_mean / m_f;
-    }
+    const WeightStdReferenceConsts k = MakeWeightStdReferenceConsts(mean, g, std_inv, m);
+    for (int64_t j = threadIdx.x; j < m; j += blockDim.x)
+      grad_w[j] = WeightStdReferenceGradWOf(grad[j], w[j], k);
   } else {
     // True gradient (weight_norm_backward: exact), as the CPU computes it.
     double dot = 0;
@@ -83,14 +72,11 @@ __global__ void WeightStdBackwardKernel(int64_t m, bool exact, const float* grad
     }
     sum_g = BlockReduce(sum_g, shared, AddOp{});
     dot = BlockReduce(dot, shared, AddOp{});
-    sum_gw = dot * std_inv;
-    const double r = std_inv;
-    const double mean_grad = sum_g / static_cast<double>(m);
-    const double coef = g * r * r * r * dot / static_cast<double>(m - 1);
-    for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-      grad_w[j] =
-          static_cast<float>(g * r * (grad[j] - mean_grad) - coef * (w[j] - mean));
-    }
+    sum_gw = WeightStdExactGradG(dot, std_inv);
+    const WeightStdExactConsts k =
+        MakeWeightStdExactConsts(mean, g, std_inv, sum_g, dot, m);
+    for (int64_t j = threadIdx.x; j < m; j += blockDim.x)
+      grad_w[j] = WeightStdExactGradWOf(grad[j], w[j], k);
   }
   if (threadIdx.x == 0) {
     grad_b[c] = static_cast<float>(sum_g);
