@@ -183,17 +183,21 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
-                                  const std::string& default_server) {
+// The command line split into its flags (with their values) and positionals.
+struct SplitArgs {
   std::vector<std::string> positionals;
   std::vector<FlagValue> flags;
+};
+
+// Splits `args` by the syntax alone, without applying any flag: the command (a
+// positional) decides which flags are allowed, and it may come after them.
+absl::StatusOr<SplitArgs> Split(const std::vector<std::string>& args) {
+  SplitArgs split;
   bool only_positionals = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (only_positionals || arg.size() < 2 || arg[0] != '-') {
-      positionals.push_back(arg);
+      split.positionals.push_back(arg);
       continue;
     }
     if (arg == "--") {
@@ -215,14 +219,14 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
       if (i + 1 >= args.size()) return Usage(absl::StrCat(name, " needs a value"));
       f.value = args[++i];
     }
-    flags.push_back(std::move(f));
+    split.flags.push_back(std::move(f));
   }
+  return split;
+}
 
-  Options o;
-  o.server = default_server;
-  for (const FlagValue& f : flags) {
-    if (f.spec->flag == Flag::kHelp) return o;  // o.command is kHelp
-  }
+// The command that the first positional names.
+absl::StatusOr<const CommandSpec*> FindCommand(
+    const std::vector<std::string>& positionals) {
   if (positionals.empty()) return Usage("missing command");
   const CommandSpec* command = nullptr;
   for (const CommandSpec& c : kCommands) {
@@ -231,21 +235,32 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
   if (command == nullptr) {
     return Usage(absl::StrCat("unknown command '", positionals[0], "'"));
   }
-  o.command = command->command;
+  return command;
+}
+
+// Applies the flags in command-line order, each only if `command` accepts it.
+absl::Status ApplyFlags(const std::vector<FlagValue>& flags, const CommandSpec& command,
+                        Options& o) {
   for (const FlagValue& f : flags) {
-    if ((f.spec->commands & Bit(o.command)) == 0) {
-      return Usage(absl::StrCat(f.spec->name, " is not a flag of '", command->name, "'"));
+    if ((f.spec->commands & Bit(command.command)) == 0) {
+      return Usage(absl::StrCat(f.spec->name, " is not a flag of '", command.name, "'"));
     }
     if (absl::Status s = ApplyFlag(f, o); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
 
-  const size_t wanted = command->positional.empty() ? 1 : 2;
+// The command's argument (CONFIG.yaml or JOB), and the defaults derived from it. After
+// ApplyFlags: submit's defaults apply only where no flag set a value.
+absl::Status ApplyPositional(const std::vector<std::string>& positionals,
+                             const CommandSpec& command, Options& o) {
+  const size_t wanted = command.positional.empty() ? 1 : 2;
   if (positionals.size() < wanted) {
-    return Usage(absl::StrCat(command->name, ": missing ", command->positional));
+    return Usage(absl::StrCat(command.name, ": missing ", command.positional));
   }
   if (positionals.size() > wanted) {
     return Usage(
-        absl::StrCat(command->name, ": unexpected argument '", positionals[wanted], "'"));
+        absl::StrCat(command.name, ": unexpected argument '", positionals[wanted], "'"));
   }
   switch (o.command) {
     case Command::kSubmit:
@@ -270,12 +285,39 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
     case Command::kHealth:
       break;
   }
+  return absl::OkStatus();
+}
+
+// Flags that are valid alone but not in this combination.
+absl::Status CheckCombinations(const Options& o) {
   if (o.cert.empty() != o.key.empty()) {
     return Usage("--cert and --key go together (a client certificate and its key)");
   }
   if (o.command == Command::kDownload && o.output_file.empty()) {
     return Usage("download: missing -o FILE");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
+                                  const std::string& default_server) {
+  absl::StatusOr<SplitArgs> split = Split(args);
+  if (!split.ok()) return split.status();
+  Options o;
+  o.server = default_server;
+  for (const FlagValue& f : split->flags) {
+    if (f.spec->flag == Flag::kHelp) return o;  // o.command is kHelp
+  }
+  absl::StatusOr<const CommandSpec*> command = FindCommand(split->positionals);
+  if (!command.ok()) return command.status();
+  o.command = (*command)->command;
+  if (absl::Status s = ApplyFlags(split->flags, **command, o); !s.ok()) return s;
+  if (absl::Status s = ApplyPositional(split->positionals, **command, o); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckCombinations(o); !s.ok()) return s;
   return o;
 }
 

@@ -88,58 +88,75 @@ void ReadRequiredFor(MapReader& r, absl::string_view key, bool required, Bound b
   r.Number(key, Need::kOptional, bound, out);
 }
 
-}  // namespace
+// What later reads and the checks across keys need to know of the keys read: whether
+// each one they look at read well, and the data set.
+struct KeysRead {
+  const DatasetInfo* dataset = nullptr;
+  bool n_steps_ok = false;
+  bool t_train_given = false;
+  bool t_train_ok = false;
+  bool loss_ok = false;
+  bool gradient_ok = false;
+  bool forward_ok = false;
+  bool tau_m_ok = false;
+  bool tau_s_ok = false;
+};
 
-NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
-  NetworkSection section;
-  NetworkConfig& c = section.config;
-  MapReader r(node, "Network", errors);
-  r.CheckDuplicates("key");
-  r.CheckUnknown(kNetworkKeys, "Network");
-
+// The run's length and data: epochs, batch size, time steps, data set and paths, backend.
+void ReadRunKeys(MapReader& r, NetworkSection* section, KeysRead* read) {
+  NetworkConfig& c = section->config;
   r.Int("epochs", Need::kRequired, 1, &c.epochs);
   r.Int("batch_size", Need::kRequired, 1, &c.batch_size);
-  const bool n_steps_ok = r.Int("n_steps", Need::kRequired, 1, &c.n_steps);
-  const bool t_train_given = r.Has("t_train");
-  const bool t_train_ok = r.Int("t_train", Need::kOptional, 1, &c.t_train);
-  if (!t_train_given) c.t_train = c.n_steps;  // §0: t_train defaults to n_steps
-  const DatasetInfo* dataset = ReadDataset(r, &section);
+  read->n_steps_ok = r.Int("n_steps", Need::kRequired, 1, &c.n_steps);
+  read->t_train_given = r.Has("t_train");
+  read->t_train_ok = r.Int("t_train", Need::kOptional, 1, &c.t_train);
+  if (!read->t_train_given) c.t_train = c.n_steps;  // §0: t_train defaults to n_steps
+  read->dataset = ReadDataset(r, section);
   r.String("data_path", Need::kOptional, &c.data_path);
   r.String("log_path", Need::kOptional, &c.log_path);
   r.String("cache_path", Need::kOptional, &c.cache_path);  // edbp: event frame cache
   r.Int("data_limit", Need::kOptional, 0, &c.data_limit);  // edbp: 0 = all samples
   r.Enum("backend", Need::kOptional, "backend", BackendChoiceNames(), &c.backend);
+}
+
+// The optimiser, the loss and how its gradient flows back.
+void ReadTrainingKeys(MapReader& r, NetworkSection* section, KeysRead* read) {
+  NetworkConfig& c = section->config;
   r.Enum("optimizer", Need::kRequired, "optimizer", OptimizerTypeNames(), &c.optimizer);
   r.Number("lr", Need::kRequired, Bound::kPositive, &c.lr);
   r.Number("weight_decay", Need::kOptional, Bound::kNonNegative, &c.weight_decay);
   r.Number("avg_spike_init", Need::kOptional, Bound::kPositive, &c.avg_spike_init);
-  const bool loss_ok = r.Enum("loss", Need::kRequired, "loss", LossTypeNames(), &c.loss);
+  read->loss_ok = r.Enum("loss", Need::kRequired, "loss", LossTypeNames(), &c.loss);
   r.Bool("loss_reverse", Need::kOptional, &c.loss_reverse);
   r.Number("norm_grad", Need::kOptional, Bound::kNonNegative, &c.norm_grad);
-  const bool gradient_ok = r.Enum("gradient_type", Need::kRequired, "gradient type",
-                                  GradientTypeNames(), &c.gradient_type);
-  const bool forward_ok = r.Enum("forward_type", Need::kOptional, "forward type",
-                                 ForwardTypeNames(), &c.forward_type);
+  read->gradient_ok = r.Enum("gradient_type", Need::kRequired, "gradient type",
+                             GradientTypeNames(), &c.gradient_type);
+  read->forward_ok = r.Enum("forward_type", Need::kOptional, "forward type",
+                            ForwardTypeNames(), &c.forward_type);
   const bool pooling_given = r.Has("pooling_type");
   const bool pooling_ok = r.Enum("pooling_type", Need::kOptional, "pooling type",
                                  PoolingTypeNames(), &c.pooling_type);
-  section.pooling_type_given = pooling_given && pooling_ok;
-  section.pooling_type_bad = pooling_given && !pooling_ok;
-  section.n_class_ok = r.Int("n_class", Need::kRequired, 2, &c.n_class);
+  section->pooling_type_given = pooling_given && pooling_ok;
+  section->pooling_type_bad = pooling_given && !pooling_ok;
+  section->n_class_ok = r.Int("n_class", Need::kRequired, 2, &c.n_class);
 
   // §8: the count loss needs both targets.
-  const bool count_loss = loss_ok && c.loss == LossType::kCount;
+  const bool count_loss = read->loss_ok && c.loss == LossType::kCount;
   constexpr absl::string_view kCountReason = "loss count needs it, ALGORITHM.md §8";
   ReadRequiredFor(r, "desired_count", count_loss, Bound::kNonNegative, kCountReason,
                   &c.desired_count);
   ReadRequiredFor(r, "undesired_count", count_loss, Bound::kNonNegative, kCountReason,
                   &c.undesired_count);
+}
 
-  const bool tau_m_ok = r.Number("tau_m", Need::kRequired, Bound::kPositive, &c.tau_m);
-  const bool tau_s_ok = r.Number("tau_s", Need::kRequired, Bound::kPositive, &c.tau_s);
+// The neuron model and the input encoding, then the keys edbp rejects.
+void ReadNeuronKeys(MapReader& r, NetworkSection* section, KeysRead* read) {
+  NetworkConfig& c = section->config;
+  read->tau_m_ok = r.Number("tau_m", Need::kRequired, Bound::kPositive, &c.tau_m);
+  read->tau_s_ok = r.Number("tau_s", Need::kRequired, Bound::kPositive, &c.tau_s);
   // §1: exponential gradients decay with tau_grad.
   ReadRequiredFor(r, "tau_grad",
-                  gradient_ok && c.gradient_type == GradientType::kExponential,
+                  read->gradient_ok && c.gradient_type == GradientType::kExponential,
                   Bound::kPositive, "gradient_type exponential needs it, ALGORITHM.md §1",
                   &c.tau_grad);
   r.Number("max_dudt_inv", Need::kOptional, Bound::kPositive, &c.max_dudt_inv);
@@ -154,10 +171,13 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
   if (r.Has("model_import")) {
     r.Error("model_import", "not supported: write the network out in Layers");
   }
+}
 
+// Combinations of valid keys that the neuron model cannot run.
+void CheckNeuronModel(MapReader& r, const NetworkConfig& c, const KeysRead& read) {
   // §0: theta_m = float32(1/tau_m) must differ from theta_s = float32(1/tau_s), or
   // the kernel tables divide by zero.
-  if (tau_m_ok && tau_s_ok &&
+  if (read.tau_m_ok && read.tau_s_ok &&
       static_cast<float>(1 / c.tau_m) == static_cast<float>(1 / c.tau_s)) {
     const std::string got = c.tau_m == c.tau_s
                                 ? absl::StrCat("tau_m = tau_s = ", FormatNumber(c.tau_m))
@@ -169,14 +189,20 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
                                   got));
   }
   // §1: nonleaky neurons have no kernel to differentiate with the original gradient.
-  if (forward_ok && gradient_ok && c.forward_type == ForwardType::kNonleaky &&
+  if (read.forward_ok && read.gradient_ok && c.forward_type == ForwardType::kNonleaky &&
       c.gradient_type == GradientType::kOriginal) {
     r.Error("forward_type",
             "expected leaky with gradient_type original (nonleaky + original is "
             "invalid, ALGORITHM.md §1), got nonleaky");
   }
+}
+
+// Valid keys that do not fit the data set's samples.
+void CheckDatasetFit(MapReader& r, const NetworkConfig& c, const KeysRead& read) {
+  const DatasetInfo* dataset = read.dataset;
+  if (dataset == nullptr) return;
   // §6: a sequence data set (SMNIST) brings its own number of time steps.
-  if (dataset != nullptr && dataset->sequence_length > 0 && n_steps_ok &&
+  if (dataset->sequence_length > 0 && read.n_steps_ok &&
       c.n_steps != dataset->sequence_length) {
     r.Error("n_steps",
             absl::StrCat("expected ", dataset->sequence_length, " (", dataset->name,
@@ -184,19 +210,36 @@ NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
                          " steps), got ", c.n_steps));
   }
   // §6: TTFS encodes static images; event and sequence data arrive as frames.
-  if (dataset != nullptr && (dataset->is_event || dataset->sequence_length > 0) &&
+  if ((dataset->is_event || dataset->sequence_length > 0) &&
       c.encoding == Encoding::kTtfs) {
     r.Error("encoding",
             absl::StrCat("expected None (", dataset->name,
                          " samples are already frames, ALGORITHM.md §6), got TTFS"));
   }
   // §0: for static images t_train != n_steps breaks the test pass.
-  if (dataset != nullptr && !dataset->is_event && t_train_given && t_train_ok &&
-      n_steps_ok && c.t_train != c.n_steps) {
+  if (!dataset->is_event && read.t_train_given && read.t_train_ok && read.n_steps_ok &&
+      c.t_train != c.n_steps) {
     r.Error("t_train",
             absl::StrCat("expected ", c.n_steps, " (= n_steps: ", dataset->name,
                          " is a static data set, ALGORITHM.md §0), got ", c.t_train));
   }
+}
+
+}  // namespace
+
+NetworkSection ParseNetworkSection(const YAML::Node& node, ErrorList* errors) {
+  NetworkSection section;
+  MapReader r(node, "Network", errors);
+  r.CheckDuplicates("key");
+  r.CheckUnknown(kNetworkKeys, "Network");
+
+  // The order of these calls is the order of the errors they record (tests compare it).
+  KeysRead read;
+  ReadRunKeys(r, &section, &read);
+  ReadTrainingKeys(r, &section, &read);
+  ReadNeuronKeys(r, &section, &read);
+  CheckNeuronModel(r, section.config, read);
+  CheckDatasetFit(r, section.config, read);
   return section;
 }
 

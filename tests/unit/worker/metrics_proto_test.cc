@@ -1,7 +1,7 @@
 // worker/metrics_proto.h against the API's descriptors: every field of every message
 // the records map to is set from a record whose members are all non-zero, so a field
 // added to metrics.proto without a mapping fails here. (The values, field by field,
-// are reporter_test's ToProtoMapsEpochMetrics.)
+// are sample_records.h's, checked by reporter_test's ToProtoMapsEpochMetrics.)
 #include "worker/metrics_proto.h"
 
 #include <algorithm>
@@ -11,9 +11,14 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "gtest/gtest.h"
+#include "tests/unit/worker/sample_records.h"
 
 namespace edbp::worker {
 namespace {
+
+using testing::SampleCheckpoint;
+using testing::SampleEpoch;
+using testing::SampleProgress;
 
 // The fields of `message` (and of its sub-messages, each element of repeated ones) that
 // are unset: proto3 scalars at their default, empty repeated fields.
@@ -62,39 +67,18 @@ train::LayerStats FullLayer(int i) {
 }
 
 TEST(MetricsProtoTest, EveryEpochMetricsFieldIsMapped) {
-  const train::EpochMetrics m{.epoch = 2,
-                              .epochs = 7,
-                              .train_loss = 0.5,
-                              .train_accuracy = 0.75,
-                              .test_loss = 0.625,
-                              .test_accuracy = 0.8125,
-                              .learning_rate = 0.001,
-                              .seconds = 12.5,
-                              .train_samples_per_second = 480.25,
-                              .test_samples_per_second = 960.5,
-                              .train_samples = 6000,
-                              .test_samples = 1000,
-                              .n_class = 2,
-                              .confusion = {400, 100, 87, 413},
-                              .layers = {FullLayer(0), FullLayer(1)},
-                              .best = true};
+  train::EpochMetrics m = SampleEpoch();
+  // SampleEpoch's first layer has index 0, which proto3 cannot tell from unset.
+  m.layers = {FullLayer(0), FullLayer(1)};
   EXPECT_EQ(Unset(ToProto(m)), std::vector<std::string>{});
 }
 
 TEST(MetricsProtoTest, EveryProgressFieldIsMapped) {
-  const train::ProgressRecord r{.epoch = 2,
-                                .batch = 5,
-                                .batches = 40,
-                                .running_loss = 0.875,
-                                .running_accuracy = 0.625,
-                                .samples_per_second = 1234.5,
-                                .eta_seconds = 17.25};
-  EXPECT_EQ(Unset(ToProto(r)), std::vector<std::string>{});
+  EXPECT_EQ(Unset(ToProto(SampleProgress())), std::vector<std::string>{});
 }
 
 TEST(MetricsProtoTest, EveryCheckpointSavedFieldIsMapped) {
-  const train::CheckpointRecord r{.epoch = 2, .kind = "best", .path = "/x/best"};
-  EXPECT_EQ(Unset(ToProto(r)), std::vector<std::string>{});
+  EXPECT_EQ(Unset(ToProto(SampleCheckpoint())), std::vector<std::string>{});
 }
 
 // The check itself: a message with one field left out is reported by that field.

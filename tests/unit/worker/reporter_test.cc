@@ -13,6 +13,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "tests/unit/worker/sample_records.h"
 #include "worker/worker_reporter.h"
 
 namespace edbp::worker {
@@ -21,6 +22,12 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::SampleCheckpoint;
+using testing::SampleCheckpointProto;
+using testing::SampleEpoch;
+using testing::SampleEpochProto;
+using testing::SampleProgress;
+using testing::SampleProgressProto;
 
 // Records every request; answers UNAVAILABLE `unavailable` times, then `status`.
 class FakeWorkerService final : public v1::WorkerService::Service {
@@ -81,76 +88,6 @@ class ReporterTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
 };
 
-train::EpochMetrics SampleEpoch() {
-  train::EpochMetrics m;
-  m.epoch = 2;
-  m.epochs = 7;
-  m.train_loss = 0.5;
-  m.train_accuracy = 0.75;
-  m.test_loss = 0.625;
-  m.test_accuracy = 0.8125;
-  m.learning_rate = 0.001;
-  m.seconds = 12.5;
-  m.train_samples_per_second = 480.25;
-  m.test_samples_per_second = 960.5;
-  m.train_samples = 6000;
-  m.test_samples = 1000;
-  m.n_class = 2;
-  m.confusion = {400, 100, 87, 413};
-  for (int i = 0; i < 2; ++i) {
-    train::LayerStats l;
-    l.name = i == 0 ? "conv_1" : "linear_2";
-    l.index = 3 * i;
-    l.grad_norm = 1.5 + i;
-    l.grad_mean = -0.25 + i;
-    l.grad_max_abs = 2.5 + i;
-    l.grad_sum_in = 3.5 + i;
-    l.grad_sum_out = 4.5 + i;
-    l.firing_rate = 0.125 + i;
-    l.silent_fraction = 0.0625 + i;
-    l.weight_norm = 5.5 + i;
-    l.update_ratio = 0.001 + i;
-    m.layers.push_back(l);
-  }
-  m.best = true;
-  return m;
-}
-
-// The same epoch written out as the proto, field by field.
-v1::EpochMetrics SampleEpochProto() {
-  v1::EpochMetrics p;
-  p.set_epoch(2);
-  p.set_epochs(7);
-  p.set_train_loss(0.5);
-  p.set_train_accuracy(0.75);
-  p.set_test_loss(0.625);
-  p.set_test_accuracy(0.8125);
-  p.set_learning_rate(0.001);
-  p.set_seconds(12.5);
-  p.set_train_samples_per_second(480.25);
-  p.set_test_samples_per_second(960.5);
-  p.set_train_samples(6000);
-  p.set_test_samples(1000);
-  p.set_n_class(2);
-  for (int64_t c : {400, 100, 87, 413}) p.add_confusion(c);
-  for (int i = 0; i < 2; ++i) {
-    v1::LayerGradientStats* l = p.add_layers();
-    l->set_name(i == 0 ? "conv_1" : "linear_2");
-    l->set_index(3 * i);
-    l->set_grad_norm(1.5 + i);
-    l->set_grad_mean(-0.25 + i);
-    l->set_grad_max_abs(2.5 + i);
-    l->set_grad_sum_in(3.5 + i);
-    l->set_grad_sum_out(4.5 + i);
-    l->set_firing_rate(0.125 + i);
-    l->set_silent_fraction(0.0625 + i);
-    l->set_weight_norm(5.5 + i);
-    l->set_update_ratio(0.001 + i);
-  }
-  p.set_best(true);
-  return p;
-}
-
 void ExpectProtoEq(const google::protobuf::Message& actual,
                    const google::protobuf::Message& expected) {
   EXPECT_TRUE(MessageDifferencer::Equals(actual, expected))
@@ -161,35 +98,19 @@ void ExpectProtoEq(const google::protobuf::Message& actual,
 
 TEST_F(ReporterTest, SendsEveryRecordInOrderWithEveryField) {
   WorkerReporter reporter(address_, "job42");
-  train::ProgressRecord progress{.epoch = 2,
-                                 .batch = 5,
-                                 .batches = 40,
-                                 .running_loss = 0.875,
-                                 .running_accuracy = 0.625,
-                                 .samples_per_second = 1234.5,
-                                 .eta_seconds = 17.25};
-  train::CheckpointRecord checkpoint{.epoch = 2, .kind = "best", .path = "/x/best"};
   ::testing::internal::CaptureStderr();
-  reporter.OnProgress(progress);
+  reporter.OnProgress(SampleProgress());
   reporter.OnEpoch(SampleEpoch());
-  reporter.OnCheckpoint(checkpoint);
+  reporter.OnCheckpoint(SampleCheckpoint());
   reporter.Log(v1::LogLine::WARNING, "low firing rate");
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), IsEmpty());
 
   std::vector<v1::ReportRequest> got = service_.requests();
   ASSERT_EQ(got.size(), 4u);
   std::vector<v1::Event> expected(4);
-  v1::Progress* p = expected[0].mutable_progress();
-  p->set_epoch(2);
-  p->set_batch(5);
-  p->set_batches(40);
-  p->set_running_loss(0.875);
-  p->set_running_accuracy(0.625);
-  p->set_samples_per_second(1234.5);
-  p->set_eta_seconds(17.25);
+  *expected[0].mutable_progress() = SampleProgressProto();
   *expected[1].mutable_epoch_metrics() = SampleEpochProto();
-  expected[2].mutable_checkpoint_saved()->set_epoch(2);
-  expected[2].mutable_checkpoint_saved()->set_kind("best");
+  *expected[2].mutable_checkpoint_saved() = SampleCheckpointProto();
   expected[3].mutable_log()->set_level(v1::LogLine::WARNING);
   expected[3].mutable_log()->set_text("low firing rate");
   for (size_t i = 0; i < got.size(); ++i) {
