@@ -1,19 +1,22 @@
-// The streaming commands of Client: watch (and submit --follow) and logs.
-#include <memory>
+// The streaming commands of Client: watch (and submit --follow) and logs, both over
+// the clients' one WatchJob follower (client/common/job_stream.h).
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli/client.h"
 #include "client/cli/event_printer.h"
 #include "client/cli/format.h"
+#include "client/common/job_stream.h"
 
 namespace edbp::cli {
 namespace {
 
-// Consecutive reconnects without a new event before watch gives up.
-constexpr int kMaxReconnects = 3;
+using client::StreamItem;
+
+// Consecutive failed attempts (broken streams, unanswered probes) without a new event
+// before watch gives up.
+constexpr int kMaxFailedAttempts = 4;
 
 bool IsTerminal(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
@@ -40,52 +43,45 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
     latest_epoch.reset();
   };
   v1::JobState last_state = v1::JOB_STATE_UNSPECIFIED;
-  int64_t next_sequence = 1;
-  bool reached = !from_start;  // the server answered at least once
-  int reconnects = 0;
-  for (;;) {
-    grpc::ClientContext context;  // no deadline: the stream lasts as long as the job
-    v1::WatchJobRequest request;
-    request.set_name(job);
-    request.set_from_sequence(next_sequence);
-    std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
-        stub_->WatchJob(&context, request);
-    v1::Event event;
-    while (reader->Read(&event)) {
-      if (event.sequence() < next_sequence) continue;  // seen before a reconnect
-      reached = true;
-      reconnects = 0;
-      next_sequence = event.sequence() + 1;
-      if (event.has_state_change()) last_state = event.state_change().state();
-      if (event.sequence() > history_end) {
-        end_history();
-        printer.Print(event);
+  // A server restart keeps the sequence numbers: the stream resumes after the last
+  // event. Where the server never answered (--from-start asks nothing first) the
+  // address is wrong, not the server away: fail at once.
+  client::FollowPolicy policy;
+  policy.fail_if_never_reached = from_start;
+  policy.max_failed_attempts = kMaxFailedAttempts;
+  policy.probe_wait = options_.timeout;
+  client::JobStream stream(stub_.get(), job, /*from_sequence=*/1, policy);
+  while (std::optional<StreamItem> item = stream.Next(absl::InfiniteDuration())) {
+    switch (item->kind) {
+      case StreamItem::Kind::kEvent:
+        break;
+      case StreamItem::Kind::kUnreachable:
+        printer.Finish();
+        err_ << "edbp-client: lost the event stream (" << item->status.error_message()
+             << "); reconnecting\n"
+             << std::flush;
         continue;
-      }
-      if (event.has_epoch_metrics()) {
-        printer.PrintEpochRow(event);
-        latest_epoch = event.epoch_metrics();
-      } else if (event.has_state_change()) {
-        printer.Print(event);
-      }
-      if (event.sequence() == history_end) end_history();
+      case StreamItem::Kind::kReachable:
+      case StreamItem::Kind::kEnd:
+        continue;
+      case StreamItem::Kind::kError:
+        printer.Finish();
+        return Fail(item->status);
     }
-    const grpc::Status status = reader->Finish();
-    if (status.ok()) break;
-    printer.Finish();
-    // A server restart keeps the sequence numbers: resume after the last event.
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || !reached ||
-        ++reconnects > kMaxReconnects) {
-      return Fail(status);
+    const v1::Event& event = item->event;
+    if (event.has_state_change()) last_state = event.state_change().state();
+    if (event.sequence() > history_end) {
+      end_history();
+      printer.Print(event);
+      continue;
     }
-    err_ << "edbp-client: lost the event stream (" << status.error_message()
-         << "); reconnecting\n"
-         << std::flush;
-    if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + options_.timeout))) {
-      return Unreachable(absl::StrCat("no connection within ",
-                                      absl::FormatDuration(options_.timeout),
-                                      " after the event stream broke"));
+    if (event.has_epoch_metrics()) {
+      printer.PrintEpochRow(event);
+      latest_epoch = event.epoch_metrics();
+    } else if (event.has_state_change()) {
+      printer.Print(event);
     }
+    if (event.sequence() == history_end) end_history();
   }
   end_history();
   printer.Finish();
@@ -117,34 +113,21 @@ ExitCode Client::Logs() {
   // The log so far ends at the job's latest event; the stream itself would follow the
   // job until it ends.
   v1::Job current;
-  grpc::Status status = FetchJob(options_.job, &current);
+  const grpc::Status status = FetchJob(options_.job, &current);
   if (!status.ok()) return Fail(status);
   const int64_t last = current.last_sequence();
   if (last <= 0) return ExitCode::kOk;
 
   EventPrinter printer(out_, options_.output, /*live=*/false);
-  grpc::ClientContext context;
-  v1::WatchJobRequest request;
-  request.set_name(options_.job);
-  request.set_from_sequence(1);
-  std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
-      stub_->WatchJob(&context, request);
-  v1::Event event;
-  bool cancelled = false;
-  while (reader->Read(&event)) {
-    if (event.sequence() <= last && event.has_log()) printer.Print(event);
-    if (event.sequence() >= last) {
-      context.TryCancel();
-      cancelled = true;
-      while (reader->Read(&event)) {
-      }
-      break;
-    }
-  }
-  status = reader->Finish();
-  if (!status.ok() &&
-      !(cancelled && status.error_code() == grpc::StatusCode::CANCELLED)) {
-    return Fail(status);
+  // A snapshot, not a watch: the first failure is the answer.
+  client::FollowPolicy policy;
+  policy.max_failed_attempts = 1;
+  client::JobStream stream(stub_.get(), options_.job, /*from_sequence=*/1, policy);
+  while (std::optional<StreamItem> item = stream.Next(absl::InfiniteDuration())) {
+    if (item->kind == StreamItem::Kind::kError) return Fail(item->status);
+    if (item->kind != StreamItem::Kind::kEvent) continue;
+    if (item->event.has_log()) printer.Print(item->event);
+    if (item->event.sequence() >= last) break;  // ~JobStream cancels the stream
   }
   return ExitCode::kOk;
 }

@@ -1,13 +1,13 @@
-#include "client/dashboard/job_stream.h"
+#include "client/common/job_stream.h"
 
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/common/json.h"
 
-namespace edbp::dashboard {
-
-using client::DescribeStatus;
+namespace edbp::client {
 namespace {
 
 // Answers that another attempt cannot change.
@@ -25,9 +25,12 @@ bool IsDefinitive(grpc::StatusCode code) {
   }
 }
 
-StreamItem Item(StreamItem::Kind kind, std::string message = "") {
+StreamItem Item(StreamItem::Kind kind, grpc::Status status = grpc::Status::OK,
+                std::string message = "") {
   StreamItem item;
   item.kind = kind;
+  if (message.empty() && !status.ok()) message = DescribeStatus(status);
+  item.status = std::move(status);
   item.message = std::move(message);
   return item;
 }
@@ -35,11 +38,10 @@ StreamItem Item(StreamItem::Kind kind, std::string message = "") {
 }  // namespace
 
 JobStream::JobStream(v1::TrainingService::StubInterface* stub, std::string job,
-                     int64_t from_sequence, Backoff backoff, absl::Duration rpc_timeout)
+                     int64_t from_sequence, FollowPolicy policy)
     : stub_(stub),
       job_(std::move(job)),
-      backoff_(backoff),
-      rpc_timeout_(rpc_timeout),
+      policy_(policy),
       next_sequence_(std::max<int64_t>(from_sequence, 1)),
       thread_([this] { Run(); }) {}
 
@@ -129,43 +131,62 @@ grpc::Status JobStream::WatchOnce(bool* got_events) {
   return status;
 }
 
+grpc::Status JobStream::Probe(absl::Duration wait) {
+  grpc::ClientContext probe;
+  probe.set_wait_for_ready(true);
+  probe.set_deadline(absl::ToChronoTime(absl::Now() + wait));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return grpc::Status::CANCELLED;
+    context_ = &probe;
+  }
+  v1::GetJobRequest request;
+  request.set_name(job_);
+  v1::Job job;
+  grpc::Status status = stub_->GetJob(&probe, request, &job);
+  absl::MutexLock lock(&mu_);
+  context_ = nullptr;
+  if (stopped_) return grpc::Status::CANCELLED;
+  return status;
+}
+
+bool JobStream::GiveUpAfter(const grpc::Status& status) {
+  ++failed_attempts_;
+  if (policy_.max_failed_attempts <= 0 ||
+      failed_attempts_ < policy_.max_failed_attempts) {
+    return false;
+  }
+  Push(Item(StreamItem::Kind::kError, status,
+            absl::StrCat(DescribeStatus(status), " (gave up after ", failed_attempts_,
+                         failed_attempts_ == 1 ? " attempt)" : " attempts)")));
+  return true;
+}
+
 void JobStream::Run() {
   bool reachable = true;  // until an attempt fails
-  absl::Duration delay = backoff_.initial;
+  absl::Duration delay = policy_.backoff.initial;
   while (!Stopped()) {
     if (!reachable) {
       // Is the server back? GetJob answers even while the job has no new events. It
-      // waits for a connection (up to `delay`), so a server that comes back is seen at
-      // once, not at the next attempt.
-      grpc::ClientContext probe;
-      probe.set_wait_for_ready(true);
-      const absl::Time deadline = absl::Now() + delay;
-      probe.set_deadline(absl::ToChronoTime(deadline));
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopped_) return;
-        context_ = &probe;
-      }
-      v1::GetJobRequest request;
-      request.set_name(job_);
-      v1::Job job;
-      const grpc::Status status = stub_->GetJob(&probe, request, &job);
-      {
-        absl::MutexLock lock(&mu_);
-        context_ = nullptr;
-        if (stopped_) return;
-      }
+      // waits for a connection, so a server that comes back is seen at once, not at
+      // the next attempt.
+      const absl::Time probe_start = absl::Now();
+      const grpc::Status status =
+          Probe(policy_.probe_wait > absl::ZeroDuration() ? policy_.probe_wait : delay);
+      if (Stopped()) return;
       if (IsDefinitive(status.error_code())) {
-        Push(Item(StreamItem::Kind::kError, DescribeStatus(status)));
+        Push(Item(StreamItem::Kind::kError, status));
         return;
       }
       if (!status.ok()) {
-        // An answer that came before the deadline (e.g. the server is shutting down)
-        // still waits out the delay.
-        if (!SleepUnlessStopped(deadline - absl::Now())) return;
-        delay = std::min(delay * 2, backoff_.max);
+        if (GiveUpAfter(status)) return;
+        // An answer that came at once (e.g. the server is shutting down) still waits
+        // out the delay.
+        if (!SleepUnlessStopped(probe_start + delay - absl::Now())) return;
+        delay = std::min(delay * 2, policy_.backoff.max);
         continue;
       }
+      reached_ = true;
       reachable = true;
       if (!Push(Item(StreamItem::Kind::kReachable))) return;
     }
@@ -173,25 +194,31 @@ void JobStream::Run() {
     const absl::Time watch_start = absl::Now();
     const grpc::Status status = WatchOnce(&got_events);
     if (Stopped()) return;
-    if (got_events) delay = backoff_.initial;
+    if (got_events) {
+      reached_ = true;
+      failed_attempts_ = 0;
+      delay = policy_.backoff.initial;
+    }
     if (status.ok()) {
       Push(Item(StreamItem::Kind::kEnd));
       return;
     }
-    if (IsDefinitive(status.error_code())) {
-      Push(Item(StreamItem::Kind::kError, DescribeStatus(status)));
+    if (IsDefinitive(status.error_code()) ||
+        (!reached_ && policy_.fail_if_never_reached)) {
+      Push(Item(StreamItem::Kind::kError, status));
       return;
     }
+    if (GiveUpAfter(status)) return;
     // The server went away (or never answered): report it once per outage, retry. A
     // server that answers GetJob but refuses streams (it is shutting down) is not
     // asked more often than every `delay`.
     reachable = false;
-    if (!Push(Item(StreamItem::Kind::kUnreachable, DescribeStatus(status)))) return;
+    if (!Push(Item(StreamItem::Kind::kUnreachable, status))) return;
     if (!got_events) {
       if (!SleepUnlessStopped(delay - (absl::Now() - watch_start))) return;
-      delay = std::min(delay * 2, backoff_.max);
+      delay = std::min(delay * 2, policy_.backoff.max);
     }
   }
 }
 
-}  // namespace edbp::dashboard
+}  // namespace edbp::client

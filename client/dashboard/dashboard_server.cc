@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -20,6 +21,9 @@
 #include "nlohmann/json.hpp"
 
 namespace edbp::dashboard {
+
+using client::JobStream;
+using client::StreamItem;
 
 using client::StatusJson;
 using client::ToJson;
@@ -89,6 +93,55 @@ std::string RandomRequestId() {
   std::random_device device;
   std::mt19937_64 rng((static_cast<uint64_t>(device()) << 32) ^ device());
   return absl::StrFormat("dashboard-%016x%016x", rng(), rng());
+}
+
+// POST /api/jobs's request: the body is the config YAML, the rest comes from the query
+// and headers. Refuses `res` and returns nothing when they are invalid.
+std::optional<v1::CreateJobRequest> CreateJobRequestFrom(const httplib::Request& req,
+                                                         httplib::Response& res) {
+  if (req.body.empty()) {
+    Refuse(res, 400, "INVALID_ARGUMENT", "the request body must be the config YAML");
+    return std::nullopt;
+  }
+  if (req.body.size() > kMaxConfigBytes) {
+    Refuse(res, 400, "INVALID_ARGUMENT", "the config is larger than 1 MiB");
+    return std::nullopt;
+  }
+  v1::CreateJobRequest request;
+  request.set_config_yaml(req.body);
+  request.set_display_name(req.get_param_value("name"));
+  const std::string priority = req.get_param_value("priority");
+  int32_t value = 0;
+  if (!priority.empty() && !absl::SimpleAtoi(priority, &value)) {
+    Refuse(res, 400, "INVALID_ARGUMENT",
+           absl::StrCat("priority must be an integer, not '", priority, "'"));
+    return std::nullopt;
+  }
+  request.set_priority(value);
+  request.set_validate_only(req.get_param_value("validate_only") == "true");
+  std::string request_id = req.get_header_value("X-Request-Id");
+  request.set_request_id(request_id.empty() ? RandomRequestId() : request_id);
+  return request;
+}
+
+// The first sequence number an event stream sends: ?from=N (default 1), or the one after
+// Last-Event-ID. Refuses `res` and returns nothing when `from` is invalid.
+std::optional<int64_t> FirstSequence(const httplib::Request& req,
+                                     httplib::Response& res) {
+  int64_t from = 1;
+  const std::string from_text = req.get_param_value("from");
+  if (!from_text.empty() && (!absl::SimpleAtoi(from_text, &from) || from < 1)) {
+    Refuse(res, 400, "INVALID_ARGUMENT",
+           absl::StrCat("from must be a sequence number >= 1, not '", from_text, "'"));
+    return std::nullopt;
+  }
+  // EventSource reconnects with the id of the last message it received.
+  int64_t last_event_id = 0;
+  if (absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &last_event_id) &&
+      last_event_id >= from) {
+    from = last_event_id + 1;
+  }
+  return from;
 }
 
 // "event: NAME\ndata: JSON\n\n" (with "id: N" for job events).
@@ -195,6 +248,13 @@ void DashboardServer::Stop() {
 }
 
 void DashboardServer::Routes() {
+  RouteGuards();
+  RouteJobsApi();
+  RouteEvents();
+  RouteAssets();
+}
+
+void DashboardServer::RouteGuards() {
   http_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         if (loopback_ && !IsLoopbackHostName(HostName(req.get_header_value("Host")))) {
@@ -208,7 +268,9 @@ void DashboardServer::Routes() {
         }
         return httplib::Server::HandlerResponse::Unhandled;
       });
+}
 
+void DashboardServer::RouteJobsApi() {
   http_->Get(R"(/api/info)", [this](const httplib::Request&, httplib::Response& res) {
     const nlohmann::json doc = {{"server", options_.server_address}};
     res.set_content(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
@@ -222,32 +284,12 @@ void DashboardServer::Routes() {
 
   http_->Post(R"(/api/jobs)", [this](const httplib::Request& req,
                                      httplib::Response& res) {
-    if (req.body.empty()) {
-      Refuse(res, 400, "INVALID_ARGUMENT", "the request body must be the config YAML");
-      return;
-    }
-    if (req.body.size() > kMaxConfigBytes) {
-      Refuse(res, 400, "INVALID_ARGUMENT", "the config is larger than 1 MiB");
-      return;
-    }
-    v1::CreateJobRequest request;
-    request.set_config_yaml(req.body);
-    request.set_display_name(req.get_param_value("name"));
-    const std::string priority = req.get_param_value("priority");
-    int32_t value = 0;
-    if (!priority.empty() && !absl::SimpleAtoi(priority, &value)) {
-      Refuse(res, 400, "INVALID_ARGUMENT",
-             absl::StrCat("priority must be an integer, not '", priority, "'"));
-      return;
-    }
-    request.set_priority(value);
-    request.set_validate_only(req.get_param_value("validate_only") == "true");
-    std::string request_id = req.get_header_value("X-Request-Id");
-    request.set_request_id(request_id.empty() ? RandomRequestId() : request_id);
+    const std::optional<v1::CreateJobRequest> request = CreateJobRequestFrom(req, res);
+    if (!request.has_value()) return;
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     v1::Job job;
-    const grpc::Status status = stub_->CreateJob(&context, request, &job);
+    const grpc::Status status = stub_->CreateJob(&context, *request, &job);
     Reply(res, status, job);
     if (status.ok()) monitor_.Wake();
   });
@@ -263,25 +305,17 @@ void DashboardServer::Routes() {
     Reply(res, status, job);
     if (status.ok()) monitor_.Wake();
   });
+}
 
+void DashboardServer::RouteEvents() {
   http_->Get(R"(/api/jobs/(\d+)/events)", [this](const httplib::Request& req,
                                                  httplib::Response& res) {
-    int64_t from = 1;
-    const std::string from_text = req.get_param_value("from");
-    if (!from_text.empty() && (!absl::SimpleAtoi(from_text, &from) || from < 1)) {
-      Refuse(res, 400, "INVALID_ARGUMENT",
-             absl::StrCat("from must be a sequence number >= 1, not '", from_text, "'"));
-      return;
-    }
-    // EventSource reconnects with the id of the last message it received.
-    int64_t last_event_id = 0;
-    if (absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &last_event_id) &&
-        last_event_id >= from) {
-      from = last_event_id + 1;
-    }
-    auto stream =
-        std::make_shared<JobStream>(stub_.get(), JobName(req.matches[1].str()), from,
-                                    options_.backoff, options_.rpc_timeout);
+    const std::optional<int64_t> from = FirstSequence(req, res);
+    if (!from.has_value()) return;
+    client::FollowPolicy policy;  // a page stays open across any outage: never give up
+    policy.backoff = options_.backoff;
+    auto stream = std::make_shared<JobStream>(stub_.get(), JobName(req.matches[1].str()),
+                                              *from, policy);
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -316,7 +350,9 @@ void DashboardServer::Routes() {
         },
         [stream](bool) { stream->Stop(); });
   });
+}
 
+void DashboardServer::RouteAssets() {
   http_->Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string path = req.path == "/" ? "/index.html" : req.path;
     for (const Asset& asset : assets_) {

@@ -30,8 +30,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "client/common/job_stream.h"
 #include "client/dashboard/assets.h"
-#include "client/dashboard/job_stream.h"
 #include "client/dashboard/jobs_monitor.h"
 #include "client/dashboard/listen_address.h"
 #include "edbp/v1/training_service.grpc.pb.h"
@@ -47,7 +47,7 @@ struct DashboardOptions {
   std::string server_address;  // edbp-server's address, as shown on the page
   absl::Duration rpc_timeout = absl::Seconds(10);   // deadline of each unary call
   absl::Duration poll_interval = absl::Seconds(1);  // of the job table
-  Backoff backoff;                                  // of the event relays
+  client::Backoff backoff;                          // of the event relays
   absl::Duration keepalive = absl::Seconds(5);      // SSE comment when idle
   int http_threads = 64;  // concurrent requests (each open event stream holds one)
 };
@@ -76,7 +76,12 @@ class DashboardServer {
   void Stop();
 
  private:
+  // Registers every route; httplib tries them in registration order.
   void Routes();
+  void RouteGuards();   // the pre-routing checks against other web sites
+  void RouteJobsApi();  // /api/info and /api/jobs: JSON over unary calls
+  void RouteEvents();   // /api/jobs/{id}/events: Server-Sent Events
+  void RouteAssets();   // the page; a catch-all, so registered last
 
   const std::unique_ptr<v1::TrainingService::StubInterface> stub_;
   const std::span<const Asset> assets_;

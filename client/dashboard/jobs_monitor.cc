@@ -42,7 +42,7 @@ std::optional<double> EstimateRemainingSeconds(double first_fraction,
 
 JobsMonitor::JobsMonitor(v1::TrainingService::StubInterface* stub,
                          absl::Duration poll_interval, absl::Duration rpc_timeout,
-                         Backoff backoff)
+                         client::Backoff backoff)
     : stub_(stub),
       poll_interval_(poll_interval),
       rpc_timeout_(rpc_timeout),
@@ -112,9 +112,10 @@ void JobsMonitor::Poll() {
     running.insert(job.name());
     Follower& follower = followers_[job.name()];
     if (follower.stream == nullptr) {
-      follower.stream = std::make_unique<JobStream>(
-          stub_, job.name(), std::max<int64_t>(job.last_sequence(), 1), backoff_,
-          rpc_timeout_);
+      client::FollowPolicy policy;  // retries for ever, like the page
+      policy.backoff = backoff_;
+      follower.stream = std::make_unique<client::JobStream>(
+          stub_, job.name(), std::max<int64_t>(job.last_sequence(), 1), policy);
     }
   }
   for (auto it = followers_.begin(); it != followers_.end();) {
@@ -128,8 +129,9 @@ void JobsMonitor::DrainFollowers() {
   for (const v1::Job& job : jobs_) epochs[job.name()] = job.epochs();
   const absl::Time now = absl::Now();
   for (auto& [name, follower] : followers_) {
-    while (std::optional<StreamItem> item = follower.stream->Next(absl::ZeroDuration())) {
-      if (item->kind != StreamItem::Kind::kEvent) continue;
+    while (std::optional<client::StreamItem> item =
+               follower.stream->Next(absl::ZeroDuration())) {
+      if (item->kind != client::StreamItem::Kind::kEvent) continue;
       const v1::Event& event = item->event;
       double fraction = -1;
       if (event.has_progress()) {

@@ -14,7 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/dashboard/job_stream.h"
+#include "client/common/job_stream.h"
 #include "edbp/v1/training_service.grpc.pb.h"
 
 namespace edbp::dashboard {
@@ -35,7 +35,7 @@ std::optional<double> EstimateRemainingSeconds(double first_fraction,
 class JobsMonitor {
  public:
   JobsMonitor(v1::TrainingService::StubInterface* stub, absl::Duration poll_interval,
-              absl::Duration rpc_timeout, Backoff backoff);
+              absl::Duration rpc_timeout, client::Backoff backoff);
   // Stops the thread and the followers, and waits for them.
   ~JobsMonitor();
   JobsMonitor(const JobsMonitor&) = delete;
@@ -57,7 +57,7 @@ class JobsMonitor {
  private:
   // A RUNNING job's stream from its latest event and what it said so far.
   struct Follower {
-    std::unique_ptr<JobStream> stream;
+    std::unique_ptr<client::JobStream> stream;
     std::optional<v1::Progress> progress;
     double first_fraction = -1;  // < 0: nothing seen yet
     absl::Time first_time;
@@ -73,7 +73,7 @@ class JobsMonitor {
   v1::TrainingService::StubInterface* const stub_;
   const absl::Duration poll_interval_;
   const absl::Duration rpc_timeout_;
-  const Backoff backoff_;
+  const client::Backoff backoff_;
 
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/unit/client/fake_training_service.h"
+#include "tests/wait_until.h"
 
 namespace edbp::cli {
 namespace {
@@ -306,6 +308,28 @@ TEST_F(ClientTest, WatchResumesAfterALostStream) {
   EXPECT_EQ(Count(r.out, "batch 50/100"), 1u);
   EXPECT_EQ(Count(r.out, "train_loss"), 2u);
   EXPECT_THAT(server_.service().watch_from_sequences("jobs/5"), ElementsAre(1, 4));
+}
+
+TEST(ClientOutageTest, WatchGivesUpWhenTheServerStaysAway) {
+  auto server = std::make_unique<testing::FakeServer>();
+  const std::string address = server->address();
+  Result r;
+  const auto start = std::chrono::steady_clock::now();
+  // jobs/4 is RUNNING: its stream stays open until the server goes.
+  std::thread watcher([&] {
+    r = RunWith({"--server", address, "--timeout", "1", "watch", "4"});
+  });
+  EXPECT_TRUE(edbp::testing::WaitUntil(
+      [&] { return !server->service().watch_from_sequences("jobs/4").empty(); },
+      std::chrono::seconds(10)));
+  server.reset();  // and nothing listens there again
+  watcher.join();
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("edbp-client: lost the event stream ("));
+  // The stream, then three probes of 1 s each (--timeout): the policy's four attempts.
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("edbp-client: cannot reach edbp-server at ",
+                                            address, ": ")));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
 }
 
 TEST_F(ClientTest, WatchUnknownJobExits4) {

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include "absl/time/time.h"
-#include "client/dashboard/job_stream.h"
+#include "client/common/job_stream.h"
 #include "gtest/gtest.h"
 
 namespace edbp::dashboard::testing {
 
-inline Backoff FastBackoff() { return {absl::Milliseconds(20), absl::Milliseconds(100)}; }
+inline client::Backoff FastBackoff() {
+  return {absl::Milliseconds(20), absl::Milliseconds(100)};
+}
 
 // A socket listening on 127.0.0.1:<port> until destruction.
 class BusyPort {
