@@ -2,11 +2,13 @@
 // shapes (batch 50, T = 5), at several densities of the sparse operand, timed
 // alternately in one run so that the ratios hold under any load.
 //
-//   edbp_sparse_kernels_bench [--iters 5]
+//   edbp_sparse_kernels_bench [--iters 5] [--isa avx512,avx2,portable]
 //
-// Prints, per op and density, the median CPU ms (summed over threads) of each path and
-// dense ÷ sparse (> 1: the sparse path is faster). The crossovers in
-// kernels/cpu/sparse.cc come from this table (bench/RESULTS.md).
+// Prints the CPU model, then per instruction-set level (kernels/cpu/isa.h; default:
+// the active one; a level above the CPU's is skipped), op and density, the median CPU
+// ms (summed over threads) of each path and dense ÷ sparse (> 1: the sparse path is
+// faster). The per-level crossovers in kernels/cpu/sparse.cc come from this table
+// (bench/RESULTS.md).
 #include <cblas.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/sparse.h"
 
 namespace {
@@ -68,8 +71,9 @@ void Compare(const std::string& name, double density, int iters,
     sparse.push_back(TimeOnce(SparseMode::kAlways, fn));
   }
   const double d = Median(dense), s = Median(sparse);
-  std::printf("| %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n", name.c_str(), density,
-              d * 1e3, s * 1e3, d / s);
+  std::printf("| %-8s | %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n",
+              edbp::kernels::cpu::CpuIsaName(edbp::kernels::cpu::ActiveCpuIsa()),
+              name.c_str(), density, d * 1e3, s * 1e3, d / s);
 }
 
 Conv2dShape ConvShape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out) {
@@ -83,25 +87,29 @@ Conv2dShape ConvShape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out) {
   return s;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int iters = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
-      iters = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: %s [--iters N]\n", argv[0]);
-      return 2;
+// "model name" of /proc/cpuinfo, or "unknown CPU".
+std::string CpuModel() {
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (f == nullptr) return "unknown CPU";
+  char line[512];
+  std::string model = "unknown CPU";
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, "model name", 10) == 0) {
+      const char* colon = std::strchr(line, ':');
+      if (colon != nullptr) {
+        model = colon + 2;
+        while (!model.empty() && model.back() == '\n') model.pop_back();
+      }
+      break;
     }
   }
-  openblas_set_num_threads(1);
-  std::mt19937 rng(1);
+  std::fclose(f);
+  return model;
+}
+
+void RunTable(int iters) {
+  std::mt19937 rng(1);       // the same operands at every level
   const int64_t rows = 250;  // T · batch
-  std::printf(
-      "| op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | sparse CPU ms | "
-      "dense ÷ sparse |\n");
-  std::printf("|---|---|---|---|---|\n");
   for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}) {
     // conv_2: 32 → 64 channels, 14×14, k5 pad 2.
     const Conv2dShape c2 = ConvShape(rows, 32, 14, 64);
@@ -158,6 +166,55 @@ int main(int argc, char** argv) {
                                 .c = dwf.data(),
                                 .ldc = 3136});
     });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using edbp::kernels::cpu::CpuIsa;
+  int iters = 5;
+  std::vector<CpuIsa> levels = {edbp::kernels::cpu::ActiveCpuIsa()};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+      iters = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
+      levels.clear();
+      std::string list = argv[++i];
+      for (size_t at = 0; at <= list.size();) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        CpuIsa level;
+        if (!edbp::kernels::cpu::ParseCpuIsa(list.substr(at, comma - at).c_str(),
+                                             &level)) {
+          std::fprintf(stderr, "--isa: expected portable, avx2 or avx512, got '%s'\n",
+                       list.substr(at, comma - at).c_str());
+          return 2;
+        }
+        levels.push_back(level);
+        at = comma + 1;
+      }
+    } else {
+      std::fprintf(stderr, "usage: %s [--iters N] [--isa avx512,avx2,portable]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  openblas_set_num_threads(1);
+  std::printf("CPU: %s (best level %s)\n\n", CpuModel().c_str(),
+              edbp::kernels::cpu::CpuIsaName(edbp::kernels::cpu::DetectedCpuIsa()));
+  std::printf(
+      "| isa | op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | "
+      "sparse CPU ms | dense ÷ sparse |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const CpuIsa level : levels) {
+    if (level > edbp::kernels::cpu::DetectedCpuIsa()) {
+      std::fprintf(stderr, "skipping %s: this CPU's best level is %s\n",
+                   edbp::kernels::cpu::CpuIsaName(level),
+                   edbp::kernels::cpu::CpuIsaName(edbp::kernels::cpu::DetectedCpuIsa()));
+      continue;
+    }
+    edbp::kernels::cpu::SetCpuIsaCap(level);
+    RunTable(iters);
   }
   return 0;
 }

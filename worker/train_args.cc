@@ -60,7 +60,9 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "  EDBP_SPARSE=auto|off|always|blas (CPU conv/GEMM kernels; default auto: the\n"
       "  event-driven kernels skip zero spikes where the density pays; off: the same\n"
       "  kernels and sums without skipping, bit for bit the same results; always:\n"
-      "  skip wherever possible; blas: dense OpenBLAS everywhere)",
+      "  skip wherever possible; blas: dense OpenBLAS everywhere),\n"
+      "  EDBP_CPU_ISA=portable|avx2|avx512 (caps the CPU kernels' instruction set;\n"
+      "  default: the best the CPU has; never above it)",
       "worker/train_args.cc");
   TrainArgs args;
   args.resume_dir = absl::GetFlag(FLAGS_resume);

@@ -58,11 +58,6 @@ void TetLoss(const TetLossArgs& args);
 void SgdStep(const SgdStepArgs& args);
 void AdamStep(const AdamStepArgs& args);
 
-// isa.cc. Testing: true makes the kernels that have an AVX-512 intrinsics path (the
-// sparse kernels' lists) take their portable code even on a CPU with AVX-512; both
-// give the same bits, which the tests check by running each.
-void SetPortableKernelsForTesting(bool portable);
-
 }  // namespace edbp::kernels::cpu
 
 #endif  // EDBP_KERNELS_CPU_CPU_OPS_H_

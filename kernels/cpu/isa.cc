@@ -1,30 +1,81 @@
-// Which instruction-set paths the CPU kernels may take (simd.h, cpu_ops.h).
-#include <atomic>
+// Which instruction-set level the CPU kernels run at (isa.h).
+#include "kernels/cpu/isa.h"
 
-#include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/simd.h"
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace edbp::kernels::cpu {
 namespace {
 
-std::atomic<bool>& Portable() {
-  static std::atomic<bool> portable{false};
-  return portable;
+CpuIsa Detect() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return CpuIsa::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return CpuIsa::kAvx2;
+#endif
+  return CpuIsa::kPortable;
+}
+
+CpuIsa CapFromEnvironment() {
+  const char* env = std::getenv("EDBP_CPU_ISA");
+  if (env == nullptr || *env == '\0') return CpuIsa::kAvx512;
+  CpuIsa cap;
+  if (!ParseCpuIsa(env, &cap)) {
+    std::fprintf(stderr, "EDBP_CPU_ISA=%s: expected portable, avx2 or avx512\n", env);
+    std::abort();
+  }
+  return cap;
+}
+
+// The cap as set; the active level is min(detected, cap), computed once per change.
+std::atomic<CpuIsa>& Active() {
+  static std::atomic<CpuIsa> active(std::min(DetectedCpuIsa(), CapFromEnvironment()));
+  return active;
+}
+
+std::atomic<CpuIsa>& Cap() {
+  static std::atomic<CpuIsa> cap(CapFromEnvironment());
+  return cap;
 }
 
 }  // namespace
 
-void SetPortableKernelsForTesting(bool portable) {
-  Portable().store(portable, std::memory_order_relaxed);
+const char* CpuIsaName(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kPortable:
+      return "portable";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kAvx512:
+      return "avx512";
+  }
+  return "?";
 }
 
-bool UseAvx512Intrinsics() {
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-  static const bool supported = __builtin_cpu_supports("avx512f");
-  return supported && !Portable().load(std::memory_order_relaxed);
-#else
+bool ParseCpuIsa(const char* text, CpuIsa* isa) {
+  for (const CpuIsa candidate : {CpuIsa::kPortable, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (std::strcmp(text, CpuIsaName(candidate)) == 0) {
+      *isa = candidate;
+      return true;
+    }
+  }
   return false;
-#endif
+}
+
+CpuIsa DetectedCpuIsa() {
+  static const CpuIsa detected = Detect();
+  return detected;
+}
+
+CpuIsa ActiveCpuIsa() { return Active().load(std::memory_order_relaxed); }
+
+CpuIsa SetCpuIsaCap(CpuIsa cap) {
+  const CpuIsa previous = Cap().exchange(cap);
+  Active().store(std::min(DetectedCpuIsa(), cap), std::memory_order_relaxed);
+  return previous;
 }
 
 }  // namespace edbp::kernels::cpu

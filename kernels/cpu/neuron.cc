@@ -9,8 +9,9 @@
 // comparisons and selects are exact), so the results are bit-identical to the scalar
 // recurrence of §2/§3; neurons past the last full block run the scalar code.
 //
-// The vector functions are compiled for AVX-512, AVX2 and baseline x86-64 (simd.h); the
-// lane math is the same IEEE float32 in every version.
+// The vector functions are compiled for AVX-512, AVX2 and baseline x86-64 (simd.h), each
+// over its level's native vector (16, 8 or 4 neurons at once inside the blocks of
+// kLanes); the lane math is the same IEEE float32 in every version.
 #include <algorithm>
 #include <cstring>
 
@@ -25,9 +26,6 @@ namespace edbp::kernels::cpu {
 namespace {
 
 using simd::kLanes;
-using simd::Load;
-using simd::Splat;
-using simd::Store;
 using simd::VecF;
 using simd::VecI;
 
@@ -51,26 +49,27 @@ void ForwardScalar(const NeuronForwardArgs& a, const NeuronForwardConsts& c, int
   if (a.spike_count != nullptr) a.spike_count[i] = count;
 }
 
-// §2 for neurons [i0, i0 + kLanes), lane by lane the same operations as ForwardScalar;
-// du is stored when kStoreDu, du_t when kStoreDuT, the spike counts when kCount.
-template <bool kStoreDu, bool kStoreDuT, bool kCount>
-EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a,
-                                   const NeuronForwardConsts& c, int64_t begin,
-                                   int64_t end) {
+// §2 for neurons [i0, i0 + L) with V a native vector of L lanes (simd::NativeF), lane
+// by lane the same operations as ForwardScalar; du is stored when kStoreDu, du_t when
+// kStoreDuT, the spike counts when kCount.
+template <typename V, bool kStoreDu, bool kStoreDuT, bool kCount>
+EDBP_INLINE void ForwardLanes(const NeuronForwardArgs& a, const NeuronForwardConsts& c,
+                              int64_t begin, int64_t end) {
+  using VI = decltype(V{} < V{});  // the lanes' comparison results
   const int64_t n = a.n, in_stride = a.static_input ? 0 : n;
-  const VecF decay_m = Splat(c.decay_m), decay_s = Splat(c.decay_s),
-             decay_g = Splat(c.decay_g), theta_s = Splat(c.theta_s),
-             theta_diff = Splat(c.theta_diff), threshold = Splat(c.threshold);
-  const VecF zero = Splat(0.0f), one = Splat(1.0f);
-  for (int64_t i0 = begin; i0 < end; i0 += kLanes) {
-    VecF m = zero, s = zero, g = zero, u_prev = zero, count = zero;
+  const V decay_m = V{} + c.decay_m, decay_s = V{} + c.decay_s, decay_g = V{} + c.decay_g,
+          theta_s = V{} + c.theta_s, theta_diff = V{} + c.theta_diff,
+          threshold = V{} + c.threshold;
+  const V zero = V{}, one = V{} + 1.0f;
+  for (int64_t i0 = begin; i0 < end; i0 += simd::kLanesOf<V>) {
+    V m = zero, s = zero, g = zero, u_prev = zero, count = zero;
     for (int64_t t = 0; t < a.steps; ++t) {
       const int64_t idx = t * n + i0;
-      const VecF in = Load(a.input + t * in_stride + i0);
+      const V in = simd::LoadAs<V>(a.input + t * in_stride + i0);
       m = (m + in) * decay_m;
       s = (s + in) * decay_s;
       g = (g + in) * decay_g;
-      VecF u, du, du_t;
+      V u, du, du_t;
       if (c.leaky) {
         u = ((m - s) * theta_s) / theta_diff;
         du = u - u_prev;
@@ -80,43 +79,48 @@ EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a,
         u = u_prev + g;
         du = g;
       }
-      const VecI spike = u >= threshold;
-      if constexpr (kStoreDu) Store(a.du + idx, du);
-      if constexpr (kStoreDuT) Store(a.du_t + idx, du_t);
-      const VecF spikes = spike ? one : zero;
-      Store(a.o + idx, spikes);
+      const VI spike = u >= threshold;
+      if constexpr (kStoreDu) simd::StoreAs(a.du + idx, du);
+      if constexpr (kStoreDuT) simd::StoreAs(a.du_t + idx, du_t);
+      const V spikes = spike ? one : zero;
+      simd::StoreAs(a.o + idx, spikes);
       if constexpr (kCount) count += spikes;
       u_prev = spike ? zero : u;
       m = spike ? zero : m;
       s = spike ? zero : s;
       g = spike ? zero : g;
     }
-    if constexpr (kCount) Store(a.spike_count + i0, count);
+    if constexpr (kCount) simd::StoreAs(a.spike_count + i0, count);
   }
 }
 
-template <bool kCount>
+template <typename V, bool kCount>
 EDBP_INLINE void ForwardBlocksOutputs(const NeuronForwardArgs& a,
                                       const NeuronForwardConsts& c, int64_t begin,
                                       int64_t end) {
   if (a.du_t != nullptr) {
-    ForwardBlocksImpl<true, true, kCount>(a, c, begin, end);
+    ForwardLanes<V, true, true, kCount>(a, c, begin, end);
   } else if (a.du != nullptr) {
-    ForwardBlocksImpl<true, false, kCount>(a, c, begin, end);
+    ForwardLanes<V, true, false, kCount>(a, c, begin, end);
   } else {
-    ForwardBlocksImpl<false, false, kCount>(a, c, begin, end);
+    ForwardLanes<V, false, false, kCount>(a, c, begin, end);
   }
 }
 
-EDBP_CPU_CLONES
-void ForwardBlocks(const NeuronForwardArgs& a, const NeuronForwardConsts& c,
-                   int64_t begin, int64_t end) {
+template <CpuIsa kIsa>
+EDBP_INLINE void ForwardBlocksImpl(const NeuronForwardArgs& a,
+                                   const NeuronForwardConsts& c, int64_t begin,
+                                   int64_t end) {
   if (a.spike_count != nullptr) {
-    ForwardBlocksOutputs<true>(a, c, begin, end);
+    ForwardBlocksOutputs<simd::NativeF<kIsa>, true>(a, c, begin, end);
   } else {
-    ForwardBlocksOutputs<false>(a, c, begin, end);
+    ForwardBlocksOutputs<simd::NativeF<kIsa>, false>(a, c, begin, end);
   }
 }
+EDBP_CPU_DISPATCH(void, ForwardBlocks,
+                  (const NeuronForwardArgs& a, const NeuronForwardConsts& c,
+                   int64_t begin, int64_t end),
+                  (a, c, begin, end))
 
 // §3 for one neuron.
 void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
@@ -136,91 +140,102 @@ void BackwardScalar(const NeuronBackwardArgs& a, int64_t i) {
 }
 
 // std::clamp(v, lo, hi) lane by lane: v < lo ? lo : (hi < v ? hi : v).
-EDBP_INLINE VecF Clamp(VecF v, VecF lo, VecF hi) {
-  const VecF x = v < lo ? lo : v;
+template <typename V>
+EDBP_INLINE V Clamp(V v, V lo, V hi) {
+  const V x = v < lo ? lo : v;
   return hi < x ? hi : x;
 }
 
-// §3 for neurons [i0, i0 + kLanes), lane by lane the same operations as BackwardScalar;
-// grad_in_ (and the du_t it needs) only when kGradIn, grad_w_ when kGradW, its sum over
-// the steps when kSum.
-template <bool kGradIn, bool kGradW, bool kSum>
-EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
-                                    int64_t end) {
+// §3 for neurons [i0, i0 + L) with V a native vector of L lanes (simd::NativeF), lane
+// by lane the same operations as BackwardScalar; grad_in_ (and the du_t it needs) only
+// when kGradIn, grad_w_ when kGradW, its sum over the steps when kSum.
+template <typename V, bool kGradIn, bool kGradW, bool kSum>
+EDBP_INLINE void BackwardLanes(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
+  using VI = decltype(V{} < V{});  // the lanes' comparison results
+  constexpr int kL = simd::kLanesOf<V>;
   const int64_t n = a.n;
-  const VecF zero = Splat(0.0f), minus_one = Splat(-1.0f), lo_w = Splat(-4.0f),
-             lo_t = Splat(-a.max_dudt_inv);
-  // The kernel tables (T + 1 entries) as vectors when they fit in one.
-  const bool tables_fit = a.steps + 1 <= kLanes;
-  VecF syn_a = zero, partial_a = zero;
+  const V zero = V{}, minus_one = V{} - 1.0f, lo_w = V{} - 4.0f,
+          lo_t = V{} + (-a.max_dudt_inv);
+  // The kernel tables (T + 1 entries) as two vectors each when they fit in two.
+  const bool tables_fit = a.steps + 1 <= 2 * kL;
+  V syn_lo = zero, syn_hi = zero, partial_lo = zero, partial_hi = zero;
   if (tables_fit) {
     for (int64_t k = 0; k <= a.steps; ++k) {
-      syn_a[k] = a.syn_a[k];
-      partial_a[k] = a.partial_a[k];
+      (k < kL ? syn_lo : syn_hi)[k % kL] = a.syn_a[k];
+      (k < kL ? partial_lo : partial_hi)[k % kL] = a.partial_a[k];
     }
   }
-  for (int64_t i0 = begin; i0 < end; i0 += kLanes) {
-    VecI spiked = VecI{} != 0;  // all false
-    VecF gw = zero, gt = zero, sum = zero;
-    VecI k = VecI{};
+  for (int64_t i0 = begin; i0 < end; i0 += kL) {
+    VI spiked = VI{} != 0;  // all false
+    V gw = zero, gt = zero, sum = zero;
+    VI k = VI{};
     for (int64_t t = a.steps - 1; t >= 0; --t) {
       const int64_t idx = t * n + i0;
-      const VecI out = Load(a.o + idx) != zero;
+      const VI out = simd::LoadAs<V>(a.o + idx) != zero;
       spiked |= out;
-      const VecF pu = Clamp(minus_one / Load(a.du + idx), lo_w, zero);
-      const VecF e = Load(a.e + idx);
+      const V pu = Clamp(minus_one / simd::LoadAs<V>(a.du + idx), lo_w, zero);
+      const V e = simd::LoadAs<V>(a.e + idx);
       gw = out ? e * pu : gw;
       if constexpr (kGradIn) {
-        const VecF put = Clamp(minus_one / Load(a.du_t + idx), lo_t, zero);
+        const V put = Clamp(minus_one / simd::LoadAs<V>(a.du_t + idx), lo_t, zero);
         gt = out ? e * put : gt;
       }
-      const VecI next = k + 1;
-      const VecI capped =
-          next < static_cast<int>(a.steps) ? next : VecI{} + static_cast<int>(a.steps);
-      k = out ? VecI{} : capped;
-      VecF sa, pa;
+      const VI next = k + 1;
+      const VI capped =
+          next < static_cast<int>(a.steps) ? next : VI{} + static_cast<int>(a.steps);
+      k = out ? VI{} : capped;
+      V sa, pa;
 #if defined(__GNUC__) && !defined(__clang__)
-      if (tables_fit) {
-        // k ≤ T < 16: a lane permutation of the tables (one vpermps on AVX-512).
-        sa = __builtin_shuffle(syn_a, k);
-        pa = __builtin_shuffle(partial_a, k);
+      if (tables_fit && a.steps < kL) {
+        // k ≤ T < L: a lane permutation of the tables (one vpermps).
+        sa = __builtin_shuffle(syn_lo, k);
+        pa = __builtin_shuffle(partial_lo, k);
+      } else if (tables_fit) {
+        // k ≤ T < 2L: a two-source lane permutation (vpermt2ps on AVX-512, two vpermps
+        // and a blend on AVX2).
+        sa = __builtin_shuffle(syn_lo, syn_hi, k);
+        pa = __builtin_shuffle(partial_lo, partial_hi, k);
       } else
 #endif
       {
-        for (int64_t l = 0; l < kLanes; ++l) {
+        for (int l = 0; l < kL; ++l) {
           sa[l] = a.syn_a[k[l]];
           pa[l] = a.partial_a[k[l]];
         }
       }
-      const VecF g = spiked ? gw * sa : zero;
-      if constexpr (kGradW) Store(a.grad_w + idx, g);
+      const V g = spiked ? gw * sa : zero;
+      if constexpr (kGradW) simd::StoreAs(a.grad_w + idx, g);
       if constexpr (kSum) sum += g;
-      if constexpr (kGradIn) Store(a.grad_in + idx, spiked ? gt * pa : zero);
+      if constexpr (kGradIn) simd::StoreAs(a.grad_in + idx, spiked ? gt * pa : zero);
     }
-    if constexpr (kSum) Store(a.grad_w_sum + i0, sum);
+    if constexpr (kSum) simd::StoreAs(a.grad_w_sum + i0, sum);
   }
 }
 
-template <bool kGradIn>
+template <typename V, bool kGradIn>
 EDBP_INLINE void BackwardBlocksOutputs(const NeuronBackwardArgs& a, int64_t begin,
                                        int64_t end) {
   if (a.grad_w_sum == nullptr) {
-    BackwardBlocksImpl<kGradIn, true, false>(a, begin, end);
+    BackwardLanes<V, kGradIn, true, false>(a, begin, end);
   } else if (a.grad_w == nullptr) {
-    BackwardBlocksImpl<kGradIn, false, true>(a, begin, end);
+    BackwardLanes<V, kGradIn, false, true>(a, begin, end);
   } else {
-    BackwardBlocksImpl<kGradIn, true, true>(a, begin, end);
+    BackwardLanes<V, kGradIn, true, true>(a, begin, end);
   }
 }
 
-EDBP_CPU_CLONES
-void BackwardBlocks(const NeuronBackwardArgs& a, int64_t begin, int64_t end) {
+template <CpuIsa kIsa>
+EDBP_INLINE void BackwardBlocksImpl(const NeuronBackwardArgs& a, int64_t begin,
+                                    int64_t end) {
   if (a.grad_in != nullptr) {
-    BackwardBlocksOutputs<true>(a, begin, end);
+    BackwardBlocksOutputs<simd::NativeF<kIsa>, true>(a, begin, end);
   } else {
-    BackwardBlocksOutputs<false>(a, begin, end);
+    BackwardBlocksOutputs<simd::NativeF<kIsa>, false>(a, begin, end);
   }
 }
+EDBP_CPU_DISPATCH(void, BackwardBlocks,
+                  (const NeuronBackwardArgs& a, int64_t begin, int64_t end),
+                  (a, begin, end))
 
 // Runs vector blocks over [0, full) and the scalar recurrence over [full, n), where
 // full = n rounded down to kLanes; chunks are whole blocks.

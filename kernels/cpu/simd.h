@@ -1,13 +1,14 @@
 // The vector vocabulary of the CPU kernels: GCC vector extensions 64 bytes wide, and
-// the per-ISA clones that run them.
+// the per-level variants that run them.
 //
-// A function marked EDBP_CPU_CLONES is compiled for AVX-512, AVX2 and baseline x86-64,
-// and the best version the CPU supports is picked at load time (GCC target_clones).
-// The helpers below are forced inline, so each clone compiles them for its own
+// A function defined with EDBP_CPU_DISPATCH is compiled for AVX-512, AVX2 and the
+// baseline (x86-64: SSE2; elsewhere only the baseline), and each call runs the variant
+// of the active level (isa.h: the CPU's best, or lower where EDBP_CPU_ISA caps it).
+// The helpers below are forced inline, so each variant compiles them for its own
 // instruction set; the 64-byte vectors then never cross a call boundary, whose ABI
 // differs with and without AVX-512 (GCC's -Wpsabi note, silenced for the including
 // file). Lane math is plain IEEE float32/float64 (no FMA contraction: the build has
-// -ffp-contract=off), so every clone gives the same bits.
+// -ffp-contract=off), so every variant gives the same bits.
 //
 // Include this only from kernels/cpu/*.cc.
 #ifndef EDBP_KERNELS_CPU_SIMD_H_
@@ -16,27 +17,60 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define EDBP_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EDBP_CPU_CLONES
-#endif
+#include "kernels/cpu/isa.h"
 
 #define EDBP_INLINE [[gnu::always_inline]] inline
+// For a lambda that takes or returns vectors: inlined into the variant that calls it.
+#define EDBP_LAMBDA_INLINE __attribute__((always_inline))
 
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// Kernels may add a path in AVX-512 intrinsics (functions marked EDBP_AVX512, called
-// only when UseAvx512Intrinsics()) for what the vector extensions cannot say: masked
-// loads and stores, compress.
-#define EDBP_HAVE_AVX512_INTRINSICS 1
+// Kernels may add a path in intrinsics (functions marked EDBP_AVX512 or EDBP_AVX2,
+// called only at that level) for what the vector extensions cannot say: masked loads
+// and stores, compress, left-packing with a permutation.
+#define EDBP_HAVE_X86_INTRINSICS 1
 #define EDBP_AVX512 __attribute__((target("avx512f")))
+#define EDBP_AVX2 __attribute__((target("avx2")))
+
+// Defines `ret name params`, which runs name##Impl<level> args (an EDBP_INLINE
+// function template over the CpuIsa level, which may pick the level's native vectors,
+// NativeF below) compiled for the active level: name##Avx512, name##Avx2 and
+// name##Portable are the three variants.
+#define EDBP_CPU_DISPATCH(ret, name, params, args)                   \
+  EDBP_AVX512 ret name##Avx512 params {                              \
+    return name##Impl<::edbp::kernels::cpu::CpuIsa::kAvx512> args;   \
+  }                                                                  \
+  EDBP_AVX2 ret name##Avx2 params {                                  \
+    return name##Impl<::edbp::kernels::cpu::CpuIsa::kAvx2> args;     \
+  }                                                                  \
+  ret name##Portable params {                                        \
+    return name##Impl<::edbp::kernels::cpu::CpuIsa::kPortable> args; \
+  }                                                                  \
+  ret name params {                                                  \
+    switch (::edbp::kernels::cpu::ActiveCpuIsa()) {                  \
+      case ::edbp::kernels::cpu::CpuIsa::kAvx512:                    \
+        return name##Avx512 args;                                    \
+      case ::edbp::kernels::cpu::CpuIsa::kAvx2:                      \
+        return name##Avx2 args;                                      \
+      case ::edbp::kernels::cpu::CpuIsa::kPortable:                  \
+        break;                                                       \
+    }                                                                \
+    return name##Portable args;                                      \
+  }
+#else
+// `params` and `args` are parenthesised lists, spliced in as they are.
+// NOLINTBEGIN(bugprone-macro-parentheses)
+#define EDBP_CPU_DISPATCH(ret, name, params, args) \
+  ret name params { return name##Impl<::edbp::kernels::cpu::CpuIsa::kPortable> args; }
+// NOLINTEND(bugprone-macro-parentheses)
 #endif
 
 namespace edbp::kernels::cpu {
-// The CPU has AVX-512F and no test asked for the portable code (isa.cc).
-bool UseAvx512Intrinsics();
+// The kernels run at the AVX-512 level (isa.h): its intrinsics paths may be taken.
+inline bool UseAvx512Intrinsics() { return ActiveCpuIsa() == CpuIsa::kAvx512; }
+// The kernels run at the AVX2 level: its intrinsics paths may be taken.
+inline bool UseAvx2Intrinsics() { return ActiveCpuIsa() == CpuIsa::kAvx2; }
 }  // namespace edbp::kernels::cpu
 
 namespace edbp::kernels::cpu::simd {
@@ -46,6 +80,70 @@ using VecF = float __attribute__((vector_size(kLanes * sizeof(float))));
 using VecI = int __attribute__((vector_size(kLanes * sizeof(int))));
 using VecD = double __attribute__((vector_size(8 * sizeof(double))));  // 8 lanes
 using VecF8 = float __attribute__((vector_size(8 * sizeof(float))));
+using VecI8 = int __attribute__((vector_size(8 * sizeof(int))));
+using VecF4 = float __attribute__((vector_size(4 * sizeof(float))));
+using VecF2 = float __attribute__((vector_size(2 * sizeof(float))));
+using VecD4 = double __attribute__((vector_size(4 * sizeof(double))));
+using VecD2 = double __attribute__((vector_size(2 * sizeof(double))));
+using VecI4 = int __attribute__((vector_size(4 * sizeof(int))));
+
+// The float and int vectors a level holds in one register. GCC lowers a generic vector
+// wider than the registers through memory (every 64-byte VecF op under AVX2 stores and
+// reloads its halves, and a scalar × VecF builds the broadcast lane by lane), so the
+// inner loops are written over NativeF<level>, as many as make up their 16-lane
+// blocks; each lane's sum is the same at every width.
+// D: doubles in one register; H: as many floats (what widens into a D).
+template <CpuIsa kIsa>
+struct Native {  // kPortable: 16 bytes (SSE2, NEON)
+  using F = VecF4;
+  using I = VecI4;
+  using D = VecD2;
+  using H = VecF2;
+};
+template <>
+struct Native<CpuIsa::kAvx2> {
+  using F = VecF8;
+  using I = VecI8;
+  using D = VecD4;
+  using H = VecF4;
+};
+template <>
+struct Native<CpuIsa::kAvx512> {
+  using F = VecF;
+  using I = VecI;
+  using D = VecD;
+  using H = VecF8;
+};
+template <CpuIsa kIsa>
+using NativeF = typename Native<kIsa>::F;
+template <CpuIsa kIsa>
+using NativeD = typename Native<kIsa>::D;
+template <CpuIsa kIsa>
+using NativeH = typename Native<kIsa>::H;
+
+template <CpuIsa kIsa>
+using NativeI = typename Native<kIsa>::I;
+
+// Lanes of a vector type.
+template <typename V>
+inline constexpr int kLanesOf = static_cast<int>(sizeof(V) / sizeof(V{}[0]));
+
+template <typename V>
+EDBP_INLINE V LoadAs(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+template <typename V>
+EDBP_INLINE void StoreAs(void* p, V v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+// kLanesOf<D> floats at p (H: that many floats, NativeH) widened to doubles (exact).
+template <typename D, typename H>
+EDBP_INLINE D LoadWidened(const float* p) {
+  static_assert(sizeof(H) * 2 == sizeof(D));
+  return __builtin_convertvector(LoadAs<H>(p), D);
+}
 
 EDBP_INLINE VecF Load(const float* p) {
   VecF v;

@@ -9,6 +9,7 @@
 #include "kernels/cpu/sparse.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -24,7 +25,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/simd.h"
 
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
+#ifdef EDBP_HAVE_X86_INTRINSICS
 #include <immintrin.h>
 #endif
 
@@ -63,12 +64,14 @@ std::atomic<SparseMode>& Mode() {
 }
 
 // Number of non-zero entries among x[begin, end).
-EDBP_CPU_CLONES
-int64_t CountRange(const float* x, int64_t begin, int64_t end) {
+template <CpuIsa kIsa>
+EDBP_INLINE int64_t CountRangeImpl(const float* x, int64_t begin, int64_t end) {
   int64_t nz = 0;
   for (int64_t i = begin; i < end; ++i) nz += x[i] != 0.0f;
   return nz;
 }
+EDBP_CPU_DISPATCH(int64_t, CountRange, (const float* x, int64_t begin, int64_t end),
+                  (x, begin, end))
 
 // Number of non-zero entries among count floats (any order: integer sums are exact).
 int64_t CountNonZeros(const float* x, int64_t count) {
@@ -148,7 +151,7 @@ Path ChoosePath(const std::string& key, const float* x, int64_t count, double cr
 // ---- list builders in AVX-512 intrinsics (vcompressps)
 // ---------------------------------
 
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
+#ifdef EDBP_HAVE_X86_INTRINSICS
 // Appends the non-zeros among the `valid` lanes of v at value[0..) and their ids at
 // index[0..), in lane order (vcompressps), and returns how many there were. whole:
 // both 16-lane vectors are stored (the caller's room allows it; cheaper than a
@@ -219,21 +222,107 @@ EDBP_AVX512 void PackPixelListsAvx512(const float* xp, int64_t pixels, int64_t r
     count[q] = static_cast<int32_t>(n);
   }
 }
+
+// ---- list builders in AVX2 intrinsics (left-pack through a permutation)
+// ---------------
+
+// For each 8-bit mask, the lanes of its set bits in increasing order, packed to the
+// front, 4 bits per lane (lane i of the permutation in bits 4i .. 4i+3): 1 KiB.
+constexpr std::array<uint32_t, 256> MakeLeftPackTable() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t mask = 0; mask < 256; ++mask) {
+    uint32_t packed = 0;
+    int slot = 0;
+    for (uint32_t lane = 0; lane < 8; ++lane) {
+      if ((mask >> lane & 1u) != 0) packed |= lane << (4 * slot++);
+    }
+    table[mask] = packed;
+  }
+  return table;
+}
+constexpr std::array<uint32_t, 256> kLeftPack = MakeLeftPackTable();
+
+// Stores the non-zeros of v at value[0..) and their ids at index[0..), in lane order,
+// as whole 8-lane vectors (the caller's room allows it), and returns how many there
+// were: vpermps/vpermd by the mask's permutation (what vcompressps does on AVX-512).
+EDBP_AVX2 inline int64_t AppendNonZerosAvx2(__m256 v, __m256i ids, float* value,
+                                            int32_t* index) {
+  // NEQ_UQ: true for a NaN too, as C++'s v != 0.0f
+  const int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+  const __m256i perm = _mm256_and_si256(
+      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(kLeftPack[mask])),
+                        _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+      _mm256_set1_epi32(15));
+  _mm256_storeu_ps(value, _mm256_permutevar8x32_ps(v, perm));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(index),
+                      _mm256_permutevar8x32_epi32(ids, perm));
+  return __builtin_popcount(static_cast<unsigned>(mask));
+}
+
+// PackRowAvx512 in chunks of 8: whole vectors for full chunks (the slot never passes
+// the chunk's start), the branch-free scalar loop for a partial last chunk.
+EDBP_AVX2 int64_t PackRowAvx2(const float* a, int64_t k, int64_t k_blocks, int64_t pos,
+                              int32_t* index, float* value, int64_t* starts) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t kb = 0; kb < k_blocks; ++kb) {
+    starts[kb] = pos;
+    const int64_t end = std::min(k, (kb + 1) * kKBlockForLists);
+    int64_t j0 = kb * kKBlockForLists;
+    for (; j0 + 8 <= end; j0 += 8) {
+      const __m256i j = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(j0)));
+      pos += AppendNonZerosAvx2(_mm256_loadu_ps(a + j0), j, value + pos, index + pos);
+    }
+    for (; j0 < end; ++j0) {
+      index[pos] = static_cast<int32_t>(j0);
+      value[pos] = a[j0];
+      pos += a[j0] != 0.0f;
+    }
+  }
+  starts[k_blocks] = pos;
+  return pos;
+}
+
+// PackPixelListsAvx512 in chunks of 8 (room is a multiple of 16, so every chunk is
+// whole and no store passes the end of the pixel's room: slot ≤ c0).
+EDBP_AVX2 void PackPixelListsAvx2(const float* xp, int64_t pixels, int64_t room,
+                                  int64_t scale, int32_t* channel, float* value,
+                                  int32_t* count) {
+  const __m256i lane_offsets =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                         _mm256_set1_epi32(static_cast<int>(scale)));
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int64_t first = q * room;
+    int64_t n = 0;
+    for (int64_t c0 = 0; c0 < room; c0 += 8) {
+      const __m256i offsets =
+          _mm256_add_epi32(lane_offsets, _mm256_set1_epi32(static_cast<int>(c0 * scale)));
+      n += AppendNonZerosAvx2(_mm256_loadu_ps(xp + first + c0), offsets,
+                              value + first + n, channel + first + n);
+    }
+    count[q] = static_cast<int32_t>(n);
+  }
+}
 #endif
 
 // ---- the inner loop: acc[0..NV) += v · row[0..16·NV) over a list of non-zeros
 // ----------
 
-// Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc (stride 1 when the
-// lists hold offsets already).
-template <int NV>
-EDBP_INLINE void Gather(VecF* acc, const int32_t* idx, const float* val, int64_t count,
+// The native vectors V (simd::NativeF) that hold NV blocks of 16 floats.
+template <int NV, typename V>
+inline constexpr int kVecsFor = NV* static_cast<int>(kLanes) / simd::kLanesOf<V>;
+
+// Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc[0 .. kVecsFor<NV, V>)
+// (stride 1 when the lists hold offsets already).
+template <int NV, typename V>
+EDBP_INLINE void Gather(V* acc, const int32_t* idx, const float* val, int64_t count,
                         const float* base, int64_t stride) {
+  constexpr int kN = kVecsFor<NV, V>;
+  constexpr int kL = simd::kLanesOf<V>;
   for (int64_t e = 0; e < count; ++e) {
-    const float v = val[e];  // scalar × vector broadcasts (no add, unlike VecF{} + v)
+    const float v = val[e];  // scalar × vector broadcasts (no add, unlike V{} + v)
     const float* row = base + idx[e] * stride;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[j] += v * Load(row + j * kLanes);
+#pragma GCC unroll 16
+    for (int j = 0; j < kN; ++j) acc[j] += v * simd::LoadAs<V>(row + j * kL);
   }
 }
 
@@ -272,14 +361,20 @@ int64_t BuildSparseRows(const GemmArgs& g, bool keep_zeros, SparseRows& rows) {
   std::atomic<int64_t> total{0};
   if (!g.trans_a) {
     // Row r of op(A) is row r of A.
-    [[maybe_unused]] const bool packed = UseAvx512Intrinsics() && !keep_zeros;
+    [[maybe_unused]] const bool packed512 = UseAvx512Intrinsics() && !keep_zeros;
+    [[maybe_unused]] const bool packed2 = UseAvx2Intrinsics() && !keep_zeros;
     ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
       int64_t nz = 0;
       for (int64_t r = begin; r < end; ++r) {
         const float* a = g.a + r * g.lda;
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-        if (packed) {
+#ifdef EDBP_HAVE_X86_INTRINSICS
+        if (packed512) {
           nz += PackRowAvx512(a, k, k_blocks, r * k, index, value, starts + r * stride) -
+                r * k;
+          continue;
+        }
+        if (packed2) {
+          nz += PackRowAvx2(a, k, k_blocks, r * k, index, value, starts + r * stride) -
                 r * k;
           continue;
         }
@@ -330,20 +425,22 @@ int64_t BuildSparseRows(const GemmArgs& g, bool keep_zeros, SparseRows& rows) {
 // tiles, row stride ldb). Each element is summed over increasing k, as one unbroken
 // gather would: the running sum is stored and reloaded between k-blocks, which does
 // not change the float result.
-template <int NV>
+template <int NV, typename V>
 EDBP_INLINE void SpmmBlock(const SparseRows& rows, const float* b, int64_t ldb, float* c,
                            int64_t ldc, int64_t row_begin, int64_t row_end) {
+  constexpr int kN = kVecsFor<NV, V>;
+  constexpr int kL = simd::kLanesOf<V>;
   for (int64_t kb = 0; kb < rows.k_blocks; ++kb) {
     for (int64_t r = row_begin; r < row_end; ++r) {
       float* dst = c + r * ldc;
-      VecF acc[NV];
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[j] = kb == 0 ? VecF{} : Load(dst + j * kLanes);
+      V acc[kN];
+#pragma GCC unroll 16
+      for (int j = 0; j < kN; ++j) acc[j] = kb == 0 ? V{} : simd::LoadAs<V>(dst + j * kL);
       const int64_t first = rows.Start(r, kb);
       Gather<NV>(acc, rows.index.data() + first, rows.value.data() + first,
                  rows.Start(r, kb + 1) - first, b, ldb);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+#pragma GCC unroll 16
+      for (int j = 0; j < kN; ++j) simd::StoreAs(dst + j * kL, acc[j]);
     }
   }
 }
@@ -366,10 +463,12 @@ EDBP_INLINE void SpmmTail(const SparseRows& rows, const float* b, int64_t ldb, f
 
 // One column block of C, `width` ≤ kBlock columns from c (rows [row_begin, row_end)),
 // from the matching columns b of op(B).
-EDBP_CPU_CLONES
-void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int64_t ldc,
-              int64_t width, int64_t row_begin, int64_t row_end) {
-#define EDBP_CALL(NV) SpmmBlock<NV>(rows, b, ldb, c, ldc, row_begin, row_end)
+template <CpuIsa kIsa>
+EDBP_INLINE void SpmmItemImpl(const SparseRows& rows, const float* b, int64_t ldb,
+                              float* c, int64_t ldc, int64_t width, int64_t row_begin,
+                              int64_t row_end) {
+#define EDBP_CALL(NV) \
+  SpmmBlock<NV, simd::NativeF<kIsa>>(rows, b, ldb, c, ldc, row_begin, row_end)
   switch (width / kLanes) {
     case 4:
       EDBP_CALL(4);
@@ -391,6 +490,10 @@ void SpmmItem(const SparseRows& rows, const float* b, int64_t ldb, float* c, int
   if (vec_width < width)
     SpmmTail(rows, b, ldb, c, ldc, vec_width, width, row_begin, row_end);
 }
+EDBP_CPU_DISPATCH(void, SpmmItem,
+                  (const SparseRows& rows, const float* b, int64_t ldb, float* c,
+                   int64_t ldc, int64_t width, int64_t row_begin, int64_t row_end),
+                  (rows, b, ldb, c, ldc, width, row_begin, row_end))
 
 // dst[j · ld_dst + i] = src[i · ld_src + j] for i < count (≤ 16) and j < cols: a full
 // group of 16 is transposed 16×16 in registers, so that every load and store is a
@@ -413,11 +516,15 @@ EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count
   }
 }
 
-EDBP_CPU_CLONES
-void TransposeGroup(const float* src, int64_t ld_src, int64_t count, int64_t cols,
-                    float* dst, int64_t ld_dst) {
+template <CpuIsa kIsa>
+EDBP_INLINE void TransposeGroupImpl(const float* src, int64_t ld_src, int64_t count,
+                                    int64_t cols, float* dst, int64_t ld_dst) {
   TransposeInline(src, ld_src, count, cols, dst, ld_dst);
 }
+EDBP_CPU_DISPATCH(void, TransposeGroup,
+                  (const float* src, int64_t ld_src, int64_t count, int64_t cols,
+                   float* dst, int64_t ld_dst),
+                  (src, ld_src, count, cols, dst, ld_dst))
 
 // ---- convolution helpers --------------------------------------------------------------
 
@@ -454,12 +561,16 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
   int32_t* count = Grow(l.count, pixels);
   int32_t* channel = Grow(l.channel, pixels * l.room);
   float* value = Grow(l.value, pixels * l.room);
-#ifdef EDBP_HAVE_AVX512_INTRINSICS
-  if (UseAvx512Intrinsics() && !keep_zeros) {
+#ifdef EDBP_HAVE_X86_INTRINSICS
+  if ((UseAvx512Intrinsics() || UseAvx2Intrinsics()) && !keep_zeros) {
     thread_local Buffer<float> pixel_major;
     float* xp = Grow(pixel_major, pixels * l.room);
     ToPixelMajor(x, channels, pixels, l.room, xp);
-    PackPixelListsAvx512(xp, pixels, l.room, scale, channel, value, count);
+    if (UseAvx512Intrinsics()) {
+      PackPixelListsAvx512(xp, pixels, l.room, scale, channel, value, count);
+    } else {
+      PackPixelListsAvx2(xp, pixels, l.room, scale, channel, value, count);
+    }
     return;
   }
 #endif
@@ -492,19 +603,12 @@ struct WindowLists {
   Buffer<int32_t> count;
 };
 
-EDBP_INLINE VecI LoadI(const int32_t* p) {
-  VecI v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-EDBP_INLINE void StoreI(int32_t* p, VecI v) { std::memcpy(p, &v, sizeof(v)); }
-
 // Windows of `rows` × `cols`; source(col, kj) is the pixel column that kernel column kj
 // reads for gather column col, or -1 for none; pixel (r, source) is list r · width +
 // source of `l`. Branch-free copies: each pixel list is copied in whole vectors (its
 // full room) at the window's next free slot, which advances by the list's count; what
 // lies past the count is overwritten by the next copy or never read.
-template <typename SourceColumn>
+template <typename VF, typename VI, typename SourceColumn>
 EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t cols,
                                   int64_t width, int64_t kw, int64_t tap_stride,
                                   SourceColumn source, WindowLists& win) {
@@ -524,10 +628,10 @@ EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t col
         const int64_t q = r * width + src;
         const int32_t* src_off = l.channel.data() + q * l.room;
         const float* src_val = l.value.data() + q * l.room;
-        const VecI add = VecI{} + static_cast<int32_t>(kj * tap_stride);
-        for (int64_t c0 = 0; c0 < l.room; c0 += kLanes) {
-          StoreI(dst_off + n + c0, LoadI(src_off + c0) + add);
-          Store(dst_val + n + c0, Load(src_val + c0));
+        const VI add = VI{} + static_cast<int32_t>(kj * tap_stride);
+        for (int64_t c0 = 0; c0 < l.room; c0 += simd::kLanesOf<VF>) {
+          simd::StoreAs(dst_off + n + c0, simd::LoadAs<VI>(src_off + c0) + add);
+          simd::StoreAs(dst_val + n + c0, simd::LoadAs<VF>(src_val + c0));
         }
         n += l.count[q];
       }
@@ -570,14 +674,16 @@ void RelayoutWeights(const Conv2dShape& s, const float* w, bool out_major,
 // weights of that kernel row (kw · rows · pad floats, mostly in L1) at `w_row`. `Src`
 // maps (result row, ki) to the window row, or -1. Each pixel's sum runs over the taps
 // in order, then its input's channels.
-template <int NV, typename SourceRow>
+template <int NV, typename V, typename SourceRow>
 EDBP_INLINE void GatherRows(const WindowLists& win, int64_t win_cols, int64_t out_rows,
                             int64_t out_cols, int64_t kh, const float* w,
                             int64_t row_stride, int64_t pad, int64_t block,
                             SourceRow source, float* pm) {
+  constexpr int kN = kVecsFor<NV, V>;
+  constexpr int kL = simd::kLanesOf<V>;
   for (int64_t p = 0; p < out_rows * out_cols; ++p) {
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) Store(pm + p * pad + block + j * kLanes, VecF{});
+#pragma GCC unroll 16
+    for (int j = 0; j < kN; ++j) simd::StoreAs(pm + p * pad + block + j * kL, V{});
   }
   for (int64_t ki = 0; ki < kh; ++ki) {
     const float* row_base = w + ki * row_stride + block;
@@ -587,13 +693,13 @@ EDBP_INLINE void GatherRows(const WindowLists& win, int64_t win_cols, int64_t ou
       for (int64_t col = 0; col < out_cols; ++col) {
         float* dst = pm + (r * out_cols + col) * pad + block;
         const int64_t wi = src * win_cols + col;
-        VecF acc[NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[j] = Load(dst + j * kLanes);
+        V acc[kN];
+#pragma GCC unroll 16
+        for (int j = 0; j < kN; ++j) acc[j] = simd::LoadAs<V>(dst + j * kL);
         Gather<NV>(acc, win.offset.data() + wi * win.room,
                    win.value.data() + wi * win.room, win.count[wi], row_base, 1);
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, acc[j]);
+#pragma GCC unroll 16
+        for (int j = 0; j < kN; ++j) simd::StoreAs(dst + j * kL, acc[j]);
       }
     }
   }
@@ -635,10 +741,12 @@ EDBP_INLINE void BuildChannelLists(const float* x, int64_t channels, int64_t h, 
 // acc[kh, kw, c_in, cpad] += Σ_{x[c, iy, ix] ≠ 0} x · dy[p(iy, ix, tap), :] for one
 // image: each (tap, channel) row of the filter gradient is summed in registers over
 // the channel's non-zero inputs, reading the output-gradient row each one meets.
-template <int NV, bool kStrided>
+template <int NV, bool kStrided, typename V>
 EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
                                  const float* dy_pm, int64_t cpad, int64_t block,
                                  float* acc) {
+  constexpr int kN = kVecsFor<NV, V>;
+  constexpr int kL = simd::kLanesOf<V>;
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = s.h * s.w;
   for (int64_t c = 0; c < s.c_in; ++c) {
     const int64_t first = c * pixels, count = l.count[c];
@@ -651,9 +759,9 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
       for (int64_t kj = 0; kj < s.kw; ++kj) {
         const int64_t off_x = s.pad_w - kj * s.dil_w;
         float* dst = acc + ((ki * s.kw + kj) * s.c_in + c) * cpad + block;
-        VecF sum[NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) sum[j] = Load(dst + j * kLanes);
+        V sum[kN];
+#pragma GCC unroll 16
+        for (int j = 0; j < kN; ++j) sum[j] = simd::LoadAs<V>(dst + j * kL);
         for (int64_t e = 0; e < count; ++e) {
           // Output pixel that reads input (iy, ix) through this tap, if any.
           const int64_t ty = rows[e] + off_y, tx = cols[e] + off_x;
@@ -671,11 +779,11 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
           }
           const float v = vals[e];
           const float* g = dy_pm + (oy * ow + ox) * cpad + block;
-#pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) sum[j] += v * Load(g + j * kLanes);
+#pragma GCC unroll 16
+          for (int j = 0; j < kN; ++j) sum[j] += v * simd::LoadAs<V>(g + j * kL);
         }
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) Store(dst + j * kLanes, sum[j]);
+#pragma GCC unroll 16
+        for (int j = 0; j < kN; ++j) simd::StoreAs(dst + j * kL, sum[j]);
       }
     }
   }
@@ -705,9 +813,10 @@ EDBP_INLINE void ConvFilterBlock(const Conv2dShape& s, const ChannelLists& l,
 // the sparse operand's non-zeros per pixel, joined into one list per kernel row's
 // window, the gather into a pixel-major result of `pad` channels, then back to
 // channel-major.
-EDBP_CPU_CLONES
-void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const float* w,
-                     int64_t pad, bool keep_zeros, float* out) {
+template <CpuIsa kIsa>
+EDBP_INLINE void ConvGatherImageImpl(const Conv2dShape& s, bool data, const float* in,
+                                     const float* w, int64_t pad, bool keep_zeros,
+                                     float* out) {
   thread_local PixelLists lists;
   thread_local WindowLists windows;
   thread_local Buffer<float> result;
@@ -718,7 +827,7 @@ void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const flo
   float* pm = Grow(result, (data ? pixels : p_out) * pad);
   if (!data) {
     // Window (iy, ox): input pixels (iy, ox·stride - pad + kj·dil).
-    BuildWindowLists(
+    BuildWindowLists<simd::NativeF<kIsa>, simd::NativeI<kIsa>>(
         lists, s.h, ow, s.w, s.kw, rows * pad,
         [&](int64_t ox, int64_t kj) {
           const int64_t ix = ox * s.stride_w - s.pad_w + kj * s.dil_w;
@@ -729,8 +838,9 @@ void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const flo
       const int64_t iy = oy * s.stride_h - s.pad_h + ki * s.dil_h;
       return iy >= 0 && iy < s.h ? iy : -1;
     };
-#define EDBP_CALL(NV) \
-  GatherRows<NV>(windows, ow, oh, ow, s.kh, w, row_stride, pad, block, source_row, pm)
+#define EDBP_CALL(NV)                                                                \
+  GatherRows<NV, simd::NativeF<kIsa>>(windows, ow, oh, ow, s.kh, w, row_stride, pad, \
+                                      block, source_row, pm)
     EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
 #undef EDBP_CALL
   } else {
@@ -744,7 +854,7 @@ void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const flo
       return o < size ? o : -1;
     };
     // Window (oy, ix): output-gradient pixels (oy, through(ix, kj)).
-    BuildWindowLists(
+    BuildWindowLists<simd::NativeF<kIsa>, simd::NativeI<kIsa>>(
         lists, oh, s.w, ow, s.kw, rows * pad,
         [&](int64_t ix, int64_t kj) {
           return through(ix, kj, s.stride_w, s.pad_w, s.dil_w, ow);
@@ -753,17 +863,23 @@ void ConvGatherImage(const Conv2dShape& s, bool data, const float* in, const flo
     const auto source_row = [&](int64_t iy, int64_t ki) {
       return through(iy, ki, s.stride_h, s.pad_h, s.dil_h, oh);
     };
-#define EDBP_CALL(NV) \
-  GatherRows<NV>(windows, s.w, s.h, s.w, s.kh, w, row_stride, pad, block, source_row, pm)
+#define EDBP_CALL(NV)                                                                   \
+  GatherRows<NV, simd::NativeF<kIsa>>(windows, s.w, s.h, s.w, s.kh, w, row_stride, pad, \
+                                      block, source_row, pm)
     EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
 #undef EDBP_CALL
   }
   ToChannelMajor(pm, data ? s.c_in : s.c_out, data ? pixels : p_out, pad, out);
 }
+EDBP_CPU_DISPATCH(void, ConvGatherImage,
+                  (const Conv2dShape& s, bool data, const float* in, const float* w,
+                   int64_t pad, bool keep_zeros, float* out),
+                  (s, data, in, w, pad, keep_zeros, out))
 
-EDBP_CPU_CLONES
-void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
-                     bool keep_zeros, float* acc) {
+template <CpuIsa kIsa>
+EDBP_INLINE void ConvFilterImageImpl(const Conv2dShape& s, const float* x,
+                                     const float* dy, int64_t cpad, bool keep_zeros,
+                                     float* acc) {
   thread_local ChannelLists lists;
   thread_local Buffer<float> grad;
   const int64_t p_out = s.out_h() * s.out_w();
@@ -771,15 +887,21 @@ void ConvFilterImage(const Conv2dShape& s, const float* x, const float* dy, int6
   float* dy_pm = Grow(grad, p_out * cpad);
   ToPixelMajor(dy, s.c_out, p_out, cpad, dy_pm);
   if (s.stride_h == 1 && s.stride_w == 1) {
-#define EDBP_CALL(NV) ConvFilterBlock<NV, false>(s, lists, dy_pm, cpad, block, acc)
+#define EDBP_CALL(NV) \
+  ConvFilterBlock<NV, false, simd::NativeF<kIsa>>(s, lists, dy_pm, cpad, block, acc)
     EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
 #undef EDBP_CALL
   } else {
-#define EDBP_CALL(NV) ConvFilterBlock<NV, true>(s, lists, dy_pm, cpad, block, acc)
+#define EDBP_CALL(NV) \
+  ConvFilterBlock<NV, true, simd::NativeF<kIsa>>(s, lists, dy_pm, cpad, block, acc)
     EDBP_FOR_EACH_BLOCK(cpad, EDBP_CALL)
 #undef EDBP_CALL
   }
 }
+EDBP_CPU_DISPATCH(void, ConvFilterImage,
+                  (const Conv2dShape& s, const float* x, const float* dy, int64_t cpad,
+                   bool keep_zeros, float* acc),
+                  (s, x, dy, cpad, keep_zeros, acc))
 
 // The filter gradient's chunking, as in the dense path: at most this many chunks of
 // samples, fixed by the shape.
@@ -819,10 +941,42 @@ void ResetOperandDensities() {
   log.by_key.clear();
 }
 
-const SparseCrossover& GetSparseCrossover() {
-  static const SparseCrossover crossover;
-  return crossover;
+const SparseCrossover& SparseCrossoverFor(CpuIsa isa) {
+  // bench/RESULTS.md, "Kernels per instruction-set level" (AMD EPYC with AVX-512,
+  // 2 cores; OpenBLAS told the matching core type, so that the dense side is what a
+  // CPU of that level runs), from the repository root, for LEVEL and CORE
+  // avx512/default, avx2/Haswell, portable/Sandybridge:
+  //   OPENBLAS_CORETYPE=CORE build/bench/edbp_sparse_kernels_bench --iters 3 --isa LEVEL
+  static constexpr SparseCrossover kAvx512 = {.gemm = 0.6,
+                                              .gemm_transposed_a = 0.8,
+                                              .gemm_transposed_b = 0.7,
+                                              .conv_forward = 0.9,
+                                              .conv_backward_data = 0.9,
+                                              .conv_backward_filter = 0.9};
+  static constexpr SparseCrossover kAvx2 = {.gemm = 0.5,
+                                            .gemm_transposed_a = 0.5,
+                                            .gemm_transposed_b = 0.3,
+                                            .conv_forward = 0.9,
+                                            .conv_backward_data = 0.7,
+                                            .conv_backward_filter = 0.5};
+  static constexpr SparseCrossover kPortable = {.gemm = 0.05,
+                                                .gemm_transposed_a = 0.05,
+                                                .gemm_transposed_b = 0.02,
+                                                .conv_forward = 0.3,
+                                                .conv_backward_data = 0.3,
+                                                .conv_backward_filter = 0.05};
+  switch (isa) {
+    case CpuIsa::kAvx512:
+      return kAvx512;
+    case CpuIsa::kAvx2:
+      return kAvx2;
+    case CpuIsa::kPortable:
+      break;
+  }
+  return kPortable;
 }
+
+const SparseCrossover& GetSparseCrossover() { return SparseCrossoverFor(ActiveCpuIsa()); }
 
 bool SparseGemm(const GemmArgs& g) {
   if (g.alpha != 1.0f || g.beta != 0.0f || g.k == 0) return false;

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/ops.h"
 
 namespace edbp::kernels::cpu {
@@ -70,19 +71,24 @@ void SetSparseMode(SparseMode mode);
 bool ParseSparseMode(const char* text, SparseMode* mode);
 
 // Density crossovers (fraction of non-zeros) below which kAuto and kOff take the
-// event-driven kernels.
-// Measured with bench/sparse_kernels_bench.cc on the Fashion-MNIST shapes
-// (bench/RESULTS.md): the density where the sparse path stops being faster, rounded
-// down to a measured density. The conv kernels were still faster at 0.9, the highest
-// measured; a dense operand (an image) takes the dense path.
+// event-driven kernels, per instruction-set level (isa.h): how fast the kernels are
+// against BLAS depends on the vector width. Measured with bench/sparse_kernels_bench.cc
+// --isa LEVEL on the Fashion-MNIST shapes (bench/RESULTS.md, with the command and the
+// CPU): the density where the sparse path stops being faster, rounded down to a
+// measured density; a dense operand (an image) takes the dense path. The choice of
+// path, and so every bit of a run, is the same from run to run on one machine and
+// level; two levels may choose differently at the same density (sums in BLAS's order
+// or the lists' order, sparse.h's note above).
 struct SparseCrossover {
-  double gemm = 0.6;               // op(B) = B (linear layers' data gradient)
-  double gemm_transposed_a = 0.8;  // op(A) = Aᵀ (linear layers' filter gradient)
-  double gemm_transposed_b = 0.7;  // op(B) = Bᵀ: B is transposed first (linear forward)
-  double conv_forward = 0.9;
-  double conv_backward_data = 0.9;
-  double conv_backward_filter = 0.9;
+  double gemm;               // op(B) = B (linear layers' data gradient)
+  double gemm_transposed_a;  // op(A) = Aᵀ (linear layers' filter gradient)
+  double gemm_transposed_b;  // op(B) = Bᵀ: B is transposed first (linear forward)
+  double conv_forward;
+  double conv_backward_data;
+  double conv_backward_filter;
 };
+// The crossovers of `isa`, and of the active level.
+const SparseCrossover& SparseCrossoverFor(CpuIsa isa);
 const SparseCrossover& GetSparseCrossover();
 
 // What kAuto and kOff measured: per op and operand shape (e.g. "Conv2dForward

@@ -15,26 +15,40 @@ namespace {
 // depend on how ParallelFor splits the blocks.
 constexpr int64_t kBlock = int64_t{1} << 14;
 
-// Sum, sum of squares and largest |x| of x[lo, hi) in float64: 16 lanes, then the lanes
-// in order, then the scalar tail. A NaN never becomes the maximum (as std::max).
-EDBP_CPU_CLONES
-ReduceStatsResult ReduceBlock(const float* x, int64_t lo, int64_t hi) {
-  using simd::VecD;
-  VecD sum0{}, sum1{}, sq0{}, sq1{}, mx0{}, mx1{};
+// Sum, sum of squares and largest |x| of x[lo, hi) in float64: 16 lanes (lane l adds
+// x[i + l] for i = lo, lo + 16, ...), then lanes 0-7 in order plus lanes 8-15 in order,
+// then the scalar tail. The lanes live in native double vectors D of the level, as many
+// as make 16; the order of the sums is the same at every level. A NaN never becomes the
+// maximum (as std::max).
+template <CpuIsa kIsa>
+EDBP_INLINE ReduceStatsResult ReduceBlockImpl(const float* x, int64_t lo, int64_t hi) {
+  using D = simd::NativeD<kIsa>;
+  constexpr int kL = simd::kLanesOf<D>;
+  constexpr int kN = 16 / kL;
+  D sum[kN], sq[kN], mx[kN];
+#pragma GCC unroll 8
+  for (int j = 0; j < kN; ++j) sum[j] = sq[j] = mx[j] = D{};
   int64_t i = lo;
-  for (; i + simd::kLanes <= hi; i += simd::kLanes) {
-    const VecD v0 = simd::LoadAsDouble(x + i), v1 = simd::LoadAsDouble(x + i + 8);
-    sum0 += v0;
-    sum1 += v1;
-    sq0 += v0 * v0;
-    sq1 += v1 * v1;
-    const VecD a0 = v0 < 0 ? -v0 : v0, a1 = v1 < 0 ? -v1 : v1;
-    mx0 = mx0 < a0 ? a0 : mx0;
-    mx1 = mx1 < a1 ? a1 : mx1;
+  for (; i + 16 <= hi; i += 16) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kN; ++j) {
+      const D v = simd::LoadWidened<D, simd::NativeH<kIsa>>(x + i + j * kL);
+      sum[j] += v;
+      sq[j] += v * v;
+      const D a = v < 0 ? -v : v;
+      mx[j] = mx[j] < a ? a : mx[j];
+    }
   }
-  ReduceStatsResult r{simd::LaneSum(sum0) + simd::LaneSum(sum1),
-                      simd::LaneSum(sq0) + simd::LaneSum(sq1), 0};
-  for (int l = 0; l < 8; ++l) r.max_abs = std::max({r.max_abs, mx0[l], mx1[l]});
+  // The lanes in order, as two sums of eight.
+  double half_sum[2] = {0, 0}, half_sq[2] = {0, 0};
+  ReduceStatsResult r{0, 0, 0};
+  for (int l = 0; l < 16; ++l) {
+    half_sum[l / 8] += sum[l / kL][l % kL];
+    half_sq[l / 8] += sq[l / kL][l % kL];
+    r.max_abs = std::max(r.max_abs, mx[l / kL][l % kL]);
+  }
+  r.sum = half_sum[0] + half_sum[1];
+  r.sum_sq = half_sq[0] + half_sq[1];
   for (; i < hi; ++i) {
     const double v = x[i];
     r.sum += v;
@@ -43,6 +57,8 @@ ReduceStatsResult ReduceBlock(const float* x, int64_t lo, int64_t hi) {
   }
   return r;
 }
+EDBP_CPU_DISPATCH(ReduceStatsResult, ReduceBlock,
+                  (const float* x, int64_t lo, int64_t hi), (x, lo, hi))
 
 }  // namespace
 

@@ -17,11 +17,31 @@
 
 #include "gtest/gtest.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
 
 namespace edbp::kernels::cpu {
 namespace {
 
 using Floats = std::vector<float>;
+
+// Caps the instruction-set level for the scope, restoring the previous cap after.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(CpuIsa cap) : saved_(SetCpuIsaCap(cap)) {}
+  ~ScopedIsa() { SetCpuIsaCap(saved_); }
+
+ private:
+  CpuIsa saved_;
+};
+
+// The levels below the active one (isa.h); each runs its own variants of the kernels.
+std::vector<CpuIsa> LowerLevels() {
+  std::vector<CpuIsa> levels;
+  for (const CpuIsa level : {CpuIsa::kAvx2, CpuIsa::kPortable}) {
+    if (level < ActiveCpuIsa()) levels.push_back(level);
+  }
+  return levels;
+}
 
 // Sets the sparse mode for the scope, restoring the previous one after.
 class ScopedMode {
@@ -101,6 +121,12 @@ void ExpectExactSkipping(const std::map<SparseMode, Floats>& out, bool event_dri
   }
 }
 
+// An operand drawn with this density surely lies below the crossover: auto and off take
+// the event-driven kernels (with no non-zero at all, at every crossover).
+bool ClearlyBelow(double density, double crossover) {
+  return density == 0.0 || density < crossover - 0.03;
+}
+
 // |got - want| <= 1e-5 · Σ|terms| + 1e-7 for every entry.
 void ExpectClose(const Floats& got, const std::vector<double>& want,
                  const std::vector<double>& magnitude, const std::string& what) {
@@ -171,18 +197,24 @@ TEST_P(SparseGemmTest, MatchesDirectSumsAndDensePath) {
       ExpectClose(out, want, mag,
                   "density " + std::to_string(density) + " mode " + ModeName(mode));
       if (mode == SparseMode::kAlways) {
-        // The portable list builder (a CPU without AVX-512) gives the same bits.
-        SetPortableKernelsForTesting(true);
-        Floats portable(out.size(), -7.0f);
-        args.c = portable.data();
-        Gemm(args);
-        SetPortableKernelsForTesting(false);
-        EXPECT_EQ(0, std::memcmp(out.data(), portable.data(), out.size() * sizeof(float)))
-            << "density " << density;
+        // Every lower level this CPU has (its own list builders) gives the same bits.
+        for (const CpuIsa level : LowerLevels()) {
+          ScopedIsa scoped_isa(level);
+          Floats lower(out.size(), -7.0f);
+          args.c = lower.data();
+          Gemm(args);
+          EXPECT_EQ(0, std::memcmp(out.data(), lower.data(), out.size() * sizeof(float)))
+              << "density " << density << " at " << CpuIsaName(level);
+        }
       }
     }
-    // Densities 0, 0.02 and 0.25 are below every GEMM crossover (0.6 and up).
-    ExpectExactSkipping(outputs, density < 0.5, "density " + std::to_string(density));
+    // always runs the event-driven kernel; so do auto and off below the active level's
+    // crossover (clearly below: the drawn density scatters around `density`).
+    const SparseCrossover& x = GetSparseCrossover();
+    const double crossover =
+        c.trans_b ? x.gemm_transposed_b : (c.trans_a ? x.gemm_transposed_a : x.gemm);
+    ExpectExactSkipping(outputs, ClearlyBelow(density, crossover),
+                        "density " + std::to_string(density));
   }
 }
 
@@ -281,22 +313,32 @@ TEST_P(SparseConvTest, AllThreeOpsMatchDirectSumsAndDensePath) {
       ExpectClose(dx, dx_ref, dx_mag, "backward data " + what);
       ExpectClose(dw, dw_ref, dw_mag, "backward filter " + what);
       if (mode == SparseMode::kAlways) {
-        // The portable list builders (a CPU without AVX-512) give the same bits.
-        SetPortableKernelsForTesting(true);
-        Floats y2(y_size, -7.0f), dx2(x_size, -7.0f);
-        forward_and_data(y2, dx2);
-        SetPortableKernelsForTesting(false);
-        EXPECT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * sizeof(float))) << what;
-        EXPECT_EQ(0, std::memcmp(dx.data(), dx2.data(), dx.size() * sizeof(float)))
-            << what;
+        // Every lower level this CPU has (its own list builders) gives the same bits.
+        for (const CpuIsa level : LowerLevels()) {
+          ScopedIsa scoped_isa(level);
+          Floats y2(y_size, -7.0f), dx2(x_size, -7.0f), dw2(w_size, -7.0f);
+          forward_and_data(y2, dx2);
+          Conv2dBackwardFilter(
+              {.shape = s, .x = x.data(), .dy = dy.data(), .dw = dw2.data()});
+          const std::string at = what + " at " + CpuIsaName(level);
+          EXPECT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * sizeof(float))) << at;
+          EXPECT_EQ(0, std::memcmp(dx.data(), dx2.data(), dx.size() * sizeof(float)))
+              << at;
+          EXPECT_EQ(0, std::memcmp(dw.data(), dw2.data(), dw.size() * sizeof(float)))
+              << at;
+        }
       }
     }
-    // Densities 0, 0.02 and 0.25 are below the conv crossovers (0.9).
+    // Below the active level's crossovers (clearly: the drawn density scatters) auto
+    // and off take the event-driven kernels, as always does.
+    const SparseCrossover& cross = GetSparseCrossover();
     const std::string what =
         std::string(GetParam().name) + " density " + std::to_string(density);
-    ExpectExactSkipping(ys, density < 0.5, "forward " + what);
-    ExpectExactSkipping(dxs, density < 0.5, "backward data " + what);
-    ExpectExactSkipping(dws, density < 0.5, "backward filter " + what);
+    ExpectExactSkipping(ys, ClearlyBelow(density, cross.conv_forward), "forward " + what);
+    ExpectExactSkipping(dxs, ClearlyBelow(density, cross.conv_backward_data),
+                        "backward data " + what);
+    ExpectExactSkipping(dws, ClearlyBelow(density, cross.conv_backward_filter),
+                        "backward filter " + what);
   }
 }
 
