@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::Config& c
 }
 
 absl::StatusOr<NetworkForward> Network::Forward(const Tensor& x, const Tensor* labels,
-                                                bool training, bool keep_context) {
+                                                bool training, bool keep_context,
+                                                bool input_repeats) {
   NetworkForward result;
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -80,7 +81,8 @@ absl::StatusOr<NetworkForward> Network::Forward(const Tensor& x, const Tensor* l
                            .labels = last ? labels : nullptr,
                            .rng = &rng_,
                            .keep_context = keep_context,
-                           .input_grad = i > 0};
+                           .input_grad = i > 0,
+                           .input_repeats = i == 0 && input_repeats};
     EDBP_ASSIGN_OR_RETURN(LayerForward f, layers_[i]->Forward(h, options));
     h = f.output;
     if (keep_context) result.contexts.push_back(std::move(f.context));
@@ -124,9 +126,12 @@ absl::StatusOr<float> LateSpikeRate(const Tensor& o, int64_t t0) {
 // §7 for one spiking layer on its input h: bisects the factor on g, leaves g scaled
 // by it, and returns it with the layer's output under the chosen g.
 absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer& spiking,
-                                   const Tensor& h, Tensor* out) {
-  const ForwardOptions plain{
-      .training = false, .labels = nullptr, .rng = nullptr, .keep_context = false};
+                                   const Tensor& h, bool h_repeats, Tensor* out) {
+  const ForwardOptions plain{.training = false,
+                             .labels = nullptr,
+                             .rng = nullptr,
+                             .keep_context = false,
+                             .input_repeats = h_repeats};
   const int64_t steps = h.dim(0);
   const int64_t t0 = 2 * steps / 3;
   // §7: avg > avg_spike_init/T·(T-t0)·1.2, compared in float32.
@@ -155,25 +160,35 @@ absl::StatusOr<double> BisectLayer(const config::NetworkConfig& nc, SpikingLayer
 
 }  // namespace
 
-absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor& x) {
+absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor& x,
+                                                                   bool input_repeats) {
   const config::NetworkConfig& nc = config_.network;
   std::vector<double> factors;
-  const ForwardOptions plain{
-      .training = false, .labels = nullptr, .rng = nullptr, .keep_context = false};
   Tensor h = x;
-  for (auto& layer : layers_) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer* layer = layers_[i].get();
+    // As in Forward: only the first layer is told that its input repeats.
+    const bool h_repeats = i == 0 && input_repeats;
+    const ForwardOptions plain{.training = false,
+                               .labels = nullptr,
+                               .rng = nullptr,
+                               .keep_context = false,
+                               .input_repeats = h_repeats};
     if (layer->config().type == config::LayerType::kDropout) continue;  // off in init
-    if (auto* block = dynamic_cast<ResidualLayer*>(layer.get())) {
+    if (auto* block = dynamic_cast<ResidualLayer*>(layer)) {
       // As the reference's initialize through the block's modules: conv1, conv2, then
       // the shortcut, each on its own input; the block's output is then recomputed.
       Tensor mid, main;
-      EDBP_ASSIGN_OR_RETURN(double f1, BisectLayer(nc, block->conv1(), h, &mid));
-      EDBP_ASSIGN_OR_RETURN(double f2, BisectLayer(nc, block->conv2(), mid, &main));
+      EDBP_ASSIGN_OR_RETURN(double f1,
+                            BisectLayer(nc, block->conv1(), h, h_repeats, &mid));
+      EDBP_ASSIGN_OR_RETURN(
+          double f2, BisectLayer(nc, block->conv2(), mid, /*h_repeats=*/false, &main));
       factors.push_back(f1);
       factors.push_back(f2);
       if (block->shortcut() != nullptr) {
         Tensor skip;
-        EDBP_ASSIGN_OR_RETURN(double fs, BisectLayer(nc, *block->shortcut(), h, &skip));
+        EDBP_ASSIGN_OR_RETURN(double fs,
+                              BisectLayer(nc, *block->shortcut(), h, h_repeats, &skip));
         factors.push_back(fs);
       }
       EDBP_ASSIGN_OR_RETURN(LayerForward f, block->Forward(h, plain));
@@ -186,8 +201,9 @@ absl::StatusOr<std::vector<double>> Network::InitializeByBisection(const Tensor&
       continue;
     }
     Tensor out;
-    EDBP_ASSIGN_OR_RETURN(double factor,
-                          BisectLayer(nc, static_cast<SpikingLayer&>(*layer), h, &out));
+    EDBP_ASSIGN_OR_RETURN(
+        double factor,
+        BisectLayer(nc, static_cast<SpikingLayer&>(*layer), h, h_repeats, &out));
     h = out;
     factors.push_back(factor);
   }

@@ -40,15 +40,20 @@ class Network {
 
   // x: [T, B, C, H, W] or [T, B, N] on the network's backend. labels: [B] int32 or
   // null. training turns dropout on; keep_context saves what Backward needs.
+  // input_repeats: x is one step repeated over T (the static encoding, §6), as the
+  // caller knows; the first layer is told (ForwardOptions::input_repeats).
   absl::StatusOr<NetworkForward> Forward(const Tensor& x, const Tensor* labels,
-                                         bool training, bool keep_context);
+                                         bool training, bool keep_context,
+                                         bool input_repeats = false);
   // Backpropagates dL/d(output) through every layer, consuming `forward`'s contexts,
   // and leaves each parameter's gradient in its grad tensor (overwritten).
   absl::Status Backward(const Tensor& grad_output, NetworkForward& forward);
 
   // §7: bisection of every conv/linear layer's g on the input x (labels none,
   // dropout off). Returns the factor chosen for each spiking layer, in order.
-  absl::StatusOr<std::vector<double>> InitializeByBisection(const Tensor& x);
+  // input_repeats: as for Forward.
+  absl::StatusOr<std::vector<double>> InitializeByBisection(const Tensor& x,
+                                                            bool input_repeats = false);
 
   // W, g, b of every conv/linear layer in order, named by state_dict key.
   std::vector<Parameter> Parameters();

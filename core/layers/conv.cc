@@ -1,30 +1,9 @@
 #include "core/layers/conv.h"
 
-#include <cstring>
-
 #include "base/check.h"
 #include "kernels/backend.h"
 
 namespace edbp {
-
-// Checked on the CPU backend, whose memory is host memory; a differing step ends the
-// compare at its first differing byte, so spike inputs cost next to nothing.
-bool ConvLayer::RepeatsOverTime(const Tensor& x) {
-  if (x.backend()->device().type != kernels::DeviceType::kCpu || x.dim(0) < 2) {
-    return false;
-  }
-  const size_t step_bytes = x.bytes() / static_cast<size_t>(x.dim(0));
-  const char* data = reinterpret_cast<const char*>(x.f32());
-  // The last step first: spike inputs are nearly all zero in the first steps (neurons
-  // have not charged yet), so steps 0 and 1 can agree for a long prefix, while the last
-  // step differs from step 0 within a few bytes.
-  for (int64_t t = x.dim(0) - 1; t >= 1; --t) {
-    if (std::memcmp(data, data + static_cast<size_t>(t) * step_bytes, step_bytes) != 0) {
-      return false;
-    }
-  }
-  return true;
-}
 
 absl::StatusOr<std::unique_ptr<ConvLayer>> ConvLayer::Create(
     const config::LayerConfig& config, const NeuronSetup* neuron,

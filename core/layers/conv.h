@@ -16,18 +16,15 @@ class ConvLayer final : public SpikingLayer {
       const config::LayerConfig& config, const NeuronSetup* neuron,
       kernels::Backend* backend);
 
-  // Whether x [T, ...] holds the same bytes at every step (the static encoding, §6),
-  // on the CPU backend; always false elsewhere. Then the forward convolves one step
-  // and the neuron reads that one current at every step (identical numbers at 1/T of
-  // the cost, SpikingLayer::InputRepeats), and the filter gradient sums the steps'
-  // gradients before correlating once.
-  static bool RepeatsOverTime(const Tensor& x);
-
  private:
   using SpikingLayer::SpikingLayer;
   kernels::Conv2dShape ConvShape(const Shape& x_shape) const;
   Shape OutputShape(const Tensor& x) const override;
-  bool InputRepeats(const Tensor& x) const override { return RepeatsOverTime(x); }
+  // An input the caller says repeats (ForwardOptions::input_repeats, the static
+  // encoding, §6): the forward convolves one step and the neuron reads that one current
+  // at every step (identical numbers at 1/T of the cost), and the filter gradient sums
+  // the steps' gradients before correlating once. On every backend alike.
+  bool HasRepeatedInputPath() const override { return true; }
   absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) override;
   absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x, bool input_repeats,
                           Tensor& grad_w_hat) override;

@@ -28,6 +28,11 @@ struct ForwardOptions {
   // False when the Backward will not be asked for dL/dx (the network's first layer):
   // a spiking layer then keeps no du_t, which only feeds grad_in_ (§3, §5).
   bool input_grad = true;
+  // The input is one step repeated over T (a static image, §6), as the caller knows: a
+  // conv layer then computes its current from step 0 only and its filter gradient from
+  // Σ_t grad_w_ (conv.h), on every backend alike. Ignored for T < 2 and by layers
+  // without that path. The caller must be right: nothing compares the steps.
+  bool input_repeats = false;
 };
 
 // What a Forward saves for its Backward. Opaque outside the layer that made it.

@@ -66,9 +66,10 @@ absl::StatusOr<LayerForward> ResidualLayer::Forward(const Tensor& x,
                                            "output layer (§5)";
   auto ctx = std::make_unique<ResidualContext>();
   EDBP_ASSIGN_OR_RETURN(LayerForward f1, conv1_->Forward(x, options));
-  ForwardOptions inner =
-      options;  // conv2's input is conv1's output: its gradient is needed
+  // conv2's input is conv1's output: its gradient is needed, and it does not repeat.
+  ForwardOptions inner = options;
   inner.input_grad = true;
+  inner.input_repeats = false;
   EDBP_ASSIGN_OR_RETURN(LayerForward f2, conv2_->Forward(f1.output, inner));
   ctx->conv1 = std::move(f1.context);
   ctx->conv2 = std::move(f2.context);

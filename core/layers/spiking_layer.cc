@@ -61,7 +61,8 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
 
   const Shape out_shape = OutputShape(x);
   // A static input (the same at every step) needs the current of step 0 only.
-  const bool static_input = InputRepeats(x);
+  const bool static_input =
+      options.input_repeats && x.dim(0) >= 2 && HasRepeatedInputPath();
   ctx->input_repeats = static_input;
   Shape x_step_shape = x.shape(), current_shape = out_shape;
   if (static_input) x_step_shape[0] = current_shape[0] = 1;

@@ -30,7 +30,7 @@ struct SpikingContext : LayerContext {
   Tensor du;     // [T, B, ...out]
   Tensor du_t;
   Tensor o;                    // spikes after injection
-  bool input_repeats = false;  // x is the same at every step (SpikingLayer::InputRepeats)
+  bool input_repeats = false;  // x is the same at every step (ForwardOptions)
 };
 
 class SpikingLayer;
@@ -87,14 +87,15 @@ class SpikingLayer : public Layer {
 
   // Output shape [T, B, ...] for an input x.
   virtual Shape OutputShape(const Tensor& x) const = 0;
-  // Whether x is the same at every step, so that the current of step 0 serves every
-  // step (the neuron reads it T times, NeuronForwardArgs::static_input).
-  virtual bool InputRepeats(const Tensor& /*x*/) const { return false; }
+  // Whether the layer can use a repeated input (ForwardOptions::input_repeats): the
+  // current of step 0 then serves every step (the neuron reads it T times,
+  // NeuronForwardArgs::static_input) and FilterGrad takes Σ_t grad_w_.
+  virtual bool HasRepeatedInputPath() const { return false; }
   // I = x · Ŵ (linear) or conv(x, Ŵ); `current` has OutputShape(x) (with x one step
   // long when the input repeats).
   virtual absl::Status Current(const Tensor& x, const Tensor& w_hat, Tensor& current) = 0;
   // dL/dŴ from grad_w_ (shape of the output) and x; overwrites grad_w_hat.
-  // input_repeats: what InputRepeats(x) said in the Forward; grad_w is then
+  // input_repeats: the Forward took the repeated-input path; grad_w is then
   // Σ_t grad_w_ (NeuronBackwardArgs::grad_w_sum), one step long.
   virtual absl::Status FilterGrad(const Tensor& grad_w, const Tensor& x,
                                   bool input_repeats, Tensor& grad_w_hat) = 0;

@@ -104,14 +104,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     std::optional<data::Batch> batch = init.Next();
     EDBP_CHECK(batch.has_value());
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(t->MakeInputs(*batch, x, y));
-    EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x).status());
+    EDBP_ASSIGN_OR_RETURN(const bool repeats, t->MakeInputs(*batch, x, y));
+    EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x, repeats).status());
   }
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
   return t;
 }
 
-absl::Status Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y) {
+absl::StatusOr<bool> Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y) {
   const std::vector<float>& images = batch.images;
   const std::vector<int32_t>& labels = batch.labels;
   const int64_t size = batch.size;
@@ -150,7 +150,7 @@ absl::Status Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y)
     }
   }
   EDBP_ASSIGN_OR_RETURN(y, Tensor::FromHostI32(backend_, {size}, labels));
-  return absl::OkStatus();
+  return batch.frames == 0 && config_.network.encoding != config::Encoding::kTtfs;
 }
 
 absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
@@ -168,9 +168,10 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
   while (std::optional<data::Batch> batch = loader.Next()) {
     if (stop_.load()) return absl::CancelledError("training stopped on request");
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
-    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, /*training=*/true,
-                                                            /*keep_context=*/true));
+    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
+    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
+                          net_->Forward(x, &y, /*training=*/true,
+                                        /*keep_context=*/true, repeats));
     Tensor grad;
     EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
     // §9: training accuracy from the raw (pre-injection) outputs.
@@ -221,9 +222,10 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   Tensor grad;
   while (std::optional<data::Batch> batch = loader.Next()) {
     Tensor x, y;
-    EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
+    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
     // Test runs without labels: no injection (§9), no dropout.
-    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, nullptr, false, false));
+    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
+                          net_->Forward(x, nullptr, false, false, repeats));
     EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
     loss_total += PerSampleTotal(*loss_, loss, batch->size);
     EDBP_ASSIGN_OR_RETURN(const std::vector<float> out, fwd.output.ToHost());
@@ -313,9 +315,9 @@ absl::StatusOr<SafeTensors> Trainer::InspectStep() {
   std::optional<data::Batch> batch = loader.Next();
   EDBP_CHECK(batch.has_value());
   Tensor x, y;
-  EDBP_RETURN_IF_ERROR(MakeInputs(*batch, x, y));
+  EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
   // Dropout off (training = false), labels injected.
-  EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, false, true));
+  EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, false, true, repeats));
   Tensor grad;
   EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
   SafeTensors out;

@@ -85,8 +85,10 @@ class Trainer {
       : config_(std::move(config)), options_(std::move(options)), sink_(sink) {}
 
   // x [T, B, C, H, W] (static images repeated t_train times; frame sequences
-  // transposed from [B, T, ...], T = their frames, §6) and labels [B].
-  absl::Status MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y);
+  // transposed from [B, T, ...], T = their frames, §6) and labels [B]. Returns whether
+  // x is one step repeated over time (the static encoding), which the network's first
+  // layer is told (ForwardOptions::input_repeats) on every backend.
+  absl::StatusOr<bool> MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y);
   absl::Status TrainEpoch(int64_t epoch, double lr, EpochMetrics& m);
   absl::Status SaveCheckpoints(const EpochMetrics& m);
 

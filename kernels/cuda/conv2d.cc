@@ -164,7 +164,7 @@ absl::Status Conv2dRunner::Forward(const Conv2dForwardArgs& a) {
     const cudnnStatus_t st =
         cudnnConvolutionForward(handle_, &alpha, p->x, a.x, p->w, a.w, p->conv, p->fwd,
                                 ws.get(), p->fwd_ws, &beta, p->y, a.y);
-    if (st == CUDNN_STATUS_NOT_SUPPORTED && attempt == 0 &&
+    if (CudnnNotSupported(st) && attempt == 0 &&
         p->fwd != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM) {
       // The heuristic's pick does not run in FP32-FMA mode: use the plain algorithm.
       p->fwd = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
@@ -190,7 +190,7 @@ absl::Status Conv2dRunner::BackwardData(const Conv2dBackwardDataArgs& a) {
     const cudnnStatus_t st = cudnnConvolutionBackwardData(
         handle_, &alpha, p->w, a.w, p->y, a.dy, p->conv, p->bwd_data, ws.get(),
         p->bwd_data_ws, &beta, p->x, a.dx);
-    if (st == CUDNN_STATUS_NOT_SUPPORTED && attempt == 0 &&
+    if (CudnnNotSupported(st) && attempt == 0 &&
         p->bwd_data != CUDNN_CONVOLUTION_BWD_DATA_ALGO_1) {
       p->bwd_data = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // see Forward
       EDBP_CUDNN_RETURN_IF_ERROR(cudnnGetConvolutionBackwardDataWorkspaceSize(
@@ -223,7 +223,7 @@ absl::Status Conv2dRunner::BackwardFilter(const Conv2dBackwardFilterArgs& a) {
     const cudnnStatus_t st = cudnnConvolutionBackwardFilter(
         handle_, &alpha, p->x, a.x, p->y, a.dy, p->conv, p->bwd_filter, ws.get(),
         p->bwd_filter_ws, &beta, p->w, a.dw);
-    if (st == CUDNN_STATUS_NOT_SUPPORTED && attempt == 0 &&
+    if (CudnnNotSupported(st) && attempt == 0 &&
         p->bwd_filter != CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1) {
       p->bwd_filter = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // see Forward
       EDBP_CUDNN_RETURN_IF_ERROR(cudnnGetConvolutionBackwardFilterWorkspaceSize(

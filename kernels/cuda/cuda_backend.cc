@@ -394,4 +394,13 @@ absl::Status CudaBackend::AdamStep(const AdamStepArgs& a) {
   return absl::OkStatus();
 }
 
+bool PlantPendingCudaErrorForTesting() {
+  void* ptr = nullptr;
+  if (cudaMalloc(&ptr, size_t{1} << 60) == cudaSuccess) {
+    cudaFree(ptr);
+    return false;
+  }
+  return cudaPeekAtLastError() != cudaSuccess;
+}
+
 }  // namespace edbp::kernels

@@ -59,6 +59,11 @@ class CudaBackend final : public Backend {
   std::unique_ptr<Impl> impl_;
 };
 
+// Testing: leaves a non-sticky error pending in the CUDA runtime, as a library call can
+// (a cudaMalloc of 2^60 bytes that fails, not cleared); true when one is pending
+// afterwards. The next op must still succeed: each launcher clears it first.
+bool PlantPendingCudaErrorForTesting();
+
 }  // namespace edbp::kernels
 
 #endif  // EDBP_KERNELS_CUDA_CUDA_BACKEND_H_

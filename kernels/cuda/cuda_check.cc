@@ -32,8 +32,17 @@ absl::Status CudnnStatus(cudnnStatus_t st, const char* call, const char* file, i
   if (st == CUDNN_STATUS_SUCCESS) return absl::OkStatus();
   char detail[512] = {0};
   cudnnGetLastErrorString(detail, sizeof(detail));
-  return Make(st == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, call, file, line,
+  return Make(CudnnOutOfMemory(st), call, file, line,
               absl::StrCat(cudnnGetErrorString(st), detail[0] ? ": " : "", detail));
+}
+
+bool CudnnNotSupported(cudnnStatus_t st) {
+  return CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+bool CudnnOutOfMemory(cudnnStatus_t st) {
+  return st == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+         st == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
 }
 
 }  // namespace edbp::kernels::cuda

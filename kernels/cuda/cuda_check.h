@@ -2,7 +2,9 @@
 // the call, the file and the line, e.g.
 //   INTERNAL: cudaMalloc(&ptr, bytes) failed at kernels/cuda/device_allocator.cc:41:
 //   cudaErrorMemoryAllocation (out of memory)
-// Out-of-memory results map to RESOURCE_EXHAUSTED, everything else to INTERNAL. A
+// Out-of-memory results (cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED, cuDNN's
+// host or device allocation failures) map to RESOURCE_EXHAUSTED, everything else to
+// INTERNAL. A
 // failed call fails the job through its Status; nothing here aborts.
 //
 // Host-compiled (.cc) files of kernels/cuda/ only: it includes the CUDA headers.
@@ -24,6 +26,15 @@ absl::Status CudaStatus(cudaError_t err, const char* call, const char* file, int
 absl::Status CublasStatus(cublasStatus_t st, const char* call, const char* file,
                           int line);
 absl::Status CudnnStatus(cudnnStatus_t st, const char* call, const char* file, int line);
+
+// cuDNN 9 reports a sub-code within a category (3002 CUDNN_STATUS_NOT_SUPPORTED_SHAPE
+// belongs to 3000 CUDNN_STATUS_NOT_SUPPORTED): these test the category or the codes,
+// never `st == CUDNN_STATUS_NOT_SUPPORTED`, which misses every sub-code. Any "not
+// supported" result: another algorithm may run where this one does not.
+bool CudnnNotSupported(cudnnStatus_t st);
+// A host or device allocation inside cuDNN failed (RESOURCE_EXHAUSTED, as every
+// out-of-memory result of this backend).
+bool CudnnOutOfMemory(cudnnStatus_t st);
 
 }  // namespace edbp::kernels::cuda
 

@@ -51,10 +51,17 @@ struct MaxOp {
   __device__ double operator()(double a, double b) const { return fmax(a, b); }
 };
 
+// cudaGetLastError() after a launch also returns an older pending error (one a library
+// call left behind), which would fail the wrong launch and name the wrong launcher:
+// every launcher clears it first. A sticky error (a broken context) still comes back
+// from the launch itself.
+inline void ClearPendingError() { static_cast<void>(cudaGetLastError()); }
+
 // Nothing to launch for an empty range: report success without touching the stream.
 #define EDBP_LAUNCH_OR_RETURN(items, kernel, ...)                                      \
   do {                                                                                 \
     if ((items) <= 0) return cudaSuccess;                                              \
+    ::edbp::kernels::cuda::ClearPendingError();                                        \
     kernel<<<::edbp::kernels::cuda::BlocksFor(items), ::edbp::kernels::cuda::kThreads, \
              0, stream>>>(__VA_ARGS__);                                                \
     return cudaGetLastError();                                                         \

@@ -61,6 +61,7 @@ int64_t ReductionBlocks(int64_t n) {
 
 cudaError_t LaunchSumSquaresPartials(int64_t n, const float* x, double* partials,
                                      cudaStream_t stream) {
+  ClearPendingError();
   SumSquaresKernel<<<static_cast<unsigned int>(ReductionBlocks(n)), kThreads, 0,
                      stream>>>(n, x, partials);
   return cudaGetLastError();
@@ -68,6 +69,7 @@ cudaError_t LaunchSumSquaresPartials(int64_t n, const float* x, double* partials
 
 cudaError_t LaunchReduceStatsPartials(int64_t n, const float* x, double* partials,
                                       cudaStream_t stream) {
+  ClearPendingError();
   ReduceStatsKernel<<<static_cast<unsigned int>(ReductionBlocks(n)), kThreads, 0,
                       stream>>>(n, x, partials);
   return cudaGetLastError();

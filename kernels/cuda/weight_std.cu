@@ -87,12 +87,14 @@ __global__ void WeightStdBackwardKernel(int64_t m, bool exact, const float* grad
 }  // namespace
 
 cudaError_t LaunchWeightStdForward(const WeightStdForwardArgs& a, cudaStream_t stream) {
+  ClearPendingError();
   WeightStdForwardKernel<<<static_cast<unsigned int>(a.c_out), kThreads, 0, stream>>>(
       a.m, a.w, a.g, a.b, a.w_hat, a.mean, a.var);
   return cudaGetLastError();
 }
 
 cudaError_t LaunchWeightStdBackward(const WeightStdBackwardArgs& a, cudaStream_t stream) {
+  ClearPendingError();
   WeightStdBackwardKernel<<<static_cast<unsigned int>(a.c_out), kThreads, 0, stream>>>(
       a.m, a.exact, a.grad_w_hat, a.w, a.g, a.b, a.mean, a.var, a.grad_w, a.grad_g,
       a.grad_b);

@@ -13,6 +13,10 @@
 #include "gtest/gtest.h"
 #include "tests/gpu/gpu_test.h"
 
+#ifdef EDBP_TEST_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
+
 namespace edbp::gpu_test {
 namespace {
 
@@ -75,6 +79,34 @@ TEST(GpuOps, Elementwise) {
     }
   }
 }
+
+#ifdef EDBP_TEST_HAVE_CUDA
+// A non-sticky error that an earlier library call left pending must not fail the next
+// launch (each launcher clears it before launching: kernel_util.cuh).
+TEST(GpuOps, AnOlderPendingErrorDoesNotFailTheNextLaunch) {
+  std::mt19937 rng(9);
+  const int64_t n = 5000;
+  Pair<float> x(Uniform(rng, n, -1, 1)), out(n);
+  ASSERT_TRUE(kernels::PlantPendingCudaErrorForTesting());
+  EXPECT_OK(Cuda()->Fill({.n = n, .value = 2.0f, .out = out.cuda.get()}));  // macro path
+  ASSERT_TRUE(kernels::PlantPendingCudaErrorForTesting());
+  kernels::ReduceStatsResult r;
+  EXPECT_OK(Cuda()->ReduceStats({.n = n, .x = x.cuda.get(), .result = &r}));  // stats.cu
+  const int64_t c_out = 5, m = n / c_out;
+  Pair<float> g(std::vector<float>(c_out, 1.0f)), b(std::vector<float>(c_out, 0.0f));
+  Pair<float> w_hat(n), mean(c_out), var(c_out);
+  ASSERT_TRUE(kernels::PlantPendingCudaErrorForTesting());
+  EXPECT_OK(Cuda()->WeightStdForward({.c_out = c_out,
+                                      .m = m,
+                                      .w = x.cuda.get(),
+                                      .g = g.cuda.get(),
+                                      .b = b.cuda.get(),
+                                      .w_hat = w_hat.cuda.get(),
+                                      .mean = mean.cuda.get(),
+                                      .var = var.cuda.get()}));  // weight_std.cu
+  EXPECT_EQ(out.cuda.Download(), std::vector<float>(n, 2.0f));
+}
+#endif  // EDBP_TEST_HAVE_CUDA
 
 TEST(GpuOps, DropoutApply) {
   std::mt19937 rng(2);

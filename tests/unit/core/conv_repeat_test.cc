@@ -1,14 +1,16 @@
-// The first conv layer's shortcut for a static input (core/layers/conv.h): the
-// forward must equal the full [T·B] computation bit for bit, the filter gradient to
-// float rounding.
+// The first conv layer's shortcut for an input its caller says repeats
+// (ForwardOptions::input_repeats, core/layers/conv.h): the forward must equal the full
+// [T·B] computation bit for bit, the filter gradient to float rounding; the path is
+// chosen by the flag alone, never by looking at the data (so every backend takes it).
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/layers/conv.h"
 #include "gtest/gtest.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/sparse.h"
 #include "tests/unit/core/layer_test_util.h"
 
 namespace edbp {
@@ -32,7 +34,7 @@ struct Result {
   std::vector<float> spikes, grad_weight, grad_g, grad_b;
 };
 
-Result ForwardBackward(const std::vector<float>& x) {
+Result ForwardBackward(const std::vector<float>& x, bool input_repeats) {
   config::LayerConfig lc;
   lc.name = "conv_1";
   lc.type = config::LayerType::kConv;
@@ -54,6 +56,7 @@ Result ForwardBackward(const std::vector<float>& x) {
   const Tensor input = MakeTensor({kSteps, kBatch, kCin, kH, kW}, x);
   ForwardOptions options;
   options.training = true;
+  options.input_repeats = input_repeats;
   auto f = (*layer)->Forward(input, options);
   EXPECT_TRUE(f.ok()) << f.status();
   const std::vector<float> dl_do =
@@ -77,30 +80,33 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
   }
 }
 
-TEST(ConvRepeat, DetectsAStaticInputOnly) {
-  std::vector<float> step = Uniform(kBatch * kCin * kH * kW, 0, 1, 5, 0.3f);
-  std::vector<float> x = Repeat(step);
-  EXPECT_TRUE(ConvLayer::RepeatsOverTime(MakeTensor({kSteps, kBatch, kCin, kH, kW}, x)));
-  x[x.size() - 1] += 1.0f;  // the last step differs in its last value
-  EXPECT_FALSE(ConvLayer::RepeatsOverTime(MakeTensor({kSteps, kBatch, kCin, kH, kW}, x)));
-  EXPECT_FALSE(ConvLayer::RepeatsOverTime(MakeTensor({1, kBatch, kCin, kH, kW}, step)));
+// The shapes the layer's convolutions ran on, from the CPU kernels' operand log.
+std::vector<std::string> ConvForwardShapes() {
+  std::vector<std::string> keys;
+  for (const kernels::cpu::OperandDensity& d : kernels::cpu::GetOperandDensities()) {
+    if (d.key.rfind("Conv2dForward", 0) == 0) keys.push_back(d.key);
+  }
+  return keys;
+}
+
+TEST(ConvRepeat, TheFlagAloneChoosesThePath) {
+  const std::vector<float> x = Repeat(Uniform(kBatch * kCin * kH * kW, 0, 1, 5, 0.3f));
+  const std::string one_step = "Conv2dForward x[3,2,9,8]";     // B samples
+  const std::string every_step = "Conv2dForward x[15,2,9,8]";  // T·B samples
+  kernels::cpu::ResetOperandDensities();
+  ForwardBackward(x, /*input_repeats=*/true);
+  EXPECT_EQ(ConvForwardShapes(), std::vector<std::string>{one_step});
+  // The same repeated data, not flagged: the full computation (the data is not
+  // inspected; on a GPU it could not be cheaply).
+  kernels::cpu::ResetOperandDensities();
+  ForwardBackward(x, /*input_repeats=*/false);
+  EXPECT_EQ(ConvForwardShapes(), std::vector<std::string>{every_step});
 }
 
 TEST(ConvRepeat, ShortcutMatchesTheFullComputation) {
-  const std::vector<float> step = Uniform(kBatch * kCin * kH * kW, 0, 1, 5, 0.3f);
-  const std::vector<float> x = Repeat(step);
-  // The same values, but one zero of step 1 is -0: the bytes differ, so the layer
-  // takes the full [T·B] path, while every product and sum is the same number.
-  std::vector<float> x_full = x;
-  size_t zero = step.size();
-  while (x_full[zero] != 0.0f) ++zero;
-  x_full[zero] = -0.0f;
-  ASSERT_TRUE(ConvLayer::RepeatsOverTime(MakeTensor({kSteps, kBatch, kCin, kH, kW}, x)));
-  ASSERT_FALSE(
-      ConvLayer::RepeatsOverTime(MakeTensor({kSteps, kBatch, kCin, kH, kW}, x_full)));
-
-  const Result fast = ForwardBackward(x);
-  const Result full = ForwardBackward(x_full);
+  const std::vector<float> x = Repeat(Uniform(kBatch * kCin * kH * kW, 0, 1, 5, 0.3f));
+  const Result fast = ForwardBackward(x, /*input_repeats=*/true);
+  const Result full = ForwardBackward(x, /*input_repeats=*/false);
   EXPECT_EQ(fast.spikes, full.spikes);
   float spikes = 0;
   for (const float v : fast.spikes) spikes += v;
