@@ -22,8 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "core/config/config.h"
 #include "core/io/safetensors.h"
+#include "core/network.h"
+#include "core/tensor.h"
 #include "gtest/gtest.h"
+#include "kernels/backend.h"
 #include "tests/gpu/gpu_test.h"
 #include "tests/gpu/step_compare.h"
 
@@ -106,6 +110,81 @@ std::string InitialWeights(const fs::path& dir, std::string* log) {
   const fs::path weights = out / "checkpoint_last.safetensors";
   EXPECT_TRUE(fs::exists(weights)) << *log;
   return weights.string();
+}
+
+// Forwards every call to `inner` and records the batch (shape.n) of every
+// Conv2dForward: which path a layer took, on any backend.
+class RecordingBackend final : public kernels::Backend {
+ public:
+  explicit RecordingBackend(kernels::Backend* inner) : inner_(inner) {}
+  kernels::Device device() const override { return inner_->device(); }
+  bool Supports(kernels::Op op) const override { return inner_->Supports(op); }
+  absl::StatusOr<void*> Allocate(size_t bytes) override {
+    return inner_->Allocate(bytes);
+  }
+  void Deallocate(void* ptr) override { inner_->Deallocate(ptr); }
+  absl::Status CopyHostToDevice(void* dst, const void* src, size_t bytes) override {
+    return inner_->CopyHostToDevice(dst, src, bytes);
+  }
+  absl::Status CopyDeviceToHost(void* dst, const void* src, size_t bytes) override {
+    return inner_->CopyDeviceToHost(dst, src, bytes);
+  }
+  absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override {
+    return inner_->CopyDeviceToDevice(dst, src, bytes);
+  }
+  absl::Status Synchronize() override { return inner_->Synchronize(); }
+#define EDBP_RECORD_AND_FORWARD(Name)                           \
+  absl::Status Name(const kernels::Name##Args& args) override { \
+    Seen(args);                                                 \
+    return inner_->Name(args);                                  \
+  }
+  EDBP_KERNEL_OPS(EDBP_RECORD_AND_FORWARD)
+#undef EDBP_RECORD_AND_FORWARD
+
+  std::vector<int64_t> conv_forward_batches;
+
+ private:
+  template <typename Args>
+  void Seen(const Args& /*args*/) {}
+  void Seen(const kernels::Conv2dForwardArgs& args) {
+    conv_forward_batches.push_back(args.shape.n);
+  }
+
+  kernels::Backend* const inner_;
+};
+
+// Issue 25: the first layer's repeated static input is the trainer's word
+// (ForwardOptions::input_repeats), not a look at host memory, so the GPU takes the
+// CPU's one-step path: conv_1 convolves B samples, conv_2 every step's T·B.
+TEST(GpuTrain, TheFirstLayerTakesTheCpusRepeatedInputPath) {
+  absl::StatusOr<config::Config> config = config::LoadConfigFile("configs/small.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const int64_t steps = config->network.n_steps, batch = 4;
+  std::vector<float> image(28 * 28);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<float>(i % 7) / 7.0f;
+  std::vector<float> repeated;
+  for (int64_t k = 0; k < steps * batch; ++k) {
+    repeated.insert(repeated.end(), image.begin(), image.end());
+  }
+  std::vector<std::vector<int64_t>> batches;
+  for (kernels::Backend* side : {Cpu(), Cuda()}) {
+    RecordingBackend recording(side);
+    absl::StatusOr<std::unique_ptr<Network>> net =
+        Network::Create(*config, &recording, 1);
+    ASSERT_TRUE(net.ok()) << net.status();
+    absl::StatusOr<Tensor> x =
+        Tensor::FromHost(&recording, {steps, batch, 1, 28, 28}, repeated);
+    const std::vector<int32_t> labels = {0, 1, 2, 3};
+    absl::StatusOr<Tensor> y = Tensor::FromHostI32(&recording, {batch}, labels);
+    ASSERT_TRUE(x.ok() && y.ok());
+    absl::StatusOr<NetworkForward> f =
+        (*net)->Forward(*x, &*y, /*training=*/true, /*keep_context=*/true,
+                        /*input_repeats=*/true);
+    ASSERT_TRUE(f.ok()) << f.status();
+    batches.push_back(recording.conv_forward_batches);
+  }
+  EXPECT_EQ(batches[0], (std::vector<int64_t>{batch, steps * batch}));
+  EXPECT_EQ(batches[1], batches[0]);
 }
 
 TEST(GpuTrain, InspectStepMatchesTheCpu) {
