@@ -1,4 +1,5 @@
 // The layout of edbp-server's --data-dir, spelled out here only:
+//   edbp.lock          the running server's lock and pid (data_dir_lock.h)
 //   edbp.sqlite        the job store (jobs, transitions, events)
 //   worker.sock        the worker service's Unix socket (mode 0600)
 //   datasets/          a default data root of job configs
@@ -13,6 +14,9 @@
 
 namespace edbp::server {
 
+inline std::filesystem::path LockPath(const std::filesystem::path& data_dir) {
+  return data_dir / "edbp.lock";
+}
 inline std::filesystem::path StorePath(const std::filesystem::path& data_dir) {
   return data_dir / "edbp.sqlite";
 }

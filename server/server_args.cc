@@ -11,7 +11,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "start). Loopback by default.");
 ABSL_FLAG(std::string, data_dir, "./edbp-data",
           "Directory of the job store (edbp.sqlite), the jobs' working directories and "
-          "the worker socket");
+          "the worker socket; one server per directory (edbp.lock)");
 ABSL_FLAG(int, cpu_slots, 1, "Jobs run at once on a machine without GPUs");
 ABSL_FLAG(std::string, train_program, "",
           "Path of edbp-train (default: next to this binary)");

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +29,7 @@
 #include "server/auth.h"
 #include "server/credentials.h"
 #include "server/data_dir.h"
+#include "server/data_dir_lock.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
 #include "server/metrics_hub.h"
@@ -131,6 +133,9 @@ class Server {
   absl::Status Run(const sigset_t& signals);
 
  private:
+  explicit Server(DataDirLock lock) : lock_(std::move(lock)) {}
+
+  DataDirLock lock_;  // first: held until everything below is gone
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<MetricsHub> hub_;
   Launcher launcher_;
@@ -147,8 +152,11 @@ class Server {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   EDBP_ASSIGN_OR_RETURN(const ServerSecurity security, SettleSecurity(args));
   const fs::path data_dir = fs::absolute(args.data_dir);
+  // Before anything in the data dir is touched (the worker socket is replaced below):
+  // a second server on it stops here, naming the first.
+  EDBP_ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::Acquire(data_dir));
   const int gpus = kernels::CudaDeviceCount();
-  auto s = std::unique_ptr<Server>(new Server());
+  auto s = std::unique_ptr<Server>(new Server(std::move(lock)));
   EDBP_ASSIGN_OR_RETURN(s->options_, MakeSchedulerOptions(args, data_dir, gpus));
   EDBP_ASSIGN_OR_RETURN(s->store_, JobStore::Open(StorePath(data_dir).string()));
   s->hub_ = std::make_unique<MetricsHub>(s->store_.get());
@@ -174,11 +182,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
       service_options);
   grpc::ServerBuilder builder;
   int port = 0;
+  // The port is ours alone: with SO_REUSEPORT (gRPC's default) a second server would
+  // bind it too and take half of the clients.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(args.listen, security.credentials, &port);
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", args.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", args.listen,
+        " (another process has the port, or the address is not this machine's)"));
   }
   const std::string listening = BoundAddress(args.listen, port);
   spdlog::info("edbp-server listening on {} ({}; data dir {}, slots {}, edbp-train {})",
@@ -189,6 +202,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   // Health alone, in plaintext: probes that cannot speak TLS or present a certificate.
   if (!args.health_listen.empty()) {
     grpc::ServerBuilder health_builder;
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     int health_port = 0;
     health_builder.AddListeningPort(args.health_listen, grpc::InsecureServerCredentials(),
                                     &health_port);

@@ -18,9 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 #include "tests/wait_until.h"
 
 namespace edbp {
@@ -85,6 +87,7 @@ class ServerProcess {
 
   v1::TrainingService::Stub& stub() { return *stub_; }
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
 
  private:
   fs::path data_dir_;
@@ -367,6 +370,34 @@ TEST_F(ServerTest, KilledServerResumesItsJobsOnRestart) {
   EXPECT_EQ(Get(job.name()).last_epoch(), 3);
   EXPECT_EQ(Watch(first.name()).size(), first_events);
   EXPECT_EQ(Get(first.name()).state(), v1::SUCCEEDED);
+}
+
+// Issue 17: one server per data dir (a second one would re-queue the running jobs, start
+// second trainers and take the worker socket) and per port (with SO_REUSEPORT both
+// would bind it and split the clients). The restart after kill -9 above shows the lock
+// dies with its holder.
+TEST_F(ServerTest, ASecondServerOnTheDataDirOrThePortRefusesToStart) {
+  const std::string bin = EDBP_SERVER_BIN;
+  // `timeout`: a second server that did start would serve until killed (status 124).
+  testing::CommandResult r = testing::RunCommand(
+      "timeout 30 " + bin + " --listen=127.0.0.1:0 --data-dir=" + dir_.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(
+      r.output.find(absl::StrCat("is in use by edbp-server (pid ", server_->pid(), ")")),
+      std::string::npos)
+      << r.output;
+
+  const fs::path other = dir_ / "other";
+  r = testing::RunCommand("timeout 30 " + bin + " --listen=" + server_->address() +
+                          " --data-dir=" + other.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot listen on " + server_->address()), std::string::npos)
+      << r.output;
+
+  // The first server goes on: its socket is in place and it answers.
+  EXPECT_TRUE(fs::exists(dir_ / "worker.sock"));
+  const v1::Job job = Create(TinyConfig(1, 100));
+  EXPECT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
 }
 
 TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
