@@ -298,6 +298,13 @@ absl::StatusOr<std::pair<v1::Job, bool>> JobStore::CreateJob(
     EDBP_ASSIGN_OR_RETURN(const bool found, find.Step());
     if (found) {  // nothing written; the transaction rolls back
       EDBP_ASSIGN_OR_RETURN(v1::Job existing, ParseJob(find.Bytes(0), find.Int(1)));
+      // A retry repeats the config; the same id with another config is the client's
+      // mistake, never an answer with a job that trains something else.
+      if (existing.config_yaml() != job.config_yaml()) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("request_id ", request_id, " was used for ", existing.name(),
+                         " with another config; use a new request id"));
+      }
       return std::make_pair(std::move(existing), false);
     }
   }

@@ -37,7 +37,8 @@ class JobStore {
   // increasing, never reused (also across reopening); sets job.name = "jobs/{id}" and
   // job.last_sequence = 0, returns the stored job and true. When `request_id` is
   // non-empty and a job was created with it before, returns that job as it is now and
-  // false instead, writing nothing.
+  // false instead, writing nothing; ALREADY_EXISTS when that job was created with
+  // another config_yaml (a retry may differ in name or priority: the first job wins).
   absl::StatusOr<std::pair<v1::Job, bool>> CreateJob(v1::Job job,
                                                      const std::string& request_id);
 

@@ -13,6 +13,7 @@
 #include "core/train/checkpoint_names.h"
 #include "server/auth.h"
 #include "server/data_dir.h"
+#include "server/request_limits.h"
 
 namespace edbp::server {
 namespace {
@@ -33,6 +34,10 @@ grpc::Status ToGrpc(const absl::Status& status) {
 grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
                                             const v1::CreateJobRequest* req,
                                             v1::Job* job) {
+  // Sizes, UTF-8 and control characters first: nothing else reads an unchecked string.
+  if (absl::Status limits = CheckCreateJobRequest(*req); !limits.ok()) {
+    return ToGrpc(limits);
+  }
   // The trainer's own config code: every error with its field path.
   auto config = config::ParseConfig(req->config_yaml(), "config.yaml");
   if (!config.ok()) return ToGrpc(config.status());

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/text_check.h"
 #include "client/cli/format.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "nlohmann/json.hpp"
@@ -205,6 +206,14 @@ ExitCode Client::Submit() {
     err_ << "edbp-client: cannot read " << options_.config_path << ": " << strerror(errno)
          << "\n";
     return ExitCode::kUsage;
+  }
+  // Text gRPC could not carry (a proto string must be UTF-8: the server would see only
+  // a request it cannot parse) is refused here, where the file's name can be said.
+  if (absl::Status readable = CheckText(options_.config_path, text.str(),
+                                        text.str().size(), /*multi_line=*/true);
+      !readable.ok()) {
+    PrintError(std::string(readable.message()));
+    return ExitCode::kInvalidArgument;
   }
   v1::CreateJobRequest request;
   request.set_config_yaml(text.str());

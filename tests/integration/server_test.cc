@@ -400,6 +400,49 @@ TEST_F(ServerTest, ASecondServerOnTheDataDirOrThePortRefusesToStart) {
   EXPECT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
 }
 
+// Issue 17: strings that would cost the server or its clients (a name of megabytes
+// broke ListJobs for everyone; escape sequences reached terminals raw), invalid UTF-8
+// (it was INTERNAL with no message), and a request id reused for another config (it
+// returned the first job silently) are refused, naming the field.
+TEST_F(ServerTest, HostileStringsAndAReusedRequestIdAreRefused) {
+  const auto create = [&](const std::string& yaml, const std::string& name,
+                          const std::string& request_id) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::CreateJobRequest req;
+    req.set_config_yaml(yaml);
+    req.set_display_name(name);
+    req.set_request_id(request_id);
+    v1::Job job;
+    return server_->stub().CreateJob(&ctx, req, &job);
+  };
+  const std::string config = TinyConfig(1, 100);
+  grpc::Status s = create(config, std::string(3900000, 'n'), "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "display_name: 3900000 bytes, more than the limit of 256");
+  s = create(config, "job\x1b[2J", "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "display_name: control character U+001B at byte 3");
+  // (Invalid UTF-8 cannot reach the server: a proto string must be UTF-8, and gRPC
+  // refuses such a request before the service sees it. edbp-client checks the file
+  // first: client_test's SubmitInvalidUtf8ConfigExits5.)
+
+  ASSERT_TRUE(create(config, "first", "req-x").ok());
+  EXPECT_TRUE(create(config, "retry", "req-x").ok());  // a retry: the first job
+  s = create(TinyConfig(2, 100), "first", "req-x");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_NE(s.error_message().find("request_id req-x was used for jobs/1"),
+            std::string::npos)
+      << s.error_message();
+
+  grpc::ClientContext ctx;
+  v1::ListJobsRequest list;
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(server_->stub().ListJobs(&ctx, list, &jobs).ok());
+  ASSERT_EQ(jobs.jobs_size(), 1);
+  EXPECT_EQ(jobs.jobs(0).display_name(), "first");
+}
+
 TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
   const v1::Job a = Create(TinyConfig(50, 1000));
   const v1::Job b = Create(TinyConfig(1, 200));

@@ -123,6 +123,17 @@ TEST_F(ClientTest, SubmitBadConfigExits5WithEveryLine) {
                                 "edbp-client: ", testing::kBadConfigLine2, "\n"));
 }
 
+// Issue 17: a proto string must be UTF-8, so the server could only answer an
+// unparsable request (INTERNAL, no message): the client says what and where.
+TEST_F(ClientTest, SubmitInvalidUtf8ConfigExits5) {
+  const std::string config = WriteConfig("latin1.yaml", "Network:\n  name: caf\xe9\n");
+  const Result r = Run({"submit", config});
+  EXPECT_EQ(r.code, 5);
+  EXPECT_EQ(r.err, "edbp-client: " + config +
+                       ": not valid UTF-8 at byte 20\n");  // the é of Latin-1
+  EXPECT_TRUE(server_.service().create_requests().empty());
+}
+
 TEST_F(ClientTest, SubmitValidateOnlyCreatesNothing) {
   const std::string config = WriteConfig("ok.yaml", "x: 1\n");
   const size_t jobs = server_.service().job_count();

@@ -168,6 +168,22 @@ TEST_F(JobStoreTest, RequestIdReturnsTheFirstJob) {
   EXPECT_TRUE(plain2.second);
 }
 
+// Issue 17: the same request id with another config is an error, not the first job.
+TEST_F(JobStoreTest, RequestIdWithAnotherConfigIsAlreadyExists) {
+  ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
+  ASSERT_OK_AND_ASSIGN(auto first, store->CreateJob(QueuedJob("first"), "req-1"));
+  v1::Job other = QueuedJob("first");
+  other.set_config_yaml("Network:\n  epochs: 4\n");
+  const auto reused = store->CreateJob(other, "req-1");
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(reused.status().message(),
+              HasSubstr("request_id req-1 was used for jobs/1"));
+  ASSERT_OK_AND_ASSIGN(auto jobs, store->ListJobs(v1::JOB_STATE_UNSPECIFIED, 0, 100));
+  EXPECT_THAT(Names(jobs), ElementsAre("jobs/1"));  // nothing written
+  EXPECT_EQ(jobs[0].config_yaml(), first.first.config_yaml());
+}
+
 TEST_F(JobStoreTest, UpdateJobRecordsStateTransitions) {
   ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
   ASSERT_OK_AND_ASSIGN(auto created, store->CreateJob(QueuedJob("a"), ""));
