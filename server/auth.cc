@@ -113,6 +113,11 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
 
 absl::Status CheckDataPath(const std::string& data_path,
                            const std::vector<std::string>& roots) {
+  return CheckConfigPath("Network.data_path", data_path, roots);
+}
+
+absl::Status CheckConfigPath(absl::string_view field, const std::string& data_path,
+                             const std::vector<std::string>& roots) {
   if (data_path.empty()) return absl::OkStatus();
   const std::string allowed = roots.empty()
                                   ? "none are configured"
@@ -120,8 +125,8 @@ absl::Status CheckDataPath(const std::string& data_path,
   const fs::path path(data_path);
   if (!path.is_absolute()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Network.data_path: expected an absolute path inside the server's data roots (",
-        allowed, "), got \"", data_path, "\""));
+        field, ": expected an absolute path inside the server's data roots (", allowed,
+        "), got \"", data_path, "\""));
   }
   std::error_code ec;
   const fs::path resolved = fs::weakly_canonical(path, ec);
@@ -139,9 +144,9 @@ absl::Status CheckDataPath(const std::string& data_path,
       }
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "Network.data_path: \"", data_path, "\" is outside the server's data roots (",
-      allowed, "; edbp-server --data-roots)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": \"", data_path, "\" is outside the server's data roots (",
+                   allowed, "; edbp-server --data-roots)"));
 }
 
 }  // namespace edbp::server

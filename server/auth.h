@@ -56,6 +56,10 @@ class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
 // naming Network.data_path, the path and the roots otherwise.
 absl::Status CheckDataPath(const std::string& data_path,
                            const std::vector<std::string>& roots);
+// The same rule for any path a config names (Network.cache_path: the event frame cache
+// writes there), the errors naming `field`.
+absl::Status CheckConfigPath(absl::string_view field, const std::string& path,
+                             const std::vector<std::string>& roots);
 
 }  // namespace edbp::server
 

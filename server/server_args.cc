@@ -39,8 +39,8 @@ ABSL_FLAG(
     "host:port (for Kubernetes gRPC probes when the API uses TLS or mTLS). Default: "
     "off");
 ABSL_FLAG(std::vector<std::string>, data_roots, {},
-          "Comma-separated directories a job config's data_path must lie in (default: "
-          "/usr/share/datasets and DATA_DIR/datasets)");
+          "Comma-separated directories a job config's data_path and cache_path must lie "
+          "in (default: /usr/share/datasets and DATA_DIR/datasets)");
 
 namespace edbp::server {
 

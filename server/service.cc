@@ -46,6 +46,12 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
       !allowed.ok()) {
     return ToGrpc(allowed);
   }
+  // The frame cache is written there: the same roots (it escaped them: issue 17).
+  if (absl::Status allowed = CheckConfigPath(
+          "Network.cache_path", config->network.cache_path, options_.data_roots);
+      !allowed.ok()) {
+    return ToGrpc(allowed);
+  }
   if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_) {
     return ToGrpc(absl::InvalidArgumentError(
         "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));

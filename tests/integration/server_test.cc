@@ -443,6 +443,29 @@ TEST_F(ServerTest, HostileStringsAndAReusedRequestIdAreRefused) {
   EXPECT_EQ(jobs.jobs(0).display_name(), "first");
 }
 
+// Issue 17: a job wrote its frame cache wherever Network.cache_path said (any absolute
+// path, or out through ".."); it is held to --data-roots as data_path is.
+TEST_F(ServerTest, ACachePathOutsideTheDataRootsIsRefused) {
+  for (const std::string& path :
+       {std::string("/tmp/evil_cache"),
+        std::string("/usr/share/datasets/../../tmp/evil_cache")}) {
+    std::string yaml = TinyConfig(1, 100);
+    yaml.replace(yaml.find("n_steps: 5"), 10,
+                 "n_steps: 5\n  cache_path: \"" + path + "\"");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::CreateJobRequest req;
+    req.set_config_yaml(yaml);
+    v1::Job job;
+    const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
+    EXPECT_NE(s.error_message().find("Network.cache_path: \"" + path +
+                                     "\" is outside the server's data roots"),
+              std::string::npos)
+        << s.error_message();
+  }
+}
+
 TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
   const v1::Job a = Create(TinyConfig(50, 1000));
   const v1::Job b = Create(TinyConfig(1, 200));

@@ -192,6 +192,26 @@ TEST_F(DataPathTest, OutsideRelativeDotDotAndSymlinkEscapesAreRefused) {
   EXPECT_THAT(CheckDataPath("/x", {}).message(), HasSubstr("none are configured"));
 }
 
+// Issue 17: Network.cache_path (where the frame cache is written) is held to the same
+// roots, the errors naming it.
+TEST_F(DataPathTest, TheCachePathIsHeldToTheRootsToo) {
+  fs::create_directories(dir_ / "datasets");
+  const std::vector<std::string> roots = {(dir_ / "datasets").string()};
+  EXPECT_TRUE(CheckConfigPath("Network.cache_path", "", roots).ok());
+  EXPECT_TRUE(
+      CheckConfigPath("Network.cache_path", (dir_ / "datasets" / "cache").string(), roots)
+          .ok());
+  const absl::Status escape = CheckConfigPath(
+      "Network.cache_path", (dir_ / "datasets" / ".." / "elsewhere").string(), roots);
+  EXPECT_EQ(escape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(escape.message(), HasSubstr("Network.cache_path: \""));
+  EXPECT_THAT(escape.message(), HasSubstr("is outside the server's data roots"));
+  EXPECT_THAT(CheckConfigPath("Network.cache_path", "/tmp/cache", roots).message(),
+              HasSubstr("Network.cache_path: \"/tmp/cache\" is outside"));
+  EXPECT_THAT(CheckConfigPath("Network.cache_path", "../cache", roots).message(),
+              HasSubstr("Network.cache_path: expected an absolute path"));
+}
+
 TEST(LoopbackTest, Addresses) {
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:50051"));
   EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:0"));
