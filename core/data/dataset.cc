@@ -148,11 +148,27 @@ absl::Status ReadHeader(IdxFile& file, uint32_t magic, const char* kind,
   return absl::OkStatus();
 }
 
-// Reads the payload after the header: keeps the first `keep` bytes in `dst` and
-// checks that the file holds exactly `header_bytes + payload` bytes.
+// The payload is read in pieces of this size into a buffer that grows with what
+// arrives: a header that claims more than the file holds (2^31 images of 65536x65536)
+// costs one piece of memory before its DATA_LOSS, never the claimed size.
+constexpr uint64_t kReadPiece = uint64_t{16} << 20;
+
+// Reads the payload after the header: keeps its first `keep` bytes in `dst` (resized
+// to what was read) and checks that the file holds exactly `header_bytes + payload`
+// bytes.
 absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
-                         uint64_t keep, uint8_t* dst, const std::string& what) {
-  EDBP_ASSIGN_OR_RETURN(uint64_t got, file.Read(dst, keep));
+                         uint64_t keep, std::vector<uint8_t>* dst,
+                         const std::string& what) {
+  dst->clear();
+  uint64_t got = 0;
+  while (got < keep) {
+    const uint64_t want = std::min(kReadPiece, keep - got);
+    dst->resize(got + want);
+    EDBP_ASSIGN_OR_RETURN(const uint64_t n, file.Read(dst->data() + got, want));
+    got += n;
+    if (n < want) break;  // the file ended
+  }
+  dst->resize(got);
   if (got == keep) {
     EDBP_ASSIGN_OR_RETURN(const uint64_t rest, file.CountRest());
     got += rest;
@@ -302,9 +318,8 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
     const uint64_t kept = limit > 0 ? std::min<uint64_t>(count, limit) : count;
     ds.shape = {1, static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
     ds.size = static_cast<int64_t>(kept);
-    ds.pixels.resize(kept * rows * cols);
     EDBP_RETURN_IF_ERROR(ReadPayload(
-        file, kImagesHeaderBytes, count * rows * cols, ds.pixels.size(), ds.pixels.data(),
+        file, kImagesHeaderBytes, count * rows * cols, kept * rows * cols, &ds.pixels,
         absl::StrCat(count, " images of ", rows, "x", cols, " + ", kImagesHeaderBytes,
                      "-byte header")));
   }
@@ -317,9 +332,9 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
         absl::StrCat(labels_path, ": implausible IDX label count ", count));
   }
   const uint64_t kept = limit > 0 ? std::min<uint64_t>(count, limit) : count;
-  std::vector<uint8_t> raw(kept);
+  std::vector<uint8_t> raw;
   EDBP_RETURN_IF_ERROR(
-      ReadPayload(file, kLabelsHeaderBytes, count, raw.size(), raw.data(),
+      ReadPayload(file, kLabelsHeaderBytes, count, kept, &raw,
                   absl::StrCat(count, " labels + ", kLabelsHeaderBytes, "-byte header")));
   if (count != image_count) {
     return absl::DataLossError(absl::StrCat(labels_path, ": ", count, " labels, but ",

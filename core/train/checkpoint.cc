@@ -1,5 +1,6 @@
 #include "core/train/checkpoint.h"
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -129,12 +130,20 @@ absl::Status Malformed(const std::string& path, const std::string& key,
                                     "', expected ", expected));
 }
 
-absl::StatusOr<int64_t> NonNegativeInt(const std::string& path, const SafeTensors& file,
-                                       const std::string& key) {
+// Epoch numbers beyond this are no run's (a config's epochs is an int32): refused, so
+// that no later `epoch + 1` overflows (a checkpoint saying 2^63 - 1 aborted --resume).
+constexpr int64_t kMaxEpoch = std::numeric_limits<int32_t>::max();
+
+absl::StatusOr<int64_t> NonNegativeInt(
+    const std::string& path, const SafeTensors& file, const std::string& key,
+    int64_t max = std::numeric_limits<int64_t>::max()) {
   EDBP_ASSIGN_OR_RETURN(const std::string text, Metadata(path, file, key));
   int64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value < 0) {
-    return Malformed(path, key, text, "an integer >= 0");
+  if (!absl::SimpleAtoi(text, &value) || value < 0 || value > max) {
+    return Malformed(path, key, text,
+                     max == std::numeric_limits<int64_t>::max()
+                         ? std::string("an integer >= 0")
+                         : absl::StrCat("an integer in [0, ", max, "]"));
   }
   return value;
 }
@@ -154,9 +163,10 @@ absl::StatusOr<CheckpointMetadata> ParseMetadata(const std::string& path,
   if (format != kFormat) {
     return Malformed(path, "format", format, absl::StrCat("'", kFormat, "'"));
   }
-  EDBP_ASSIGN_OR_RETURN(out.state.epoch, NonNegativeInt(path, file, "epoch"));
+  EDBP_ASSIGN_OR_RETURN(out.state.epoch, NonNegativeInt(path, file, "epoch", kMaxEpoch));
   EDBP_ASSIGN_OR_RETURN(out.optimizer_step, NonNegativeInt(path, file, "optimizer_step"));
-  EDBP_ASSIGN_OR_RETURN(out.state.best_epoch, NonNegativeInt(path, file, "best_epoch"));
+  EDBP_ASSIGN_OR_RETURN(out.state.best_epoch,
+                        NonNegativeInt(path, file, "best_epoch", kMaxEpoch));
 
   EDBP_ASSIGN_OR_RETURN(const std::string optimizer, Metadata(path, file, "optimizer"));
   if (optimizer != kNoOptimizer) {

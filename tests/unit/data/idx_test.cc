@@ -1,5 +1,7 @@
 // ReadIdx and LoadDataSplits on IDX files the tests write: values, limit, and every
 // corruption reported with the file and what was expected.
+#include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,43 @@ TEST_F(ReadIdxTest, TruncatedImagesAreDataLoss) {
   EXPECT_THAT(std::string(ds.status().message()), HasSubstr(images_));
   EXPECT_THAT(std::string(ds.status().message()),
               HasSubstr("expected 34 bytes (3 images of 2x3 + 16-byte header), got 30"));
+}
+
+// The peak resident memory of this process so far, in KiB (VmHWM).
+int64_t PeakKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Issue 17: a header that claims 2^31 - 1 images of 65535x65535 (2^63 bytes) over a
+// file of a few bytes ended in std::bad_alloc, and 1.5 M images reached 1.3 GB before
+// failing. Now the claim costs at most one read piece (16 MiB) before the DATA_LOSS,
+// raw or gzip, images or labels.
+TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation) {
+  const int64_t before = PeakKiB();
+  for (const bool gzip : {false, true}) {
+    WriteSmall(gzip);
+    auto write = gzip ? WriteGzip : WriteRaw;
+    write(images_, IdxImages(0x7fffffff, 65535, 65535, kPixels));
+    auto ds = ReadIdx(images_, labels_);
+    ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+    EXPECT_THAT(std::string(ds.status().message()),
+                HasSubstr("expected 9223090559730712591 bytes (2147483647 images of "
+                          "65535x65535 + 16-byte header), got 34"));
+
+    WriteSmall(gzip);
+    write(labels_, IdxLabels(0x7fffffff, kLabels));
+    ds = ReadIdx(images_, labels_);
+    ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+    EXPECT_THAT(
+        std::string(ds.status().message()),
+        HasSubstr("expected 2147483655 bytes (2147483647 labels + 8-byte header)"));
+  }
+  EXPECT_LT(PeakKiB() - before, 64 * 1024) << "KiB more at the peak";
 }
 
 TEST_F(ReadIdxTest, TruncatedGzipIsDataLoss) {

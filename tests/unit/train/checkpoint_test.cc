@@ -408,8 +408,17 @@ TEST_F(CheckpointTest, MissingOrMalformedMetadata) {
       {"network_rng", "", "missing metadata entry 'network_rng'"},
       {"format", "", "missing metadata entry 'format'"},
       {"format", "edbp-checkpoint-2", "metadata entry 'format' is 'edbp-checkpoint-2'"},
-      {"epoch", "three", "metadata entry 'epoch' is 'three', expected an integer >= 0"},
+      {"epoch", "three",
+       "metadata entry 'epoch' is 'three', expected an integer in [0, 2147483647]"},
       {"epoch", "-1", "metadata entry 'epoch' is '-1'"},
+      // Issue 17: 2^63 - 1 passed and aborted --resume when epoch + 1 overflowed.
+      {"epoch", "9223372036854775807",
+       "metadata entry 'epoch' is '9223372036854775807', expected an integer in [0, "
+       "2147483647]"},
+      {"best_epoch", "2147483648", "metadata entry 'best_epoch' is '2147483648'"},
+      {"optimizer_step", "99999999999999999999",
+       "metadata entry 'optimizer_step' is '99999999999999999999', expected an integer "
+       ">= 0"},
       {"seed", "-5", "metadata entry 'seed' is '-5'"},
       {"best_test_accuracy", "high", "metadata entry 'best_test_accuracy' is 'high'"},
       {"optimizer", "RMSprop", "metadata entry 'optimizer' is 'RMSprop'"},
