@@ -155,6 +155,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   // Before anything in the data dir is touched (the worker socket is replaced below):
   // a second server on it stops here, naming the first.
   EDBP_ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::Acquire(data_dir));
+  // A data dir made by an older version (or by hand) may be open to others: closed
+  // here, its contents are private whatever their own modes.
+  if (chmod(data_dir.c_str(), 0700) != 0) {
+    spdlog::warn("cannot chmod 700 {}: {} (its files may be readable by others)",
+                 data_dir.string(), std::strerror(errno));
+  }
   const int gpus = kernels::CudaDeviceCount();
   auto s = std::unique_ptr<Server>(new Server(std::move(lock)));
   EDBP_ASSIGN_OR_RETURN(s->options_, MakeSchedulerOptions(args, data_dir, gpus));
@@ -255,6 +261,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Everything the server and its jobs create (the store, configs, logs, checkpoints,
+  // frame caches) is private to the server's user: configs and logs may name paths and
+  // data, and a token protects the API, not the files.
+  umask(0077);
   const edbp::server::ServerArgs args = edbp::server::ParseServerArgs(argc, argv);
   // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line (then
   // "health on ..." and "metrics on ..." when those listen).

@@ -466,6 +466,25 @@ TEST_F(ServerTest, ACachePathOutsideTheDataRootsIsRefused) {
   }
 }
 
+// Issue 17: the data dir and what the server and its jobs write are private to the
+// server's user (edbp.sqlite, config.yaml and train.log were 0644).
+TEST_F(ServerTest, TheDataDirAndItsFilesArePrivate) {
+  const v1::Job job = Create(TinyConfig(1, 100));
+  ASSERT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+  const auto mode = [](const fs::path& p) {
+    return fs::status(p).permissions() & fs::perms::mask;
+  };
+  EXPECT_EQ(mode(dir_), fs::perms::owner_all);
+  const std::string id = job.name().substr(5);
+  for (const fs::path& file :
+       {dir_ / "edbp.sqlite", dir_ / "edbp.lock", dir_ / "jobs" / id / "config.yaml",
+        dir_ / "jobs" / id / "train.log",
+        dir_ / "jobs" / id / "checkpoint_last.safetensors"}) {
+    ASSERT_TRUE(fs::exists(file)) << file;
+    EXPECT_EQ(mode(file), fs::perms::owner_read | fs::perms::owner_write) << file;
+  }
+}
+
 TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
   const v1::Job a = Create(TinyConfig(50, 1000));
   const v1::Job b = Create(TinyConfig(1, 200));
