@@ -49,9 +49,12 @@ std::string Host(absl::string_view address) {
 }  // namespace
 
 bool IsLoopbackAddress(const std::string& address) {
-  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
-    return true;
-  }
+  // A unix: socket is a file the server makes 0600-reachable only by its user's rules;
+  // an abstract one (unix-abstract:) has no file and no permissions at all: any process
+  // in the network namespace may connect, so it needs authentication like a network
+  // address.
+  if (absl::StartsWith(address, "unix-abstract:")) return false;
+  if (absl::StartsWith(address, "unix:")) return true;
   const std::string host = absl::AsciiStrToLower(Host(address));
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }

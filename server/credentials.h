@@ -31,7 +31,8 @@ struct ListenSecurity {
 };
 
 // Whether a listen address is on this machine only: 127.0.0.0/8, [::1], localhost,
-// unix:. ("0.0.0.0", "[::]" and every other host are not.)
+// unix:. ("0.0.0.0", "[::]", every other host, and unix-abstract:, which no file
+// permission protects, are not: they need authentication.)
 bool IsLoopbackAddress(const std::string& address);
 
 struct ServerSecurity {

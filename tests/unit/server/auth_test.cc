@@ -223,9 +223,22 @@ TEST(LoopbackTest, Addresses) {
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.7:50051"));
   EXPECT_FALSE(IsLoopbackAddress("example.org:50051"));
   EXPECT_FALSE(IsLoopbackAddress("128.0.0.1:1"));
+  // Issue 17: an abstract socket has no permissions; it needs authentication.
+  EXPECT_FALSE(IsLoopbackAddress("unix-abstract:edbp"));
 }
 
 using SecurityTest = TempDir;
+
+TEST_F(SecurityTest, AnAbstractSocketNeedsAuthentication) {
+  ListenSecurity options;
+  options.listen = "unix-abstract:edbp-test";
+  const auto plain = MakeServerSecurity(options);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_THAT(plain.status().message(),
+              HasSubstr("refusing to listen on unix-abstract:edbp-test"));
+  options.insecure = true;  // the operator's explicit choice
+  EXPECT_TRUE(MakeServerSecurity(options).ok());
+}
 
 TEST_F(SecurityTest, LoopbackDefaults) {
   ListenSecurity options;
