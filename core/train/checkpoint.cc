@@ -1,5 +1,6 @@
 #include "core/train/checkpoint.h"
 
+#include <cmath>
 #include <limits>
 #include <map>
 #include <optional>
@@ -59,7 +60,8 @@ std::string OptimizerName(config::OptimizerType type) {
   return std::string(config::OptimizerTypeName(type));
 }
 
-// Finds tensor `key` with shape `shape` in `file`.
+// Finds tensor `key` with shape `shape` in `file`; its values must be finite (a NaN
+// weight loaded silently made a run "succeed" with NaN norms).
 absl::StatusOr<const HostTensor*> FindTensor(const std::string& path,
                                              const SafeTensors& file,
                                              const std::string& key, const Shape& shape) {
@@ -71,6 +73,13 @@ absl::StatusOr<const HostTensor*> FindTensor(const std::string& path,
     return Invalid(
         path, absl::StrCat(key, ": the checkpoint has ", ShapeToString(it->second.shape),
                            ", the network ", ShapeToString(shape)));
+  }
+  const std::vector<float>& values = it->second.data;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return Invalid(path, absl::StrCat("tensor '", key, "' holds ", values[i],
+                                        " at index ", i, " (values must be finite)"));
+    }
   }
   return &it->second;
 }

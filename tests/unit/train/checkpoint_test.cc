@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <random>
 #include <set>
@@ -441,6 +442,36 @@ TEST_F(CheckpointTest, MissingOrMalformedMetadata) {
     // LoadWeights does not need the metadata.
     auto other = Build(small_, 1);
     EXPECT_TRUE(LoadWeights(path, *other).ok()) << c.key;
+  }
+}
+
+// Issue 17: NaN and Inf weights (or moments) loaded silently; now the load fails,
+// naming the tensor and the index, and the network keeps its values.
+TEST_F(CheckpointTest, NonFiniteValuesAreAnError) {
+  auto net = Build(small_, 1);
+  const NetSnapshot before = Snapshot(*net);
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+        -std::numeric_limits<float>::infinity()}) {
+    const std::string path = WeightsOnly("weights.safetensors");
+    std::string key;
+    Rewrite(path, [&](SafeTensors& st) {
+      for (auto& [name, tensor] : st.tensors) {
+        if (name.find("weight") != std::string::npos) {
+          key = name;
+          tensor.data[7] = bad;
+          break;
+        }
+      }
+    });
+    ASSERT_FALSE(key.empty());
+    const absl::Status weights = LoadWeights(path, *net);
+    EXPECT_EQ(weights.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(weights.message(), HasSubstr("tensor '" + key + "' holds"));
+    EXPECT_THAT(weights.message(), HasSubstr("at index 7 (values must be finite)"));
+    auto state = LoadCheckpoint(path, *net, nullptr);
+    EXPECT_EQ(state.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(Snapshot(*net), before) << bad;
   }
 }
 
