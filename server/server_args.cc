@@ -42,6 +42,10 @@ ABSL_FLAG(std::vector<std::string>, data_roots, {},
           "Comma-separated directories a job config's data_path and cache_path must lie "
           "in (default: /usr/share/datasets and DATA_DIR/datasets)");
 
+ABSL_FLAG(double, max_job_memory_gib, 0,
+          "A job whose tensors are estimated to need more than this many GiB is refused "
+          "at submit (0: half of this machine's memory)");
+
 namespace edbp::server {
 
 ServerArgs ParseServerArgs(int argc, char** argv) {
@@ -69,6 +73,7 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   args.health_listen = absl::GetFlag(FLAGS_health_listen);
   args.data_roots = absl::GetFlag(FLAGS_data_roots);
+  args.max_job_memory_gib = absl::GetFlag(FLAGS_max_job_memory_gib);
   return args;
 }
 

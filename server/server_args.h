@@ -20,6 +20,7 @@ struct ServerArgs {
   std::string metrics_listen;  // --metrics-listen; empty: no /metrics
   std::string health_listen;   // --health-listen; empty: no plaintext health port
   std::vector<std::string> data_roots;  // --data-roots; empty: the defaults
+  double max_job_memory_gib = 0;  // --max-job-memory-gib; 0: half the machine's memory
 };
 
 // Parses argv with both flag spellings (--data-dir, --data_dir). Exits the process for

@@ -172,6 +172,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   ServiceOptions service_options;
   service_options.metrics = s->metrics_.get();
   service_options.data_roots = args.data_roots;
+  service_options.max_job_bytes =
+      args.max_job_memory_gib > 0 ? args.max_job_memory_gib * 1024.0 * 1024.0 * 1024.0
+                                  : 0.5 * static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                                        static_cast<double>(sysconf(_SC_PAGE_SIZE));
   if (service_options.data_roots.empty()) {
     service_options.data_roots = {"/usr/share/datasets",
                                   DataSetsDirectory(data_dir).string()};

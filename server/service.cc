@@ -7,9 +7,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/check.h"
 #include "base/job_name.h"
 #include "core/config/config.h"
+#include "core/config/memory_estimate.h"
 #include "core/train/checkpoint_names.h"
 #include "server/auth.h"
 #include "server/data_dir.h"
@@ -51,6 +53,15 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
           "Network.cache_path", config->network.cache_path, options_.data_roots);
       !allowed.ok()) {
     return ToGrpc(allowed);
+  }
+  if (options_.max_job_bytes > 0) {
+    const config::MemoryEstimate need = config::EstimateTrainingMemory(*config);
+    if (need.total_bytes() > options_.max_job_bytes) {
+      return ToGrpc(absl::InvalidArgumentError(absl::StrFormat(
+          "Network: the job's tensors need %s, more than this server allows per job "
+          "(%.3g GiB, edbp-server --max-job-memory-gib)",
+          need.ToString(*config), options_.max_job_bytes / (1024.0 * 1024.0 * 1024.0))));
+    }
   }
   if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_) {
     return ToGrpc(absl::InvalidArgumentError(

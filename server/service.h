@@ -30,6 +30,9 @@ struct ServiceOptions {
   // Prometheus metrics to update (watchers, events streamed, epoch seconds); may be
   // null. Not owned.
   ServerMetrics* metrics = nullptr;
+  // A config whose training tensors are estimated (core/config/memory_estimate.h) to
+  // need more bytes than this is INVALID_ARGUMENT at submit; 0: no limit.
+  double max_job_bytes = 0;
 };
 
 class TrainingServiceImpl final : public v1::TrainingService::Service {

@@ -485,6 +485,27 @@ TEST_F(ServerTest, TheDataDirAndItsFilesArePrivate) {
   }
 }
 
+// Issue 17: n_steps: 10000000 passed validation and failed at run time on a 1.5 TB
+// allocation; the server now refuses it at submit from the config's shapes.
+TEST_F(ServerTest, AJobTooLargeForTheMachineIsRefusedAtSubmit) {
+  std::string yaml = TinyConfig(1, 100);
+  yaml.replace(yaml.find("n_steps: 5"), 10, "n_steps: 10000000");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  v1::CreateJobRequest req;
+  req.set_config_yaml(yaml);
+  v1::Job job;
+  const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("Network: the job's tensors need about"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("--max-job-memory-gib"), std::string::npos);
+  // The small job itself fits.
+  EXPECT_EQ(WaitFor(Create(TinyConfig(1, 100)).name(), v1::SUCCEEDED, 120s).state(),
+            v1::SUCCEEDED);
+}
+
 TEST_F(ServerTest, KilledJobFailsAndTheNextOneRuns) {
   const v1::Job a = Create(TinyConfig(50, 1000));
   const v1::Job b = Create(TinyConfig(1, 200));
