@@ -132,6 +132,19 @@ class ServerTest : public ::testing::Test {
     return job;
   }
 
+  // CreateJob as it answers, for the requests a test expects to be refused.
+  grpc::Status TryCreate(const std::string& yaml, const std::string& name = "",
+                         const std::string& request_id = "") {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::CreateJobRequest req;
+    req.set_config_yaml(yaml);
+    req.set_display_name(name);
+    req.set_request_id(request_id);
+    v1::Job job;
+    return server_->stub().CreateJob(&ctx, req, &job);
+  }
+
   v1::Job Get(const std::string& name) {
     grpc::ClientContext ctx;
     v1::GetJobRequest req;
@@ -405,31 +418,20 @@ TEST_F(ServerTest, ASecondServerOnTheDataDirOrThePortRefusesToStart) {
 // (it was INTERNAL with no message), and a request id reused for another config (it
 // returned the first job silently) are refused, naming the field.
 TEST_F(ServerTest, HostileStringsAndAReusedRequestIdAreRefused) {
-  const auto create = [&](const std::string& yaml, const std::string& name,
-                          const std::string& request_id) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-    v1::CreateJobRequest req;
-    req.set_config_yaml(yaml);
-    req.set_display_name(name);
-    req.set_request_id(request_id);
-    v1::Job job;
-    return server_->stub().CreateJob(&ctx, req, &job);
-  };
   const std::string config = TinyConfig(1, 100);
-  grpc::Status s = create(config, std::string(3900000, 'n'), "");
+  grpc::Status s = TryCreate(config, std::string(3900000, 'n'), "");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "display_name: 3900000 bytes, more than the limit of 256");
-  s = create(config, "job\x1b[2J", "");
+  s = TryCreate(config, "job\x1b[2J", "");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "display_name: control character U+001B at byte 3");
   // (Invalid UTF-8 cannot reach the server: a proto string must be UTF-8, and gRPC
   // refuses such a request before the service sees it. edbp-client checks the file
   // first: client_test's SubmitInvalidUtf8ConfigExits5.)
 
-  ASSERT_TRUE(create(config, "first", "req-x").ok());
-  EXPECT_TRUE(create(config, "retry", "req-x").ok());  // a retry: the first job
-  s = create(TinyConfig(2, 100), "first", "req-x");
+  ASSERT_TRUE(TryCreate(config, "first", "req-x").ok());
+  EXPECT_TRUE(TryCreate(config, "retry", "req-x").ok());  // a retry: the first job
+  s = TryCreate(TinyConfig(2, 100), "first", "req-x");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
   EXPECT_NE(s.error_message().find("request_id req-x was used for jobs/1"),
             std::string::npos)
@@ -452,12 +454,7 @@ TEST_F(ServerTest, ACachePathOutsideTheDataRootsIsRefused) {
     std::string yaml = TinyConfig(1, 100);
     yaml.replace(yaml.find("n_steps: 5"), 10,
                  "n_steps: 5\n  cache_path: \"" + path + "\"");
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-    v1::CreateJobRequest req;
-    req.set_config_yaml(yaml);
-    v1::Job job;
-    const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+    const grpc::Status s = TryCreate(yaml);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
     EXPECT_NE(s.error_message().find("Network.cache_path: \"" + path +
                                      "\" is outside the server's data roots"),
@@ -490,12 +487,7 @@ TEST_F(ServerTest, TheDataDirAndItsFilesArePrivate) {
 TEST_F(ServerTest, AJobTooLargeForTheMachineIsRefusedAtSubmit) {
   std::string yaml = TinyConfig(1, 100);
   yaml.replace(yaml.find("n_steps: 5"), 10, "n_steps: 10000000");
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-  v1::CreateJobRequest req;
-  req.set_config_yaml(yaml);
-  v1::Job job;
-  const grpc::Status s = server_->stub().CreateJob(&ctx, req, &job);
+  const grpc::Status s = TryCreate(yaml);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_NE(s.error_message().find("Network: the job's tensors need about"),
             std::string::npos)
