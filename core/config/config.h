@@ -170,6 +170,10 @@ struct NetworkConfig {
   WeightNormBackward weight_norm_backward = WeightNormBackward::kReference;
 };
 
+// The most layers a config may list (the reference's deepest networks have a few dozen):
+// more is an error at parse time, before any layer is read.
+inline constexpr int64_t kMaxLayers = 1000;
+
 struct Config {
   NetworkConfig network;
   std::vector<LayerConfig> layers;  // YAML order

@@ -102,6 +102,13 @@ bool ReadLayerFields(MapReader& r, LayerConfig* layer) {
 LayersSection ParseLayersSection(const YAML::Node& node, ErrorList* errors) {
   LayersSection section;
   MapReader layers_reader(node, "Layers", errors);
+  // Before anything else walks them: a config of 100,000 layers took seconds and
+  // hundreds of MB per validation.
+  if (node.IsMap() && node.size() > static_cast<size_t>(kMaxLayers)) {
+    errors->Add("Layers", absl::StrCat(node.size(), " layers, more than the limit of ",
+                                       kMaxLayers));
+    return section;
+  }
   layers_reader.CheckDuplicates("layer name");
   if (node.size() == 0) errors->Add("Layers", "expected at least one layer, got none");
 

@@ -17,6 +17,7 @@ using ::testing::ElementsAre;
 using testing::ErrorLines;
 using testing::FashionMnistWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
@@ -26,6 +27,19 @@ TEST(ConfigErrorsTest, UnknownLayerType) {
           {{"  conv_1:\n    type: \"conv\"", "  conv_1:\n    type: \"convv\""}})),
       ElementsAre("Layers.conv_1.type: unknown layer type \"convv\"; expected one "
                   "of conv, linear, pooling, dropout, residual; did you mean conv?"));
+}
+
+// Issue 17: a config of 100,000 layers took 2.5 s and +200 MB per validation.
+TEST(ConfigErrorsTest, TooManyLayersIsOneErrorBeforeAnyLayerIsRead) {
+  std::string layers = "Layers:\n";
+  for (int i = 0; i <= kMaxLayers; ++i) {
+    layers += "  fc_" + std::to_string(i) + ":\n    type: \"linear\"\n";
+  }
+  const std::string yaml = FashionMnistWith({});
+  const std::string head = yaml.substr(0, yaml.find("Layers:"));
+  EXPECT_THAT(ErrorLines(head + layers),
+              Contains("Layers: 1001 layers, more than the limit of 1000"));
+  EXPECT_THAT(ErrorLines(head + layers), Not(Contains(HasSubstr("Layers.fc_"))));
 }
 
 TEST(ConfigErrorsTest, MissingRequiredKey) {
