@@ -30,12 +30,6 @@ CpuIsa CapFromEnvironment() {
   return cap;
 }
 
-// The cap as set; the active level is min(detected, cap), computed once per change.
-std::atomic<CpuIsa>& Active() {
-  static std::atomic<CpuIsa> active(std::min(DetectedCpuIsa(), CapFromEnvironment()));
-  return active;
-}
-
 std::atomic<CpuIsa>& Cap() {
   static std::atomic<CpuIsa> cap(CapFromEnvironment());
   return cap;
@@ -70,12 +64,10 @@ CpuIsa DetectedCpuIsa() {
   return detected;
 }
 
-CpuIsa ActiveCpuIsa() { return Active().load(std::memory_order_relaxed); }
-
-CpuIsa SetCpuIsaCap(CpuIsa cap) {
-  const CpuIsa previous = Cap().exchange(cap);
-  Active().store(std::min(DetectedCpuIsa(), cap), std::memory_order_relaxed);
-  return previous;
+CpuIsa ActiveCpuIsa() {
+  return std::min(DetectedCpuIsa(), Cap().load(std::memory_order_relaxed));
 }
+
+CpuIsa SetCpuIsaCap(CpuIsa cap) { return Cap().exchange(cap); }
 
 }  // namespace edbp::kernels::cpu

@@ -138,6 +138,17 @@ template <typename V>
 EDBP_INLINE void StoreAs(void* p, V v) {
   std::memcpy(p, &v, sizeof(v));
 }
+// The float64 sums of 16 lanes held in 16 / kLanesOf<D> native vectors acc[]: lanes 0-7
+// in order, lanes 8-15 in order, then the two halves. The order every float64 channel
+// or block sum of the CPU kernels fixes, whatever the level's vector width.
+template <typename D>
+EDBP_INLINE double SumLanes16(const D* acc) {
+  constexpr int kL = kLanesOf<D>;
+  double half[2] = {0, 0};
+  for (int l = 0; l < 16; ++l) half[l / 8] += acc[l / kL][l % kL];
+  return half[0] + half[1];
+}
+
 // kLanesOf<D> floats at p (H: that many floats, NativeH) widened to doubles (exact).
 template <typename D, typename H>
 EDBP_INLINE D LoadWidened(const float* p) {

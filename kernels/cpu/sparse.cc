@@ -309,7 +309,7 @@ EDBP_AVX2 void PackPixelListsAvx2(const float* xp, int64_t pixels, int64_t room,
 
 // The native vectors V (simd::NativeF) that hold NV blocks of 16 floats.
 template <int NV, typename V>
-inline constexpr int kVecsFor = NV* static_cast<int>(kLanes) / simd::kLanesOf<V>;
+inline constexpr int kVecsFor = static_cast<int>(kLanes) * NV / simd::kLanesOf<V>;
 
 // Sums Σ_e val[e] · base[idx[e] · stride + 0..16·NV) into acc[0 .. kVecsFor<NV, V>)
 // (stride 1 when the lists hold offsets already).

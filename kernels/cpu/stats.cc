@@ -39,16 +39,8 @@ EDBP_INLINE ReduceStatsResult ReduceBlockImpl(const float* x, int64_t lo, int64_
       mx[j] = mx[j] < a ? a : mx[j];
     }
   }
-  // The lanes in order, as two sums of eight.
-  double half_sum[2] = {0, 0}, half_sq[2] = {0, 0};
-  ReduceStatsResult r{0, 0, 0};
-  for (int l = 0; l < 16; ++l) {
-    half_sum[l / 8] += sum[l / kL][l % kL];
-    half_sq[l / 8] += sq[l / kL][l % kL];
-    r.max_abs = std::max(r.max_abs, mx[l / kL][l % kL]);
-  }
-  r.sum = half_sum[0] + half_sum[1];
-  r.sum_sq = half_sq[0] + half_sq[1];
+  ReduceStatsResult r{simd::SumLanes16(sum), simd::SumLanes16(sq), 0};
+  for (int l = 0; l < 16; ++l) r.max_abs = std::max(r.max_abs, mx[l / kL][l % kL]);
   for (; i < hi; ++i) {
     const double v = x[i];
     r.sum += v;

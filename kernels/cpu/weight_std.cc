@@ -29,9 +29,7 @@ EDBP_INLINE double SumD(int64_t m, Vec vec, Scalar scalar) {
 #pragma GCC unroll 8
     for (int i = 0; i < kN; ++i) acc[i] += vec(j + i * kL);
   }
-  double half[2] = {0, 0};
-  for (int l = 0; l < 16; ++l) half[l / 8] += acc[l / kL][l % kL];
-  double sum = half[0] + half[1];
+  double sum = simd::SumLanes16(acc);
   for (; j < m; ++j) sum += scalar(j);
   return sum;
 }
