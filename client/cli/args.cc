@@ -380,7 +380,9 @@ Commands:
                         changes and log lines. By default the epochs finished so far
                         are shown as rows (with the latest layer table) and the rest
                         of the history is skipped; then live events follow. A
-                        lost stream is resumed where it broke (within --timeout).
+                        lost stream is resumed where it broke; after 4 failed
+                        attempts in a row (each probe waits --timeout for the
+                        server) watch exits 3.
       --from-start        replay every event from the start of the job
   logs JOB              Print the job's log lines so far, then exit.
   download JOB -o FILE  Save the job's last checkpoint in FILE (written to a
@@ -419,7 +421,7 @@ Exit codes:
   3  edbp-server cannot be reached
   4  not found: no such job, or no such checkpoint (yet)
   5  invalid argument: the server rejected the request (e.g. an invalid config;
-     every error it lists is printed)
+     every error it lists is printed), or CONFIG is not valid UTF-8
   6  not authenticated: no token or a wrong one, or the server refused the client
      certificate
 )";
