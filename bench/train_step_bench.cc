@@ -13,9 +13,10 @@
 // convolutions and GEMMs (forward 2·MACs per step; backward 2·MACs for the filter
 // gradient of every layer and for the data gradient of every layer but the first),
 // divided by our time. A dense implementation at sgemm peak would score 1.0
-// (bench/RESULTS.md). On the GPU it also prints the peak device memory of the timed
-// steps. --results appends one markdown row per run to the file's "CUDA backend"
-// table (created at the end of the file if missing).
+// (bench/RESULTS.md). It also prints the backend's peak memory over the timed steps
+// (Backend::MemoryStats: the CPU's arena or the GPU's caching allocator). --results
+// appends one markdown row per run to the file's "CUDA backend" table (created at the end
+// of the file if missing).
 #include <cblas.h>
 
 #include <algorithm>
@@ -143,8 +144,7 @@ int main(int argc, char** argv) {
     Check(backend->Synchronize());
     return Clock::now();
   };
-  if (gpu)
-    Check(edbp::kernels::GetDeviceMemoryStats(device, /*reset_peak=*/true).status());
+  Check(edbp::kernels::GetDeviceMemoryStats(device, /*reset_peak=*/true).status());
   std::vector<double> fwd_s, bwd_s, test_s;
   for (int i = 0; i < iters; ++i) {
     const auto t0 = now();
@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
     bwd_s.push_back(Seconds(t1, t2));
     test_s.push_back(Seconds(t2, t3));
   }
-  edbp::kernels::DeviceMemoryStats memory;
-  if (gpu) memory = Check(edbp::kernels::GetDeviceMemoryStats(device));
+  const edbp::kernels::DeviceMemoryStats memory =
+      Check(edbp::kernels::GetDeviceMemoryStats(device));
   const double gflops = edbp::bench::SgemmGflops(backend);
   const double train = Median(fwd_s) + Median(bwd_s);
   const edbp::bench::DenseFlops dense = edbp::bench::CountDenseFlops(config);
@@ -182,10 +182,9 @@ int main(int argc, char** argv) {
   std::printf("sgemm %s %8.1f GFLOP/s (same run, same backend)\n",
               gpu ? "4096^3 (cuBLAS)" : "1024^3", gflops);
   constexpr double kMiB = 1024.0 * 1024.0;
-  if (gpu) {
-    std::printf("peak device memory %.1f MiB in use, %.1f MiB reserved\n",
-                memory.peak_in_use / kMiB, memory.peak_reserved / kMiB);
-  }
+  std::printf("peak %s memory of the backend %.1f MiB in use, %.1f MiB reserved\n",
+              device.ToString().c_str(), memory.peak_in_use / kMiB,
+              memory.peak_reserved / kMiB);
   std::printf(
       "dense-equivalent: train %.1f GFLOP/s = %.2f x sgemm (%.0f MFLOP/sample), "
       "test %.1f GFLOP/s = %.2f x sgemm (%.0f MFLOP/sample)\n",
@@ -203,10 +202,9 @@ int main(int argc, char** argv) {
         static_cast<long long>(B), train * 1e3, Median(fwd_s) * 1e3, Median(bwd_s) * 1e3,
         B / train, Median(test_s) * 1e3, B / Median(test_s), gflops,
         train_gflops / gflops,
-        gpu ? (std::to_string(static_cast<long long>(memory.peak_in_use / kMiB)) + " (" +
-               std::to_string(static_cast<long long>(memory.peak_reserved / kMiB)) + ")")
-                  .c_str()
-            : "-");
+        (std::to_string(static_cast<long long>(memory.peak_in_use / kMiB)) + " (" +
+         std::to_string(static_cast<long long>(memory.peak_reserved / kMiB)) + ")")
+            .c_str());
     AppendResultRow(results, row);
   }
   return 0;

@@ -1,5 +1,7 @@
 #include "core/device.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "kernels/registry.h"
@@ -33,6 +35,13 @@ absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
             "or auto");
       }
       if (kernels::CudaDeviceCount() == 0) {
+        const std::string unavailable = kernels::CudaUnavailableReason();
+        if (!unavailable.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "Network.backend: cuda was asked for, but this build's CUDA side cannot "
+              "be loaded: ",
+              unavailable, "; use backend: cpu or auto"));
+        }
         return absl::FailedPreconditionError(
             "Network.backend: cuda was asked for, but no CUDA device is visible on this "
             "machine (no driver, no GPU, or CUDA_VISIBLE_DEVICES hides them); use "

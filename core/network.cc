@@ -98,8 +98,9 @@ absl::Status Network::Backward(const Tensor& grad_output, NetworkForward& forwar
   Tensor grad = grad_output;
   for (size_t i = layers_.size(); i-- > 0;) {
     const bool need_input_grad = i > 0;
-    EDBP_ASSIGN_OR_RETURN(grad, layers_[i]->Backward(grad, std::move(forward.contexts[i]),
-                                                     need_input_grad));
+    EDBP_ASSIGN_OR_RETURN(
+        grad, layers_[i]->Backward(std::move(grad), std::move(forward.contexts[i]),
+                                   need_input_grad));
   }
   forward.contexts.clear();
   return absl::OkStatus();

@@ -44,6 +44,8 @@ class Tensor {
                                             std::span<const int32_t> values);
 
   bool defined() const { return storage_ != nullptr; }
+  // No other Tensor shares the buffer: it can be overwritten without anyone seeing it.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
   const Shape& shape() const { return shape_; }
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int i) const;  // negative i counts from the end

@@ -31,8 +31,8 @@ struct Device {
   friend bool operator==(const Device&, const Device&) = default;
 };
 
-// Device memory held by a backend's caching allocator, in bytes (the CUDA backend's;
-// GetDeviceMemoryStats in registry.h reads it).
+// Memory held by a backend's caching allocator, in bytes (Backend::MemoryStats; for a
+// device, GetDeviceMemoryStats in registry.h).
 struct DeviceMemoryStats {
   size_t in_use = 0;         // handed out and not yet returned
   size_t peak_in_use = 0;    // maximum of in_use since creation or the last reset
@@ -60,6 +60,16 @@ class Backend {
   virtual absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) = 0;
   // Waits until every op issued so far has finished.
   virtual absl::Status Synchronize() = 0;
+
+  // Both backends cache freed blocks by size and hand them out again, so a loop that
+  // allocates the same tensors every step stops asking the system for memory. A phase
+  // that allocates other sizes (the init bisection, the test pass, the last partial
+  // batch) leaves its blocks cached: the trainer releases them when a phase ends.
+  virtual DeviceMemoryStats MemoryStats() const = 0;
+  // The peaks restart from the current values.
+  virtual void ResetPeakMemory() = 0;
+  // Returns every cached block to the system; the bytes released.
+  virtual size_t ReleaseCachedMemory() = 0;
 
   // ---- ops (see ops.h for the meaning of each argument) -------------------------
   // One method per entry of EDBP_KERNEL_OPS: absl::Status Name(const NameArgs& args).

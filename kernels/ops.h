@@ -79,7 +79,7 @@ struct MulArgs {
   float alpha = 1;
   const float* a = nullptr;
   const float* b = nullptr;
-  float* out = nullptr;
+  float* out = nullptr;  // may alias a or b
 };
 struct AxpyArgs {
   int64_t n = 0;
@@ -265,7 +265,8 @@ struct WeightStdBackwardArgs {
   const float* b = nullptr;
   const float* mean = nullptr;
   const float* var = nullptr;
-  float* grad_w = nullptr;  // overwritten
+  float* grad_w = nullptr;  // overwritten; may alias grad_w_hat (each channel's sums
+                            // are read before any of its grad_w is written)
   float* grad_g = nullptr;  // overwritten
   float* grad_b = nullptr;  // overwritten
 };

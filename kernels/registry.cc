@@ -8,36 +8,128 @@
 #include "base/check.h"
 #include "kernels/cpu/cpu_backend.h"
 #if EDBP_WITH_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#include "kernels/cuda/device_query.h"
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "kernels/cuda_modules.h"
 #endif
 
 namespace edbp::kernels {
 namespace {
 
 #if EDBP_WITH_CUDA
-// One CudaBackend per device for the life of the process (Tensors hold raw pointers to
+// The directory the CUDA modules are looked for in (cuda_modules.h); "" when the
+// executable's own path cannot be read.
+std::string ModuleDir() {
+  if (const char* env = std::getenv(kCudaModuleDirEnv); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (exe.parent_path() / ".." / "lib" / "edbp").lexically_normal().string();
+}
+
+// dlopen of the module `file` and dlsym of `symbol` in it; the error names the path and
+// what the loader said.
+absl::StatusOr<void*> LoadModuleSymbol(const char* file, const char* symbol) {
+  const std::string dir = ModuleDir();
+  if (dir.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot find ", file, ": /proc/self/exe is unreadable; set ", kCudaModuleDirEnv));
+  }
+  const std::string path = absl::StrCat(dir, "/", file);
+  // Never unloaded: the backend and its Tensors live as long as the process.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot load the CUDA module ", path, ": ",
+        why != nullptr ? why : "dlopen failed", " (", kCudaModuleDirEnv,
+        " names the directory of ", kCudaQueryModule, " and ", kCudaBackendModule, ")"));
+  }
+  void* entry = dlsym(handle, symbol);
+  if (entry == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not an edbp CUDA module: it has no ", symbol));
+  }
+  return entry;
+}
+
+struct DeviceQuery {
+  int count = 0;
+  std::string unavailable;  // why the query module could not be used; "" when it was
+};
+
+// Loaded once per process: the device count cannot change under a running process
+// (CUDA_VISIBLE_DEVICES is read at the runtime's initialisation).
+const DeviceQuery& Query() {
+  static const DeviceQuery* const query = [] {
+    auto* q = new DeviceQuery();
+    absl::StatusOr<void*> entry =
+        LoadModuleSymbol(kCudaQueryModule, kCudaDeviceCountSymbol);
+    if (!entry.ok()) {
+      q->unavailable = std::string(entry.status().message());
+    } else {
+      q->count = reinterpret_cast<CudaDeviceCountFn>(*entry)();
+    }
+    return q;
+  }();
+  return *query;
+}
+
+// The backend module, loaded on the first CUDA backend's creation; a failure is kept
+// (it cannot succeed later in the same process).
+absl::StatusOr<const CudaModuleV1*> BackendModule() {
+  static const auto* const module = [] {
+    auto* result = new absl::StatusOr<const CudaModuleV1*>();
+    absl::StatusOr<void*> entry =
+        LoadModuleSymbol(kCudaBackendModule, kCudaBackendSymbol);
+    if (!entry.ok()) {
+      *result = entry.status();
+      return result;
+    }
+    const CudaModuleV1* m = reinterpret_cast<CudaBackendFn>(*entry)();
+    if (m == nullptr || m->abi != kCudaModuleAbi || m->size != sizeof(CudaModuleV1) ||
+        m->create_backend == nullptr) {
+      *result = absl::FailedPreconditionError(absl::StrCat(
+          kCudaBackendModule, " in ", ModuleDir(),
+          " comes from another build of edbp (module ABI ", m == nullptr ? -1 : m->abi,
+          ", this binary's ", kCudaModuleAbi, "): install the modules built with it"));
+      return result;
+    }
+    *result = m;
+    return result;
+  }();
+  return *module;
+}
+
+// One CUDA backend per device for the life of the process (Tensors hold raw pointers to
 // their backend, so it is never destroyed). A failed creation is not cached: the next
 // call tries again and reports its own error.
 std::mutex cuda_mu;
-std::map<int, CudaBackend*>& CudaBackends() {
-  static auto* const backends = new std::map<int, CudaBackend*>();
+std::map<int, Backend*>& CudaBackends() {
+  static auto* const backends = new std::map<int, Backend*>();
   return *backends;
 }
 
-absl::StatusOr<CudaBackend*> GetCudaBackend(int index) {
+absl::StatusOr<Backend*> GetCudaBackend(int index) {
   std::lock_guard<std::mutex> lock(cuda_mu);
   auto& backends = CudaBackends();
   if (auto it = backends.find(index); it != backends.end()) return it->second;
-  absl::StatusOr<std::unique_ptr<CudaBackend>> created = CudaBackend::Create(index);
+  const absl::StatusOr<const CudaModuleV1*> module = BackendModule();
+  absl::StatusOr<Backend*> created =
+      module.ok() ? (*module)->create_backend(index) : module.status();
   if (!created.ok()) {
     return absl::Status(created.status().code(),
                         absl::StrCat("cannot start the CUDA backend on cuda:", index,
                                      ": ", created.status().message()));
   }
-  CudaBackend* backend = created->release();
-  backends.emplace(index, backend);
-  return backend;
+  backends.emplace(index, *created);
+  return *created;
 }
 #endif
 
@@ -53,10 +145,17 @@ bool CudaCompiledIn() {
 
 int CudaDeviceCount() {
 #if EDBP_WITH_CUDA
-  static const int count = cuda::DeviceCount();
-  return count;
+  return Query().count;
 #else
   return 0;
+#endif
+}
+
+std::string CudaUnavailableReason() {
+#if EDBP_WITH_CUDA
+  return Query().unavailable;
+#else
+  return "";
 #endif
 }
 
@@ -69,13 +168,14 @@ absl::StatusOr<Backend*> GetBackend(const Device& device) {
     case DeviceType::kCuda: {
       const int count = CudaDeviceCount();
       if (device.index < 0 || device.index >= count) {
+        const std::string unavailable = CudaUnavailableReason();
         return absl::NotFoundError(absl::StrCat(
             "no CUDA device ", device.index, " on this machine (", count, " visible",
-            CudaCompiledIn() ? "" : "; this build has no CUDA support", ")"));
+            CudaCompiledIn() ? "" : "; this build has no CUDA support",
+            unavailable.empty() ? "" : "; ", unavailable, ")"));
       }
 #if EDBP_WITH_CUDA
-      EDBP_ASSIGN_OR_RETURN(CudaBackend* const cuda, GetCudaBackend(device.index));
-      return static_cast<Backend*>(cuda);
+      return GetCudaBackend(device.index);
 #else
       return absl::UnimplementedError(
           "this build has no CUDA backend (configure with EDBP_CUDA=ON where nvcc "
@@ -89,20 +189,10 @@ absl::StatusOr<Backend*> GetBackend(const Device& device) {
 
 absl::StatusOr<DeviceMemoryStats> GetDeviceMemoryStats(const Device& device,
                                                        bool reset_peak) {
-  if (device.type != DeviceType::kCuda) {
-    return absl::UnimplementedError(
-        absl::StrCat("no device memory statistics for ", device.ToString()));
-  }
-#if EDBP_WITH_CUDA
   EDBP_ASSIGN_OR_RETURN(Backend* const backend, GetBackend(device));
-  CudaBackend* const cuda = static_cast<CudaBackend*>(backend);
-  const DeviceMemoryStats s = cuda->MemoryStats();
-  if (reset_peak) cuda->ResetPeakMemory();
+  const DeviceMemoryStats s = backend->MemoryStats();
+  if (reset_peak) backend->ResetPeakMemory();
   return s;
-#else
-  (void)reset_peak;
-  return GetBackend(device).status();
-#endif
 }
 
 }  // namespace edbp::kernels

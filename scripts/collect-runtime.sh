@@ -4,8 +4,10 @@
 # copies only this staging directory, and tests/deploy checks it with ldd.
 #
 # usage: scripts/collect-runtime.sh BUILD_DIR STAGE_DIR
-#   STAGE_DIR/bin/  edbp-server edbp-train edbp-client
-#   STAGE_DIR/lib/  the libraries, under the names the binaries ask for (sonames)
+#   STAGE_DIR/bin/       edbp-server edbp-train edbp-client
+#   STAGE_DIR/lib/       the libraries, under the names the binaries ask for (sonames)
+#   STAGE_DIR/lib/edbp/  the CUDA modules the binaries load on first use
+#                        (kernels/cuda_modules.h), where the build has them
 #
 # Left out, because every base image of the runtime stage has them (glibc and the GCC
 # runtime), or the CUDA runtime image does (the CUDA libraries; the driver library
@@ -47,14 +49,26 @@ in_base() {
   return 1
 }
 
+# The CUDA modules sit in lib/edbp next to bin/ (the binaries look in ../lib/edbp).
+modules=()
+for m in "$build"/lib/edbp/*.so; do
+  [ -e "$m" ] && modules+=("lib/edbp/$(basename "$m")")
+done
+
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
 for b in "${binaries[@]}"; do
   cp "$build/$b" "$stage/bin/"
 done
+if [ "${#modules[@]}" -gt 0 ]; then
+  mkdir -p "$stage/lib/edbp"
+  for m in "${modules[@]}"; do
+    cp "$build/$m" "$stage/lib/edbp/"
+  done
+fi
 
 missing=0
-for b in "${binaries[@]}"; do
+for b in "${binaries[@]}" "${modules[@]}"; do
   # ldd lines: "name => /path (addr)", "name => not found", or the loader itself.
   while read -r name arrow path _; do
     [ "$arrow" = "=>" ] || continue
@@ -68,4 +82,4 @@ for b in "${binaries[@]}"; do
   done < <(ldd "$build/$b")
 done
 [ "$missing" -eq 0 ] || exit 1
-echo "collect-runtime: staged ${#binaries[@]} binaries and $(find "$stage/lib" -type f | wc -l) libraries in $stage"
+echo "collect-runtime: staged ${#binaries[@]} binaries, ${#modules[@]} CUDA modules and $(find "$stage/lib" -maxdepth 1 -type f | wc -l) libraries in $stage"

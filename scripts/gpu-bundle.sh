@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build-cuda}
 bundle=${2:-gpu-bundle}
 limit_mib=64
-targets=(gpu_ops_test gpu_train_test edbp-train edbp_train_step_bench)
+targets=(gpu_ops_test gpu_train_test edbp-train edbp_train_step_bench edbp_cuda edbp_cuda_query)
 
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DEDBP_CUDA=ON
@@ -34,7 +34,7 @@ grep -q '^EDBP_CUDA:STRING=OFF' "$build/CMakeCache.txt" && {
   exit 1
 }
 ninja -C "$build" -j "${JOBS:-2}" "${targets[@]}"
-if [ ! -f "$build/kernels/cuda/libedbp_kernels_cuda.a" ]; then
+if [ ! -f "$build/lib/edbp/libedbp_cuda.so" ]; then
   echo "gpu-bundle: $build has no CUDA backend (no nvcc or no cuDNN at configure time)" >&2
   exit 1
 fi
@@ -53,6 +53,14 @@ for p in "${paths[@]}"; do
   strip --strip-unneeded "$stage/bin/$(basename "$p")"
   echo "bin/$(basename "$p") <- $build/$p" >> "$manifest"
 done
+# The CUDA modules (kernels/cuda_modules.h): the binaries load them from ../lib/edbp.
+modules=(lib/edbp/libedbp_cuda.so lib/edbp/libedbp_cuda_query.so)
+mkdir -p "$stage/lib/edbp"
+for m in "${modules[@]}"; do
+  cp "$build/$m" "$stage/lib/edbp/"
+  strip --strip-unneeded "$stage/$m"
+  echo "$m <- $build/$m" >> "$manifest"
+done
 
 # A soname the GPU machine provides itself: glibc and the CUDA stack.
 provided() {
@@ -66,7 +74,7 @@ provided() {
 }
 
 declare -A copied=()
-for p in "${paths[@]}"; do
+for p in "${paths[@]}" "${modules[@]}"; do
   # "libfoo.so.1 => /usr/lib/x86_64-linux-gnu/libfoo.so.1 (0x...)"
   while read -r soname arrow path _; do
     [ "$arrow" = "=>" ] || continue
@@ -86,7 +94,7 @@ for p in "${paths[@]}"; do
 done
 
 # Every binary must resolve from the bundle alone (plus glibc and CUDA).
-for b in "$stage"/bin/*; do
+for b in "$stage"/bin/* "$stage"/lib/edbp/*; do
   missing=$(LD_LIBRARY_PATH="$stage/lib:${LD_LIBRARY_PATH:-}" ldd "$b" | grep 'not found' || true)
   if [ -n "$missing" ]; then
     echo "gpu-bundle: $b does not resolve from the bundle: $missing" >&2

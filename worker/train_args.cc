@@ -62,7 +62,9 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "  kernels and sums without skipping, bit for bit the same results; always:\n"
       "  skip wherever possible; blas: dense OpenBLAS everywhere),\n"
       "  EDBP_CPU_ISA=portable|avx2|avx512 (caps the CPU kernels' instruction set;\n"
-      "  default: the best the CPU has; never above it)",
+      "  default: the best the CPU has; never above it),\n"
+      "  EDBP_CUDA_MODULE_DIR=DIR (where libedbp_cuda.so and libedbp_cuda_query.so\n"
+      "  are; default: ../lib/edbp next to this binary)",
       "worker/train_args.cc");
   TrainArgs args;
   args.resume_dir = absl::GetFlag(FLAGS_resume);

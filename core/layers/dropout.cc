@@ -47,7 +47,7 @@ absl::StatusOr<LayerForward> DropoutLayer::Forward(const Tensor& x,
   return result;
 }
 
-absl::StatusOr<Tensor> DropoutLayer::Backward(const Tensor& grad_output,
+absl::StatusOr<Tensor> DropoutLayer::Backward(Tensor grad_output,
                                               std::unique_ptr<LayerContext> context,
                                               bool need_input_grad) {
   if (!need_input_grad) return Tensor();

@@ -14,7 +14,7 @@ class DropoutLayer final : public Layer {
 
   absl::StatusOr<LayerForward> Forward(const Tensor& x,
                                        const ForwardOptions& options) override;
-  absl::StatusOr<Tensor> Backward(const Tensor& grad_output,
+  absl::StatusOr<Tensor> Backward(Tensor grad_output,
                                   std::unique_ptr<LayerContext> context,
                                   bool need_input_grad) override;
 };

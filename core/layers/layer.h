@@ -63,7 +63,9 @@ class Layer {
                                                const ForwardOptions& options) = 0;
   // dL/d(output) → dL/d(input), consuming the context of the matching Forward. When
   // need_input_grad is false (the first layer) the returned Tensor is undefined.
-  virtual absl::StatusOr<Tensor> Backward(const Tensor& grad_output,
+  // grad_output is the layer's: a caller that hands over its last handle (std::move)
+  // lets the layer reuse the buffer once nothing else shares it (Tensor::sole_owner).
+  virtual absl::StatusOr<Tensor> Backward(Tensor grad_output,
                                           std::unique_ptr<LayerContext> context,
                                           bool need_input_grad) = 0;
 

@@ -59,7 +59,7 @@ absl::StatusOr<LayerForward> PoolingLayer::Forward(const Tensor& x,
   return result;
 }
 
-absl::StatusOr<Tensor> PoolingLayer::Backward(const Tensor& grad_output,
+absl::StatusOr<Tensor> PoolingLayer::Backward(Tensor grad_output,
                                               std::unique_ptr<LayerContext> context,
                                               bool need_input_grad) {
   if (!need_input_grad) return Tensor();

@@ -95,7 +95,7 @@ absl::StatusOr<LayerForward> ResidualLayer::Forward(const Tensor& x,
   return result;
 }
 
-absl::StatusOr<Tensor> ResidualLayer::Backward(const Tensor& grad_output,
+absl::StatusOr<Tensor> ResidualLayer::Backward(Tensor grad_output,
                                                std::unique_ptr<LayerContext> context,
                                                bool need_input_grad) {
   auto* ctx = dynamic_cast<ResidualContext*>(context.get());
@@ -107,10 +107,11 @@ absl::StatusOr<Tensor> ResidualLayer::Backward(const Tensor& grad_output,
   EDBP_RETURN_IF_ERROR(
       SplitSumGradient(grad_output, ctx->main, ctx->skip, grad_main, grad_skip));
 
-  EDBP_ASSIGN_OR_RETURN(Tensor grad_mid,
-                        conv2_->Backward(grad_main, std::move(ctx->conv2), true));
+  EDBP_ASSIGN_OR_RETURN(Tensor grad_mid, conv2_->Backward(std::move(grad_main),
+                                                          std::move(ctx->conv2), true));
   EDBP_ASSIGN_OR_RETURN(
-      Tensor grad_x, conv1_->Backward(grad_mid, std::move(ctx->conv1), need_input_grad));
+      Tensor grad_x,
+      conv1_->Backward(std::move(grad_mid), std::move(ctx->conv1), need_input_grad));
   if (shortcut_ != nullptr) {
     EDBP_ASSIGN_OR_RETURN(
         Tensor grad_x_skip,

@@ -125,24 +125,31 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
   return result;
 }
 
-absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
+absl::StatusOr<Tensor> SpikingLayer::Backward(Tensor grad_output,
                                               std::unique_ptr<LayerContext> context,
                                               bool need_input_grad) {
   auto* ctx = dynamic_cast<SpikingContext*>(context.get());
   EDBP_CHECK(ctx != nullptr) << name() << ": Backward without its Forward context";
   EDBP_CHECK(grad_output.numel() == ctx->o.numel());
   kernels::Backend* backend = grad_output.backend();
-  const Shape& out_shape = ctx->o.shape();
+  const Shape out_shape = ctx->o.shape();  // a copy: ctx->o is released below
   const int64_t steps = out_shape[0];
   const int64_t n = ctx->o.numel();
 
-  // §5: e = dL/do ⊙ o, then §3 neuron backward.
-  EDBP_ASSIGN_OR_RETURN(Tensor e, Tensor::Empty(backend, out_shape));
+  // §5: e = dL/do ⊙ o, then §3 neuron backward. e takes dL/do's buffer when the caller
+  // handed over the last handle to it (one activation-sized buffer less at the peak).
+  Tensor e;
+  if (grad_output.sole_owner()) {
+    e = grad_output.Reshaped(out_shape);
+  } else {
+    EDBP_ASSIGN_OR_RETURN(e, Tensor::Empty(backend, out_shape));
+  }
   EDBP_RETURN_IF_ERROR(backend->Mul({.n = n,
                                      .alpha = 1.0f,
                                      .a = grad_output.f32(),
                                      .b = ctx->o.f32(),
                                      .out = e.f32()}));
+  grad_output = Tensor();  // read only by the product above
   // A static input's filter gradient needs only Σ_t grad_w_ (§5: dŴ = Σ_t grad_w_[t] ⋆ x
   // with the same x at every step), which the neuron backward sums as it goes: the
   // [T, ...] grad_w_ is then never written.
@@ -171,9 +178,18 @@ absl::StatusOr<Tensor> SpikingLayer::Backward(const Tensor& grad_output,
                                .grad_in = need_input_grad ? grad_in.f32() : nullptr,
                                .grad_w_sum = sum_steps ? grad_w.f32() : nullptr}));
 
-  // dL/dŴ, then §4 back to W, g, b.
-  EDBP_ASSIGN_OR_RETURN(Tensor grad_w_hat, Tensor::Empty(backend, ctx->w_hat.shape()));
+  // The forward's du, du_t and o (the step's largest tensors) are read by nothing else:
+  // they go back before the filter and data gradients allocate theirs.
+  ctx->du = Tensor();
+  ctx->du_t = Tensor();
+  ctx->o = Tensor();
+
+  // dL/dŴ, then §4 back to W, g, b. dL/dŴ is written where dL/dW goes and turned into
+  // it in place (WeightStdBackward allows the alias): one weight-sized buffer less at
+  // the backward's peak.
+  Tensor grad_w_hat = grad_weight_.Reshaped(ctx->w_hat.shape());
   EDBP_RETURN_IF_ERROR(FilterGrad(grad_w, ctx->x, ctx->input_repeats, grad_w_hat));
+  grad_w = Tensor();  // read only by FilterGrad
   EDBP_RETURN_IF_ERROR(
       backend->WeightStdBackward({.c_out = out_channels(),
                                   .m = fan_in(),

@@ -47,8 +47,6 @@ absl::StatusOr<std::unique_ptr<LayerStatsCollector>> LayerStatsCollector::Attach
       EDBP_CHECK(!out.empty()) << layer->name() << ": the config's shape inference ran";
       EDBP_ASSIGN_OR_RETURN(slot.spike_counts,
                             Tensor::Zeros(net.backend(), {NumElements(out)}));
-      EDBP_ASSIGN_OR_RETURN(slot.weight_before,
-                            Tensor::Empty(net.backend(), layer->weight().shape()));
       c->by_layer_[layer] = c->slots_.size();
       c->slots_.push_back(std::move(slot));
     }
@@ -72,14 +70,12 @@ absl::Status LayerStatsCollector::StartEpoch() {
     EDBP_RETURN_IF_ERROR(net_.backend()->Fill(
         {.n = s.spike_counts.numel(), .value = 0.0f, .out = s.spike_counts.f32()}));
     const Tensor counts = s.spike_counts;
-    const Tensor before = s.weight_before;
     SpikingLayer* layer = s.layer;
     const int64_t index = s.index;
     s = Slot();
     s.layer = layer;
     s.index = index;
     s.spike_counts = counts;
-    s.weight_before = before;
   }
   return absl::OkStatus();
 }
@@ -119,6 +115,10 @@ absl::Status LayerStatsCollector::BeforeStep() {
     s.grad_mean += g.sum / static_cast<double>(grad.numel());
     s.grad_max_abs = std::max(s.grad_max_abs, g.max_abs);
     ++s.grad_batches;
+    // Held only from here to AfterStep: allocated while the backward's tensors are
+    // free, so that it never adds to the step's peak.
+    EDBP_ASSIGN_OR_RETURN(s.weight_before,
+                          Tensor::Empty(net_.backend(), s.layer->weight().shape()));
     EDBP_RETURN_IF_ERROR(s.weight_before.CopyFrom(s.layer->weight()));
   }
   return absl::OkStatus();
@@ -134,6 +134,7 @@ absl::Status LayerStatsCollector::AfterStep() {
     EDBP_ASSIGN_OR_RETURN(const auto now, Reduce(w));
     if (now.sum_sq > 0) s.update_ratio += std::sqrt(delta.sum_sq / now.sum_sq);
     ++s.updates;
+    s.weight_before = Tensor();
   }
   return absl::OkStatus();
 }

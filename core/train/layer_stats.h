@@ -49,7 +49,7 @@ class LayerStatsCollector final : public SpikingObserver {
     int64_t backward_batches = 0;
     double grad_norm = 0, grad_mean = 0, grad_max_abs = 0;
     int64_t grad_batches = 0;
-    Tensor weight_before;  // copy of W before the step
+    Tensor weight_before;  // copy of W from BeforeStep to AfterStep, else empty
     double update_ratio = 0;
     int64_t updates = 0;
   };

@@ -106,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     Tensor x, y;
     EDBP_ASSIGN_OR_RETURN(const bool repeats, t->MakeInputs(*batch, x, y));
     EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x, repeats).status());
+    // The bisection's tensors have the shapes of single layers, never the training
+    // step's: cached, they would only add to the peak.
+    t->backend_->ReleaseCachedMemory();
   }
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
   return t;
@@ -290,7 +293,13 @@ absl::Status Trainer::Run() {
       return trained;
     }
     EDBP_RETURN_IF_ERROR(trained);
+    // Each phase allocates its own shapes (no gradients in the test pass; another batch
+    // size where the data does not divide): blocks cached by one are dead weight in the
+    // other, so they go back to the system between phases (once per phase, not per
+    // step: the cache still serves every step).
+    backend_->ReleaseCachedMemory();
     EDBP_ASSIGN_OR_RETURN(const EvalResult test, Evaluate());
+    backend_->ReleaseCachedMemory();
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.test_samples = test.samples;

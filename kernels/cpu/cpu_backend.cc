@@ -1,7 +1,9 @@
 #include "kernels/cpu/cpu_backend.h"
 
 #include <cblas.h>
+#include <malloc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,42 +22,78 @@ CpuBackend::CpuBackend() {
 bool CpuBackend::Supports(Op op) const { return op != Op::kNumOps; }
 
 absl::StatusOr<void*> CpuBackend::Allocate(size_t bytes) {
-  constexpr size_t kAlign = 64;
-  const size_t rounded = ((bytes + kAlign - 1) / kAlign + (bytes == 0)) * kAlign;
+  constexpr size_t kAlign = cpu::HostArena::kAlign;
+  if (bytes > (size_t{1} << 62)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
+  }
+  size_t rounded = ((bytes + kAlign - 1) / kAlign + (bytes == 0)) * kAlign;
   std::lock_guard<std::mutex> lock(mu_);
   void* ptr = nullptr;
-  if (auto it = cached_.find(rounded); it != cached_.end()) {
+  if (rounded >= kArenaMinBytes) {
+    ptr = arena_.Allocate(rounded);
+  } else if (auto it = cached_.find(rounded); it != cached_.end()) {
     ptr = it->second;
     cached_.erase(it);
   } else {
     ptr = std::aligned_alloc(kAlign, rounded);
-    if (ptr == nullptr) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
-    }
+    if (ptr != nullptr) small_reserved_ += rounded;
   }
-  live_.emplace(ptr, rounded);
+  if (ptr == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("CPU allocation of ", bytes, " bytes failed"));
+  }
+  if (rounded < kArenaMinBytes) live_small_.emplace(ptr, rounded);
+  stats_.in_use += rounded;
+  stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.in_use);
+  UpdateReservedLocked();
   return ptr;
 }
 
 void CpuBackend::Deallocate(void* ptr) {
   if (ptr == nullptr) return;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(ptr);
-  EDBP_CHECK(it != live_.end())
+  if (arena_.Owns(ptr)) {
+    stats_.in_use -= arena_.Deallocate(ptr);
+    return;
+  }
+  auto it = live_small_.find(ptr);
+  EDBP_CHECK(it != live_small_.end())
       << "Deallocate of a pointer this backend did not allocate";
   cached_.emplace(it->second, ptr);
-  live_.erase(it);
+  stats_.in_use -= it->second;
+  live_small_.erase(it);
+}
+
+void CpuBackend::UpdateReservedLocked() {
+  stats_.reserved = small_reserved_ + arena_.touched();
+  stats_.peak_reserved = std::max(stats_.peak_reserved, stats_.reserved);
+}
+
+DeviceMemoryStats CpuBackend::MemoryStats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void CpuBackend::ResetPeakMemory() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.peak_in_use = stats_.in_use;
+  stats_.peak_reserved = stats_.reserved;
 }
 
 size_t CpuBackend::ReleaseCachedMemory() {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t freed = 0;
+  size_t freed = arena_.Release();
   for (auto& [bytes, ptr] : cached_) {
     std::free(ptr);
     freed += bytes;
+    small_reserved_ -= bytes;
   }
   cached_.clear();
+  UpdateReservedLocked();
+  // glibc serves small blocks from its arena and keeps freed arena pages: give them
+  // back too.
+  malloc_trim(0);
   return freed;
 }
 

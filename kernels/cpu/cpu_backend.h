@@ -1,10 +1,14 @@
 // The CPU backend: host memory, OpenBLAS, the ParallelFor pool. Supports every op.
 // Obtain it through kernels/registry.h (GetBackend({DeviceType::kCpu})).
 //
-// Memory is cached: a freed block is kept and handed out again for the next request
-// of the same rounded size, so a training loop that allocates the same tensors every
-// step stops touching the OS (and taking page faults) after its first step. The cache
-// is thread-safe; ReleaseCachedMemory() returns it to the system.
+// Memory: blocks of kArenaMinBytes and more come from a HostArena (host_arena.h): freed
+// ranges merge and are reused first-fit, so a training loop that allocates the same
+// tensors every step touches little more than its peak of live tensors, and stops
+// taking page faults after its first step. Smaller blocks are cached by size and handed
+// out again for the same rounded size. ReleaseCachedMemory() returns what no live
+// block uses to the system. MemoryStats(): in_use counts the rounded bytes handed out;
+// reserved is an upper bound of what the backend holds (cached small blocks, and each
+// arena mapping up to the highest range it handed out). Thread-safe.
 #ifndef EDBP_KERNELS_CPU_CPU_BACKEND_H_
 #define EDBP_KERNELS_CPU_CPU_BACKEND_H_
 
@@ -13,6 +17,7 @@
 #include <unordered_map>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/host_arena.h"
 
 namespace edbp::kernels {
 
@@ -29,14 +34,21 @@ class CpuBackend final : public Backend {
   absl::Status CopyDeviceToHost(void* host_dst, const void* src, size_t bytes) override;
   absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override { return absl::OkStatus(); }
-  // Frees every cached block; returns the bytes freed.
-  size_t ReleaseCachedMemory();
+  DeviceMemoryStats MemoryStats() const override;
+  void ResetPeakMemory() override;
+  size_t ReleaseCachedMemory() override;
 
   EDBP_KERNEL_OP_OVERRIDES  // every op of ops.h
 
-      private : std::mutex mu_;
-  std::unordered_map<void*, size_t> live_;         // guarded by mu_: ptr → bytes
+      private : static constexpr size_t kArenaMinBytes = size_t{1} << 20;
+  void UpdateReservedLocked();
+
+  mutable std::mutex mu_;
+  cpu::HostArena arena_;                           // guarded by mu_: blocks ≥ 1 MiB
+  std::unordered_map<void*, size_t> live_small_;   // guarded by mu_: ptr → bytes
   std::unordered_multimap<size_t, void*> cached_;  // guarded by mu_: bytes → ptr
+  size_t small_reserved_ = 0;                      // guarded by mu_: live + cached small
+  DeviceMemoryStats stats_;                        // guarded by mu_
 };
 
 }  // namespace edbp::kernels

@@ -47,10 +47,9 @@ class CudaBackend final : public Backend {
   absl::Status CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override;
 
-  DeviceMemoryStats MemoryStats() const;
-  void ResetPeakMemory();
-  // Frees the allocator's cached blocks; returns the bytes freed.
-  size_t ReleaseCachedMemory();
+  DeviceMemoryStats MemoryStats() const override;
+  void ResetPeakMemory() override;
+  size_t ReleaseCachedMemory() override;
 
   EDBP_KERNEL_OP_OVERRIDES  // every op of ops.h
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -284,6 +285,13 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
       absl::StrCat("scripts/collect-runtime.sh ", EDBP_BUILD_DIR, " ", stage.string()));
   ASSERT_EQ(collect.code, 0) << collect.output;
   EXPECT_THAT(collect.output, HasSubstr("staged 3 binaries"));
+  // The CUDA modules, where this build has them (kernels/cuda_modules.h).
+  std::set<std::string> built_modules;
+  if (fs::exists(fs::path(EDBP_BUILD_DIR) / "lib" / "edbp")) {
+    for (const auto& e :
+         fs::directory_iterator(fs::path(EDBP_BUILD_DIR) / "lib" / "edbp"))
+      built_modules.insert(e.path().filename());
+  }
 
   // Only bin/ with the three binaries and lib/ with regular .so files.
   std::set<std::string> top, bins;
@@ -294,6 +302,7 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
   EXPECT_EQ(bins, (std::set<std::string>{"edbp-client", "edbp-server", "edbp-train"}));
   int libs = 0;
   for (const auto& e : fs::directory_iterator(stage / "lib")) {
+    if (e.path().filename() == "edbp" && !built_modules.empty()) continue;  // the modules
     ++libs;
     EXPECT_TRUE(e.is_regular_file() && !e.is_symlink()) << e.path();
     EXPECT_THAT(e.path().filename().string(), HasSubstr(".so")) << e.path();
@@ -305,6 +314,17 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
   for (const std::string b : {"edbp-server", "edbp-train", "edbp-client"}) {
     EXPECT_EQ(CheckLdd(stage / "bin" / b, stage / "lib"), "") << b;
   }
+  // Each CUDA module is staged in lib/edbp, and what it needs resolves too.
+  std::set<std::string> staged_modules;
+  if (fs::exists(stage / "lib" / "edbp")) {
+    for (const auto& e : fs::directory_iterator(stage / "lib" / "edbp")) {
+      staged_modules.insert(e.path().filename());
+      EXPECT_EQ(CheckLdd(e.path(), stage / "lib"), "") << e.path();
+    }
+  }
+  EXPECT_EQ(staged_modules, built_modules);
+  EXPECT_THAT(collect.output,
+              HasSubstr(absl::StrCat(built_modules.size(), " CUDA modules")));
   // Nothing comes from the build tree: the staged binaries find no library there.
   const testing::CommandResult ldd = testing::RunCommand(
       absl::StrCat("env -i LD_LIBRARY_PATH=", (stage / "lib").string(), " ldd ",
@@ -331,6 +351,25 @@ TEST_F(StagedRuntimeTest, EveryDependencyResolvesAgainstTheStagedSet) {
   const testing::CommandResult train =
       testing::RunCommand(env + (stage / "bin" / "edbp-train").string() + " --help");
   EXPECT_THAT(train.output, HasSubstr("--tensorboard_dir"));
+  if (!built_modules.empty()) {
+    // The staged edbp-train finds its CUDA modules in ../lib/edbp (no build tree, no
+    // EDBP_CUDA_MODULE_DIR): asked for CUDA it gets as far as looking for a device.
+    std::string config = ReadFile("configs/small.yaml");
+    const size_t at = config.find("backend: \"auto\"");
+    ASSERT_NE(at, std::string::npos);
+    config.replace(at, 15, "backend: \"cuda\"");
+    const fs::path cuda_config = dir_ / "cuda.yaml";
+    std::ofstream(cuda_config) << config;
+    const testing::CommandResult cuda = testing::RunCommand(
+        env + (stage / "bin" / "edbp-train").string() + " " + cuda_config.string() +
+        " --epochs 1 --data_limit 50 --notensorboard --out_dir " +
+        (dir_ / "run").string());
+    EXPECT_THAT(cuda.output, ::testing::Not(HasSubstr("cannot load the CUDA module")));
+    EXPECT_THAT(cuda.output, ::testing::Not(HasSubstr("built without CUDA")));
+    if (cuda.code != 0) {
+      EXPECT_THAT(cuda.output, HasSubstr("no CUDA device is visible"));
+    }
+  }
 
   // The check itself fails when a staged library is taken away.
   fs::remove(stage / "lib" / "libprotobuf.so.32");

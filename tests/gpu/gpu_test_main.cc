@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
     return RUN_ALL_TESTS();
   }
   std::string why;
+  if (const std::string unavailable = edbp::kernels::CudaUnavailableReason();
+      !unavailable.empty()) {
+    // The build has CUDA but its modules do not load: broken, not a machine to skip.
+    std::fprintf(stderr, "the CUDA modules do not load: %s\n", unavailable.c_str());
+    return 1;
+  }
   if (!edbp::kernels::CudaCompiledIn()) {
     why = "this build has no CUDA backend (EDBP_CUDA=OFF or no nvcc at configure time)";
   } else if (edbp::kernels::CudaDeviceCount() == 0) {

@@ -454,6 +454,21 @@ TEST(GpuOps, WeightStandardisation) {
     ExpectClose(gw.cpu.Download(), gw.cuda.Download(), kGradTol, "grad_w" + at);
     ExpectClose(gg.cpu.Download(), gg.cuda.Download(), kGradTol, "grad_g" + at);
     ExpectClose(gb.cpu.Download(), gb.cuda.Download(), kGradTol, "grad_b" + at);
+    // In place (grad_w == grad_w_hat, as the layers call it): the same bits.
+    Pair<float> in_place(grad.cpu.Download()), gg2(c_out), gb2(c_out);
+    EXPECT_OK(Cuda()->WeightStdBackward({.c_out = c_out,
+                                         .m = m,
+                                         .exact = exact,
+                                         .grad_w_hat = in_place.cuda.get(),
+                                         .w = w.cuda.get(),
+                                         .g = g.cuda.get(),
+                                         .b = b.cuda.get(),
+                                         .mean = mean_ref.cuda.get(),
+                                         .var = var_ref.cuda.get(),
+                                         .grad_w = in_place.cuda.get(),
+                                         .grad_g = gg2.cuda.get(),
+                                         .grad_b = gb2.cuda.get()}));
+    ExpectIdentical(in_place.cuda.Download(), gw.cuda.Download(), "in-place grad_w" + at);
   }
 }
 

@@ -133,6 +133,11 @@ class RecordingBackend final : public kernels::Backend {
     return inner_->CopyDeviceToDevice(dst, src, bytes);
   }
   absl::Status Synchronize() override { return inner_->Synchronize(); }
+  kernels::DeviceMemoryStats MemoryStats() const override {
+    return inner_->MemoryStats();
+  }
+  void ResetPeakMemory() override { inner_->ResetPeakMemory(); }
+  size_t ReleaseCachedMemory() override { return inner_->ReleaseCachedMemory(); }
 #define EDBP_RECORD_AND_FORWARD(Name)                           \
   absl::Status Name(const kernels::Name##Args& args) override { \
     Seen(args);                                                 \

@@ -139,5 +139,69 @@ TEST(WeightStd, ExactBackwardMatchesFiniteDifferences) {
   EXPECT_NEAR(exact.grad_g[0], (1 * 0 + 2 * -1.5 + -1 * 1.5) * r0, 1e-5);
 }
 
+// The layers write dL/dŴ where dL/dW goes and convert it in place (ops.h allows
+// grad_w == grad_w_hat): bit for bit what a separate output gets, in both modes, on a
+// shape with full vectors, a remainder and several channels (and, through ctest, at
+// every instruction-set level).
+TEST(WeightStd, BackwardInPlaceEqualsSeparateOutput) {
+  const int64_t c_out = 7, m = 301;
+  std::vector<float> w(c_out * m), grad(c_out * m), g(c_out), b(c_out);
+  for (int64_t i = 0; i < c_out * m; ++i) {
+    w[i] = std::sin(0.37f * static_cast<float>(i)) * 0.8f;
+    grad[i] = std::cos(0.11f * static_cast<float>(i) + 0.5f);
+  }
+  for (int64_t c = 0; c < c_out; ++c) {
+    g[c] = 0.5f + 0.25f * static_cast<float>(c);
+    b[c] = 0.05f * static_cast<float>(c) - 0.1f;
+  }
+  std::vector<float> w_hat(c_out * m), mean(c_out), var(c_out);
+  ASSERT_TRUE(Cpu()
+                  ->WeightStdForward({.c_out = c_out,
+                                      .m = m,
+                                      .w = w.data(),
+                                      .g = g.data(),
+                                      .b = b.data(),
+                                      .w_hat = w_hat.data(),
+                                      .mean = mean.data(),
+                                      .var = var.data()})
+                  .ok());
+  for (const bool exact : {false, true}) {
+    std::vector<float> separate(c_out * m), gg(c_out), gb(c_out);
+    ASSERT_TRUE(Cpu()
+                    ->WeightStdBackward({.c_out = c_out,
+                                         .m = m,
+                                         .exact = exact,
+                                         .grad_w_hat = grad.data(),
+                                         .w = w.data(),
+                                         .g = g.data(),
+                                         .b = b.data(),
+                                         .mean = mean.data(),
+                                         .var = var.data(),
+                                         .grad_w = separate.data(),
+                                         .grad_g = gg.data(),
+                                         .grad_b = gb.data()})
+                    .ok());
+    std::vector<float> in_place = grad, gg2(c_out), gb2(c_out);
+    ASSERT_TRUE(Cpu()
+                    ->WeightStdBackward({.c_out = c_out,
+                                         .m = m,
+                                         .exact = exact,
+                                         .grad_w_hat = in_place.data(),
+                                         .w = w.data(),
+                                         .g = g.data(),
+                                         .b = b.data(),
+                                         .mean = mean.data(),
+                                         .var = var.data(),
+                                         .grad_w = in_place.data(),
+                                         .grad_g = gg2.data(),
+                                         .grad_b = gb2.data()})
+                    .ok());
+    EXPECT_EQ(in_place, separate) << "exact=" << exact;
+    EXPECT_EQ(gg2, gg) << "exact=" << exact;
+    EXPECT_EQ(gb2, gb) << "exact=" << exact;
+    EXPECT_NE(separate, grad);  // the conversion did change the values
+  }
+}
+
 }  // namespace
 }  // namespace edbp

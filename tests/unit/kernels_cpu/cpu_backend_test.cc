@@ -34,6 +34,38 @@ TEST(CpuBackend, AllocationsAreAlignedAndCached) {
   EXPECT_EQ(cpu.ReleaseCachedMemory(), 0u);
 }
 
+TEST(CpuBackend, MemoryStatsCountRoundedBlocksLiveAndCached) {
+  CpuBackend cpu;
+  auto a = cpu.Allocate(1000);  // 1024 rounded
+  auto b = cpu.Allocate(100);   // 128
+  ASSERT_TRUE(a.ok() && b.ok());
+  DeviceMemoryStats s = cpu.MemoryStats();
+  EXPECT_EQ(s.in_use, 1152u);
+  EXPECT_EQ(s.reserved, 1152u);
+  cpu.Deallocate(*a);
+  s = cpu.MemoryStats();
+  EXPECT_EQ(s.in_use, 128u);
+  EXPECT_EQ(s.peak_in_use, 1152u);
+  EXPECT_EQ(s.reserved, 1152u);  // a is cached, still held
+  // A cache hit takes nothing new from the system.
+  auto c = cpu.Allocate(1024);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, *a);
+  EXPECT_EQ(cpu.MemoryStats().reserved, 1152u);
+  cpu.Deallocate(*c);
+  cpu.ResetPeakMemory();
+  s = cpu.MemoryStats();
+  EXPECT_EQ(s.peak_in_use, 128u);
+  EXPECT_EQ(s.peak_reserved, 1152u);
+  EXPECT_EQ(cpu.ReleaseCachedMemory(), 1024u);
+  s = cpu.MemoryStats();
+  EXPECT_EQ(s.reserved, 128u);
+  EXPECT_EQ(s.peak_reserved, 1152u);  // peaks stay until the next reset
+  cpu.Deallocate(*b);
+  EXPECT_EQ(cpu.ReleaseCachedMemory(), 128u);
+  EXPECT_EQ(cpu.MemoryStats().reserved, 0u);
+}
+
 TEST(CpuBackend, CopiesMoveBytes) {
   CpuBackend cpu;
   auto p = cpu.Allocate(16);
@@ -53,6 +85,10 @@ TEST(Registry, CpuBackendIsASingleton) {
   EXPECT_EQ(*a, *b);
   EXPECT_EQ((*a)->device().ToString(), "cpu");
   EXPECT_EQ((Device{DeviceType::kCuda, 1}).ToString(), "cuda:1");
+  // The CPU has memory statistics too, through the same call as a GPU.
+  const absl::StatusOr<DeviceMemoryStats> stats = GetDeviceMemoryStats(Device{});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GE(stats->peak_reserved, stats->reserved);
 }
 
 }  // namespace
