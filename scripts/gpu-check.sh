@@ -85,6 +85,6 @@ for config in fashion_mnist cifar10; do
   f="$logs/bench_$config.log"
   [ -f "$f" ] || continue
   echo "-- $config:"
-  grep -E '^(train batch|test batch|peak device memory|dense-equivalent)' "$f" | sed 's/^/   /'
+  grep -E '^(train batch|test batch|peak .* memory|dense-equivalent)' "$f" | sed 's/^/   /'
 done
 exit $status
