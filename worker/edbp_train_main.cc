@@ -136,6 +136,15 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
                 train::ConfusionTable(result.confusion, result.n_class).c_str());
     return 0;
   }
+  if (const train::TrainingState& s = trainer.state(); s.epoch >= s.epochs) {
+    // A finished run resumed: say so instead of exiting 0 without a word.
+    const std::string message =
+        absl::StrCat("nothing to do: ", options.out_dir, " has finished all ", s.epochs,
+                     " epochs; --epochs N with N > ", s.epochs, " continues it");
+    std::printf("%s\n", message.c_str());
+    if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, message);
+    return 0;
+  }
   g_trainer.store(&trainer);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -177,6 +186,15 @@ absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
 
   const train::TrainerOptions options =
       MakeTrainerOptions(args, loaded.name, resume_file);
+  if (options.keep_checkpoints) {
+    // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
+    for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {
+      const std::string message =
+          "removed " + path + " (an interrupted checkpoint write)";
+      std::printf("%s\n", message.c_str());
+      if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, message);
+    }
+  }
   EDBP_ASSIGN_OR_RETURN(std::unique_ptr<Sinks> sinks,
                         Sinks::Open(args, options, reporter));
   const std::string device = (*backend)->device().ToString();

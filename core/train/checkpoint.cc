@@ -1,6 +1,7 @@
 #include "core/train/checkpoint.h"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "base/check.h"
 #include "core/io/safetensors.h"
+#include "core/train/checkpoint_names.h"
 
 namespace edbp::train {
 namespace {
@@ -194,6 +197,16 @@ absl::StatusOr<CheckpointMetadata> ParseMetadata(const std::string& path,
   if (!absl::SimpleAtod(accuracy, &out.state.best_test_accuracy)) {
     return Malformed(path, "best_test_accuracy", accuracy, "a number");
   }
+  // Optional: checkpoints before it was stored have none (then 0: the config's).
+  if (file.metadata.contains("epochs")) {
+    EDBP_ASSIGN_OR_RETURN(out.state.epochs,
+                          NonNegativeInt(path, file, "epochs", kMaxEpoch));
+    if (out.state.epochs == 0 || out.state.epochs < out.state.epoch) {
+      return Malformed(path, "epochs", file.metadata.at("epochs"),
+                       absl::StrCat("an integer in [max(1, epoch ", out.state.epoch,
+                                    "), ", kMaxEpoch, "]"));
+    }
+  }
   EDBP_ASSIGN_OR_RETURN(const std::string seed, Metadata(path, file, "seed"));
   if (!absl::SimpleAtoi(seed, &out.state.seed)) {
     return Malformed(path, "seed", seed, "an unsigned 64-bit integer");
@@ -246,6 +259,23 @@ absl::StatusOr<OptimizerState> ReadOptimizerState(const std::string& path,
 
 }  // namespace
 
+std::vector<std::string> RemoveStaleCheckpointTemps(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const char* checkpoint : {kLastCheckpoint, kBestCheckpoint}) {
+      const std::string prefix = absl::StrCat(checkpoint, ".tmp.");
+      // mkstemp's six characters after the prefix, nothing else.
+      if (name.size() == prefix.size() + 6 && absl::StartsWith(name, prefix) &&
+          entry.is_regular_file(ec) && std::filesystem::remove(entry.path(), ec)) {
+        removed.push_back(entry.path().string());
+      }
+    }
+  }
+  return removed;
+}
+
 absl::Status SaveCheckpoint(const std::string& path, Network& net,
                             const Optimizer* optimizer, const TrainingState& state) {
   SafeTensors file;
@@ -286,6 +316,7 @@ absl::Status SaveCheckpoint(const std::string& path, Network& net,
       absl::StrFormat("%.17g", state.best_test_accuracy);
   file.metadata["best_epoch"] = absl::StrCat(state.best_epoch);
   file.metadata["seed"] = absl::StrCat(state.seed);
+  if (state.epochs > 0) file.metadata["epochs"] = absl::StrCat(state.epochs);
   file.metadata["network_rng"] = RngState(net.rng());
   file.metadata["config"] = state.config_text;
   return WriteSafeTensors(path, file);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,12 +27,21 @@ namespace edbp::train {
 
 // What a checkpoint records besides tensors.
 struct TrainingState {
-  int64_t epoch = 0;               // epochs completed
+  int64_t epoch = 0;  // epochs completed
+  // The run's effective epochs (the config's, or --epochs): its cosine schedule (§10)
+  // and where it ends. 0 in checkpoints written before it was stored.
+  int64_t epochs = 0;
   double best_test_accuracy = -1;  // -1: no test yet
   int64_t best_epoch = 0;
   uint64_t seed = 0;        // the run's --seed
   std::string config_text;  // the YAML the run was started with
 };
+
+// Removes what an interrupted checkpoint write leaves in the run directory `dir`: the
+// temporary files <checkpoint name>.tmp.XXXXXX of WriteSafeTensors (a kill -9 between
+// their creation and the rename). Only those names, only in `dir`; a missing `dir` is
+// no error. Returns the paths removed.
+std::vector<std::string> RemoveStaleCheckpointTemps(const std::string& dir);
 
 // Writes `net`'s parameters, `optimizer`'s state (may be null: weights only), the
 // network's RNG state and `state` to `path` atomically. Errors: those of the copies

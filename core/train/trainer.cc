@@ -91,6 +91,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   if (!t->options_.resume_from.empty()) {
     EDBP_ASSIGN_OR_RETURN(t->state_, LoadCheckpoint(t->options_.resume_from, *t->net_,
                                                     t->optimizer_.get()));
+    // A resume keeps the run's own epochs (an --epochs given then included), so that
+    // its schedule (§10) and its end stay what they were; --epochs now changes them.
+    if (t->options_.epochs == 0 && t->state_.epochs > 0) {
+      t->config_.network.epochs = t->state_.epochs;
+    }
   } else if (!t->options_.init_weights.empty()) {
     EDBP_RETURN_IF_ERROR(LoadWeights(t->options_.init_weights, *t->net_));
   } else {
@@ -110,6 +115,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     // step's: cached, they would only add to the peak.
     t->backend_->ReleaseCachedMemory();
   }
+  t->state_.epochs = t->config_.network.epochs;
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
   return t;
 }

@@ -78,6 +78,9 @@ class Trainer {
   void RequestStop() { stop_.store(true); }
   Network& network() { return *net_; }
   const config::Config& config() const { return config_; }
+  // Where the run stands: epochs completed (from the checkpoint when resumed) and the
+  // run's epochs.
+  const TrainingState& state() const { return state_; }
   int64_t epochs_done() const { return state_.epoch; }
 
  private:

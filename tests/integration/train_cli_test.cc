@@ -20,6 +20,7 @@
 #include "core/data/dataset.h"
 #include "core/data/transform.h"
 #include "core/io/safetensors.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/isa.h"
 #include "tests/process_util.h"
@@ -356,6 +357,21 @@ TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
   EXPECT_NE(ev.output.find(want.str()), std::string::npos)
       << ev.output << " vs " << want.str();
   EXPECT_NE(ev.output.find("label\\pred"), std::string::npos) << ev.output;
+}
+
+// Issue 17: resuming a finished run exited 0 without a word.
+TEST_F(TrainCli, ResumingAFinishedRunSaysThereIsNothingToDo) {
+  const std::string run = Path("run");
+  const std::string flags = " --data-limit 100 --notensorboard --progress-every 0";
+  const CliRun first = RunTrain("configs/small.yaml --epochs 1 --out-dir " + run + flags);
+  ASSERT_EQ(first.code, 0) << first.output;
+  const std::string before = testing::ReadFile(run + "/checkpoint_last.safetensors");
+  const CliRun again = RunTrain("--resume " + run + flags);
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_THAT(again.output, ::testing::HasSubstr("nothing to do: " + run +
+                                                 " has finished all 1 epochs; --epochs "
+                                                 "N with N > 1 continues it"));
+  EXPECT_EQ(testing::ReadFile(run + "/checkpoint_last.safetensors"), before);
 }
 
 TEST_F(TrainCli, ValidateListsEveryErrorAndExitsNonZero) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/io/safetensors.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
 
@@ -113,6 +114,44 @@ TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
   // Cosine schedule over 2 epochs (§10): lr, then lr·½(1+cos(π/2)).
   EXPECT_DOUBLE_EQ(a[0].learning_rate, 0.0005);
   EXPECT_NEAR(a[1].learning_rate, 0.00025, 1e-12);
+}
+
+// Issue 17: an --epochs override was not kept, so a resume ran the config's schedule.
+// A 1-epoch run keeps its 1 epoch when resumed (nothing left to do); resumed with
+// epochs 2 it continues under the 2-epoch schedule and learns what the uninterrupted
+// 2-epoch run learned in its second epoch (the first epoch's lr is the same for both).
+TEST_F(TrainerTest, TheRunsEpochsAreKeptAcrossAResume) {
+  const auto a = Train(Options(5, "a"), absl::StatusCode::kOk);
+  ASSERT_EQ(a.size(), 2u);
+  TrainerOptions one = Options(5, "one");
+  one.epochs = 1;
+  const auto first = Train(one, absl::StatusCode::kOk);
+  ASSERT_EQ(first.size(), 1u);
+  ExpectSameLearning(a[0], first[0]);
+  const std::string last = (dir_ / "one" / kLastCheckpoint).string();
+
+  TrainerOptions again = Options(5, "one");
+  again.epochs = 0;  // none given: the run's own
+  again.resume_from = last;
+  auto cpu = kernels::GetBackend({});
+  Recorder rec;
+  auto t = Trainer::Create(config_, *cpu, again, &rec);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->state().epoch, 1);
+  EXPECT_EQ((*t)->state().epochs, 1);
+  EXPECT_EQ((*t)->config().network.epochs, 1);  // not the config's 2
+  ASSERT_TRUE((*t)->Run().ok());
+  EXPECT_TRUE(rec.epochs.empty());
+
+  TrainerOptions more = again;
+  more.epochs = 2;
+  const auto rest = Train(more, absl::StatusCode::kOk);
+  ASSERT_EQ(rest.size(), 1u);
+  ExpectSameLearning(a[1], rest[0]);
+  auto stored = ReadSafeTensors(last);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->metadata.at("epochs"), "2");
+  EXPECT_EQ(stored->metadata.at("epoch"), "2");
 }
 
 TEST_F(TrainerTest, EpochMetricsAreConsistent) {

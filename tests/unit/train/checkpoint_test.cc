@@ -5,9 +5,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <random>
@@ -424,6 +426,10 @@ TEST_F(CheckpointTest, MissingOrMalformedMetadata) {
       {"best_test_accuracy", "high", "metadata entry 'best_test_accuracy' is 'high'"},
       {"optimizer", "RMSprop", "metadata entry 'optimizer' is 'RMSprop'"},
       {"network_rng", "1 2 3", "metadata entry 'network_rng' is not the state"},
+      // The run's epochs (optional): at least 1 and never below the epochs done.
+      {"epochs", "0", "metadata entry 'epochs' is '0', expected an integer in [max(1, "},
+      {"epochs", "many", "metadata entry 'epochs' is 'many'"},
+      {"epochs", "4294967296", "metadata entry 'epochs' is '4294967296'"},
   };
   for (const Case& c : cases) {
     const std::string path = WeightsOnly("weights.safetensors");
@@ -556,6 +562,29 @@ TEST_F(CheckpointTest, SaveToAMissingDirectoryNamesThePath) {
   const absl::Status s = SaveCheckpoint(path, *net, nullptr, State());
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr(path));
+}
+
+// Issue 17: the temporary files of an interrupted write were never removed. Only
+// WriteSafeTensors' own pattern goes: a checkpoint, a longer or shorter suffix, another
+// base name and a directory of that name stay.
+TEST_F(CheckpointTest, StaleTemporaryCheckpointsAreRemovedAndNothingElse) {
+  const std::vector<std::string> stale = {"checkpoint_last.safetensors.tmp.a1B2c3",
+                                          "checkpoint_best.safetensors.tmp.XyZ789"};
+  const std::vector<std::string> kept = {"checkpoint_last.safetensors",
+                                         "checkpoint_last.safetensors.tmp.abc",
+                                         "checkpoint_last.safetensors.tmp.abcdefg",
+                                         "weights.safetensors.tmp.a1B2c3", "train.log"};
+  for (const std::string& name : stale) std::ofstream(Path(name)) << "partial";
+  for (const std::string& name : kept) std::ofstream(Path(name)) << "keep";
+  fs::create_directories(Path("checkpoint_best.safetensors.tmp.dir123"));
+  std::vector<std::string> removed = RemoveStaleCheckpointTemps(dir_.string());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{Path(stale[1]), Path(stale[0])}));
+  for (const std::string& name : stale) EXPECT_FALSE(fs::exists(Path(name))) << name;
+  for (const std::string& name : kept) EXPECT_TRUE(fs::exists(Path(name))) << name;
+  EXPECT_TRUE(fs::is_directory(Path("checkpoint_best.safetensors.tmp.dir123")));
+  EXPECT_TRUE(RemoveStaleCheckpointTemps(dir_.string()).empty());
+  EXPECT_TRUE(RemoveStaleCheckpointTemps(Path("missing")).empty());
 }
 
 }  // namespace
