@@ -38,6 +38,12 @@ struct DeviceMemoryStats {
   size_t peak_in_use = 0;    // maximum of in_use since creation or the last reset
   size_t reserved = 0;       // held from the driver: in use + cached
   size_t peak_reserved = 0;  // maximum of reserved
+
+  // The peaks restart from the current values.
+  void RestartPeaks() {
+    peak_in_use = in_use;
+    peak_reserved = reserved;
+  }
 };
 
 class Backend {

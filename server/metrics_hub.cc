@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/job_name.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/clock.h"
 
 namespace edbp::server {
 
@@ -31,7 +31,7 @@ absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Even
   EDBP_ASSIGN_OR_RETURN(JobLog * log, LogOf(job_id));
   event.set_job(JobName(job_id));
   event.set_sequence(static_cast<int64_t>(log->events.size()) + 1);
-  *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *event.mutable_time() = Now();
   EDBP_RETURN_IF_ERROR(store_->AppendEvent(event));
   if (event.has_epoch_metrics()) {
     EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(job_id));

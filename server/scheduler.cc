@@ -9,7 +9,7 @@
 #include "base/check.h"
 #include "base/job_name.h"
 #include "core/train/checkpoint_names.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/clock.h"
 #include "server/data_dir.h"
 #include "spdlog/spdlog.h"
 
@@ -17,7 +17,6 @@ namespace edbp::server {
 namespace {
 
 namespace fs = std::filesystem;
-using google::protobuf::util::TimeUtil;
 
 int64_t IdNumber(const std::string& id) {
   int64_t n = 0;
@@ -48,8 +47,8 @@ absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state,
   EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
   job.set_state(state);
   job.set_error(error);
-  if (state == v1::RUNNING) *job.mutable_start_time() = TimeUtil::GetCurrentTime();
-  if (IsTerminal(state)) *job.mutable_end_time() = TimeUtil::GetCurrentTime();
+  if (state == v1::RUNNING) *job.mutable_start_time() = Now();
+  if (IsTerminal(state)) *job.mutable_end_time() = Now();
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   v1::Event event;
   v1::StateChange* change = event.mutable_state_change();
@@ -91,7 +90,7 @@ absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(
     v1::Job job, const std::string& request_id) {
   std::lock_guard<std::mutex> lock(mu_);
   job.set_state(v1::QUEUED);
-  *job.mutable_create_time() = TimeUtil::GetCurrentTime();
+  *job.mutable_create_time() = Now();
   job.set_best_test_accuracy(-1);
   EDBP_ASSIGN_OR_RETURN(auto created, store_->CreateJob(std::move(job), request_id));
   if (!created.second) return created;

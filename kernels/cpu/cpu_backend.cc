@@ -77,8 +77,7 @@ DeviceMemoryStats CpuBackend::MemoryStats() const {
 
 void CpuBackend::ResetPeakMemory() {
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.peak_in_use = stats_.in_use;
-  stats_.peak_reserved = stats_.reserved;
+  stats_.RestartPeaks();
 }
 
 size_t CpuBackend::ReleaseCachedMemory() {

@@ -93,8 +93,7 @@ DeviceMemoryStats DeviceAllocator::stats() const {
 
 void DeviceAllocator::ResetPeak() {
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.peak_in_use = stats_.in_use;
-  stats_.peak_reserved = stats_.reserved;
+  stats_.RestartPeaks();
 }
 
 }  // namespace edbp::kernels::cuda
