@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
 
 namespace edbp::data {
@@ -38,6 +42,27 @@ absl::StatusOr<std::vector<fs::path>> ClassFiles(const fs::path& dir) {
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// What a frame cache that ReadFrameCache found consistent must also hold to be this
+// split's N-MNIST frames; "" when it does. The file is a file like any other: a label
+// of -1 passes the trainer's check (labels < n_class) and indexes before its arrays.
+std::string CheckCachedFrames(const Dataset& ds, size_t files) {
+  const config::SampleShape want = {kChannels, kSide, kSide};
+  if (ds.shape != want) {
+    return absl::StrCat("shape [", absl::StrJoin(ds.shape, ","), "], expected [",
+                        absl::StrJoin(want, ","), "]");
+  }
+  if (static_cast<uint64_t>(ds.size) != files) {
+    return absl::StrCat(ds.size, " samples, the split has ", files, " files");
+  }
+  for (size_t i = 0; i < ds.labels.size(); ++i) {
+    if (ds.labels[i] < 0 || ds.labels[i] >= kClasses) {
+      return absl::StrCat("sample ", i, ": label ", ds.labels[i], ", expected 0..",
+                          kClasses - 1);
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -159,8 +184,13 @@ absl::StatusOr<Dataset> LoadNmnistSplit(const std::string& split_dir,
     std::optional<Dataset> cached =
         ReadFrameCache(report->path, key, &report->outcome, &report->reason);
     if (cached.has_value()) {
-      cached->name = name;
-      return *std::move(cached);
+      std::string why = CheckCachedFrames(*cached, files.size());
+      if (why.empty()) {
+        cached->name = name;
+        return *std::move(cached);
+      }
+      report->outcome = FrameCacheOutcome::kCorrupt;
+      report->reason = std::move(why);
     }
   }
 

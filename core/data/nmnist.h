@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<FrameCount>> IntegrateEventsByCount(
 // With a non-empty `cache_dir` and no limit, the frames come from the cache file
 // FrameCachePath(cache_dir, key) when it is valid for the key (split dir, split,
 // n_steps, and every file's name, size and modification time); otherwise they are
-// built and the cache (re)written.
+// built and the cache (re)written. A cache that is not of shape {2, 34, 34}, holds
+// another number of samples than the files, or a label outside 0..9 is kCorrupt.
 // `report` (optional) tells which happened. Errors: NOT_FOUND when `split_dir` or a
 // class folder is missing, or it holds no `.bin` file; as ReadAtisBin and
 // IntegrateEventsByCount (prefixed with the file). A cache that cannot be written is
