@@ -29,9 +29,11 @@ struct AtisEvent {
 // Reads an N-MNIST `.bin` file: 5 bytes per event, byte 0 = x, byte 1 = y, bit 7 of
 // byte 2 = polarity, bits 6..0 of byte 2 then bytes 3, 4 = timestamp (big-endian).
 // Events in file order (not re-sorted, as spikingjelly's load_ATIS_bin).
-// Errors: NOT_FOUND naming the file when it cannot be opened; DATA_LOSS naming it when
-// its length is not a multiple of 5 ("expected a multiple of 5 bytes (40-bit events),
-// got 12: the last event is cut after 2 bytes").
+// Errors: NOT_FOUND naming the file when it cannot be opened or is not a regular file
+// (a FIFO, a device); DATA_LOSS naming it when its length is not a multiple of 5
+// ("expected a multiple of 5 bytes (40-bit events), got 12: the last event is cut
+// after 2 bytes") or holds more than 2^32 - 1 events (a frame count is 32-bit), both
+// checked before it is read.
 absl::StatusOr<std::vector<AtisEvent>> ReadAtisBin(const std::string& path);
 
 // The frame rule (§6, spikingjelly split_by='number'): with N events and M = n_steps

@@ -109,6 +109,65 @@ TEST_F(NmnistTest, MissingFileIsNotFound) {
   EXPECT_THAT(events.status().message(), HasSubstr(Path("nope.bin")));
 }
 
+// ---- hostile files (issue 17, bounded inputs) ----
+
+// The FIFO case must not block: a reader that opens it waits for a writer forever.
+TEST_F(NmnistTest, EventFileThatIsNotARegularFileIsNotFound) {
+  const std::string fifo = Path("fifo.bin");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    auto events = ReadAtisBin(path);
+    ASSERT_FALSE(events.ok()) << path;
+    EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound) << events.status();
+    EXPECT_THAT(events.status().message(),
+                HasSubstr(path + ": cannot open: not a regular file"));
+  }
+}
+
+// A frame count is 32-bit: a file of 2^32 events or more (a sparse file here, no disk
+// used) is refused from its size, before a byte of it is read.
+TEST_F(NmnistTest, EventFileOfMoreThan2To32MinusOneEventsIsDataLoss) {
+  const std::string path = Path("huge.bin");
+  WriteRaw(path, "");
+  std::filesystem::resize_file(path, uint64_t{5} << 32);
+  auto events = ReadAtisBin(path);
+  ASSERT_FALSE(events.ok());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss) << events.status();
+  EXPECT_THAT(events.status().message(),
+              HasSubstr(path + ": expected at most 4294967295 events (21474836475 "
+                               "bytes), got 21474836480 bytes"));
+}
+
+TEST_F(NmnistTest, EventFileCutAfterEveryByteNamesTheCut) {
+  const std::string whole = Encode({{1, 2, 0, 3}, {4, 5, 1, 6}});
+  for (size_t cut = 1; cut < 5; ++cut) {
+    WriteRaw(Path("cut.bin"), whole.substr(0, 5 + cut));
+    auto events = ReadAtisBin(Path("cut.bin"));
+    ASSERT_FALSE(events.ok()) << cut;
+    EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(events.status().message(),
+                HasSubstr(Path("cut.bin") +
+                          ": expected a multiple of 5 bytes (40-bit "
+                          "N-MNIST events), got " +
+                          std::to_string(5 + cut) + ": the last event is cut after " +
+                          std::to_string(cut) + " bytes"));
+  }
+}
+
+// n_steps comes from the config: 2^62 frames of 2x34x34 wrapped to 0 values in 64
+// bits, passed the size check and gave indices made of wrapped products. At most
+// 1857684 frames of 2x34x34 fit 32-bit indices.
+TEST(IntegrateEventsByCount, FrameBlocksThatOverflowAreAnError) {
+  for (const int64_t n_steps : {int64_t{1} << 62, int64_t{1} << 21, int64_t{1857685}}) {
+    auto counts = IntegrateEventsByCount(ToAtis({{0, 0, 0, 0}}), n_steps, 34, 34);
+    ASSERT_FALSE(counts.ok()) << n_steps;
+    EXPECT_EQ(counts.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(counts.status().message(),
+              absl::StrCat(n_steps, " frames of 2x34x34 are too many"));
+  }
+  EXPECT_TRUE(IntegrateEventsByCount(ToAtis({{0, 0, 0, 0}}), 1857684, 34, 34).ok());
+}
+
 // 7 events, 3 frames: d = floor(7/3) = 2, frames hold events {0,1}, {2,3}, {4,5,6}.
 // On a 2x3 sensor (plane 6, frame stride 12):
 //   frame 0: e0, e1 at ch0 (y0, x0)             -> index 0,  count 2
@@ -243,6 +302,32 @@ TEST_F(NmnistTreeTest, EventOffTheSensorFailsNamingTheFile) {
   EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(ds.status().message(),
               HasSubstr("Train/3/00001.bin: event 0 at (x 1, y 40)"));
+}
+
+// Random bytes (a whole number of events) and an event at (255, 255) after a thousand
+// good ones: DATA_LOSS naming the file and the first event off the 34x34 sensor.
+TEST_F(NmnistTreeTest, GarbageEventsFailNamingTheFileAndTheEvent) {
+  WriteSplit("Train");
+  const std::string bad = (dir_ / "nmnist" / "Train" / "3" / "00001.bin").string();
+  std::mt19937_64 rng(5);
+  std::string garbage(5 * 1000, '\0');
+  for (char& ch : garbage) ch = static_cast<char>(rng());
+  WriteRaw(bad, garbage);
+  auto ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(ds.status().message(), HasSubstr(bad + ": event "));
+  EXPECT_THAT(ds.status().message(), HasSubstr("is outside the 34x34 sensor"));
+
+  std::vector<Ev> events(1000, Ev{33, 33, 1, 0x7FFFFF});  // the largest valid event
+  events.push_back({255, 255, 1, 0x7FFFFF});
+  WriteRaw(bad, Encode(events));
+  ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(
+      ds.status().message(),
+      HasSubstr(bad + ": event 1000 at (x 255, y 255) is outside the 34x34 sensor"));
 }
 
 TEST_F(NmnistTreeTest, MissingFoldersAreNotFound) {
