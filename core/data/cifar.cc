@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <system_error>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -33,17 +34,24 @@ Layout LayoutOf(CifarVariant variant) {
              : Layout{"CIFAR100", "cifar-100-binary", 2, 1, 100};
 }
 
-absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+// Opens `path` for reading and returns its size. Only a regular file: /dev/zero would
+// never end and a FIFO blocks the open until a writer comes.
+absl::StatusOr<uint64_t> OpenRegular(const std::string& path, std::ifstream& in) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(status)) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: is a directory"));
   }
-  std::ifstream in(path, std::ios::binary);
+  if (!ec && std::filesystem::exists(status) &&
+      !std::filesystem::is_regular_file(status)) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: not a regular file"));
+  }
+  in.open(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::string bytes((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  return bytes;
+  const std::streamoff end = in.tellg();
+  if (end < 0) return absl::DataLossError(absl::StrCat(path, ": cannot seek"));
+  in.seekg(0);
+  return static_cast<uint64_t>(end);
 }
 
 // `<dir>/<base>`, else `<dir>/<subdir>/<base>`; NOT_FOUND listing both.
@@ -69,26 +77,49 @@ absl::StatusOr<Dataset> ReadCifar(CifarVariant variant,
   Dataset ds;
   ds.name = paths.empty() ? layout.name : paths.front();
   ds.shape = {3, 32, 32};
-  for (const std::string& path : paths) {
-    EDBP_ASSIGN_OR_RETURN(const std::string bytes, ReadWhole(path));
-    const int64_t size = static_cast<int64_t>(bytes.size());
+  // Every file is opened and sized first, so that the pixels kept are allocated once,
+  // at their size, and read straight into place (no copy of a file in memory).
+  std::vector<std::ifstream> files(paths.size());
+  int64_t total = 0;
+  for (size_t f = 0; f < paths.size(); ++f) {
+    EDBP_ASSIGN_OR_RETURN(const uint64_t size, OpenRegular(paths[f], files[f]));
     if (size == 0 || size % record != 0) {
-      return absl::DataLossError(
-          absl::StrCat(path, ": expected a multiple of ", record, " bytes, got ", size));
+      return absl::DataLossError(absl::StrCat(paths[f], ": expected a multiple of ",
+                                              record, " bytes, got ", size));
     }
-    const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-    for (int64_t i = 0; i < size / record; ++i) {
-      const uint8_t* rec = data + i * record;
-      const int32_t label = rec[layout.label_offset];
-      if (label >= layout.classes) {
-        return absl::DataLossError(absl::StrCat(path, ": record ", i, ": label ", label,
-                                                " out of range (", layout.classes,
-                                                " classes)"));
+    total += static_cast<int64_t>(size) / record;  // < 2^63 / 3073 each
+  }
+  const int64_t kept = limit > 0 ? std::min(total, limit) : total;
+  ds.labels.reserve(static_cast<size_t>(kept));
+  ds.pixels.reserve(static_cast<size_t>(kept * kPixels));
+  constexpr int64_t kPieceRecords = 1024;  // ~3 MB read at a time
+  std::vector<uint8_t> piece;
+  for (size_t f = 0; f < paths.size(); ++f) {
+    const std::string& path = paths[f];
+    std::ifstream& in = files[f];
+    int64_t i = 0;  // the record in this file
+    while (true) {
+      piece.resize(static_cast<size_t>(kPieceRecords * record));
+      in.read(reinterpret_cast<char*>(piece.data()),
+              static_cast<std::streamsize>(piece.size()));
+      piece.resize(static_cast<size_t>(in.gcount()));
+      if (in.bad() || piece.size() % record != 0) {  // or it shrank since it was sized
+        return absl::DataLossError(absl::StrCat(path, ": read failed at record ", i));
       }
-      if (limit > 0 && ds.size >= limit) continue;  // still checked
-      ds.labels.push_back(label);
-      ds.pixels.insert(ds.pixels.end(), rec + layout.label_bytes, rec + record);
-      ++ds.size;
+      if (piece.empty()) break;
+      for (size_t at = 0; at < piece.size(); at += record, ++i) {
+        const uint8_t* rec = piece.data() + at;
+        const int32_t label = rec[layout.label_offset];
+        if (label >= layout.classes) {
+          return absl::DataLossError(absl::StrCat(path, ": record ", i, ": label ", label,
+                                                  " out of range (", layout.classes,
+                                                  " classes)"));
+        }
+        if (limit > 0 && ds.size >= limit) continue;  // still checked
+        ds.labels.push_back(label);
+        ds.pixels.insert(ds.pixels.end(), rec + layout.label_bytes, rec + record);
+        ++ds.size;
+      }
     }
   }
   return ds;

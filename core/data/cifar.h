@@ -24,9 +24,11 @@ enum class CifarVariant {
 // Reads the records of `paths` in order into one data set of shape {3, 32, 32} (pixels
 // CHW as in the files), named after the first path. `limit` > 0 keeps only the first
 // `limit` samples (every file is still read and checked). Errors name the file:
-// NOT_FOUND when it cannot be opened; DATA_LOSS when its size is not a positive
-// multiple of the record size ("expected a multiple of 3073 bytes, got 1000") or a
-// label is out of range.
+// NOT_FOUND when it cannot be opened or is not a regular file (a FIFO, a device);
+// DATA_LOSS when its size is not a positive multiple of the record size ("expected a
+// multiple of 3073 bytes, got 1000", checked before any is read) or a label is out of
+// range ("record 1: label 255 out of range (10 classes)"). Memory: the pixels kept,
+// allocated once, and one 3 MB piece of a file.
 absl::StatusOr<Dataset> ReadCifar(CifarVariant variant,
                                   const std::vector<std::string>& paths,
                                   int64_t limit = 0);

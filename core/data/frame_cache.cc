@@ -91,6 +91,19 @@ std::string FrameCachePath(const std::string& cache_dir, const FrameCacheKey& ke
 
 std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheKey& key,
                                       FrameCacheOutcome* outcome, std::string* reason) {
+  auto corrupt = [&](std::string why) -> std::optional<Dataset> {
+    *outcome = FrameCacheOutcome::kCorrupt;
+    *reason = std::move(why);
+    return std::nullopt;
+  };
+  // A FIFO would block the open forever and a link to a device never end: only a
+  // regular file is read (a rebuilt cache is renamed over whatever is there).
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) &&
+      !std::filesystem::is_regular_file(status)) {
+    return corrupt("not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     *outcome = FrameCacheOutcome::kMissing;
@@ -98,11 +111,6 @@ std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheK
     return std::nullopt;
   }
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  auto corrupt = [&](std::string why) -> std::optional<Dataset> {
-    *outcome = FrameCacheOutcome::kCorrupt;
-    *reason = std::move(why);
-    return std::nullopt;
-  };
   auto stale = [&](std::string why) -> std::optional<Dataset> {
     *outcome = FrameCacheOutcome::kStale;
     *reason = std::move(why);
@@ -139,33 +147,76 @@ std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheK
       !r.Get(&counts)) {
     return corrupt("truncated header");
   }
-  if (c <= 0 || h <= 0 || w <= 0 || ds.frames != key.n_steps || ds.size < 0) {
-    return corrupt("implausible shape");
+  if (c <= 0 || h <= 0 || w <= 0 || ds.frames <= 0 || ds.size < 0) {
+    return corrupt(absl::StrCat("implausible header: C ", c, ", H ", h, ", W ", w,
+                                ", frames ", ds.frames, ", size ", ds.size));
+  }
+  if (ds.frames != key.n_steps) {
+    return corrupt(absl::StrCat("frames ", ds.frames, " (expected ", key.n_steps,
+                                ", the key's n_steps)"));
+  }
+  // Every product and sum checked: in 64 bits 2^62 samples need 16 bytes (mod 2^64),
+  // which a short file can match, and the arrays would then ask for 2^64 bytes.
+  int64_t block = 0;  // values of one sample: frames x C x H x W
+  if (__builtin_mul_overflow(c, h, &block) || __builtin_mul_overflow(block, w, &block) ||
+      __builtin_mul_overflow(block, ds.frames, &block)) {
+    return corrupt(absl::StrCat("a sample of ", ds.frames, " frames of ", c, "x", h, "x",
+                                w, " overflows 64 bits"));
   }
   ds.shape = {c, h, w};
   const auto size = static_cast<uint64_t>(ds.size);
+  uint64_t label_bytes = 0, offset_bytes = 0, count_bytes = 0, expected = 0;
+  const bool overflow = __builtin_mul_overflow(size, uint64_t{4}, &label_bytes) ||
+                        __builtin_mul_overflow(size + 1, uint64_t{8}, &offset_bytes) ||
+                        __builtin_mul_overflow(counts, uint64_t{8}, &count_bytes) ||
+                        __builtin_add_overflow(label_bytes, offset_bytes, &expected) ||
+                        __builtin_add_overflow(expected, count_bytes, &expected) ||
+                        __builtin_add_overflow(expected, uint64_t{8}, &expected);
   // What the header announces must be exactly what the file holds.
-  if (r.left() != size * 4 + (size + 1) * 8 + counts * 8 + 8) {
-    return corrupt(absl::StrCat("expected ", size, " samples and ", counts,
-                                " counts, the file size differs"));
+  if (overflow || r.left() != expected) {
+    return corrupt(absl::StrCat(
+        "the header claims ", ds.size, " samples and ", counts,
+        " counts: ", overflow ? "more than 2^64 - 1" : absl::StrCat(expected),
+        " bytes after the header, the file has ", r.left()));
   }
   ds.labels.resize(size);
   ds.frame_offsets.resize(size + 1);
   ds.frame_counts.resize(counts);
-  r.Copy(ds.labels.data(), size * 4);
-  r.Copy(ds.frame_offsets.data(), (size + 1) * 8);
-  r.Copy(ds.frame_counts.data(), counts * 8);
-  const uint64_t block = static_cast<uint64_t>(c * h * w * ds.frames);
-  if (ds.frame_offsets.front() != 0 || ds.frame_offsets.back() != counts) {
-    return corrupt("inconsistent offsets");
+  r.Copy(ds.labels.data(), label_bytes);
+  r.Copy(ds.frame_offsets.data(), offset_bytes);
+  r.Copy(ds.frame_counts.data(), count_bytes);
+  if (ds.frame_offsets.front() != 0) {
+    return corrupt(
+        absl::StrCat("frame_offsets[0] is ", ds.frame_offsets.front(), ", expected 0"));
+  }
+  if (ds.frame_offsets.back() != counts) {
+    return corrupt(absl::StrCat("frame_offsets[", size, "] is ", ds.frame_offsets.back(),
+                                ", expected the ", counts, " counts"));
   }
   for (uint64_t i = 0; i < size; ++i) {
     const uint64_t begin = ds.frame_offsets[i], end = ds.frame_offsets[i + 1];
-    if (begin > end || end > counts) return corrupt("inconsistent offsets");
+    if (end > counts) {
+      return corrupt(absl::StrCat("frame_offsets[", i + 1, "] is ", end, ", past the ",
+                                  counts, " counts"));
+    }
+    if (end < begin) {
+      return corrupt(absl::StrCat("frame_offsets[", i + 1, "] is ", end,
+                                  ", below frame_offsets[", i, "] ", begin));
+    }
+  }
+  for (uint64_t i = 0; i < size; ++i) {
+    const uint64_t begin = ds.frame_offsets[i], end = ds.frame_offsets[i + 1];
     for (uint64_t k = begin; k < end; ++k) {
-      if (ds.frame_counts[k].index >= block ||
-          (k > begin && ds.frame_counts[k].index <= ds.frame_counts[k - 1].index)) {
-        return corrupt(absl::StrCat("sample ", i, ": pixel indices out of order"));
+      const uint32_t index = ds.frame_counts[k].index;
+      if (index >= static_cast<uint64_t>(block)) {
+        return corrupt(absl::StrCat("sample ", i, ": count ", k, " has index ", index,
+                                    ", outside the ", block, " values of ", ds.frames,
+                                    " frames of ", c, "x", h, "x", w));
+      }
+      if (k > begin && index <= ds.frame_counts[k - 1].index) {
+        return corrupt(absl::StrCat("sample ", i, ": count ", k, " has index ", index,
+                                    ", not above count ", k - 1, "'s ",
+                                    ds.frame_counts[k - 1].index));
       }
     }
   }

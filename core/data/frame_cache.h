@@ -12,8 +12,9 @@
 //   {u32 index, u32 count}[number of counts]
 //   u64 FNV-1a 64 of every byte before it
 // A file whose magic, version, key or checksum differ, that is shorter or longer than
-// its header announces, or whose offsets/indices are inconsistent is never used: the
-// caller rebuilds the frames and rewrites the file.
+// its header announces (its sizes checked for 64-bit overflow), whose offsets/indices
+// are inconsistent, or that is not a regular file (a FIFO, a link to a device: never
+// opened) is never used: the caller rebuilds the frames and rewrites the file.
 #ifndef EDBP_CORE_DATA_FRAME_CACHE_H_
 #define EDBP_CORE_DATA_FRAME_CACHE_H_
 
@@ -60,7 +61,9 @@ struct FrameCacheReport {
 };
 
 // Reads `path` as a cache for `key`. nullopt (with `outcome` kMissing, kStale or
-// kCorrupt and `reason` set) when it cannot be used. The Dataset's name is left empty.
+// kCorrupt and `reason` set, naming the field: "frame_offsets[2] is 9, past the 6
+// counts") when it cannot be used. Memory: about twice the file's size. The Dataset's
+// name is left empty; its shape and labels are the caller's to check.
 std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheKey& key,
                                       FrameCacheOutcome* outcome, std::string* reason);
 

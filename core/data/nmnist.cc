@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
 
 namespace edbp::data {
@@ -20,6 +23,9 @@ constexpr int64_t kSide = 34;     // the ATIS sensor crop of N-MNIST
 constexpr int64_t kChannels = 2;  // polarities
 constexpr int kClasses = 10;
 constexpr size_t kEventBytes = 5;  // 40 bits per event
+// A frame count is 32-bit; more events than this could wrap one (real samples hold a
+// few thousand).
+constexpr uint64_t kMaxEvents = UINT32_MAX;
 
 // The `.bin` files of one class folder, sorted by name (DatasetFolder order).
 absl::StatusOr<std::vector<fs::path>> ClassFiles(const fs::path& dir) {
@@ -40,36 +46,82 @@ absl::StatusOr<std::vector<fs::path>> ClassFiles(const fs::path& dir) {
   return files;
 }
 
+// What a frame cache that ReadFrameCache found consistent must also hold to be this
+// split's N-MNIST frames; "" when it does. The file is a file like any other: a label
+// of -1 passes the trainer's check (labels < n_class) and indexes before its arrays.
+std::string CheckCachedFrames(const Dataset& ds, size_t files) {
+  const config::SampleShape want = {kChannels, kSide, kSide};
+  if (ds.shape != want) {
+    return absl::StrCat("shape [", absl::StrJoin(ds.shape, ","), "], expected [",
+                        absl::StrJoin(want, ","), "]");
+  }
+  if (static_cast<uint64_t>(ds.size) != files) {
+    return absl::StrCat(ds.size, " samples, the split has ", files, " files");
+  }
+  for (size_t i = 0; i < ds.labels.size(); ++i) {
+    if (ds.labels[i] < 0 || ds.labels[i] >= kClasses) {
+      return absl::StrCat("sample ", i, ": label ", ds.labels[i], ", expected 0..",
+                          kClasses - 1);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<AtisEvent>> ReadAtisBin(const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) {
+  const fs::file_status status = fs::status(path, ec);
+  if (!ec && fs::is_directory(status)) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: is a directory"));
   }
+  // A FIFO would block the open forever and a device (/dev/zero) never end.
+  if (!ec && fs::exists(status) && !fs::is_regular_file(status)) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: not a regular file"));
+  }
   errno = 0;
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     const int error_number = errno != 0 ? errno : ENOENT;
     return absl::NotFoundError(absl::StrCat(
         path, ": cannot open: ", std::generic_category().message(error_number)));
   }
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  if (bytes.size() % kEventBytes != 0) {
+  // The size is checked before anything is allocated for it.
+  const std::streamoff end = in.tellg();
+  if (end < 0) return absl::DataLossError(absl::StrCat(path, ": cannot seek"));
+  const auto size = static_cast<uint64_t>(end);
+  if (size % kEventBytes != 0) {
     return absl::DataLossError(absl::StrCat(
-        path, ": expected a multiple of 5 bytes (40-bit N-MNIST events), got ",
-        bytes.size(), ": the last event is cut after ", bytes.size() % kEventBytes,
-        " bytes"));
+        path, ": expected a multiple of 5 bytes (40-bit N-MNIST events), got ", size,
+        ": the last event is cut after ", size % kEventBytes, " bytes"));
   }
-  std::vector<AtisEvent> events(bytes.size() / kEventBytes);
-  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  for (AtisEvent& e : events) {
-    e.x = p[0];
-    e.y = p[1];
-    e.polarity = p[2] >> 7;
-    e.timestamp = (uint32_t{p[2] & 0x7Fu} << 16) | (uint32_t{p[3]} << 8) | p[4];
-    p += kEventBytes;
+  if (size / kEventBytes > kMaxEvents) {
+    return absl::DataLossError(absl::StrCat(path, ": expected at most ", kMaxEvents,
+                                            " events (", kMaxEvents * kEventBytes,
+                                            " bytes), got ", size, " bytes"));
+  }
+  in.seekg(0);
+  // Decoded piece by piece: the events (8 bytes each) and one piece, not the file's
+  // bytes as well.
+  std::vector<AtisEvent> events(size / kEventBytes);
+  constexpr size_t kPieceEvents = 1 << 14;
+  std::vector<uint8_t> piece(kPieceEvents * kEventBytes);
+  for (size_t done = 0; done < events.size();) {
+    const size_t n = std::min(kPieceEvents, events.size() - done);
+    if (!in.read(reinterpret_cast<char*>(piece.data()),
+                 static_cast<std::streamsize>(n * kEventBytes))) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": read failed after ", done * kEventBytes, " of ", size, " bytes"));
+    }
+    const uint8_t* p = piece.data();
+    for (size_t i = 0; i < n; ++i, p += kEventBytes) {
+      AtisEvent& e = events[done + i];
+      e.x = p[0];
+      e.y = p[1];
+      e.polarity = p[2] >> 7;
+      e.timestamp = (uint32_t{p[2] & 0x7Fu} << 16) | (uint32_t{p[3]} << 8) | p[4];
+    }
+    done += n;
   }
   return events;
 }
@@ -77,7 +129,12 @@ absl::StatusOr<std::vector<AtisEvent>> ReadAtisBin(const std::string& path) {
 absl::StatusOr<std::vector<FrameCount>> IntegrateEventsByCount(
     std::span<const AtisEvent> events, int64_t n_steps, int64_t height, int64_t width) {
   EDBP_CHECK(n_steps >= 1 && height >= 1 && width >= 1);
-  if (n_steps * kChannels * height * width > int64_t{UINT32_MAX}) {
+  // Checked products: n_steps comes from the config, and 2^62 frames of 2x34x34 wrap
+  // to 0 values in 64 bits.
+  int64_t values = 0;
+  if (__builtin_mul_overflow(n_steps, kChannels, &values) ||
+      __builtin_mul_overflow(values, height, &values) ||
+      __builtin_mul_overflow(values, width, &values) || values > int64_t{UINT32_MAX}) {
     return absl::InvalidArgumentError(absl::StrCat(n_steps, " frames of ", kChannels, "x",
                                                    height, "x", width, " are too many"));
   }
@@ -159,8 +216,13 @@ absl::StatusOr<Dataset> LoadNmnistSplit(const std::string& split_dir,
     std::optional<Dataset> cached =
         ReadFrameCache(report->path, key, &report->outcome, &report->reason);
     if (cached.has_value()) {
-      cached->name = name;
-      return *std::move(cached);
+      std::string why = CheckCachedFrames(*cached, files.size());
+      if (why.empty()) {
+        cached->name = name;
+        return *std::move(cached);
+      }
+      report->outcome = FrameCacheOutcome::kCorrupt;
+      report->reason = std::move(why);
     }
   }
 

@@ -29,9 +29,11 @@ struct AtisEvent {
 // Reads an N-MNIST `.bin` file: 5 bytes per event, byte 0 = x, byte 1 = y, bit 7 of
 // byte 2 = polarity, bits 6..0 of byte 2 then bytes 3, 4 = timestamp (big-endian).
 // Events in file order (not re-sorted, as spikingjelly's load_ATIS_bin).
-// Errors: NOT_FOUND naming the file when it cannot be opened; DATA_LOSS naming it when
-// its length is not a multiple of 5 ("expected a multiple of 5 bytes (40-bit events),
-// got 12: the last event is cut after 2 bytes").
+// Errors: NOT_FOUND naming the file when it cannot be opened or is not a regular file
+// (a FIFO, a device); DATA_LOSS naming it when its length is not a multiple of 5
+// ("expected a multiple of 5 bytes (40-bit events), got 12: the last event is cut
+// after 2 bytes") or holds more than 2^32 - 1 events (a frame count is 32-bit), both
+// checked before it is read.
 absl::StatusOr<std::vector<AtisEvent>> ReadAtisBin(const std::string& path);
 
 // The frame rule (§6, spikingjelly split_by='number'): with N events and M = n_steps
@@ -53,7 +55,8 @@ absl::StatusOr<std::vector<FrameCount>> IntegrateEventsByCount(
 // With a non-empty `cache_dir` and no limit, the frames come from the cache file
 // FrameCachePath(cache_dir, key) when it is valid for the key (split dir, split,
 // n_steps, and every file's name, size and modification time); otherwise they are
-// built and the cache (re)written.
+// built and the cache (re)written. A cache that is not of shape {2, 34, 34}, holds
+// another number of samples than the files, or a label outside 0..9 is kCorrupt.
 // `report` (optional) tells which happened. Errors: NOT_FOUND when `split_dir` or a
 // class folder is missing, or it holds no `.bin` file; as ReadAtisBin and
 // IntegrateEventsByCount (prefixed with the file). A cache that cannot be written is

@@ -24,9 +24,11 @@ struct SafeTensors {
   std::map<std::string, std::string> metadata;
 };
 
-// Errors name the file: NOT_FOUND when it cannot be opened, DATA_LOSS when it is
-// truncated or its header is malformed (with what was expected), UNIMPLEMENTED for a
-// dtype other than F32.
+// Errors name the file: NOT_FOUND when it cannot be opened or is not a regular file,
+// DATA_LOSS when it is truncated or its header is malformed (with what was expected:
+// a shape whose byte size overflows 64 bits, of more than 64 dimensions, data_offsets
+// outside the data or overlapping another tensor's, more than 65536 metadata entries),
+// UNIMPLEMENTED for a dtype other than F32.
 absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path);
 
 // Writes atomically: a temporary file in the same directory, fsync, rename, fsync of

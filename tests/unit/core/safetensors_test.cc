@@ -2,25 +2,31 @@
 // reported with the file name and what was expected.
 #include "core/io/safetensors.h"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace edbp {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::HasSubstr;
 
 class SafeTensorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() /
-        ("edbp_st_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    std::string pattern = (fs::temp_directory_path() / "edbp_st_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern;
+    dir_ = pattern;
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) { return (dir_ / name).string(); }
@@ -123,6 +129,277 @@ TEST_F(SafeTensorsTest, FailedWriteKeepsTheOldFile) {
   auto back = ReadSafeTensors(path);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->tensors.at("w").data[0], 7.0f);
+}
+
+// ---- hostile files (issue 17, bounded inputs): DATA_LOSS naming the file and the
+// field, never an abort nor an allocation that the file's bytes do not back ----
+
+// 8-byte little-endian `len` then `rest`: a header length that may lie.
+std::string WithLength(uint64_t len, const std::string& rest) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  return out + rest;
+}
+
+// A file of the header `json` and `data_bytes` zero bytes of data.
+std::string File(const std::string& json, size_t data_bytes) {
+  return WithLength(json.size(), json) + std::string(data_bytes, '\0');
+}
+
+// One F32 tensor "w" of `shape` (JSON text) at `offsets` (JSON text).
+std::string OneTensor(const std::string& shape, const std::string& offsets) {
+  return R"({"w":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":)" + offsets +
+         "}}";
+}
+
+// Expects DATA_LOSS whose message names `path` and holds `what`.
+void ExpectDataLoss(const absl::StatusOr<SafeTensors>& st, const std::string& path,
+                    const std::string& what) {
+  ASSERT_FALSE(st.ok()) << "read a hostile file as valid; expected " << what;
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss) << st.status();
+  EXPECT_THAT(std::string(st.status().message()), HasSubstr(path));
+  EXPECT_THAT(std::string(st.status().message()), HasSubstr(what));
+}
+
+// The peak resident memory of this process so far, in KiB (VmHWM).
+int64_t PeakKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Element counts were multiplied in int64 without a check: [2^62, 4] wrapped to 0
+// elements and was read as a valid empty tensor; [2^62, 2] (2^63, signed overflow) and
+// [2^61, 2] (2^62 floats, 2^64 bytes = 0) passed the byte check and aborted the process
+// in the std::vector resize (std::length_error).
+TEST_F(SafeTensorsTest, ElementCountsThatOverflowAreDataLoss) {
+  const std::string path = Path("overflow.safetensors");
+  for (const char* shape :
+       {"[4611686018427387904,4]", "[4611686018427387904,2]", "[2305843009213693952,2]",
+        "[4294967296,4294967296]", "[2,3,4611686018427387904]"}) {
+    WriteRaw(path, File(OneTensor(shape, "[0,0]"), 0));
+    ExpectDataLoss(ReadSafeTensors(path), path,
+                   absl::StrCat("tensor w ", shape,
+                                ": its byte size overflows 64 bits, the file has 0 data "
+                                "bytes"));
+  }
+}
+
+// Dimensions above 2^63 - 1 were cast to negative int64: [2^64 - 1, 2^64 - 4] read as
+// a valid tensor of shape [-1,-4] holding 4 floats.
+TEST_F(SafeTensorsTest, DimensionsAbove2To63Minus1AreDataLoss) {
+  const std::string path = Path("huge_dim.safetensors");
+  WriteRaw(path,
+           File(OneTensor("[18446744073709551615,18446744073709551612]", "[0,16]"), 16));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensor w: shape[0] is 18446744073709551615, more than 2^63 - 1");
+  WriteRaw(path, File(OneTensor("[1,9223372036854775808]", "[0,0]"), 0));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensor w: shape[1] is 9223372036854775808, more than 2^63 - 1");
+}
+
+TEST_F(SafeTensorsTest, NegativeOrNonIntegerDimensionsAreDataLoss) {
+  const std::string path = Path("neg_dim.safetensors");
+  for (const char* shape : {"[2,-1]", "[2,-9223372036854775808]", "[2,2.5]", R"([2,"2"])",
+                            "[2,[2]]", "[2,null]", "[2,{}]"}) {
+    WriteRaw(path, File(OneTensor(shape, "[0,0]"), 0));
+    ExpectDataLoss(ReadSafeTensors(path), path,
+                   "tensor w: shape[1] is not an integer >= 0");
+  }
+}
+
+// Edbp's tensors have at most 5 dimensions; a shape of a million zeros was read (as an
+// empty tensor) at 8 bytes per dimension, four times its text.
+TEST_F(SafeTensorsTest, ShapesOfMoreThan64DimensionsAreDataLoss) {
+  const std::string path = Path("rank.safetensors");
+  std::string shape = "[1";
+  for (int i = 1; i < 65; ++i) shape += ",1";
+  WriteRaw(path, File(OneTensor(shape + "]", "[0,4]"), 4));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensor w: shape has more than 64 dimensions");
+  shape = "[0";
+  for (int i = 1; i < 1000000; ++i) shape += ",0";
+  WriteRaw(path, File(OneTensor(shape + "]", "[0,0]"), 0));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensor w: shape has more than 64 dimensions");
+  // 64 is still read.
+  shape = "[1";
+  for (int i = 1; i < 64; ++i) shape += ",1";
+  WriteRaw(path, File(OneTensor(shape + "]", "[0,4]"), 4));
+  auto st = ReadSafeTensors(path);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->tensors.at("w").shape.size(), 64u);
+}
+
+TEST_F(SafeTensorsTest, DataOffsetsThatLieAreDataLoss) {
+  const std::string path = Path("offsets.safetensors");
+  WriteRaw(path, File(OneTensor("[4]", "[0,18446744073709551615]"), 16));
+  ExpectDataLoss(
+      ReadSafeTensors(path), path,
+      "tensor w [4] needs 16 bytes at [0,18446744073709551615) of 16 data bytes");
+  WriteRaw(path, File(OneTensor("[4]", "[16,0]"), 16));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensor w [4] needs 16 bytes at [16,0) of 16 data bytes");
+  WriteRaw(path, File(OneTensor("[4]", "[18446744073709551608,8]"), 16));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "needs 16 bytes at [18446744073709551608,8)");
+  for (const char* offsets :
+       {"[-16,0]", "[0,-16]", "[0,16.0]", R"(["0",16])", "[0,[16]]"}) {
+    WriteRaw(path, File(OneTensor("[4]", offsets), 16));
+    ExpectDataLoss(ReadSafeTensors(path), path, "tensor w: bad data_offsets");
+  }
+  for (const char* offsets : {"[0,16,32]", "[0]", "[]", "16", R"({"a":0})"}) {
+    WriteRaw(path, File(OneTensor("[4]", offsets), 32));
+    ExpectDataLoss(ReadSafeTensors(path), path,
+                   "tensor w: expected {dtype, shape, data_offsets[2]}");
+  }
+}
+
+// Overlapping ranges were read: ten thousand entries naming the same 1 MiB asked for
+// 10 GB, from a file of 2 MB.
+TEST_F(SafeTensorsTest, OverlappingTensorsAreDataLoss) {
+  const std::string path = Path("overlap.safetensors");
+  WriteRaw(path, File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                      R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                      24));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensors a at [0,16) and b at [8,24) overlap");
+  WriteRaw(path, File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                      R"("b":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})",
+                      16));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "tensors a at [0,16) and b at [0,16) overlap");
+  // Touching ranges and empty tensors anywhere are fine.
+  WriteRaw(path, File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[16,24]},)"
+                      R"("c":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})",
+                      24));
+  auto st = ReadSafeTensors(path);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->tensors.size(), 3u);
+}
+
+TEST_F(SafeTensorsTest, HeaderLengthsThatLieAreDataLoss) {
+  const std::string path = Path("len.safetensors");
+  const std::string json = OneTensor("[1]", "[0,4]");
+  for (const uint64_t len :
+       {uint64_t{18446744073709551615u}, uint64_t{1} << 63, uint64_t{100} << 20,
+        uint64_t{(100 << 20) + 1}, uint64_t{json.size() + 5}}) {
+    WriteRaw(path, WithLength(len, json + std::string(4, '\0')));
+    ExpectDataLoss(ReadSafeTensors(path), path,
+                   absl::StrCat("header length ", len, " but the file has ",
+                                8 + json.size() + 4, " bytes"));
+  }
+}
+
+TEST_F(SafeTensorsTest, EveryTruncationIsDataLoss) {
+  SafeTensors st;
+  st.tensors["a"] = {{2, 3}, {1, 2, 3, 4, 5, 6}};
+  st.tensors["b"] = {{1}, {7}};
+  st.metadata["epoch"] = "3";
+  const std::string whole_path = Path("whole.safetensors");
+  ASSERT_TRUE(WriteSafeTensors(whole_path, st).ok());
+  std::ifstream in(whole_path, std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), {});
+  const std::string path = Path("cut.safetensors");
+  for (size_t keep = 0; keep < whole.size(); ++keep) {
+    WriteRaw(path, whole.substr(0, keep));
+    auto cut = ReadSafeTensors(path);
+    ASSERT_FALSE(cut.ok()) << keep;
+    EXPECT_EQ(cut.status().code(), absl::StatusCode::kDataLoss) << keep;
+    EXPECT_THAT(std::string(cut.status().message()), HasSubstr(path)) << keep;
+  }
+}
+
+TEST_F(SafeTensorsTest, GarbageIsDataLoss) {
+  const std::string path = Path("garbage.safetensors");
+  std::mt19937_64 rng(17);
+  for (int round = 0; round < 200; ++round) {
+    std::string bytes(1 + rng() % 512, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    // Half of them with a header length that fits, so the JSON parser sees garbage.
+    if (round % 2 == 1 && bytes.size() >= 8) {
+      bytes = WithLength(rng() % (bytes.size() - 7), bytes.substr(8));
+    }
+    WriteRaw(path, bytes);
+    auto st = ReadSafeTensors(path);
+    ASSERT_FALSE(st.ok()) << round;
+    EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss) << round << st.status();
+    EXPECT_THAT(std::string(st.status().message()), HasSubstr(path));
+  }
+  for (const char* json :
+       {"[]", "null", "7", R"("w")", R"({"w":7})", R"({"w":[]})",
+        R"({"w":{"dtype":7,"shape":[],"data_offsets":[0,0]}})",
+        R"({"w":{"shape":[],"data_offsets":[0,0]}})", "{\"w\":{}", "{} {}", "{}\x01"}) {
+    WriteRaw(path, File(json, 0));
+    auto st = ReadSafeTensors(path);
+    ASSERT_FALSE(st.ok()) << json;
+    EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss) << json << st.status();
+    EXPECT_THAT(std::string(st.status().message()), HasSubstr(path));
+  }
+}
+
+TEST_F(SafeTensorsTest, MetadataThatIsNotStringsIsDataLoss) {
+  const std::string path = Path("meta.safetensors");
+  for (const char* meta : {R"({"epoch":3})", R"({"epoch":null})", R"({"epoch":["3"]})",
+                           R"({"epoch":{"a":"b"}})", R"({"epoch":true})"}) {
+    WriteRaw(path, File(absl::StrCat(R"({"__metadata__":)", meta, "}"), 0));
+    ExpectDataLoss(ReadSafeTensors(path), path, "metadata epoch is not a string");
+  }
+  for (const char* meta : {"[]", R"("a")", "7"}) {
+    WriteRaw(path, File(absl::StrCat(R"({"__metadata__":)", meta, "}"), 0));
+    ExpectDataLoss(ReadSafeTensors(path), path, "__metadata__ is not an object");
+  }
+}
+
+// A header of 16 MiB of nested arrays under a key edbp does not read took 36 times its
+// size as a JSON tree (670 MB), and tiny metadata entries 11 times theirs before the
+// copy kept. Now a header costs about what is kept: the skipped value nothing, the
+// metadata entries past 65536 an error.
+TEST_F(SafeTensorsTest, DeepOrWideHeadersCostAboutTheirSize) {
+  const std::string path = Path("bomb.safetensors");
+  const int64_t before = PeakKiB();
+  const size_t depth = size_t{8} << 20;
+  WriteRaw(path, File(R"({"w":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x":)" +
+                          std::string(depth, '[') + std::string(depth, ']') + "}}",
+                      4));
+  auto st = ReadSafeTensors(path);
+  ASSERT_TRUE(st.ok()) << st.status();  // unknown keys were always ignored
+  EXPECT_EQ(st->tensors.at("w").data.size(), 1u);
+
+  std::string meta = R"({"__metadata__":{)";
+  for (int i = 0; i <= 65536; ++i)
+    absl::StrAppend(&meta, i ? "," : "", "\"", i, "\":\"\"");
+  WriteRaw(path, File(meta + "}}", 0));
+  ExpectDataLoss(ReadSafeTensors(path), path, "more than 65536 metadata entries");
+  EXPECT_LT(PeakKiB() - before, 80 * 1024) << "KiB more at the peak";
+}
+
+// A file whose size cannot be known (a pipe: tellg() is -1) was taken as 2^64 - 1
+// bytes long and aborted in the allocation of its data.
+TEST_F(SafeTensorsTest, NotARegularFileIsNotFound) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const std::string bytes = File(OneTensor("[1]", "[0,4]"), 4);
+  ASSERT_EQ(::write(fds[1], bytes.data(), bytes.size()),
+            static_cast<ssize_t>(bytes.size()));
+  ::close(fds[1]);
+  const std::string pipe = "/proc/self/fd/" + std::to_string(fds[0]);
+  auto st = ReadSafeTensors(pipe);
+  ::close(fds[0]);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kNotFound) << st.status();
+  EXPECT_THAT(std::string(st.status().message()),
+              HasSubstr(pipe + ": cannot open: not a regular file"));
+
+  st = ReadSafeTensors(dir_.string());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kNotFound) << st.status();
+  EXPECT_THAT(std::string(st.status().message()),
+              HasSubstr(dir_.string() + ": cannot open: not a regular file"));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // transform (§11): crop, flip, AutoAugment ops against hand-computed images.
 #include "core/data/cifar.h"
 
+#include <sys/stat.h>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -125,6 +127,87 @@ TEST_F(CifarTest, MissingFileIsNotFoundListingBothPlaces) {
   EXPECT_THAT(std::string(splits.status().message()),
               HasSubstr("train.bin not found; tried " + Path("train.bin") + ", " +
                         Path("cifar-100-binary/train.bin")));
+}
+
+// ---- hostile files (issue 17, bounded inputs) ----
+
+// /dev/zero was read until std::bad_alloc, and a FIFO blocked ReadCifar in open().
+TEST_F(CifarTest, NotARegularFileIsNotFound) {
+  const std::string fifo = Path("fifo.bin");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    auto ds = ReadCifar(CifarVariant::kCifar10, {path});
+    ASSERT_FALSE(ds.ok()) << path;
+    EXPECT_EQ(ds.status().code(), absl::StatusCode::kNotFound) << ds.status();
+    EXPECT_THAT(std::string(ds.status().message()),
+                HasSubstr(path + ": cannot open: not a regular file"));
+  }
+  auto dir = ReadCifar(CifarVariant::kCifar10, {dir_.string()});
+  EXPECT_EQ(dir.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(dir.status().message()),
+              HasSubstr(dir_.string() + ": cannot open: is a directory"));
+}
+
+TEST_F(CifarTest, EveryCutIsDataLossNamingTheSize) {
+  const std::string whole = Records({{1}, {2}, {3}});
+  for (const size_t keep :
+       {size_t{0}, size_t{1}, size_t{3072}, size_t{3074}, size_t{2 * 3073 - 1},
+        size_t{2 * 3073 + 1}, whole.size() - 1}) {
+    WriteRaw(Path("cut.bin"), whole.substr(0, keep));
+    for (const auto variant : {CifarVariant::kCifar10, CifarVariant::kCifar100}) {
+      const int record = variant == CifarVariant::kCifar10 ? 3073 : 3074;
+      if (keep % record == 0 && keep > 0) continue;
+      auto ds = ReadCifar(variant, {Path("cut.bin")});
+      ASSERT_FALSE(ds.ok()) << keep;
+      EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+      EXPECT_THAT(
+          std::string(ds.status().message()),
+          HasSubstr(Path("cut.bin") + ": expected a multiple of " +
+                    std::to_string(record) + " bytes, got " + std::to_string(keep)));
+    }
+  }
+}
+
+// Every byte random: the first label out of range is named with its file and record,
+// also in a file after `limit` samples were kept (every file is checked).
+TEST_F(CifarTest, GarbageLabelsAreDataLossNamingTheRecord) {
+  WriteRaw(Path("good.bin"), Records({{1}, {2}}));
+  std::mt19937_64 rng(3);
+  std::string garbage(3073 * 20, '\0');
+  for (char& ch : garbage) ch = static_cast<char>(rng());
+  garbage[0] = 9;  // record 0 valid, record 1 not
+  garbage[3073] = static_cast<char>(255);
+  WriteRaw(Path("garbage.bin"), garbage);
+  for (const int64_t limit : {0, 1}) {
+    auto ds =
+        ReadCifar(CifarVariant::kCifar10, {Path("good.bin"), Path("garbage.bin")}, limit);
+    ASSERT_FALSE(ds.ok()) << limit;
+    EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(ds.status().message()),
+                HasSubstr(Path("garbage.bin") +
+                          ": record 1: label 255 out of range (10 classes)"));
+  }
+  // CIFAR-100: the fine label (byte 1) is the one checked.
+  WriteRaw(Path("c100.bin"), Records({{0, 99}, {19, 100}}, 0));
+  auto c100 = ReadCifar(CifarVariant::kCifar100, {Path("c100.bin")});
+  ASSERT_EQ(c100.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(c100.status().message()),
+              HasSubstr(Path("c100.bin") + ": record 1: label 100 out of range (100 "
+                                           "classes)"));
+}
+
+// The pixels are read straight into the data set: a 30 MB batch costs its pixels,
+// no longer a copy of the file as well.
+TEST_F(CifarTest, ABatchCostsItsPixelsOnce) {
+  std::string batch = Records(std::vector<std::vector<uint8_t>>(10000, {7}));
+  WriteRaw(Path("data_batch_1.bin"), batch);
+  batch = std::string();
+  auto ds = ReadCifar(CifarVariant::kCifar10, {Path("data_batch_1.bin")});
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->size, 10000);
+  EXPECT_EQ(ds->pixels.size(), 10000u * kPixels);
+  EXPECT_EQ(ds->pixels.capacity(), ds->pixels.size()) << "one exact allocation";
+  EXPECT_EQ(ds->pixels[9999 * kPixels + 3], (9999 + 3) % 256);
 }
 
 // ---- augmentation ----

@@ -3,10 +3,10 @@
 #ifndef EDBP_TESTS_UNIT_DATA_DATA_TEST_UTIL_H_
 #define EDBP_TESTS_UNIT_DATA_DATA_TEST_UTIL_H_
 
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>  // mkdtemp
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -76,15 +76,18 @@ inline Dataset MakeDataset(const std::string& name, int64_t n, int64_t c, int64_
   return ds;
 }
 
-// A fresh directory per test, removed afterwards.
+// A fresh directory per test (mkdtemp: never one left by an earlier run), removed
+// afterwards.
 class TempDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           (std::string("edbp_data_") + info->test_suite_name() + "_" + info->name() +
-            "_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
+    std::string pattern = (std::filesystem::temp_directory_path() /
+                           (std::string("edbp_data_") + info->test_suite_name() + "_" +
+                            info->name() + "_XXXXXX"))
+                              .string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern;
+    dir_ = pattern;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }

@@ -4,13 +4,19 @@
 // (miss, hit, corrupt, stale).
 #include "core/data/nmnist.h"
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/data/dataset.h"
 #include "core/data/frame_cache.h"
 #include "core/data/loader.h"
@@ -101,6 +107,65 @@ TEST_F(NmnistTest, MissingFileIsNotFound) {
   ASSERT_FALSE(events.ok());
   EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(events.status().message(), HasSubstr(Path("nope.bin")));
+}
+
+// ---- hostile files (issue 17, bounded inputs) ----
+
+// The FIFO case must not block: a reader that opens it waits for a writer forever.
+TEST_F(NmnistTest, EventFileThatIsNotARegularFileIsNotFound) {
+  const std::string fifo = Path("fifo.bin");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    auto events = ReadAtisBin(path);
+    ASSERT_FALSE(events.ok()) << path;
+    EXPECT_EQ(events.status().code(), absl::StatusCode::kNotFound) << events.status();
+    EXPECT_THAT(events.status().message(),
+                HasSubstr(path + ": cannot open: not a regular file"));
+  }
+}
+
+// A frame count is 32-bit: a file of 2^32 events or more (a sparse file here, no disk
+// used) is refused from its size, before a byte of it is read.
+TEST_F(NmnistTest, EventFileOfMoreThan2To32MinusOneEventsIsDataLoss) {
+  const std::string path = Path("huge.bin");
+  WriteRaw(path, "");
+  std::filesystem::resize_file(path, uint64_t{5} << 32);
+  auto events = ReadAtisBin(path);
+  ASSERT_FALSE(events.ok());
+  EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss) << events.status();
+  EXPECT_THAT(events.status().message(),
+              HasSubstr(path + ": expected at most 4294967295 events (21474836475 "
+                               "bytes), got 21474836480 bytes"));
+}
+
+TEST_F(NmnistTest, EventFileCutAfterEveryByteNamesTheCut) {
+  const std::string whole = Encode({{1, 2, 0, 3}, {4, 5, 1, 6}});
+  for (size_t cut = 1; cut < 5; ++cut) {
+    WriteRaw(Path("cut.bin"), whole.substr(0, 5 + cut));
+    auto events = ReadAtisBin(Path("cut.bin"));
+    ASSERT_FALSE(events.ok()) << cut;
+    EXPECT_EQ(events.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(events.status().message(),
+                HasSubstr(Path("cut.bin") +
+                          ": expected a multiple of 5 bytes (40-bit "
+                          "N-MNIST events), got " +
+                          std::to_string(5 + cut) + ": the last event is cut after " +
+                          std::to_string(cut) + " bytes"));
+  }
+}
+
+// n_steps comes from the config: 2^62 frames of 2x34x34 wrapped to 0 values in 64
+// bits, passed the size check and gave indices made of wrapped products. At most
+// 1857684 frames of 2x34x34 fit 32-bit indices.
+TEST(IntegrateEventsByCount, FrameBlocksThatOverflowAreAnError) {
+  for (const int64_t n_steps : {int64_t{1} << 62, int64_t{1} << 21, int64_t{1857685}}) {
+    auto counts = IntegrateEventsByCount(ToAtis({{0, 0, 0, 0}}), n_steps, 34, 34);
+    ASSERT_FALSE(counts.ok()) << n_steps;
+    EXPECT_EQ(counts.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(counts.status().message(),
+              absl::StrCat(n_steps, " frames of 2x34x34 are too many"));
+  }
+  EXPECT_TRUE(IntegrateEventsByCount(ToAtis({{0, 0, 0, 0}}), 1857684, 34, 34).ok());
 }
 
 // 7 events, 3 frames: d = floor(7/3) = 2, frames hold events {0,1}, {2,3}, {4,5,6}.
@@ -237,6 +302,32 @@ TEST_F(NmnistTreeTest, EventOffTheSensorFailsNamingTheFile) {
   EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(ds.status().message(),
               HasSubstr("Train/3/00001.bin: event 0 at (x 1, y 40)"));
+}
+
+// Random bytes (a whole number of events) and an event at (255, 255) after a thousand
+// good ones: DATA_LOSS naming the file and the first event off the 34x34 sensor.
+TEST_F(NmnistTreeTest, GarbageEventsFailNamingTheFileAndTheEvent) {
+  WriteSplit("Train");
+  const std::string bad = (dir_ / "nmnist" / "Train" / "3" / "00001.bin").string();
+  std::mt19937_64 rng(5);
+  std::string garbage(5 * 1000, '\0');
+  for (char& ch : garbage) ch = static_cast<char>(rng());
+  WriteRaw(bad, garbage);
+  auto ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(ds.status().message(), HasSubstr(bad + ": event "));
+  EXPECT_THAT(ds.status().message(), HasSubstr("is outside the 34x34 sensor"));
+
+  std::vector<Ev> events(1000, Ev{33, 33, 1, 0x7FFFFF});  // the largest valid event
+  events.push_back({255, 255, 1, 0x7FFFFF});
+  WriteRaw(bad, Encode(events));
+  ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(
+      ds.status().message(),
+      HasSubstr(bad + ": event 1000 at (x 255, y 255) is outside the 34x34 sensor"));
 }
 
 TEST_F(NmnistTreeTest, MissingFoldersAreNotFound) {
@@ -425,6 +516,261 @@ TEST_F(NmnistTreeTest, LoaderGivesSampleMajorFrames) {
   double total = 0;
   for (float v : batch->images) total += v;
   EXPECT_EQ(total, 5.0);  // 3 + 2 events
+}
+
+// ---- hostile frame caches (issue 17, bounded inputs) ----
+
+// A frame cache file split into its fields (frame_cache.h): the tests write caches
+// whose header lies and whose checksum is right, as anyone who can write the file can.
+struct CacheFile {
+  std::string prefix;  // magic, version, key length, key
+  int64_t c = 0, h = 0, w = 0, frames = 0, size = 0;
+  uint64_t counts = 0;
+  std::vector<int32_t> labels;
+  std::vector<uint64_t> offsets;
+  std::vector<FrameCount> values;
+  std::optional<std::string> body;  // instead of the three arrays
+
+  static CacheFile Parse(const std::string& bytes) {
+    CacheFile f;
+    uint32_t key_length = 0;
+    std::memcpy(&key_length, bytes.data() + 12, 4);
+    size_t at = 16 + key_length;
+    f.prefix = bytes.substr(0, at);
+    for (int64_t* v : {&f.c, &f.h, &f.w, &f.frames, &f.size}) {
+      std::memcpy(v, bytes.data() + at, 8);
+      at += 8;
+    }
+    std::memcpy(&f.counts, bytes.data() + at, 8);
+    at += 8;
+    f.labels.resize(static_cast<size_t>(f.size));
+    f.offsets.resize(static_cast<size_t>(f.size) + 1);
+    f.values.resize(f.counts);
+    for (auto [dst, n] : {std::pair<void*, size_t>{f.labels.data(), f.labels.size() * 4},
+                          {f.offsets.data(), f.offsets.size() * 8},
+                          {f.values.data(), f.values.size() * 8}}) {
+      std::memcpy(dst, bytes.data() + at, n);
+      at += n;
+    }
+    EXPECT_EQ(at + 8, bytes.size());
+    return f;
+  }
+
+  // The file, with the checksum of its bytes.
+  std::string Bytes() const {
+    std::string out = prefix;
+    auto put = [&out](const void* p, size_t n) {
+      out.append(static_cast<const char*>(p), n);
+    };
+    for (const int64_t v : {c, h, w, frames, size}) put(&v, 8);
+    put(&counts, 8);
+    if (body.has_value()) {
+      out += *body;
+    } else {
+      put(labels.data(), labels.size() * 4);
+      put(offsets.data(), offsets.size() * 8);
+      put(values.data(), values.size() * 8);
+    }
+    const uint64_t sum = Fnv1a64(out.data(), out.size());
+    put(&sum, 8);
+    return out;
+  }
+};
+
+class HostileCacheTest : public NmnistTreeTest {
+ protected:
+  void SetUp() override {
+    NmnistTreeTest::SetUp();
+    WriteSplit("Train");
+    FrameCacheReport first;
+    auto built = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0, &first);
+    ASSERT_TRUE(built.ok()) << built.status();
+    ASSERT_EQ(first.outcome, FrameCacheOutcome::kMissing);
+    path_ = first.path;
+    built_ = *std::move(built);
+    valid_ = CacheFile::Parse(ReadBytes(path_));
+    ASSERT_EQ(valid_.size, 3);
+    ASSERT_EQ(valid_.counts, 6u);
+  }
+
+  // Loads the split over the cache `bytes`: it must be rebuilt (kCorrupt, with a
+  // reason holding `why`) into the same frames, never read.
+  void ExpectRebuilt(const std::string& bytes, const std::string& why) {
+    WriteRaw(path_, bytes);
+    FrameCacheReport report;
+    auto ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0, &report);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    EXPECT_EQ(report.outcome, FrameCacheOutcome::kCorrupt)
+        << why << ": " << report.reason;
+    EXPECT_EQ(report.path, path_);
+    EXPECT_THAT(report.reason, HasSubstr(why));
+    EXPECT_EQ(ds->labels, built_.labels) << why;
+    EXPECT_EQ(ds->frame_offsets, built_.frame_offsets) << why;
+    EXPECT_EQ(ds->frame_counts, built_.frame_counts) << why;
+  }
+
+  std::string path_;
+  Dataset built_;
+  CacheFile valid_;
+};
+
+// size * 4 + (size + 1) * 8 + counts * 8 + 8 was computed in 64 bits: 2^62 samples
+// make 16 (mod 2^64), so a header claiming them over 8 bytes passed the size check and
+// aborted in std::vector::resize (std::length_error); so did 2^61 counts.
+TEST_F(HostileCacheTest, CountsThatOverflowAreCorruptNotAnAbort) {
+  struct Lie {
+    int64_t size;
+    uint64_t counts;
+  };
+  for (const Lie lie :
+       {Lie{int64_t{1} << 62, 0}, Lie{0, uint64_t{1} << 61},
+        Lie{int64_t{1} << 61, uint64_t{1} << 60}, Lie{0, (uint64_t{1} << 61) + 1}}) {
+    CacheFile f = valid_;
+    f.size = lie.size;
+    f.counts = lie.counts;
+    // What the wrapped sum asks for: 16 bytes after the header, 8 and the checksum.
+    f.body = std::string(lie.counts % 2 == 1 ? 16 : 8, '\0');
+    ExpectRebuilt(f.Bytes(), absl::StrCat("the header claims ", lie.size, " samples and ",
+                                          lie.counts,
+                                          " counts: more than 2^64 - 1 bytes after "
+                                          "the header, the file has "));
+  }
+}
+
+TEST_F(HostileCacheTest, SizesThatDisagreeWithTheFileAreCorrupt) {
+  CacheFile f = valid_;
+  f.size = 4;
+  ExpectRebuilt(f.Bytes(),
+                "the header claims 4 samples and 6 counts: 112 bytes after "
+                "the header, the file has 100");
+  f = valid_;
+  f.counts = 5;
+  ExpectRebuilt(f.Bytes(), "the header claims 3 samples and 5 counts: 92 bytes");
+  f = valid_;
+  f.size = -1;
+  ExpectRebuilt(f.Bytes(), "implausible header: C 2, H 34, W 34, frames 2, size -1");
+  f = valid_;
+  f.frames = 3;
+  ExpectRebuilt(f.Bytes(), "frames 3 (expected 2, the key's n_steps)");
+  // A cache of fewer samples than the split's files, consistent in itself: sample 2
+  // dropped.
+  f = valid_;
+  f.size = 2;
+  f.labels.pop_back();
+  f.offsets.pop_back();
+  f.values.pop_back();
+  f.counts = 5;
+  ExpectRebuilt(f.Bytes(), "2 samples, the split has 3 files");
+}
+
+// C x H x W x frames was multiplied in int64 (2^32 x 2^32 x 2 x 2 is signed overflow);
+// a cache of another shape was used as it was, its samples of the wrong size.
+TEST_F(HostileCacheTest, ShapesThatOverflowOrDifferAreCorrupt) {
+  CacheFile f = valid_;
+  f.c = int64_t{1} << 32;
+  f.h = int64_t{1} << 32;
+  f.w = 2;
+  ExpectRebuilt(f.Bytes(),
+                "a sample of 2 frames of 4294967296x4294967296x2 overflows 64 bits");
+  f = valid_;
+  f.w = 68;
+  ExpectRebuilt(f.Bytes(), "shape [2,34,68], expected [2,34,34]");
+  for (int64_t* field : {&f.c, &f.h, &f.w}) {
+    f = valid_;
+    *field = 0;
+    ExpectRebuilt(f.Bytes(), "implausible header");
+  }
+}
+
+TEST_F(HostileCacheTest, OffsetsThatLieAreCorrupt) {
+  struct Lie {
+    std::vector<uint64_t> offsets;
+    std::string why;
+  };
+  for (const Lie& lie : std::vector<Lie>{
+           {{1, 3, 5, 6}, "frame_offsets[0] is 1, expected 0"},
+           {{0, 3, 5, 5}, "frame_offsets[3] is 5, expected the 6 counts"},
+           {{0, 5, 3, 6}, "frame_offsets[2] is 3, below frame_offsets[1] 5"},
+           {{0, 3, 9, 6}, "frame_offsets[2] is 9, past the 6 counts"},
+           {{0, 18446744073709551615u, 5, 6},
+            "frame_offsets[1] is 18446744073709551615, past the 6 counts"}}) {
+    CacheFile f = valid_;
+    f.offsets = lie.offsets;
+    ExpectRebuilt(f.Bytes(), lie.why);
+  }
+}
+
+TEST_F(HostileCacheTest, CountsOutsideTheSampleBlockAreCorrupt) {
+  // Sample 2 holds count 5; a sample is 2 frames of 2x34x34 = 4624 values.
+  for (const uint32_t index : {4624u, 4294967295u}) {
+    CacheFile f = valid_;
+    f.values[5].index = index;
+    ExpectRebuilt(f.Bytes(),
+                  absl::StrCat("sample 2: count 5 has index ", index,
+                               ", outside the 4624 values of 2 frames of 2x34x34"));
+  }
+  CacheFile f = valid_;
+  f.values[1].index = 0;  // sample 0: counts 0, 1, 2 at 0, 2521, 4623
+  ExpectRebuilt(f.Bytes(), "sample 0: count 1 has index 0, not above count 0's 0");
+}
+
+// A label was used as it was: -1 passed the trainer's check (max label < n_class) and
+// indexed before its confusion matrix.
+TEST_F(HostileCacheTest, LabelsOutsideTheClassesAreCorrupt) {
+  for (const int32_t label : {-1, 10, INT32_MIN, INT32_MAX}) {
+    CacheFile f = valid_;
+    f.labels[1] = label;
+    ExpectRebuilt(f.Bytes(), absl::StrCat("sample 1: label ", label, ", expected 0..9"));
+  }
+}
+
+TEST_F(HostileCacheTest, EveryTruncationIsCorrupt) {
+  const std::string whole = valid_.Bytes();
+  ASSERT_EQ(whole, ReadBytes(path_));
+  for (size_t keep = 0; keep < whole.size(); ++keep) {
+    ExpectRebuilt(whole.substr(0, keep), "");
+  }
+  ExpectRebuilt(whole + "x", "checksum mismatch");
+}
+
+TEST_F(HostileCacheTest, GarbageIsCorrupt) {
+  std::mt19937_64 rng(17);
+  for (int round = 0; round < 100; ++round) {
+    CacheFile f = valid_;
+    std::string garbage(rng() % 200, '\0');
+    for (char& ch : garbage) ch = static_cast<char>(rng());
+    // The key part kept, so the garbage reaches the header and arrays.
+    f.body = garbage;
+    for (int64_t* v : {&f.c, &f.h, &f.w, &f.frames, &f.size}) {
+      if (rng() % 2 == 0) *v = static_cast<int64_t>(rng());
+    }
+    if (rng() % 2 == 0) f.counts = rng();
+    ExpectRebuilt(f.Bytes(), "");
+  }
+}
+
+// A cache path that is a FIFO blocked the load forever in open(); one that is a link
+// to /dev/zero was read until std::bad_alloc. Now neither is opened, and the rebuilt
+// cache replaces it.
+TEST_F(HostileCacheTest, CacheThatIsNotARegularFileIsNotRead) {
+  for (const bool fifo : {false, true}) {
+    std::filesystem::remove(path_);
+    if (fifo) {
+      ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+    } else {
+      std::filesystem::create_symlink("/dev/zero", path_);
+    }
+    FrameCacheReport report;
+    auto ds = LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0, &report);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    EXPECT_EQ(report.outcome, FrameCacheOutcome::kCorrupt) << fifo;
+    EXPECT_EQ(report.reason, "not a regular file") << fifo;
+    EXPECT_EQ(ds->frame_counts, built_.frame_counts);
+    EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(path_)));
+    FrameCacheReport again;
+    ASSERT_TRUE(LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0, &again).ok());
+    EXPECT_EQ(again.outcome, FrameCacheOutcome::kHit) << again.reason;
+  }
 }
 
 }  // namespace
