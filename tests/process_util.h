@@ -47,6 +47,17 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   return bytes.str();
 }
 
+// The peak resident memory of this process so far, in KiB (VmHWM of /proc/self/status;
+// -1 when it cannot be read): for tests that bound what a hostile input may allocate.
+inline int64_t PeakResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
 // GET `path` from `address` (IPv4 "HOST:PORT") over HTTP/1.0; the whole response,
 // headers included, or "" when the connection fails.
 inline std::string HttpGet(const std::string& address, const std::string& path) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 
 namespace edbp {
 namespace {
@@ -159,16 +160,6 @@ void ExpectDataLoss(const absl::StatusOr<SafeTensors>& st, const std::string& pa
   EXPECT_EQ(st.status().code(), absl::StatusCode::kDataLoss) << st.status();
   EXPECT_THAT(std::string(st.status().message()), HasSubstr(path));
   EXPECT_THAT(std::string(st.status().message()), HasSubstr(what));
-}
-
-// The peak resident memory of this process so far, in KiB (VmHWM).
-int64_t PeakKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
 }
 
 // Element counts were multiplied in int64 without a check: [2^62, 4] wrapped to 0
@@ -361,7 +352,7 @@ TEST_F(SafeTensorsTest, MetadataThatIsNotStringsIsDataLoss) {
 // metadata entries past 65536 an error.
 TEST_F(SafeTensorsTest, DeepOrWideHeadersCostAboutTheirSize) {
   const std::string path = Path("bomb.safetensors");
-  const int64_t before = PeakKiB();
+  const int64_t before = testing::PeakResidentKiB();
   const size_t depth = size_t{8} << 20;
   WriteRaw(path, File(R"({"w":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x":)" +
                           std::string(depth, '[') + std::string(depth, ']') + "}}",
@@ -375,7 +366,7 @@ TEST_F(SafeTensorsTest, DeepOrWideHeadersCostAboutTheirSize) {
     absl::StrAppend(&meta, i ? "," : "", "\"", i, "\":\"\"");
   WriteRaw(path, File(meta + "}}", 0));
   ExpectDataLoss(ReadSafeTensors(path), path, "more than 65536 metadata entries");
-  EXPECT_LT(PeakKiB() - before, 80 * 1024) << "KiB more at the peak";
+  EXPECT_LT(testing::PeakResidentKiB() - before, 80 * 1024) << "KiB more at the peak";
 }
 
 // A file whose size cannot be known (a pipe: tellg() is -1) was taken as 2^64 - 1

@@ -8,6 +8,7 @@
 #include "core/data/dataset.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/process_util.h"
 #include "tests/unit/data/data_test_util.h"
 
 namespace edbp::data {
@@ -82,22 +83,12 @@ TEST_F(ReadIdxTest, TruncatedImagesAreDataLoss) {
               HasSubstr("expected 34 bytes (3 images of 2x3 + 16-byte header), got 30"));
 }
 
-// The peak resident memory of this process so far, in KiB (VmHWM).
-int64_t PeakKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
-
 // Issue 17: a header that claims 2^31 - 1 images of 65535x65535 (2^63 bytes) over a
 // file of a few bytes ended in std::bad_alloc, and 1.5 M images reached 1.3 GB before
 // failing. Now the claim costs at most one read piece (16 MiB) before the DATA_LOSS,
 // raw or gzip, images or labels.
 TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation) {
-  const int64_t before = PeakKiB();
+  const int64_t before = edbp::testing::PeakResidentKiB();
   for (const bool gzip : {false, true}) {
     WriteSmall(gzip);
     auto write = gzip ? WriteGzip : WriteRaw;
@@ -116,7 +107,7 @@ TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation
         std::string(ds.status().message()),
         HasSubstr("expected 2147483655 bytes (2147483647 labels + 8-byte header)"));
   }
-  EXPECT_LT(PeakKiB() - before, 64 * 1024) << "KiB more at the peak";
+  EXPECT_LT(edbp::testing::PeakResidentKiB() - before, 64 * 1024) << "KiB more at the peak";
 }
 
 TEST_F(ReadIdxTest, TruncatedGzipIsDataLoss) {
