@@ -107,7 +107,8 @@ TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation
         std::string(ds.status().message()),
         HasSubstr("expected 2147483655 bytes (2147483647 labels + 8-byte header)"));
   }
-  EXPECT_LT(edbp::testing::PeakResidentKiB() - before, 64 * 1024) << "KiB more at the peak";
+  EXPECT_LT(edbp::testing::PeakResidentKiB() - before, 64 * 1024)
+      << "KiB more at the peak";
 }
 
 TEST_F(ReadIdxTest, TruncatedGzipIsDataLoss) {
