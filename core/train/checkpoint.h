@@ -9,7 +9,8 @@
 //       "optimizer" (SGD|Adam|AdamW, or "none" with optimizer_step "0" for a
 //       weights-only file), "best_test_accuracy" (%.17g: round-trips the double),
 //       "best_epoch", "seed", "network_rng" (the dropout generator's state, as
-//       operator<< writes it), "config" (TrainingState::config_text).
+//       operator<< writes it), "config" (TrainingState::config_text), "epochs" (the
+//       run's effective epochs; absent in files written before it was stored).
 // Writes are atomic (temp file + fsync + rename): a crash leaves the old file intact.
 #ifndef EDBP_CORE_TRAIN_CHECKPOINT_H_
 #define EDBP_CORE_TRAIN_CHECKPOINT_H_
