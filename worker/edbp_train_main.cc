@@ -117,6 +117,12 @@ class Sinks {
   std::unique_ptr<train::MultiSink> multi_;
 };
 
+// Prints `message` as a line of the console and, under edbp-server, of the job's log.
+void Inform(WorkerReporter* reporter, const std::string& message) {
+  std::printf("%s\n", message.c_str());
+  if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, message);
+}
+
 // Runs the mode on a built trainer; returns the exit status (3: stopped by a signal,
 // checkpoint saved) or the error.
 absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& options,
@@ -138,11 +144,10 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
   }
   if (const train::TrainingState& s = trainer.state(); s.epoch >= s.epochs) {
     // A finished run resumed: say so instead of exiting 0 without a word.
-    const std::string message =
+    Inform(
+        reporter,
         absl::StrCat("nothing to do: ", options.out_dir, " has finished all ", s.epochs,
-                     " epochs; --epochs N with N > ", s.epochs, " continues it");
-    std::printf("%s\n", message.c_str());
-    if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, message);
+                     " epochs; --epochs N with N > ", s.epochs, " continues it"));
     return 0;
   }
   g_trainer.store(&trainer);
@@ -189,10 +194,7 @@ absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
   if (options.keep_checkpoints) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {
-      const std::string message =
-          "removed " + path + " (an interrupted checkpoint write)";
-      std::printf("%s\n", message.c_str());
-      if (reporter != nullptr) reporter->Log(v1::LogLine::INFO, message);
+      Inform(reporter, "removed " + path + " (an interrupted checkpoint write)");
     }
   }
   EDBP_ASSIGN_OR_RETURN(std::unique_ptr<Sinks> sinks,

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -21,6 +22,10 @@
 
 namespace edbp {
 namespace {
+
+// WriteSafeTensors writes <name>.tmp.XXXXXX (mkstemp) next to <name>, then renames it.
+constexpr std::string_view kTempInfix = ".tmp.";
+constexpr int kTempRandomChars = 6;  // mkstemp's XXXXXX
 
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;
 
@@ -366,6 +371,12 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
   return out;
 }
 
+bool IsWriteTempOf(std::string_view file_name, std::string_view target_name) {
+  return file_name.size() == target_name.size() + kTempInfix.size() + kTempRandomChars &&
+         file_name.starts_with(target_name) &&
+         file_name.substr(target_name.size(), kTempInfix.size()) == kTempInfix;
+}
+
 absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& contents) {
   nlohmann::json header = nlohmann::json::object();
   uint64_t offset = 0;
@@ -387,7 +398,9 @@ absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& conten
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  std::string tmp = (dir / (target.filename().string() + ".tmp.XXXXXX")).string();
+  std::string tmp = (dir / (target.filename().string() + std::string(kTempInfix) +
+                            std::string(kTempRandomChars, 'X')))
+                        .string();
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) {
     return absl::PermissionDeniedError(

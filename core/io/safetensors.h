@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,11 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path);
 // Writes atomically: a temporary file in the same directory, fsync, rename, fsync of
 // the directory. An existing file at `path` is replaced only when the write succeeded.
 absl::Status WriteSafeTensors(const std::string& path, const SafeTensors& contents);
+
+// Whether `file_name` is one of the temporary files WriteSafeTensors makes for a file
+// named `target_name` in the same directory (<target_name>.tmp.XXXXXX, mkstemp's six
+// characters): what a write interrupted by a kill -9 leaves behind.
+bool IsWriteTempOf(std::string_view file_name, std::string_view target_name);
 
 }  // namespace edbp
 

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -264,13 +263,9 @@ std::vector<std::string> RemoveStaleCheckpointTemps(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    for (const char* checkpoint : {kLastCheckpoint, kBestCheckpoint}) {
-      const std::string prefix = absl::StrCat(checkpoint, ".tmp.");
-      // mkstemp's six characters after the prefix, nothing else.
-      if (name.size() == prefix.size() + 6 && absl::StartsWith(name, prefix) &&
-          entry.is_regular_file(ec) && std::filesystem::remove(entry.path(), ec)) {
-        removed.push_back(entry.path().string());
-      }
+    if ((IsWriteTempOf(name, kLastCheckpoint) || IsWriteTempOf(name, kBestCheckpoint)) &&
+        entry.is_regular_file(ec) && std::filesystem::remove(entry.path(), ec)) {
+      removed.push_back(entry.path().string());
     }
   }
   return removed;

@@ -117,9 +117,7 @@ absl::Status LayerStatsCollector::BeforeStep() {
     ++s.grad_batches;
     // Held only from here to AfterStep: allocated while the backward's tensors are
     // free, so that it never adds to the step's peak.
-    EDBP_ASSIGN_OR_RETURN(s.weight_before,
-                          Tensor::Empty(net_.backend(), s.layer->weight().shape()));
-    EDBP_RETURN_IF_ERROR(s.weight_before.CopyFrom(s.layer->weight()));
+    EDBP_ASSIGN_OR_RETURN(s.weight_before, s.layer->weight().Clone());
   }
   return absl::OkStatus();
 }

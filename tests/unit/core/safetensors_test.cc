@@ -393,5 +393,17 @@ TEST_F(SafeTensorsTest, NotARegularFileIsNotFound) {
               HasSubstr(dir_.string() + ": cannot open: not a regular file"));
 }
 
+// The names of WriteSafeTensors' temporary files, which edbp-train removes when a
+// kill -9 left them (RemoveStaleCheckpointTemps): <target>.tmp. and mkstemp's six.
+TEST(SafeTensorsTempNames, OnlyTheWritersOwnPattern) {
+  EXPECT_TRUE(IsWriteTempOf("a.safetensors.tmp.Ab3xY9", "a.safetensors"));
+  EXPECT_FALSE(IsWriteTempOf("a.safetensors", "a.safetensors"));
+  EXPECT_FALSE(IsWriteTempOf("a.safetensors.tmp.Ab3xY", "a.safetensors"));    // 5
+  EXPECT_FALSE(IsWriteTempOf("a.safetensors.tmp.Ab3xY9z", "a.safetensors"));  // 7
+  EXPECT_FALSE(IsWriteTempOf("b.safetensors.tmp.Ab3xY9", "a.safetensors"));
+  EXPECT_FALSE(IsWriteTempOf("a.safetensors.bak.Ab3xY9", "a.safetensors"));
+  EXPECT_FALSE(IsWriteTempOf("", "a.safetensors"));
+}
+
 }  // namespace
 }  // namespace edbp
