@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "core/config/sections.h"
 #include "core/config/shape_inference.h"
 #include "core/config/yaml_fields.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace edbp::config {
@@ -29,11 +31,43 @@ constexpr absl::string_view kTopLevelKeys[] = {"Network", "Layers"};
 
 std::string_view ToStd(absl::string_view s) { return {s.data(), s.size()}; }
 
-// The documents of `text`, or the syntax error as "source:line:column: message".
+// Counts documents and ignores their contents.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// At most this many documents are counted: a config has one. yaml-cpp 0.7's LoadAll
+// never returns on a ',' that begins a document (",", "- a\n,", "---\n,"): each turn
+// of its loop makes another empty document without consuming the ','. So the
+// documents are counted first, with a bound, and only a single one is built.
+constexpr int kMaxDocuments = 16;
+
+// The documents of `text` (empty or one; more are only counted: `count`), or the
+// syntax error as "source:line:column: message".
 absl::StatusOr<std::vector<YAML::Node>> LoadYaml(const std::string& text,
-                                                 const std::string& source) {
+                                                 const std::string& source, int* count) {
   try {
-    return YAML::LoadAll(text);
+    {
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      DocumentCounter counter;
+      *count = 0;
+      while (*count <= kMaxDocuments && parser.HandleNextDocument(counter)) ++*count;
+    }
+    if (*count > 1) return std::vector<YAML::Node>();
+    return std::vector<YAML::Node>{YAML::Load(text)};
   } catch (const YAML::ParserException& e) {
     if (e.mark.is_null())
       return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
@@ -108,16 +142,20 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml_text,
   config.source_text = std::string(yaml_text);
   const std::string& source = config.source_name;
 
+  int count = 0;
   absl::StatusOr<std::vector<YAML::Node>> documents =
-      LoadYaml(config.source_text, source);
+      LoadYaml(config.source_text, source, &count);
   if (!documents.ok()) return documents.status();
-  if (documents->empty() || (documents->size() == 1 && (*documents)[0].IsNull())) {
+  if (count > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": expected one YAML document, got ",
+                     count > kMaxDocuments ? absl::StrCat("more than ", kMaxDocuments)
+                                           : absl::StrCat(count),
+                     count > kMaxDocuments ? " (a ',' that begins a document?)" : ""));
+  }
+  if (documents->empty() || (*documents)[0].IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": empty config; expected a map with Network and Layers sections"));
-  }
-  if (documents->size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": expected one YAML document, got ", documents->size()));
   }
   const YAML::Node& root = (*documents)[0];
   if (!root.IsMap()) {

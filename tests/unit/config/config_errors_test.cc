@@ -232,6 +232,20 @@ TEST(ConfigErrorsTest, NotAMapOrSeveralDocuments) {
               ElementsAre("test.yaml: expected one YAML document, got 2"));
 }
 
+// Issue 17, found by the config fuzzer: yaml-cpp 0.7's LoadAll never returns on a ','
+// that begins a document (it makes empty documents without end); the config reader
+// must answer at once, with an error, and without memory growing.
+TEST(ConfigErrorsTest, ACommaThatBeginsADocumentIsAnErrorNotAHang) {
+  for (const std::string& yaml :
+       {std::string(","), std::string(", written out in Layers: (edbp rejects"),
+        std::string("- a\n,"), std::string(testing::kFashionMnist) + "---\n,\n"}) {
+    SCOPED_TRACE(yaml);
+    const std::vector<std::string> errors = ErrorLines(yaml);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_THAT(errors[0], HasSubstr("expected one YAML document, got more than 16"));
+  }
+}
+
 TEST(ConfigErrorsTest, MissingSections) {
   EXPECT_THAT(ErrorLines("Network:\n  epochs: 1\n"),
               Contains("Layers: missing required section"));
