@@ -1,14 +1,16 @@
-// One edbp-server per --data-dir: an exclusive flock(2) on <data dir>/edbp.lock, held
-// for the server's life. The kernel drops it when the process ends in any way (kill -9
-// included), so a restart never waits for a stale lock; the descriptor is close-on-exec,
-// so the edbp-train children never hold it. The file records the holder's pid for the
-// message a second server prints.
+// One edbp-server per --data-dir: a PidLock (base/pid_lock.h) on <data dir>/edbp.lock,
+// held for the server's life. The kernel drops it when the process ends in any way
+// (kill -9 included), so a restart never waits for a stale lock; the edbp-train
+// children never hold it. The holder's pid is named in the message a second server
+// prints.
 #ifndef EDBP_SERVER_DATA_DIR_LOCK_H_
 #define EDBP_SERVER_DATA_DIR_LOCK_H_
 
 #include <filesystem>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "base/pid_lock.h"
 
 namespace edbp::server {
 
@@ -19,15 +21,11 @@ class DataDirLock {
   // directory or lock file that cannot be created or opened.
   static absl::StatusOr<DataDirLock> Acquire(const std::filesystem::path& data_dir);
 
-  DataDirLock(DataDirLock&& other) noexcept;
-  DataDirLock& operator=(DataDirLock&& other) noexcept;
-  DataDirLock(const DataDirLock&) = delete;
-  DataDirLock& operator=(const DataDirLock&) = delete;
-  ~DataDirLock();  // releases the lock (the file stays)
+  // Moves; the destructor releases the lock (the file stays).
 
  private:
-  explicit DataDirLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit DataDirLock(PidLock lock) : lock_(std::move(lock)) {}
+  PidLock lock_;
 };
 
 }  // namespace edbp::server

@@ -365,6 +365,7 @@ absl::Status JobStore::UpdateJob(const v1::Job& job) {
   // last_sequence belongs to AppendEvent: a caller's copy may be older than the log.
   v1::Job updated = job;
   updated.set_last_sequence(stored.last_sequence());
+  updated.set_last_record(stored.last_record());
   EDBP_RETURN_IF_ERROR(StoreJob(db_, op, id, updated));
   if (stored.state() != job.state()) {
     EDBP_RETURN_IF_ERROR(
@@ -393,10 +394,20 @@ absl::Status JobStore::AppendEvent(const v1::Event& event) {
         op, ": event sequence ", event.sequence(), " is not next; the last is ", last,
         ", so ", last + 1, " was expected"));
   }
+  if (event.record() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": event record ", event.record(), " is negative"));
+  }
+  if (event.record() > 0 && event.record() <= job.last_record()) {
+    return absl::AlreadyExistsError(absl::StrCat(op, ": record ", event.record(),
+                                                 " is stored already (the last is ",
+                                                 job.last_record(), ")"));
+  }
   EDBP_RETURN_IF_ERROR(
       Execute(db_, op, "INSERT INTO events(job_id, sequence, event) VALUES(?, ?, ?)", id,
               event.sequence(), Blob{event.SerializeAsString()}));
   job.set_last_sequence(event.sequence());
+  if (event.record() > 0) job.set_last_record(event.record());
   EDBP_RETURN_IF_ERROR(StoreJob(db_, op, id, job));
   return txn.Commit();
 }

@@ -56,14 +56,18 @@ class JobStore {
 
   // Replaces the stored job `job.name`; when its state differs from the stored one, a
   // row (job, from, to, time) is added to the transitions table in the same
-  // transaction. last_sequence is AppendEvent's: the stored value is kept, whatever
-  // `job` says. INVALID_ARGUMENT for a malformed name, NOT_FOUND for an unknown job.
+  // transaction. last_sequence and last_record are AppendEvent's: the stored values
+  // are kept, whatever `job` says. INVALID_ARGUMENT for a malformed name, NOT_FOUND for
+  // an unknown job.
   absl::Status UpdateJob(const v1::Job& job);
 
   // Appends `event` (event.job names the job; event.sequence must be exactly the
   // job's last sequence + 1, else FAILED_PRECONDITION) and sets the job's
-  // last_sequence, in one transaction; on any error nothing is written.
-  // INVALID_ARGUMENT for a malformed event.job, NOT_FOUND for an unknown job.
+  // last_sequence, and last_record for a training record (event.record > 0), in one
+  // transaction; on any error nothing is written. A record not above the job's
+  // last_record is ALREADY_EXISTS (stored before: a replay, exactly once across
+  // crashes because both are written in one transaction). INVALID_ARGUMENT for a
+  // malformed event.job or a negative record, NOT_FOUND for an unknown job.
   absl::Status AppendEvent(const v1::Event& event);
 
   // Events of job `id` with sequence >= from_sequence, in order, at most `limit`

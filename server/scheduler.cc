@@ -1,5 +1,7 @@
 #include "server/scheduler.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,10 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/job_name.h"
-#include "core/train/checkpoint_names.h"
+#include "base/pid_lock.h"
 #include "server/clock.h"
 #include "server/data_dir.h"
 #include "spdlog/spdlog.h"
+#include "worker/report_spool.h"
+#include "worker/run_lock.h"
 
 namespace edbp::server {
 namespace {
@@ -150,16 +154,21 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
                options_.worker_address,
                "--job-id",
                id};
-  // A job that ran before resumes from its last checkpoint.
-  if (fs::exists(workdir / train::kLastCheckpoint)) {
-    spec.args.push_back("--resume");
-    spec.args.push_back(workdir.string());
-  }
+  // A job that ran before resumes from its last checkpoint. edbp-train decides that
+  // once it holds the directory's lock: a process of the previous attempt may still
+  // be writing that checkpoint (worker/run_lock.h); it waits for it up to the grace
+  // period, then kills it.
+  const int64_t attempt = job.attempt() + 1;
+  const auto grace_s = std::chrono::ceil<std::chrono::seconds>(options_.grace).count();
+  spec.args.insert(spec.args.end(),
+                   {"--resume-if-present", "--attempt", absl::StrCat(attempt),
+                    "--wait-for-previous", absl::StrCat(std::max<int64_t>(grace_s, 1))});
   if (slot.rfind("cuda:", 0) == 0) spec.env["CUDA_VISIBLE_DEVICES"] = slot.substr(5);
   job.set_device(slot);
+  job.set_attempt(attempt);
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   busy_slots_.insert(slot);
-  running_[id] = Running{slot, false};
+  running_[id] = Running{slot, false, attempt};
   auto pid =
       launcher_->Launch(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
   if (!pid.ok()) {
@@ -179,6 +188,8 @@ void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
   const Running run = it->second;
   running_.erase(it);
   busy_slots_.erase(run.slot);
+  // What the process could not deliver belongs before its end in the history.
+  IngestSpool(id);
   auto job = store_->GetJob(id);
   if (!job.ok()) {
     spdlog::error("job {}: {}", id, job.status().ToString());
@@ -230,9 +241,70 @@ void Scheduler::Drain() {
                     [this] { return running_.empty(); });
 }
 
-bool Scheduler::IsRunning(const std::string& job_id) {
+absl::Status Scheduler::CheckReporter(const std::string& job_id, int64_t attempt) {
   std::lock_guard<std::mutex> lock(mu_);
-  return running_.count(job_id) > 0;
+  auto it = running_.find(job_id);
+  if (it == running_.end()) {
+    return absl::NotFoundError(absl::StrCat("job ", job_id, " is not running"));
+  }
+  if (it->second.attempt != attempt) {
+    return absl::AbortedError(absl::StrCat("job ", job_id, " runs attempt ",
+                                           it->second.attempt, "; attempt ", attempt,
+                                           " is over"));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::IngestSpool(const std::string& id) {
+  const fs::path dir = JobDirectory(options_.data_dir, id);
+  if (!fs::exists(dir / worker::kSpoolFile)) return;
+  // Only while no process holds the directory (a process of an earlier attempt that
+  // still runs keeps its spool; the job's next attempt delivers it).
+  absl::StatusOr<PidLock> lock = PidLock::TryAcquire(worker::RunLockPath(dir));
+  if (!lock.ok()) {
+    spdlog::warn("job {}: spool left for the next attempt: {}", id,
+                 lock.status().ToString());
+    return;
+  }
+  absl::StatusOr<worker::ReportSpool> spool =
+      worker::ReportSpool::Open(dir / worker::kSpoolFile);
+  if (!spool.ok()) {
+    spdlog::error("job {}: {}", id, spool.status().ToString());
+    return;
+  }
+  if (!spool->repair_note().empty()) {
+    spdlog::warn("job {}: spool repaired: {}", id, spool->repair_note());
+  }
+  int64_t stored = 0;
+  int64_t replayed = 0;
+  while (!spool->empty()) {
+    constexpr size_t kBatch = 256;
+    absl::StatusOr<std::vector<worker::ReportSpool::Entry>> entries =
+        spool->ReadPending(kBatch);
+    if (!entries.ok()) {
+      spdlog::error("job {}: {}", id, entries.status().ToString());
+      return;
+    }
+    for (const worker::ReportSpool::Entry& entry : *entries) {
+      if (entry.request.job_id() == id && !entry.request.event().has_state_change()) {
+        const absl::Status appended = hub_->Append(id, entry.request.event()).status();
+        if (absl::IsAlreadyExists(appended)) {
+          ++replayed;
+        } else if (!appended.ok()) {
+          spdlog::error("job {}: spooled event not stored: {}", id, appended.ToString());
+          return;
+        } else {
+          ++stored;
+        }
+      }
+      if (absl::Status marked = spool->MarkDelivered(entry.end); !marked.ok()) {
+        spdlog::error("job {}: {}", id, marked.ToString());
+        return;
+      }
+    }
+  }
+  spdlog::info("job {}: {} spooled event(s) stored, {} stored before", id, stored,
+               replayed);
 }
 
 }  // namespace edbp::server

@@ -57,13 +57,16 @@ class Scheduler {
   // are re-queued when they exit; waits up to the grace period for them.
   void Drain();
 
-  // Whether job_id currently has a process (for the worker service).
-  bool IsRunning(const std::string& job_id);
+  // Whether a report of `attempt` of `job_id` is the running process's (for the worker
+  // service): NOT_FOUND when the job has no process, ABORTED when another attempt runs
+  // (a process left from an earlier run: it keeps the report in its spool).
+  absl::Status CheckReporter(const std::string& job_id, int64_t attempt);
 
  private:
   struct Running {
     std::string slot;
     bool cancel_requested = false;
+    int64_t attempt = 0;  // Job.attempt of this process
   };
   // (-priority, id) orders the queue.
   using QueueKey = std::pair<int64_t, int64_t>;
@@ -73,6 +76,9 @@ class Scheduler {
   absl::Status Start(const std::string& job_id, const std::string& slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const std::string& job_id, const ExitInfo& exit);
+  // Stores, in order, the events an ended process left in its job directory's spool
+  // (worker/report_spool.h); records stored before are skipped.
+  void IngestSpool(const std::string& job_id);
 
   JobStore* const store_;
   MetricsHub* const hub_;

@@ -193,9 +193,9 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
 
 grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* req,
                                        v1::ReportResponse*) {
-  if (!scheduler_->IsRunning(req->job_id())) {
-    return ToGrpc(
-        absl::NotFoundError(absl::StrCat("job ", req->job_id(), " is not running")));
+  if (absl::Status current = scheduler_->CheckReporter(req->job_id(), req->attempt());
+      !current.ok()) {
+    return ToGrpc(current);
   }
   v1::Event event = req->event();
   if (event.has_state_change()) {
@@ -204,6 +204,8 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportReq
   const bool epoch = event.has_epoch_metrics();
   const double seconds = epoch ? event.epoch_metrics().seconds() : 0;
   const absl::Status appended = hub_->Append(req->job_id(), std::move(event)).status();
+  // A record stored before (a replay after a resume, a retried report): delivered.
+  if (absl::IsAlreadyExists(appended)) return grpc::Status::OK;
   if (appended.ok() && epoch && metrics_ != nullptr) metrics_->OnEpochSeconds(seconds);
   return ToGrpc(appended);
 }

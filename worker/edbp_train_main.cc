@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/pid_lock.h"
 #include "core/config/config.h"
 #include "core/device.h"
 #include "core/io/safetensors.h"
@@ -23,6 +25,8 @@
 #include "core/train/metrics.h"
 #include "core/train/tensorboard.h"
 #include "core/train/trainer.h"
+#include "worker/report_spool.h"
+#include "worker/run_lock.h"
 #include "worker/train_args.h"
 #include "worker/worker_reporter.h"
 
@@ -30,25 +34,24 @@ namespace edbp::worker {
 namespace {
 
 std::atomic<train::Trainer*> g_trainer{nullptr};
+std::atomic<bool> g_stop{false};  // asked to stop, perhaps before training began
 
 void OnSignal(int) {
+  g_stop.store(true);
   if (train::Trainer* t = g_trainer.load()) t->RequestStop();
 }
 
-// The config and the name of the run: the file given, else the one stored in the
-// checkpoint of --resume.
+// The config: the file given, else the one stored in the checkpoint of --resume.
 struct LoadedConfig {
   // The config's own errors (every field at fault, one per line), printed as they are;
   // `config` is what was read. A checkpoint that cannot be read is LoadConfig's error.
   absl::StatusOr<config::Config> config;
-  std::string name;  // runs/<name> is the default --out-dir
 };
 
 absl::StatusOr<LoadedConfig> LoadConfig(const TrainArgs& args,
                                         const std::string& resume_file) {
   if (!args.config_path.empty()) {
-    return LoadedConfig{config::LoadConfigFile(args.config_path),
-                        std::filesystem::path(args.config_path).stem().string()};
+    return LoadedConfig{config::LoadConfigFile(args.config_path)};
   }
   EDBP_ASSIGN_OR_RETURN(SafeTensors checkpoint, ReadSafeTensors(resume_file));
   auto it = checkpoint.metadata.find("config");
@@ -56,18 +59,20 @@ absl::StatusOr<LoadedConfig> LoadConfig(const TrainArgs& args,
     return absl::InvalidArgumentError(
         absl::StrCat(resume_file, ": no config stored; give the config file"));
   }
-  return LoadedConfig{config::ParseConfig(it->second, resume_file + "#config"),
-                      std::filesystem::path(args.resume_dir).filename().string()};
+  return LoadedConfig{config::ParseConfig(it->second, resume_file + "#config")};
+}
+
+// The run's directory: --out-dir, else the --resume directory, else runs/<config name>.
+std::string RunDirectory(const TrainArgs& args) {
+  if (!args.out_dir.empty()) return args.out_dir;
+  if (!args.resume_dir.empty()) return args.resume_dir;
+  return "runs/" + std::filesystem::path(args.config_path).stem().string();
 }
 
 train::TrainerOptions MakeTrainerOptions(const TrainArgs& args,
-                                         const std::string& run_name,
                                          const std::string& resume_file) {
   train::TrainerOptions options;
-  options.out_dir = args.out_dir;
-  if (options.out_dir.empty()) {
-    options.out_dir = args.resume_dir.empty() ? "runs/" + run_name : args.resume_dir;
-  }
+  options.out_dir = RunDirectory(args);
   options.epochs = args.epochs;
   options.seed = args.seed;
   options.data_limit = args.data_limit;
@@ -151,6 +156,7 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
     return 0;
   }
   g_trainer.store(&trainer);
+  if (g_stop.load()) trainer.RequestStop();  // fenced off before training began
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   const absl::Status run = trainer.Run();
@@ -165,8 +171,8 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
   return 0;
 }
 
-// Everything after parsing; errors come back to main, which prints and reports them.
-absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
+// Everything after the run directory is settled; errors come back to the caller.
+absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
   const std::string resume_file =
       args.resume_dir.empty()
           ? std::string()
@@ -189,8 +195,7 @@ absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
   }
   if (!backend.ok()) return backend.status();
 
-  const train::TrainerOptions options =
-      MakeTrainerOptions(args, loaded.name, resume_file);
+  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file);
   if (options.keep_checkpoints) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {
@@ -206,6 +211,67 @@ absl::StatusOr<int> Main(const TrainArgs& args, WorkerReporter* reporter) {
   EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::Trainer> trainer,
                         train::Trainer::Create(config, *backend, options, sinks->sink()));
   return RunMode(args, options, *trainer, reporter);
+}
+
+// Prints an error and reports it to the server.
+void ReportError(WorkerReporter* reporter, const absl::Status& status) {
+  const std::string message(status.message());
+  std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
+  if (reporter != nullptr) reporter->Log(v1::LogLine::ERROR, message);
+}
+
+// Training owns its run directory (worker/run_lock.h) from before it reads anything in
+// it until its last report is delivered or spooled; the other modes write nothing there.
+// Returns the exit status; errors are printed and reported here.
+int Main(TrainArgs args, WorkerReporter* reporter) {
+  if (args.mode != TrainMode::kTrain) {
+    const absl::StatusOr<int> code = Train(args, reporter);
+    if (code.ok()) return *code;
+    ReportError(reporter, code.status());
+    return 1;
+  }
+  const std::filesystem::path dir = RunDirectory(args);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    ReportError(reporter,
+                absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message())));
+    return 1;
+  }
+  absl::StatusOr<PidLock> lock = AcquireRunLock(
+      dir, std::chrono::seconds(args.wait_for_previous), [&](pid_t holder) {
+        Inform(reporter,
+               absl::StrCat("waiting for edbp-train pid ", holder, " (an earlier run of ",
+                            dir.string(), ") to stop; SIGKILL after ",
+                            args.wait_for_previous, " s"));
+      });
+  if (!lock.ok()) {
+    ReportError(reporter, lock.status());
+    return 1;
+  }
+  if (reporter != nullptr) {
+    if (absl::Status spool = reporter->AttachSpool(dir / kSpoolFile); !spool.ok()) {
+      // Reports still go out; only those the server misses are lost, as before.
+      std::fprintf(stderr, "edbp-train: no spool: %s\n",
+                   std::string(spool.message()).c_str());
+    }
+  }
+  if (args.resume_if_present && args.resume_dir.empty() &&
+      std::filesystem::exists(dir / train::kLastCheckpoint)) {
+    args.resume_dir = dir.string();
+  }
+  const absl::StatusOr<int> code = Train(args, reporter);
+  if (!code.ok()) ReportError(reporter, code.status());
+  if (reporter != nullptr) {
+    constexpr std::chrono::seconds kFlushBudget(5);
+    if (const uint64_t left = reporter->Flush(kFlushBudget); left > 0) {
+      std::fprintf(stderr,
+                   "edbp-train: %llu bytes of reports stay in %s for the server or the "
+                   "job's next run\n",
+                   static_cast<unsigned long long>(left), (dir / kSpoolFile).c_str());
+    }
+  }
+  return code.ok() ? *code : 1;
 }
 
 }  // namespace
@@ -224,12 +290,10 @@ int main(int argc, char** argv) {
   // With --report-to, failures are reported to the server too.
   std::unique_ptr<WorkerReporter> reporter;
   if (!args->report_to.empty()) {
-    reporter = std::make_unique<WorkerReporter>(args->report_to, args->job_id);
+    reporter =
+        std::make_unique<WorkerReporter>(args->report_to, args->job_id, args->attempt);
+    // Fenced off by the server (a newer attempt runs): checkpoint and stop.
+    reporter->set_on_fenced([] { edbp::worker::OnSignal(SIGTERM); });
   }
-  const absl::StatusOr<int> code = edbp::worker::Main(*args, reporter.get());
-  if (code.ok()) return *code;
-  const std::string message(code.status().message());
-  std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
-  if (reporter != nullptr) reporter->Log(edbp::v1::LogLine::ERROR, message);
-  return 1;
+  return edbp::worker::Main(*args, reporter.get());
 }

@@ -39,6 +39,15 @@ ABSL_FLAG(std::string, report_to, "",
           "gRPC target of edbp-server's worker service, e.g. unix:/data/worker.sock: "
           "every record and log line is also reported there (default: no reporting)");
 ABSL_FLAG(std::string, job_id, "", "The job's id, with --report-to (required there)");
+ABSL_FLAG(int64_t, attempt, 0,
+          "The job's attempt, with --report-to: sent with every report; the server "
+          "refuses the reports of an attempt that is not the job's running one");
+ABSL_FLAG(bool, resume_if_present, false,
+          "Resume from the run directory's checkpoint_last.safetensors when there is "
+          "one, else start the run (decided once the directory's lock is held)");
+ABSL_FLAG(int64_t, wait_for_previous, 0,
+          "Seconds to wait for another edbp-train that holds the run directory's lock "
+          "(sent SIGTERM at once, SIGKILL after these seconds); 0: refuse to start");
 ABSL_FLAG(bool, tensorboard, true,
           "Write TensorBoard event files (scalars: loss, accuracy, lr, per-layer grad "
           "norms); --notensorboard turns them off");
@@ -77,6 +86,13 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.job_id = absl::GetFlag(FLAGS_job_id);
   if (!args.report_to.empty() && args.job_id.empty()) {
     return absl::InvalidArgumentError("edbp-train: --report-to needs --job-id");
+  }
+  args.attempt = absl::GetFlag(FLAGS_attempt);
+  args.resume_if_present = absl::GetFlag(FLAGS_resume_if_present);
+  args.wait_for_previous = absl::GetFlag(FLAGS_wait_for_previous);
+  if (args.attempt < 0 || args.wait_for_previous < 0) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --attempt and --wait-for-previous must not be negative");
   }
   args.out_dir = absl::GetFlag(FLAGS_out_dir);
   args.epochs = absl::GetFlag(FLAGS_epochs);

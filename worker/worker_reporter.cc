@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <thread>
 #include <utility>
+#include <vector>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/job_name.h"
 #include "grpcpp/create_channel.h"
@@ -13,8 +13,15 @@
 namespace edbp::worker {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr int kTries = 3;
 constexpr std::chrono::milliseconds kFirstBackoff(100);  // doubled after each try
+// Delivery from the spool: one try with this deadline, at most once per backoff.
+constexpr std::chrono::milliseconds kSpoolDeadline(1000);
+constexpr std::chrono::milliseconds kSpoolFirstBackoff(1000);
+constexpr std::chrono::milliseconds kSpoolMaxBackoff(30000);
+constexpr size_t kSpoolBatch = 64;
 
 const char* KindName(const v1::Event& event) {
   switch (event.kind_case()) {
@@ -34,15 +41,30 @@ const char* KindName(const v1::Event& event) {
   return "empty";
 }
 
+std::string Describe(const grpc::Status& status) {
+  return absl::StrCat(
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())), ": ",
+      status.error_message());
+}
+
+// The refusals that say this process is not (or no longer) the job's running attempt.
+bool IsFence(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::NOT_FOUND ||
+         status.error_code() == grpc::StatusCode::ABORTED;
+}
+
 }  // namespace
 
 WorkerReporter::WorkerReporter(const std::string& address, std::string job_id,
-                               std::chrono::milliseconds deadline)
+                               int64_t attempt, std::chrono::milliseconds deadline)
     : address_(address),
       job_id_(std::move(job_id)),
+      attempt_(attempt),
       deadline_(deadline),
       stub_(v1::WorkerService::NewStub(
           grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+
+WorkerReporter::~WorkerReporter() = default;
 
 void WorkerReporter::OnProgress(const train::ProgressRecord& r) {
   v1::Event event;
@@ -69,29 +91,140 @@ void WorkerReporter::Log(v1::LogLine::Level level, const std::string& text) {
   Send(std::move(event));
 }
 
-void WorkerReporter::Send(v1::Event event) {
-  v1::ReportRequest request;
-  request.set_job_id(job_id_);
-  event.set_job(JobName(job_id_));
-  *request.mutable_event() = std::move(event);
+void WorkerReporter::set_on_fenced(std::function<void()> on_fenced) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_fenced_ = std::move(on_fenced);
+}
+
+grpc::Status WorkerReporter::Deliver(const v1::ReportRequest& request, int tries,
+                                     std::chrono::milliseconds deadline) {
   grpc::Status status;
   std::chrono::milliseconds backoff = kFirstBackoff;
-  for (int attempt = 1; attempt <= kTries; ++attempt) {
+  for (int attempt = 1; attempt <= tries; ++attempt) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + deadline_);
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
     v1::ReportResponse response;
     status = stub_->Report(&context, request, &response);
-    if (status.ok()) return;
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt == kTries) break;
+    if (status.ok()) return status;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt == tries) break;
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
   }
-  std::fprintf(
-      stderr, "edbp-train: %s event dropped: report to %s failed (%s: %s)\n",
-      KindName(request.event()), address_.c_str(),
-      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))
-          .c_str(),
-      status.error_message().c_str());
+  return status;
+}
+
+void WorkerReporter::Send(v1::Event event) {
+  v1::ReportRequest request;
+  request.set_job_id(job_id_);
+  request.set_attempt(attempt_);
+  event.set_job(JobName(job_id_));
+  *request.mutable_event() = std::move(event);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Behind a non-empty spool: in order, after it.
+  if (spool_.has_value() && !spool_->empty()) {
+    if (fenced_ || Clock::now() < next_delivery_ || !DeliverSpoolLocked()) {
+      KeepLocked(request, grpc::Status(grpc::StatusCode::UNAVAILABLE, "spooled"));
+      return;
+    }
+  }
+  const grpc::Status status = Deliver(request, kTries, deadline_);
+  if (status.ok()) return;
+  OnRefusedLocked(status);
+  KeepLocked(request, status);
+}
+
+void WorkerReporter::OnRefusedLocked(const grpc::Status& status) {
+  if (!IsFence(status) || fenced_) return;
+  fenced_ = true;
+  std::fprintf(stderr,
+               "edbp-train: the server refused attempt %lld of job %s (%s); reports go "
+               "to the spool and this run stops at the next batch\n",
+               static_cast<long long>(attempt_), job_id_.c_str(),
+               Describe(status).c_str());
+  if (on_fenced_) on_fenced_();
+}
+
+void WorkerReporter::KeepLocked(const v1::ReportRequest& request,
+                                const grpc::Status& status) {
+  const bool keep =
+      spool_.has_value() && status.error_code() != grpc::StatusCode::INVALID_ARGUMENT;
+  if (keep) {
+    const bool was_empty = spool_->empty();
+    const absl::Status appended = spool_->Append(request);
+    if (appended.ok()) {
+      if (was_empty) {
+        backoff_ = kSpoolFirstBackoff;
+        next_delivery_ = Clock::now() + backoff_;
+      }
+      return;
+    }
+    std::fprintf(stderr, "edbp-train: %s\n", std::string(appended.message()).c_str());
+  }
+  std::fprintf(stderr, "edbp-train: %s event dropped: report to %s failed (%s)\n",
+               KindName(request.event()), address_.c_str(), Describe(status).c_str());
+}
+
+bool WorkerReporter::DeliverSpoolLocked() {
+  while (!spool_->empty()) {
+    absl::StatusOr<std::vector<ReportSpool::Entry>> entries =
+        spool_->ReadPending(kSpoolBatch);
+    if (!entries.ok()) {
+      std::fprintf(stderr, "edbp-train: %s\n",
+                   std::string(entries.status().message()).c_str());
+      return false;
+    }
+    for (ReportSpool::Entry& entry : *entries) {
+      // Whatever process spooled it, this one carries it, under its own attempt.
+      entry.request.set_attempt(attempt_);
+      grpc::Status status = grpc::Status::OK;
+      if (entry.request.job_id() == job_id_) {
+        status = Deliver(entry.request, 1, kSpoolDeadline);
+        if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          std::fprintf(stderr, "edbp-train: spooled %s event dropped: %s\n",
+                       KindName(entry.request.event()), Describe(status).c_str());
+          status = grpc::Status::OK;
+        }
+      }
+      if (!status.ok()) {
+        OnRefusedLocked(status);
+        backoff_ = std::min(backoff_ * 2, kSpoolMaxBackoff);
+        next_delivery_ = Clock::now() + backoff_;
+        return false;
+      }
+      if (absl::Status marked = spool_->MarkDelivered(entry.end); !marked.ok()) {
+        std::fprintf(stderr, "edbp-train: %s\n", std::string(marked.message()).c_str());
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+absl::Status WorkerReporter::AttachSpool(const std::filesystem::path& path) {
+  absl::StatusOr<ReportSpool> spool = ReportSpool::Open(path);
+  if (!spool.ok()) return spool.status();
+  const std::string note = spool->repair_note();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spool_.emplace(*std::move(spool));
+    if (!spool_->empty()) DeliverSpoolLocked();
+  }
+  if (!note.empty()) {
+    std::fprintf(stderr, "edbp-train: %s repaired: %s\n", path.c_str(), note.c_str());
+    Log(v1::LogLine::WARNING, absl::StrCat(path.string(), " repaired: ", note));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t WorkerReporter::Flush(std::chrono::milliseconds budget) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!spool_.has_value()) return 0;
+  const Clock::time_point give_up = Clock::now() + budget;
+  while (!fenced_ && !spool_->empty() && Clock::now() < give_up) {
+    if (DeliverSpoolLocked()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return spool_->pending_bytes();
 }
 
 }  // namespace edbp::worker

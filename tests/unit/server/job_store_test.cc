@@ -261,6 +261,38 @@ TEST_F(JobStoreTest, AppendEventRequiresTheNextSequence) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Issue 17: a training record (Event.record) is stored once, in the transaction that
+// stores its event, so a replay after a resume or a retried report adds nothing.
+TEST_F(JobStoreTest, ATrainingRecordIsStoredOnce) {
+  ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
+  ASSERT_OK_AND_ASSIGN(auto created, store->CreateJob(QueuedJob("a"), ""));
+  auto record = [](int64_t sequence, int64_t number) {
+    v1::Event event = LogEvent("jobs/1", sequence);
+    event.set_record(number);
+    return event;
+  };
+  ASSERT_TRUE(store->AppendEvent(record(1, 1)).ok());
+  ASSERT_TRUE(store->AppendEvent(record(2, 2)).ok());
+  ASSERT_TRUE(store->AppendEvent(LogEvent("jobs/1", 3)).ok());  // no record: any number
+  ASSERT_TRUE(store->AppendEvent(LogEvent("jobs/1", 4)).ok());
+  for (const int64_t replayed : {1, 2}) {
+    const absl::Status again = store->AppendEvent(record(5, replayed));
+    EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << replayed;
+    EXPECT_THAT(again.message(), HasSubstr(absl::StrCat("record ", replayed)));
+    EXPECT_THAT(again.message(), HasSubstr("the last is 2"));
+  }
+  EXPECT_EQ(store->AppendEvent(record(5, -1)).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store->AppendEvent(record(5, 9)).ok());  // a gap is accepted
+  v1::Job stale = created.first;  // last_record 0: UpdateJob keeps the stored one
+  stale.set_state(v1::RUNNING);
+  ASSERT_TRUE(store->UpdateJob(stale).ok());
+  ASSERT_OK_AND_ASSIGN(v1::Job job, store->GetJob("1"));
+  EXPECT_EQ(job.last_record(), 9);
+  EXPECT_EQ(job.last_sequence(), 5);
+  ASSERT_OK_AND_ASSIGN(auto events, store->ReadEvents("1", 1));
+  EXPECT_EQ(Sequences(events), Range(1, 5));
+}
+
 TEST_F(JobStoreTest, ReadEventsFromTheMiddle) {
   ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
   ASSERT_TRUE(store->CreateJob(QueuedJob("a"), "").ok());

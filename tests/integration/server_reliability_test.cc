@@ -1,0 +1,150 @@
+// Issue 17 end to end: one trainer per job directory, stale attempts fenced off, and
+// nothing lost while the server is away (server_fixture.h: a real edbp-server with real
+// edbp-train jobs).
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/server_fixture.h"
+#include "tests/process_util.h"
+#include "tests/wait_until.h"
+
+namespace edbp {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+using ::testing::HasSubstr;
+using testing::ProcessesWith;
+using testing::ServerTest;
+using testing::TinyConfig;
+
+// Events of one kind, by the field that identifies them.
+std::vector<int64_t> EpochsOf(const std::vector<v1::Event>& events) {
+  std::vector<int64_t> epochs;
+  for (const v1::Event& e : events) {
+    if (e.has_epoch_metrics()) epochs.push_back(e.epoch_metrics().epoch());
+  }
+  return epochs;
+}
+
+// Every progress record of an epoch, once and in order: one per 20 batches (edbp-train's
+// default --progress-every) and one at the end of the training pass.
+void ExpectEveryProgressRecordOnce(const std::vector<v1::Event>& events) {
+  std::map<int64_t, std::vector<int64_t>> batches;  // epoch -> batches reported
+  int64_t per_epoch = 0;
+  for (const v1::Event& e : events) {
+    if (!e.has_progress()) continue;
+    batches[e.progress().epoch()].push_back(e.progress().batch());
+    per_epoch = e.progress().batches();
+  }
+  ASSERT_GT(per_epoch, 0);
+  std::vector<int64_t> expected;
+  for (int64_t b = 20; b < per_epoch; b += 20) expected.push_back(b);
+  expected.push_back(per_epoch);
+  for (const auto& [epoch, got] : batches) EXPECT_EQ(got, expected) << "epoch " << epoch;
+}
+
+TEST_F(ServerTest, TheJobDirectoryHasOneTrainerAndAStaleAttemptIsFencedOff) {
+  const v1::Job job = Create(TinyConfig(50, 1000));
+  ASSERT_EQ(WaitFor(job.name(), v1::RUNNING).state(), v1::RUNNING);
+  const std::string id = job.name().substr(5);
+  EXPECT_EQ(Get(job.name()).attempt(), 1);
+  ASSERT_TRUE(WaitForFirstEpoch(job.name()));
+  const std::vector<pid_t> trainers = ProcessesWith(JobDir(id));
+  ASSERT_EQ(trainers.size(), 1u);
+  const std::string train = EDBP_TRAIN_BIN;
+  const std::string config = JobDir(id) + "config.yaml";
+  // A second trainer in the job's directory refuses to start, naming the first.
+  testing::CommandResult second = testing::RunCommand(
+      absl::StrCat(train, " ", config, " --out-dir ", JobDir(id), " --epochs 1"));
+  EXPECT_EQ(second.code, 1) << second.output;
+  EXPECT_THAT(second.output,
+              HasSubstr(absl::StrCat("is in use by edbp-train (pid ", trainers[0], ")")));
+  // A process of another attempt is refused by the server: it keeps its reports in its
+  // own spool and stops; none of them reaches the job's history.
+  const fs::path stale_dir = dir_ / "stale";
+  testing::CommandResult stale = testing::RunCommand(
+      absl::StrCat(train, " ", config, " --out-dir ", stale_dir.string(),
+                   " --report-to unix:", (dir_ / "worker.sock").string(), " --job-id ",
+                   id, " --attempt 7 --epochs 1 --data-limit 100 --notensorboard"));
+  EXPECT_THAT(stale.output, HasSubstr(absl::StrCat("refused attempt 7 of job ", id)));
+  EXPECT_GT(fs::file_size(stale_dir / "events.spool"), 16u);
+  grpc::ClientContext ctx;
+  v1::CancelJobRequest cancel;
+  cancel.set_name(job.name());
+  v1::Job after;
+  ASSERT_TRUE(server_->stub().CancelJob(&ctx, cancel, &after).ok());
+  ASSERT_EQ(WaitFor(job.name(), v1::CANCELLED, 30s).state(), v1::CANCELLED);
+  int started = 0;
+  for (const v1::Event& e : Watch(job.name())) {
+    started += e.has_log() && e.log().text().find("edbp-train started") == 0;
+  }
+  EXPECT_EQ(started, 1);
+}
+
+// The server paused (SIGSTOP) for longer than a report's deadline under a running job:
+// the trainer spools what the server does not acknowledge and delivers it afterwards,
+// so the history holds every record once, in order, and nothing is dropped.
+TEST_F(ServerTest, AServerAwayUnderARunningJobLosesNoEvent) {
+  const v1::Job job = Create(TinyConfig(2, 1000));
+  const std::string id = job.name().substr(5);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        const v1::Job j = Get(job.name());
+        return j.state() == v1::RUNNING && j.last_sequence() >= 4;  // progress flows
+      },
+      60s, 20ms));
+  kill(server_->pid(), SIGSTOP);
+  std::this_thread::sleep_for(8s);  // the trainer's report deadline is 5 s
+  kill(server_->pid(), SIGCONT);
+  ASSERT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const std::vector<v1::Event> events = Watch(job.name());
+  ExpectContiguous(events);
+  EXPECT_EQ(EpochsOf(events), (std::vector<int64_t>{1, 2}));
+  ExpectEveryProgressRecordOnce(events);
+  const std::string log = testing::ReadFile(dir_ / "jobs" / id / "train.log");
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("dropped"))) << log;
+  EXPECT_EQ(Get(job.name()).attempt(), 1);
+}
+
+// The server paused until the trainer has ended: the trainer's last reports stay in its
+// spool, and the server stores them, in order, before it records the job's end.
+TEST_F(ServerTest, WhatAnEndedTrainerCouldNotDeliverTheServerStores) {
+  const v1::Job job = Create(TinyConfig(2, 600));
+  const std::string id = job.name().substr(5);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        const v1::Job j = Get(job.name());
+        return j.state() == v1::RUNNING && j.last_sequence() >= 4;
+      },
+      60s, 20ms));
+  kill(server_->pid(), SIGSTOP);
+  const bool ended =
+      testing::WaitUntil([&] { return ProcessesWith(JobDir(id)).empty(); }, 120s, 100ms);
+  kill(server_->pid(), SIGCONT);
+  ASSERT_TRUE(ended);
+  ASSERT_EQ(WaitFor(job.name(), v1::SUCCEEDED, 60s).state(), v1::SUCCEEDED);
+  const std::string log = testing::ReadFile(dir_ / "jobs" / id / "train.log");
+  EXPECT_THAT(log, HasSubstr("bytes of reports stay in")) << log;
+  const std::vector<v1::Event> events = Watch(job.name());
+  ExpectContiguous(events);
+  EXPECT_EQ(EpochsOf(events), (std::vector<int64_t>{1, 2}));
+  ExpectEveryProgressRecordOnce(events);
+  // Stored before the end: the last event is the state change to SUCCEEDED.
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state_change().state(), v1::SUCCEEDED);
+  EXPECT_EQ(fs::file_size(dir_ / "jobs" / id / "events.spool"), 16u);
+}
+
+}  // namespace
+}  // namespace edbp
