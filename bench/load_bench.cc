@@ -409,5 +409,7 @@ int Run(const Options& o) {
 }  // namespace edbp::bench
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF,
+               0);  // progress lines as they come, also into a file
   return edbp::bench::Run(edbp::bench::ParseOptions(argc, argv));
 }
