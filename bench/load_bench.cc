@@ -138,6 +138,7 @@ class ServerProcess {
                                        "--grace-seconds=5"};
       args.insert(args.end(), o.server_flags.begin(), o.server_flags.end());
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       setenv("EDBP_FAKE_TRAIN_EVENTS", std::to_string(o.events).c_str(), 1);
@@ -276,6 +277,7 @@ int RunIn(const Options& o, const fs::path& dir) {
                                                  " delay_ms=", delay_ms)));
   std::atomic<int> opened{0};
   std::vector<std::unique_ptr<Watcher>> watchers;
+  watchers.reserve(o.watchers);
   const Clock::time_point t0 = Clock::now();
   for (int w = 0; w < o.watchers; ++w) {
     watchers.push_back(
@@ -296,8 +298,9 @@ int RunIn(const Options& o, const fs::path& dir) {
 
   // The submissions, from 4 client threads.
   const std::string yaml = Config("");
-  std::vector<std::thread> submitters;
   constexpr int kSubmitters = 4;
+  std::vector<std::thread> submitters;
+  submitters.reserve(kSubmitters);
   for (int t = 0; t < kSubmitters; ++t) {
     submitters.emplace_back([&, t] {
       for (int j = t; j < o.jobs; j += kSubmitters)

@@ -66,6 +66,7 @@ class ServerProcess {
                                        "--grace-seconds=20"};
       args.insert(args.end(), flags.begin(), flags.end());
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (std::string& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
       execv(EDBP_SERVER_BIN, argv.data());
@@ -683,6 +684,7 @@ TEST_F(StreamingTest, ShutdownEndsStreamsWithUnavailable) {
   std::vector<int64_t> last(3, 0);
   std::atomic<int> open{0};
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
       grpc::ClientContext ctx;

@@ -275,8 +275,8 @@ TEST_F(MetricsHubTest, ConcurrentAppendsAndReadsSeeEveryEventOnce) {
   constexpr int kJobs = 3;
   constexpr int kWritersPerJob = 2;
   constexpr int kEventsPerWriter = 40;
-  std::vector<std::string> ids;
-  for (int j = 0; j < kJobs; ++j) ids.push_back(NewJob());
+  std::vector<std::string> ids(kJobs);
+  for (std::string& id : ids) id = NewJob();
   std::atomic<int> writers_left{kJobs * kWritersPerJob};
   std::atomic<int> read_errors{0};
   std::vector<std::thread> threads;
