@@ -8,6 +8,36 @@
 #include "server/clock.h"
 
 namespace edbp::server {
+namespace {
+
+// Counted per cached event besides its serialized size: the message object and the
+// deque slots, so that many tiny events cannot exceed the limit by far.
+constexpr size_t kEventOverhead = sizeof(v1::Event) + 2 * sizeof(size_t);
+
+bool IsTerminalEvent(const v1::Event& event) {
+  return event.has_state_change() && IsTerminal(event.state_change().state());
+}
+
+// Whether the last state change in the stored log of `job` is final, read backwards
+// from its last event a page at a time. Ended is what the log says, not the job's
+// state alone: the scheduler stores a final state just before it appends the event
+// announcing it, and a report may still follow that event.
+absl::StatusOr<bool> LastStateChangeIsTerminal(JobStore* store, const std::string& job_id,
+                                               const v1::Job& job) {
+  constexpr int64_t kPage = 16;
+  for (int64_t end = job.last_sequence(); end >= 1; end -= kPage) {
+    const int64_t from = std::max<int64_t>(1, end - kPage + 1);
+    EDBP_ASSIGN_OR_RETURN(
+        std::vector<v1::Event> page,
+        store->ReadEvents(job_id, from, static_cast<int>(end - from + 1)));
+    for (auto it = page.rbegin(); it != page.rend(); ++it) {
+      if (it->has_state_change()) return IsTerminalEvent(*it);
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 bool IsTerminal(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
@@ -17,59 +47,156 @@ absl::StatusOr<MetricsHub::JobLog*> MetricsHub::LogOf(const std::string& job_id)
   auto it = logs_.find(job_id);
   if (it != logs_.end()) return it->second.get();
   EDBP_ASSIGN_OR_RETURN(const v1::Job job, store_->GetJob(job_id));
-  EDBP_ASSIGN_OR_RETURN(std::vector<v1::Event> events, store_->ReadEvents(job_id, 1));
   auto log = std::make_unique<JobLog>();
-  log->events = std::move(events);
-  log->ended = IsTerminal(job.state());
+  log->id = job_id;
+  log->last_sequence = job.last_sequence();
+  if (IsTerminal(job.state())) {
+    EDBP_ASSIGN_OR_RETURN(log->ended, LastStateChangeIsTerminal(store_, job_id, job));
+  }
   JobLog* raw = log.get();
   logs_.emplace(job_id, std::move(log));
   return raw;
 }
 
-absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Event event) {
-  std::lock_guard<std::mutex> lock(mu_);
-  EDBP_ASSIGN_OR_RETURN(JobLog * log, LogOf(job_id));
-  event.set_job(JobName(job_id));
-  event.set_sequence(static_cast<int64_t>(log->events.size()) + 1);
-  *event.mutable_time() = Now();
-  EDBP_RETURN_IF_ERROR(store_->AppendEvent(event));
-  if (event.has_epoch_metrics()) {
-    EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(job_id));
-    const v1::EpochMetrics& m = event.epoch_metrics();
-    job.set_last_epoch(m.epoch());
-    if (m.test_accuracy() > job.best_test_accuracy()) {
-      job.set_best_test_accuracy(m.test_accuracy());
+void MetricsHub::Touch(JobLog* log) { lru_.splice(lru_.begin(), lru_, log->lru); }
+
+void MetricsHub::Evict() {
+  while (cache_bytes_ > cache_limit_ && !lru_.empty()) {
+    JobLog* victim = lru_.back();
+    cache_bytes_ -= victim->sizes.front();
+    victim->sizes.pop_front();
+    victim->cached.pop_front();
+    --cache_events_;
+    if (victim->cached.empty()) {
+      lru_.pop_back();
+      if (victim->ended) logs_.erase(victim->id);  // reloaded from the store if asked
     }
-    EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   }
-  if (event.has_state_change()) log->ended = IsTerminal(event.state_change().state());
-  log->events.push_back(event);
-  cv_.notify_all();
+}
+
+absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Event event) {
+  absl::Status summary;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EDBP_ASSIGN_OR_RETURN(JobLog * log, LogOf(job_id));
+    event.set_job(JobName(job_id));
+    event.set_sequence(log->last_sequence + 1);
+    *event.mutable_time() = Now();
+    EDBP_RETURN_IF_ERROR(store_->AppendEvent(event));
+    // Stored: from here on the event is the job's, whatever else fails.
+    log->last_sequence = event.sequence();
+    if (event.has_state_change()) log->ended = IsTerminalEvent(event);
+    if (event.has_epoch_metrics()) {
+      summary = [&]() -> absl::Status {
+        EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(job_id));
+        const v1::EpochMetrics& m = event.epoch_metrics();
+        job.set_last_epoch(m.epoch());
+        if (m.test_accuracy() > job.best_test_accuracy()) {
+          job.set_best_test_accuracy(m.test_accuracy());
+        }
+        return store_->UpdateJob(job);
+      }();
+    }
+    const size_t bytes = event.ByteSizeLong() + kEventOverhead;
+    const bool was_empty = log->cached.empty();
+    log->cached.push_back(event);
+    log->sizes.push_back(bytes);
+    cache_bytes_ += bytes;
+    ++cache_events_;
+    if (was_empty) {
+      lru_.push_front(log);
+      log->lru = lru_.begin();
+    } else {
+      Touch(log);
+    }
+    Evict();  // may forget `log`: not used below
+  }
+  {
+    absl::ReaderMutexLock lock(&subscribers_mu_);
+    auto it = subscribers_.find(job_id);
+    if (it != subscribers_.end()) {
+      for (Subscriber* subscriber : it->second) subscriber->OnAppended(event);
+    }
+  }
+  if (!summary.ok()) return summary;
   return event;
 }
 
-absl::StatusOr<MetricsHub::ReadResult> MetricsHub::WaitRead(
-    const std::string& job_id, int64_t from, int limit,
-    std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
+absl::StatusOr<MetricsHub::ReadResult> MetricsHub::Read(const std::string& job_id,
+                                                        int64_t from, int limit) {
   from = std::max<int64_t>(from, 1);
-  while (true) {
+  const int64_t count = std::max(limit, 1);
+  int64_t last = 0;
+  int64_t first_cached = 0;
+  bool ended = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     EDBP_ASSIGN_OR_RETURN(JobLog * log, LogOf(job_id));
-    const int64_t count = static_cast<int64_t>(log->events.size());
-    if (count >= from || log->ended || std::chrono::steady_clock::now() >= deadline) {
+    last = log->last_sequence;
+    ended = log->ended;
+    first_cached = last - static_cast<int64_t>(log->cached.size()) + 1;
+    if (from >= first_cached) {  // all there is from `from` on is cached
       ReadResult r;
-      const int64_t end = std::min<int64_t>(count, from - 1 + std::max(limit, 1));
-      for (int64_t i = from - 1; i < end; ++i) r.events.push_back(log->events[i]);
-      r.ended = log->ended && end == count;
+      const int64_t end = std::min(last, from - 1 + count);
+      for (int64_t seq = from; seq <= end; ++seq) {
+        r.events.push_back(log->cached[static_cast<size_t>(seq - first_cached)]);
+      }
+      r.ended = ended && end == last;
+      if (!log->cached.empty()) {
+        Touch(log);
+      } else if (log->ended) {
+        logs_.erase(job_id);  // an ended job without cached events is not kept
+      }
       return r;
     }
-    cv_.wait_until(lock, deadline);
+    if (log->ended && log->cached.empty()) logs_.erase(job_id);
   }
+  // Evicted events: from the store, without the hub's lock (they never change).
+  const int64_t end = std::min(first_cached - 1, from - 1 + count);
+  EDBP_ASSIGN_OR_RETURN(
+      std::vector<v1::Event> stored,
+      store_->ReadEvents(job_id, from, static_cast<int>(end - from + 1)));
+  if (static_cast<int64_t>(stored.size()) != end - from + 1) {
+    return absl::DataLossError(absl::StrCat("job ", job_id, ": the store has ",
+                                            stored.size(), " events from sequence ", from,
+                                            ", expected ", end - from + 1));
+  }
+  for (size_t i = 0; i < stored.size(); ++i) {
+    if (stored[i].sequence() != from + static_cast<int64_t>(i)) {
+      return absl::DataLossError(absl::StrCat("job ", job_id, ": stored event ",
+                                              from + static_cast<int64_t>(i),
+                                              " has sequence ", stored[i].sequence()));
+    }
+  }
+  ReadResult r;
+  r.events = std::move(stored);
+  r.ended = ended && end == last;
+  return r;
+}
+
+void MetricsHub::Subscribe(const std::string& job_id, Subscriber* subscriber) {
+  absl::MutexLock lock(&subscribers_mu_);
+  subscribers_[job_id].insert(subscriber);
+}
+
+void MetricsHub::Unsubscribe(const std::string& job_id, Subscriber* subscriber) {
+  absl::MutexLock lock(&subscribers_mu_);
+  auto it = subscribers_.find(job_id);
+  if (it == subscribers_.end()) return;
+  it->second.erase(subscriber);
+  if (it->second.empty()) subscribers_.erase(it);
 }
 
 void MetricsHub::WakeAll() {
+  absl::ReaderMutexLock lock(&subscribers_mu_);
+  for (const auto& [job, subscribers] : subscribers_) {
+    for (Subscriber* subscriber : subscribers) subscriber->OnWake();
+  }
+}
+
+MetricsHub::CacheStats MetricsHub::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+  return CacheStats{cache_bytes_, cache_events_, logs_.size()};
 }
 
 }  // namespace edbp::server

@@ -1,22 +1,36 @@
 // The per-job ordered event log: assigns sequence numbers, persists every event in the
-// JobStore before anyone sees it, keeps each job's events in memory for replays, and
-// wakes the watchers waiting for more.
+// JobStore before anyone sees it, keeps the most recent events of all jobs in a bounded
+// cache, replays older ones from the store, and tells the watchers subscribed to a job
+// of each event as it commits.
+//
+// Memory: the cache holds at most `cache_bytes` of events across all jobs (each event
+// counted by its serialized size plus a fixed overhead), evicting the oldest events of
+// the least recently used job first. A job's entry (its last sequence and whether it
+// ended, a few hundred bytes) stays while the job has not ended or has cached events;
+// an ended job whose events were all evicted is forgotten entirely and reloaded from
+// the store when asked for again. Reads that start before the cached suffix of a job's
+// log come from the store, outside the hub's lock, so a watcher that is behind never
+// holds up Append or the other readers.
 //
 // Thread-safe. Sequence numbers continue from the store after a restart (no gaps, no
 // repeats).
 #ifndef EDBP_SERVER_METRICS_HUB_H_
 #define EDBP_SERVER_METRICS_HUB_H_
 
-#include <chrono>
-#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "edbp/v1/training_service.pb.h"
 #include "server/job_store.h"
 
@@ -24,38 +38,97 @@ namespace edbp::server {
 
 class MetricsHub {
  public:
-  explicit MetricsHub(JobStore* store) : store_(store) {}
+  // The default of `cache_bytes` (edbp-server --event-cache-mib).
+  static constexpr size_t kDefaultCacheBytes = size_t{64} << 20;
+
+  // `store` outlives the hub. `cache_bytes`: the bound of the event cache; 0 caches
+  // nothing (every read comes from the store).
+  explicit MetricsHub(JobStore* store, size_t cache_bytes = kDefaultCacheBytes)
+      : store_(store), cache_limit_(cache_bytes) {}
 
   // Sets event.job, the next sequence and the time, stores it, updates the job's
-  // summary (last_epoch, best_test_accuracy from epoch metrics), and wakes watchers.
-  // Returns the stored event. Errors: those of the store (nothing is published then).
+  // summary (last_epoch, best_test_accuracy from epoch metrics), caches it, then calls
+  // OnAppended of the job's subscribers (after the hub's lock is released, on this
+  // thread). Returns the stored event. Errors: those of the store; when the event
+  // itself could not be stored nothing is published, when only the summary update
+  // failed the event is published and that error returned. Appends are serialised:
+  // sequence order is commit order.
   absl::StatusOr<v1::Event> Append(const std::string& job_id, v1::Event event);
 
   struct ReadResult {
-    std::vector<v1::Event> events;  // sequence >= from, in order
+    std::vector<v1::Event> events;  // sequence >= from, in order, without gaps
     bool ended = false;  // the job has ended and `events` reaches its last event
   };
-  // Waits until the job has an event with sequence >= `from`, it has ended, or
-  // `deadline` passes, then returns what there is (at most `limit` events).
-  absl::StatusOr<ReadResult> WaitRead(const std::string& job_id, int64_t from, int limit,
-                                      std::chrono::steady_clock::time_point deadline);
+  // The job's events with sequence >= `from` (values below 1 read from 1) that exist
+  // now, at most `limit` (at least 1), from the cache or, for those evicted, from the
+  // store. Never waits for new events: subscribe to hear of them. A job has ended once
+  // the last state change in its log is to SUCCEEDED, FAILED or CANCELLED. NOT_FOUND
+  // for an unknown job; the store's errors otherwise.
+  absl::StatusOr<ReadResult> Read(const std::string& job_id, int64_t from, int limit);
 
-  // Wakes every waiter (server shutdown).
+  // Told of a job's events as they commit. Callbacks run on the thread of Append
+  // (OnAppended) or WakeAll (OnWake) with no hub lock held except the subscription
+  // list's (shared), so they may call Read but not Subscribe/Unsubscribe; they should
+  // return quickly (a slow one delays that Append's caller).
+  class Subscriber {
+   public:
+    virtual ~Subscriber() = default;
+    // `event` was stored with the job's next sequence. Concurrent Appends to one job
+    // may call this out of sequence order: a subscriber that sees a sequence skip
+    // reads the ones it missed.
+    virtual void OnAppended(const v1::Event& event) = 0;
+    // WakeAll was called (server shutdown).
+    virtual void OnWake() = 0;
+  };
+  // Adds `subscriber` (not owned) to the job's list: every event appended after this
+  // call returns reaches it. Read after subscribing to miss nothing.
+  void Subscribe(const std::string& job_id, Subscriber* subscriber);
+  // Removes it; once this returns none of its callbacks runs or will run, so it may be
+  // destroyed.
+  void Unsubscribe(const std::string& job_id, Subscriber* subscriber);
+
+  // Calls OnWake of every subscriber (server shutdown).
   void WakeAll();
+
+  // What the cache holds now (for tests and the load benchmark).
+  struct CacheStats {
+    size_t bytes = 0;   // counted bytes of the cached events, <= cache_bytes
+    size_t events = 0;  // cached events
+    size_t jobs = 0;    // jobs the hub keeps an entry for
+  };
+  CacheStats Stats();
 
  private:
   struct JobLog {
-    std::vector<v1::Event> events;  // all events, events[i].sequence == i + 1
-    bool ended = false;
+    int64_t last_sequence = 0;         // of the job's last stored event
+    bool ended = false;                // its last state change is terminal
+    std::deque<v1::Event> cached;      // the newest events: sequences up to last_sequence
+    std::deque<size_t> sizes;          // counted bytes of each cached event
+    std::list<JobLog*>::iterator lru;  // into lru_ while `cached` is non-empty
+    std::string id;
   };
-  // Loads the job's log from the store on first use. Requires mu_.
+  // The job's entry, loaded from the store (its last sequence and last event) when
+  // the hub has none. Requires mu_.
   absl::StatusOr<JobLog*> LogOf(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `log` as the most recently used. Requires mu_; log->cached non-empty.
+  void Touch(JobLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evicts the oldest events of the least recently used jobs until the cache fits its
+  // limit; forgets ended jobs left without events. Requires mu_.
+  void Evict() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   JobStore* const store_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  const size_t cache_limit_;
+
+  std::mutex mu_;  // held across the store write of Append: that is its ordering
   std::map<std::string, std::unique_ptr<JobLog>> logs_ ABSL_GUARDED_BY(mu_);
+  std::list<JobLog*> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
+  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cache_events_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex subscribers_mu_;  // shared while callbacks run
+  std::map<std::string, std::set<Subscriber*>> subscribers_
+      ABSL_GUARDED_BY(subscribers_mu_);
 };
 
 // Whether a state is final (SUCCEEDED, FAILED, CANCELLED).

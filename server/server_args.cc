@@ -46,6 +46,10 @@ ABSL_FLAG(double, max_job_memory_gib, 0,
           "A job whose tensors are estimated to need more than this many GiB is refused "
           "at submit (0: half of this machine's memory)");
 
+ABSL_FLAG(int64_t, event_cache_mib, 64,
+          "MiB of recent job events kept in memory for WatchJob, across all jobs; older "
+          "events are read back from the job store (0: none kept)");
+
 namespace edbp::server {
 
 ServerArgs ParseServerArgs(int argc, char** argv) {
@@ -74,6 +78,7 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.health_listen = absl::GetFlag(FLAGS_health_listen);
   args.data_roots = absl::GetFlag(FLAGS_data_roots);
   args.max_job_memory_gib = absl::GetFlag(FLAGS_max_job_memory_gib);
+  args.event_cache_mib = absl::GetFlag(FLAGS_event_cache_mib);
   return args;
 }
 

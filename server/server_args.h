@@ -2,6 +2,7 @@
 #ifndef EDBP_SERVER_SERVER_ARGS_H_
 #define EDBP_SERVER_SERVER_ARGS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct ServerArgs {
   std::string health_listen;   // --health-listen; empty: no plaintext health port
   std::vector<std::string> data_roots;  // --data-roots; empty: the defaults
   double max_job_memory_gib = 0;  // --max-job-memory-gib; 0: half the machine's memory
+  int64_t event_cache_mib = 64;   // --event-cache-mib: the events kept in memory
 };
 
 // Parses argv with both flag spellings (--data-dir, --data_dir). Exits the process for

@@ -45,6 +45,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The largest --event-cache-mib (1 TiB): larger values are typos.
+constexpr int64_t kMaxEventCacheMib = int64_t{1} << 20;
+
 // The public listener's security, settled before anything is created: the token from
 // --auth-token-file or $EDBP_AUTH_TOKEN (then removed from the environment, which job
 // processes inherit), TLS and mTLS.
@@ -165,7 +168,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   auto s = std::unique_ptr<Server>(new Server(std::move(lock)));
   EDBP_ASSIGN_OR_RETURN(s->options_, MakeSchedulerOptions(args, data_dir, gpus));
   EDBP_ASSIGN_OR_RETURN(s->store_, JobStore::Open(StorePath(data_dir).string()));
-  s->hub_ = std::make_unique<MetricsHub>(s->store_.get());
+  if (args.event_cache_mib < 0 || args.event_cache_mib > kMaxEventCacheMib) {
+    return absl::InvalidArgumentError(absl::StrCat("--event-cache-mib: expected 0 to ",
+                                                   kMaxEventCacheMib, " MiB, got ",
+                                                   args.event_cache_mib));
+  }
+  s->hub_ = std::make_unique<MetricsHub>(s->store_.get(),
+                                         static_cast<size_t>(args.event_cache_mib) << 20);
   s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), s->hub_.get(),
                                               &s->launcher_, s->options_);
   s->metrics_ = std::make_unique<ServerMetrics>(s->store_.get(), s->options_.slots);
@@ -244,8 +253,7 @@ absl::Status Server::Run(const sigset_t& signals) {
   if (health_server_) health_server_->GetHealthCheckService()->SetServingStatus(false);
   server_->GetHealthCheckService()->SetServingStatus(false);
   scheduler_->Drain();
-  service_->Shutdown();
-  hub_->WakeAll();
+  service_->Shutdown();  // WatchJob streams end with UNAVAILABLE
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   worker_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   if (health_server_) health_server_->Shutdown(std::chrono::system_clock::now());

@@ -16,6 +16,7 @@
 #include "server/auth.h"
 #include "server/data_dir.h"
 #include "server/request_limits.h"
+#include "server/watch_job_reactor.h"
 
 namespace edbp::server {
 namespace {
@@ -128,37 +129,19 @@ grpc::Status TrainingServiceImpl::CancelJob(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingServiceImpl::WatchJob(grpc::ServerContext* ctx,
-                                           const v1::WatchJobRequest* req,
-                                           grpc::ServerWriter<v1::Event>* writer) {
+void TrainingServiceImpl::Shutdown() {
+  shutting_down_.store(true);
+  hub_->WakeAll();
+}
+
+grpc::ServerWriteReactor<v1::Event>* TrainingServiceImpl::WatchJob(
+    grpc::CallbackServerContext*, const v1::WatchJobRequest* req) {
   auto id = JobIdFromName(req->name());
-  if (!id.ok()) return ToGrpc(id.status());
+  if (!id.ok()) return new WatchJobReactor(ToGrpc(id.status()));
   auto job = store_->GetJob(*id);
-  if (!job.ok()) return ToGrpc(job.status());
-  int64_t next = std::max<int64_t>(req->from_sequence(), 1);
-  ServerMetrics* const metrics = options_.metrics;
-  if (metrics != nullptr) metrics->OnWatcherStarted();
-  struct WatcherEnd {
-    ServerMetrics* metrics;
-    ~WatcherEnd() {
-      if (metrics != nullptr) metrics->OnWatcherEnded();
-    }
-  } watcher_end{metrics};
-  while (!ctx->IsCancelled()) {
-    if (shutting_down_.load()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
-    }
-    auto read = hub_->WaitRead(
-        *id, next, 256, std::chrono::steady_clock::now() + std::chrono::seconds(1));
-    if (!read.ok()) return ToGrpc(read.status());
-    for (const v1::Event& event : read->events) {
-      if (!writer->Write(event)) return grpc::Status::CANCELLED;  // the client went away
-      if (metrics != nullptr) metrics->OnEventStreamed();
-      next = event.sequence() + 1;
-    }
-    if (read->ended) return grpc::Status::OK;
-  }
-  return grpc::Status::CANCELLED;
+  if (!job.ok()) return new WatchJobReactor(ToGrpc(job.status()));
+  return new WatchJobReactor(hub_, options_.metrics, &shutting_down_, *id,
+                             req->from_sequence());
 }
 
 grpc::Status TrainingServiceImpl::DownloadCheckpoint(

@@ -2,8 +2,12 @@
 // and WorkerService (edbp-train's reports, worker.proto). They only translate between
 // protos and the scheduler, store and hub; absl::Status codes map 1:1 onto gRPC codes.
 //
-// Synchronous gRPC API: each WatchJob stream holds one server thread while it waits
-// (waits are bounded and notice cancellation within a second).
+// WatchJob is on gRPC's callback API (one WatchJobReactor per stream, no thread held
+// while it waits: server/watch_job_reactor.h); the other methods stay synchronous.
+// They are short unary calls, and DownloadCheckpoint's blocking file reads belong on
+// the synchronous pool rather than on gRPC's few callback threads; gRPC mixes the two
+// per method (WithCallbackMethod_WatchJob), so only the stream that waits for ever
+// changes.
 #ifndef EDBP_SERVER_SERVICE_H_
 #define EDBP_SERVER_SERVICE_H_
 
@@ -35,7 +39,8 @@ struct ServiceOptions {
   double max_job_bytes = 0;
 };
 
-class TrainingServiceImpl final : public v1::TrainingService::Service {
+class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod_WatchJob<
+                                      v1::TrainingService::Service> {
  public:
   // `data_dir` holds jobs/<id>/checkpoint_{last,best}.safetensors. `has_gpu_slots`:
   // whether configs asking for backend: cuda can run here.
@@ -48,8 +53,9 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
         has_gpu_slots_(has_gpu_slots),
         options_(std::move(options)) {}
 
-  // Makes running WatchJob streams return (server shutdown).
-  void Shutdown() { shutting_down_.store(true); }
+  // Ends every WatchJob stream, running or started later, with UNAVAILABLE "the server
+  // is shutting down" (server shutdown).
+  void Shutdown();
 
   grpc::Status CreateJob(grpc::ServerContext* ctx, const v1::CreateJobRequest* req,
                          v1::Job* job) override;
@@ -59,8 +65,8 @@ class TrainingServiceImpl final : public v1::TrainingService::Service {
                         v1::ListJobsResponse* resp) override;
   grpc::Status CancelJob(grpc::ServerContext* ctx, const v1::CancelJobRequest* req,
                          v1::Job* job) override;
-  grpc::Status WatchJob(grpc::ServerContext* ctx, const v1::WatchJobRequest* req,
-                        grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchJob(grpc::CallbackServerContext* ctx,
+                                                const v1::WatchJobRequest* req) override;
   grpc::Status DownloadCheckpoint(
       grpc::ServerContext* ctx, const v1::DownloadCheckpointRequest* req,
       grpc::ServerWriter<v1::CheckpointChunk>* writer) override;

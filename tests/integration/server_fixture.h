@@ -47,8 +47,9 @@ class ServerProcess {
   explicit ServerProcess(fs::path data_dir) : data_dir_(std::move(data_dir)) {}
   ~ServerProcess() { Kill(SIGKILL); }
 
-  // Starts edbp-server on a free port and waits until it listens.
-  void Start() {
+  // Starts edbp-server on a free port, with `flags` besides the fixed ones, and waits
+  // until it listens.
+  void Start(const std::vector<std::string>& flags = {}) {
     int out[2];
     ASSERT_EQ(pipe(out), 0);
     pid_ = fork();
@@ -60,16 +61,31 @@ class ServerProcess {
       const std::string log = (data_dir_ / "server.log").string();
       const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(err, 2);
-      execl(EDBP_SERVER_BIN, EDBP_SERVER_BIN, "--listen=127.0.0.1:0", dir.c_str(),
-            "--grace-seconds=20", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {EDBP_SERVER_BIN, "--listen=127.0.0.1:0", dir,
+                                       "--grace-seconds=20"};
+      args.insert(args.end(), flags.begin(), flags.end());
+      std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(EDBP_SERVER_BIN, argv.data());
       _exit(127);
     }
     close(out[1]);
     FILE* f = fdopen(out[0], "r");
     char line[256] = {};
     ASSERT_NE(fgets(line, sizeof(line), f), nullptr) << "edbp-server did not start";
-    fclose(f);
     const std::string text(line);
+    // "metrics on HOST:PORT" follows when /metrics is served.
+    for (const std::string& flag : flags) {
+      if (flag.rfind("--metrics-listen", 0) != 0) continue;
+      char metrics[256] = {};
+      ASSERT_NE(fgets(metrics, sizeof(metrics), f), nullptr);
+      const std::string m(metrics);
+      ASSERT_EQ(m.rfind("metrics on ", 0), 0u) << m;
+      metrics_address_ = m.substr(11, m.find('\n') - 11);
+    }
+    fclose(f);
     ASSERT_EQ(text.rfind("listening on ", 0), 0u) << text;
     address_ = text.substr(13, text.find('\n') - 13);
     channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
@@ -86,12 +102,14 @@ class ServerProcess {
 
   v1::TrainingService::Stub& stub() { return *stub_; }
   const std::string& address() const { return address_; }
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
 
  private:
   fs::path data_dir_;
   pid_t pid_ = -1;
   std::string address_;
+  std::string metrics_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TrainingService::Stub> stub_;
 };
@@ -110,8 +128,10 @@ class ServerTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     server_ = std::make_unique<ServerProcess>(dir_);
-    server_->Start();
+    server_->Start(ServerFlags());
   }
+  // Flags of the server each test starts, besides --listen, --data-dir, --grace-seconds.
+  virtual std::vector<std::string> ServerFlags() const { return {}; }
   void TearDown() override {
     server_.reset();
     fs::remove_all(dir_);
@@ -204,12 +224,18 @@ class ServerTest : public ::testing::Test {
 // their own data directory, so a job of another server on the machine never matches.
 inline std::vector<pid_t> ProcessesWith(const std::string& needle) {
   std::vector<pid_t> pids;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
+  std::error_code ec;  // a process that exits during the listing is no error
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
+    // read(2), not a stream: a process that exits while it is read makes the read fail
+    // with ESRCH, which libstdc++'s filebuf turns into an exception.
+    std::string cmd;
+    const int fd = open((entry.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) cmd.append(buf, n);
+    close(fd);
     if (cmd.find(needle) != std::string::npos &&
         cmd.find("edbp-train") != std::string::npos) {
       pids.push_back(std::stoi(name));

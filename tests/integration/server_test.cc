@@ -344,6 +344,173 @@ TEST_F(ServerTest, HigherPriorityRunsFirst) {
             l.start_time().seconds() * 1000000000LL + l.start_time().nanos());
 }
 
+// WatchJob under load (issue 17): edbp-fake-train as the train program (its plan in
+// a "# fake-train:" comment of the config), no event cache (every replay comes from the
+// store), /metrics for the watcher gauge.
+class StreamingTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    return {std::string("--train-program=") + EDBP_FAKE_TRAIN_BIN, "--event-cache-mib=0",
+            "--cpu-slots=2", "--metrics-listen=127.0.0.1:0"};
+  }
+
+  // A job of the fake trainer: `plan` as in bench/fake_train.cc.
+  v1::Job CreateFake(const std::string& plan) {
+    return Create("# fake-train: " + plan + "\n" + TinyConfig(1, 100));
+  }
+
+  // Threads of the server process (/proc/PID/status).
+  int ServerThreads() const {
+    std::ifstream status("/proc/" + std::to_string(server_->pid()) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    }
+    return -1;
+  }
+
+  // The value of the edbp_watchers gauge on /metrics (-1 when absent).
+  double WatchersGauge() const {
+    const std::string text = testing::HttpGet(server_->metrics_address(), "/metrics");
+    const size_t at = text.find("\nedbp_watchers ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + 15));
+  }
+};
+
+TEST_F(StreamingTest, AWatcherFromSequenceOneAfterEvictionGetsEveryEvent) {
+  const v1::Job job = CreateFake("events=40");
+  ASSERT_EQ(WaitFor(job.name(), v1::SUCCEEDED).state(), v1::SUCCEEDED);
+  // QUEUED, RUNNING, 39 progress records, the epoch's metrics, SUCCEEDED: all from the
+  // store (the cache holds nothing).
+  const std::vector<v1::Event> all = Watch(job.name(), 1, 30s);
+  ASSERT_EQ(all.size(), 43u);
+  ExpectContiguous(all);
+  EXPECT_EQ(all[0].state_change().state(), v1::QUEUED);
+  EXPECT_EQ(all[1].state_change().state(), v1::RUNNING);
+  EXPECT_EQ(all[2].progress().batch(), 1);
+  EXPECT_EQ(all[40].progress().batch(), 39);
+  EXPECT_EQ(all[41].epoch_metrics().epoch(), 1);
+  EXPECT_EQ(all[42].state_change().state(), v1::SUCCEEDED);
+  const std::vector<v1::Event> tail = Watch(job.name(), 40, 30s);
+  ASSERT_EQ(tail.size(), 4u);
+  EXPECT_EQ(tail[0].sequence(), 40);
+  EXPECT_TRUE(Watch(job.name(), 44, 30s).empty());  // past the end: at once, OK
+  EXPECT_EQ(Get(job.name()).last_sequence(), 43);
+}
+
+TEST_F(StreamingTest, TwoHundredWatchersNeedNoThreadEach) {
+  constexpr int kWatchers = 200;
+  const int idle_threads = ServerThreads();
+  ASSERT_GT(idle_threads, 0);
+  // The job waits until the watchers are in place, then streams for a second.
+  const v1::Job job = CreateFake("events=50 interval_ms=20 delay_ms=6000");
+  std::atomic<int> open{0};
+  std::vector<std::vector<v1::Event>> seen(kWatchers);
+  std::vector<grpc::Status> statuses(kWatchers);
+  std::vector<std::thread> threads;
+  threads.reserve(kWatchers);
+  for (int i = 0; i < kWatchers; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+      v1::WatchJobRequest req;
+      req.set_name(job.name());
+      auto reader = server_->stub().WatchJob(&ctx, req);
+      v1::Event e;
+      while (reader->Read(&e)) {
+        if (seen[i].empty()) ++open;
+        seen[i].push_back(e);
+      }
+      statuses[i] = reader->Finish();
+    });
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return open.load() == kWatchers; }, 20s, 20ms));
+  int peak = ServerThreads();
+  EXPECT_EQ(WatchersGauge(), kWatchers);
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        peak = std::max(peak, ServerThreads());
+        return Get(job.name()).state() == v1::SUCCEEDED;
+      },
+      60s, 50ms));
+  for (std::thread& t : threads) t.join();
+  std::printf("server threads: %d idle, at most %d with %d watchers\n", idle_threads,
+              peak, kWatchers);
+  // The synchronous API held one thread per stream: 200 more. gRPC's callback
+  // executor and the job's launcher threads add a handful.
+  EXPECT_LT(peak, idle_threads + 40) << "idle " << idle_threads;
+  for (int i = 0; i < kWatchers; ++i) {
+    ASSERT_TRUE(statuses[i].ok())
+        << "watcher " << i << ": " << statuses[i].error_message();
+    ASSERT_EQ(seen[i].size(), 53u) << "watcher " << i;
+    ExpectContiguous(seen[i]);
+    EXPECT_EQ(seen[i].back().state_change().state(), v1::SUCCEEDED);
+  }
+  EXPECT_TRUE(testing::WaitUntil([&] { return WatchersGauge() == 0; }, 5s, 20ms));
+}
+
+TEST_F(StreamingTest, AWatcherThatDisconnectsMidStreamLeavesTheOthersWhole) {
+  const v1::Job job = CreateFake("events=60 interval_ms=25");
+  grpc::ClientContext quitter_ctx;
+  v1::WatchJobRequest req;
+  req.set_name(job.name());
+  auto quitter = server_->stub().WatchJob(&quitter_ctx, req);
+  std::vector<v1::Event> full;
+  std::thread stayer([&] { full = Watch(job.name(), 1, 60s); });
+  v1::Event e;
+  int read = 0;
+  while (read < 5 && quitter->Read(&e)) ++read;
+  ASSERT_EQ(read, 5);
+  ASSERT_EQ(e.sequence(), 5);
+  quitter_ctx.TryCancel();
+  while (quitter->Read(&e)) {
+  }
+  EXPECT_EQ(quitter->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  stayer.join();
+  ASSERT_EQ(full.size(), 63u);
+  ExpectContiguous(full);
+  EXPECT_EQ(full.back().state_change().state(), v1::SUCCEEDED);
+  // Both streams are gone from the gauge, the cancelled one included.
+  EXPECT_TRUE(testing::WaitUntil([&] { return WatchersGauge() == 0; }, 5s, 20ms));
+  EXPECT_EQ(Watch(job.name()).size(), 63u);  // the server still serves
+}
+
+TEST_F(StreamingTest, ShutdownEndsStreamsWithUnavailable) {
+  const v1::Job job = CreateFake("events=3 delay_ms=600000");
+  ASSERT_EQ(WaitFor(job.name(), v1::RUNNING).state(), v1::RUNNING);
+  std::vector<grpc::Status> statuses(3);
+  std::vector<int64_t> last(3, 0);
+  std::atomic<int> open{0};
+  std::vector<std::thread> threads;
+  threads.reserve(3);
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+      v1::WatchJobRequest req;
+      req.set_name(job.name());
+      auto reader = server_->stub().WatchJob(&ctx, req);
+      v1::Event e;
+      while (reader->Read(&e)) {
+        if (last[i] == 0) ++open;
+        last[i] = e.sequence();
+      }
+      statuses[i] = reader->Finish();
+    });
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return open.load() == 3; }, 10s, 10ms));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(server_->pid(), SIGTERM);
+  for (std::thread& t : threads) t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(statuses[i].error_code(), grpc::StatusCode::UNAVAILABLE) << i;
+    EXPECT_EQ(statuses[i].error_message(), "the server is shutting down") << i;
+    // QUEUED, RUNNING, then QUEUED again: the drained job is re-queued, and said so.
+    EXPECT_EQ(last[i], 3) << i;
+  }
+}
+
 TEST(ClientCli, ClosedPortIsAOneLineErrorAndNonZeroExit) {
   // Port 1 on loopback: nothing listens there (binding it needs privileges).
   const std::string cmd =
