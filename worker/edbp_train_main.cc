@@ -78,6 +78,7 @@ train::TrainerOptions MakeTrainerOptions(const TrainArgs& args,
   options.data_limit = args.data_limit;
   options.synthetic_data = args.synthetic_data;
   options.progress_every = args.progress_every;
+  options.checkpoint_every = args.checkpoint_every;
   options.init_weights = args.init_weights;
   options.resume_from = resume_file;
   options.keep_checkpoints = args.mode == TrainMode::kTrain;

@@ -35,6 +35,10 @@ ABSL_FLAG(std::string, inspect_step, "",
           "off, labels injected, no optimizer step) to this safetensors file: loss, "
           "outputs, outputs_raw and every net.{i}.*.grad before clipping");
 ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
+ABSL_FLAG(int64_t, checkpoint_every, 0,
+          "Also write checkpoint_last.safetensors after every N-th training batch of an "
+          "epoch, for --resume (a kill -9 then loses at most N batches; 0: only at epoch "
+          "ends and on a stop)");
 ABSL_FLAG(std::string, report_to, "",
           "gRPC target of edbp-server's worker service, e.g. unix:/data/worker.sock: "
           "every record and log line is also reported there (default: no reporting)");
@@ -104,6 +108,11 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.synthetic_data = absl::GetFlag(FLAGS_synthetic_data);
   args.inspect_step = absl::GetFlag(FLAGS_inspect_step);
   args.progress_every = absl::GetFlag(FLAGS_progress_every);
+  args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  if (args.checkpoint_every < 0) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --checkpoint-every must be >= 0 (0: off)");
+  }
   args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
   args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);
   // One mode; --validate wins, then --inspect-step, then --evaluate.

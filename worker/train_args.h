@@ -32,6 +32,7 @@ struct TrainArgs {
   bool synthetic_data = false;
   std::string inspect_step;  // the file of kInspect
   int64_t progress_every = 20;
+  int64_t checkpoint_every = 0;    // --checkpoint-every: batches between resume checkpoints
   std::string report_to;           // --report-to: edbp-server's worker service
   std::string job_id;              // --job-id, required with --report-to
   int64_t attempt = 0;             // --attempt
@@ -44,8 +45,8 @@ struct TrainArgs {
 // Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process for
 // --help and for unknown or malformed flags, as Abseil does. A command line that parses
 // but asks for something impossible (no config and no --resume, --report-to without
-// --job-id, --evaluate without weights) is INVALID_ARGUMENT with a one-line message:
-// edbp-train exits 2 on it.
+// --job-id, --evaluate without weights, a negative --checkpoint-every) is
+// INVALID_ARGUMENT with a one-line message: edbp-train exits 2 on it.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
 
 }  // namespace edbp::worker

@@ -1,5 +1,6 @@
 #include "core/train/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -16,6 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/check.h"
@@ -29,6 +32,12 @@ constexpr char kFormat[] = "edbp-checkpoint-1";
 constexpr char kExpAvgPrefix[] = "optimizer.exp_avg.";
 constexpr char kExpAvgSqPrefix[] = "optimizer.exp_avg_sq.";
 constexpr char kNoOptimizer[] = "none";  // "optimizer" of a weights-only checkpoint
+constexpr char kSpikeCountsPrefix[] = "epoch_spike_counts.";
+constexpr char kLayerSums[] = "epoch_layer_sums";
+constexpr int kLayerSumFields = 10;
+// More layers than any network has: a longer "epoch_layer_sums" is refused before it
+// is split (a hostile entry of 10^8 ';' would otherwise allocate gigabytes).
+constexpr size_t kMaxLayers = 4096;
 
 // The same status with "<path>: <context>: " in front of its message.
 absl::Status Annotate(const absl::Status& status, const std::string& path,
@@ -144,6 +153,9 @@ absl::Status Malformed(const std::string& path, const std::string& key,
 // Epoch numbers beyond this are no run's (a config's epochs is an int32): refused, so
 // that no later `epoch + 1` overflows (a checkpoint saying 2^63 - 1 aborted --resume).
 constexpr int64_t kMaxEpoch = std::numeric_limits<int32_t>::max();
+// Record numbers beyond this are no run's; refused so that the next `records + 1` and
+// the sums of a replay never overflow.
+constexpr int64_t kMaxRecords = int64_t{1} << 53;
 
 absl::StatusOr<int64_t> NonNegativeInt(
     const std::string& path, const SafeTensors& file, const std::string& key,
@@ -157,6 +169,129 @@ absl::StatusOr<int64_t> NonNegativeInt(
                          : absl::StrCat("an integer in [0, ", max, "]"));
   }
   return value;
+}
+
+// A double as %.17g writes it (round-trips); "nan" and "inf" parse too.
+absl::StatusOr<double> Double(const std::string& path, const SafeTensors& file,
+                              const std::string& key) {
+  EDBP_ASSIGN_OR_RETURN(const std::string text, Metadata(path, file, key));
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value)) return Malformed(path, key, text, "a number");
+  return value;
+}
+
+std::string FormatDouble(double value) { return absl::StrFormat("%.17g", value); }
+
+// Batches in an epoch and samples in a data set stay below this (int32 indices of the
+// loaders); larger stored values are refused so that no later sum overflows.
+constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();
+
+std::string LayerSumsText(const std::vector<LayerAccumulators>& layers) {
+  std::vector<std::string> rows;
+  rows.reserve(layers.size());
+  for (const LayerAccumulators& a : layers) {
+    rows.push_back(
+        absl::StrCat(FormatDouble(a.spikes_seen_steps), " ", FormatDouble(a.grad_sum_in),
+                     " ", FormatDouble(a.grad_sum_out), " ", a.backward_batches, " ",
+                     FormatDouble(a.grad_norm), " ", FormatDouble(a.grad_mean), " ",
+                     FormatDouble(a.grad_max_abs), " ", a.grad_batches, " ",
+                     FormatDouble(a.update_ratio), " ", a.updates));
+  }
+  return absl::StrJoin(rows, ";");
+}
+
+// "epoch_layer_sums" and the epoch_spike_counts.{k} tensors; counts at most `batch`.
+absl::StatusOr<std::vector<LayerAccumulators>> ParseLayerSums(const std::string& path,
+                                                              const SafeTensors& file,
+                                                              int64_t batch) {
+  EDBP_ASSIGN_OR_RETURN(const std::string text, Metadata(path, file, kLayerSums));
+  std::vector<LayerAccumulators> out;
+  if (text.empty()) return out;
+  if (static_cast<size_t>(std::count(text.begin(), text.end(), ';')) >= kMaxLayers) {
+    return Malformed(path, kLayerSums, text.substr(0, 40) + "...",
+                     absl::StrCat("at most ", kMaxLayers, " ';'-separated layers"));
+  }
+  for (absl::string_view row : absl::StrSplit(text, ';')) {
+    const size_t k = out.size();
+    const std::string where =
+        absl::StrCat(kLayerSums, "' layer ", k, " ('", row.substr(0, 80), "'");
+    const std::vector<absl::string_view> fields = absl::StrSplit(row, ' ');
+    const auto bad = [&](absl::string_view expected) {
+      return Invalid(path, absl::StrCat("metadata entry '", where, ") ", expected));
+    };
+    if (fields.size() != kLayerSumFields) {
+      return bad(absl::StrCat("has ", fields.size(), " fields, expected ",
+                              kLayerSumFields, " space-separated numbers"));
+    }
+    double d[kLayerSumFields] = {};
+    for (int f = 0; f < kLayerSumFields; ++f) {
+      if (!absl::SimpleAtod(fields[f], &d[f])) {
+        return bad(absl::StrCat("field ", f + 1, " '", fields[f], "' is not a number"));
+      }
+    }
+    int64_t counts[3] = {};
+    const int count_fields[3] = {3, 7, 9};
+    for (int c = 0; c < 3; ++c) {
+      const absl::string_view field = fields[count_fields[c]];
+      if (!absl::SimpleAtoi(field, &counts[c]) || counts[c] < 0 || counts[c] > batch) {
+        return bad(absl::StrCat("field ", count_fields[c] + 1, " '", field,
+                                "' is not an integer in [0, epoch_batch ", batch, "]"));
+      }
+    }
+    if (!std::isfinite(d[0]) || d[0] < 0) {
+      return bad(absl::StrCat("field 1 '", fields[0], "' is not a number >= 0"));
+    }
+    LayerAccumulators a;
+    a.spikes_seen_steps = d[0];
+    a.grad_sum_in = d[1];
+    a.grad_sum_out = d[2];
+    a.backward_batches = counts[0];
+    a.grad_norm = d[4];
+    a.grad_mean = d[5];
+    a.grad_max_abs = d[6];
+    a.grad_batches = counts[1];
+    a.update_ratio = d[8];
+    a.updates = counts[2];
+    const std::string key = absl::StrCat(kSpikeCountsPrefix, k);
+    auto it = file.tensors.find(key);
+    if (it == file.tensors.end()) {
+      return Invalid(path, absl::StrCat("missing tensor '", key, "' (", kLayerSums,
+                                        " has layer ", k, ")"));
+    }
+    if (it->second.shape.size() != 1) {
+      return Invalid(path, absl::StrCat("tensor '", key, "' has shape ",
+                                        ShapeToString(it->second.shape),
+                                        ", expected one dimension"));
+    }
+    a.spike_counts = it->second.data;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// The EpochProgress of a mid-epoch checkpoint; nullopt without "epoch_batch".
+absl::StatusOr<std::optional<EpochProgress>> ParseProgress(const std::string& path,
+                                                           const SafeTensors& file,
+                                                           const TrainingState& state) {
+  if (!file.metadata.contains("epoch_batch")) return std::nullopt;
+  EpochProgress p;
+  EDBP_ASSIGN_OR_RETURN(p.batches,
+                        NonNegativeInt(path, file, "epoch_batches", kMaxCount));
+  if (p.batches == 0) {
+    return Malformed(path, "epoch_batches", "0",
+                     absl::StrCat("an integer in [1, ", kMaxCount, "]"));
+  }
+  EDBP_ASSIGN_OR_RETURN(p.batch, NonNegativeInt(path, file, "epoch_batch", p.batches));
+  if (state.epochs > 0 && state.epoch >= state.epochs) {
+    return Invalid(
+        path, absl::StrCat("metadata entry 'epoch_batch' is for epoch ", state.epoch + 1,
+                           " but the run has ", state.epochs, " epochs"));
+  }
+  EDBP_ASSIGN_OR_RETURN(p.loss_total, Double(path, file, "epoch_loss_total"));
+  EDBP_ASSIGN_OR_RETURN(p.seen, NonNegativeInt(path, file, "epoch_seen", kMaxCount));
+  EDBP_ASSIGN_OR_RETURN(p.correct, NonNegativeInt(path, file, "epoch_correct", p.seen));
+  EDBP_ASSIGN_OR_RETURN(p.layers, ParseLayerSums(path, file, p.batch));
+  return p;
 }
 
 // The parsed __metadata__ of a checkpoint.
@@ -221,6 +356,11 @@ absl::StatusOr<CheckpointMetadata> ParseMetadata(const std::string& path,
                                       absl::string_view(rng).substr(0, 40), "...')"));
   }
   EDBP_ASSIGN_OR_RETURN(out.state.config_text, Metadata(path, file, "config"));
+  if (file.metadata.contains("records")) {
+    EDBP_ASSIGN_OR_RETURN(out.state.records,
+                          NonNegativeInt(path, file, "records", kMaxRecords));
+  }
+  EDBP_ASSIGN_OR_RETURN(out.state.progress, ParseProgress(path, file, out.state));
   return out;
 }
 
@@ -307,13 +447,27 @@ absl::Status SaveCheckpoint(const std::string& path, Network& net,
   file.metadata["epoch"] = absl::StrCat(state.epoch);
   file.metadata["optimizer_step"] = absl::StrCat(optimizer_step);
   file.metadata["optimizer"] = optimizer_name;
-  file.metadata["best_test_accuracy"] =
-      absl::StrFormat("%.17g", state.best_test_accuracy);
+  file.metadata["best_test_accuracy"] = FormatDouble(state.best_test_accuracy);
   file.metadata["best_epoch"] = absl::StrCat(state.best_epoch);
   file.metadata["seed"] = absl::StrCat(state.seed);
   if (state.epochs > 0) file.metadata["epochs"] = absl::StrCat(state.epochs);
   file.metadata["network_rng"] = RngState(net.rng());
   file.metadata["config"] = state.config_text;
+  if (state.records > 0) file.metadata["records"] = absl::StrCat(state.records);
+  if (state.progress.has_value()) {
+    const EpochProgress& p = *state.progress;
+    file.metadata["epoch_batch"] = absl::StrCat(p.batch);
+    file.metadata["epoch_batches"] = absl::StrCat(p.batches);
+    file.metadata["epoch_loss_total"] = FormatDouble(p.loss_total);
+    file.metadata["epoch_correct"] = absl::StrCat(p.correct);
+    file.metadata["epoch_seen"] = absl::StrCat(p.seen);
+    file.metadata[kLayerSums] = LayerSumsText(p.layers);
+    for (size_t k = 0; k < p.layers.size(); ++k) {
+      const std::vector<float>& counts = p.layers[k].spike_counts;
+      file.tensors[absl::StrCat(kSpikeCountsPrefix, k)] = {
+          {static_cast<int64_t>(counts.size())}, counts};
+    }
+  }
   return WriteSafeTensors(path, file);
 }
 

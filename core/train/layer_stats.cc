@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "core/layers/residual.h"
 #include "kernels/backend.h"
@@ -166,6 +167,69 @@ absl::StatusOr<std::vector<LayerStats>> LayerStatsCollector::EndEpoch() {
     out.push_back(std::move(st));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<LayerAccumulators>> LayerStatsCollector::Export() const {
+  std::vector<LayerAccumulators> out;
+  out.reserve(slots_.size());
+  for (const Slot& s : slots_) {
+    LayerAccumulators a;
+    EDBP_ASSIGN_OR_RETURN(a.spike_counts, s.spike_counts.ToHost());
+    a.spikes_seen_steps = s.spikes_seen_steps;
+    a.grad_sum_in = s.grad_sum_in;
+    a.grad_sum_out = s.grad_sum_out;
+    a.backward_batches = s.backward_batches;
+    a.grad_norm = s.grad_norm;
+    a.grad_mean = s.grad_mean;
+    a.grad_max_abs = s.grad_max_abs;
+    a.grad_batches = s.grad_batches;
+    a.update_ratio = s.update_ratio;
+    a.updates = s.updates;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::Status LayerStatsCollector::Import(const std::vector<LayerAccumulators>& sums) {
+  if (sums.size() != slots_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("layer statistics: ", sums.size(),
+                                                   " layers stored, the network has ",
+                                                   slots_.size()));
+  }
+  for (size_t i = 0; i < sums.size(); ++i) {
+    const LayerAccumulators& a = sums[i];
+    const Slot& s = slots_[i];
+    if (static_cast<int64_t>(a.spike_counts.size()) != s.spike_counts.numel()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layer statistics of ", s.layer->name(), ": ", a.spike_counts.size(),
+          " spike counts stored, the layer has ", s.spike_counts.numel(), " neurons"));
+    }
+    const bool counts_ok =
+        std::all_of(a.spike_counts.begin(), a.spike_counts.end(),
+                    [](float c) { return std::isfinite(c) && c >= 0; });
+    if (!counts_ok || !std::isfinite(a.spikes_seen_steps) || a.spikes_seen_steps < 0 ||
+        a.backward_batches < 0 || a.grad_batches < 0 || a.updates < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layer statistics of ", s.layer->name(), ": a negative or non-finite count"));
+    }
+  }
+  for (size_t i = 0; i < sums.size(); ++i) {
+    const LayerAccumulators& a = sums[i];
+    Slot& s = slots_[i];
+    EDBP_RETURN_IF_ERROR(s.spike_counts.backend()->CopyHostToDevice(
+        s.spike_counts.f32(), a.spike_counts.data(), s.spike_counts.bytes()));
+    s.spikes_seen_steps = a.spikes_seen_steps;
+    s.grad_sum_in = a.grad_sum_in;
+    s.grad_sum_out = a.grad_sum_out;
+    s.backward_batches = a.backward_batches;
+    s.grad_norm = a.grad_norm;
+    s.grad_mean = a.grad_mean;
+    s.grad_max_abs = a.grad_max_abs;
+    s.grad_batches = a.grad_batches;
+    s.update_ratio = a.update_ratio;
+    s.updates = a.updates;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace edbp::train

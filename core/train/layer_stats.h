@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "core/layers/spiking_layer.h"
 #include "core/network.h"
+#include "core/train/epoch_progress.h"
 #include "core/train/metrics.h"
 
 namespace edbp::train {
@@ -33,6 +34,15 @@ class LayerStatsCollector final : public SpikingObserver {
   absl::Status AfterStep();
   // The epoch's statistics (weight norms read now).
   absl::StatusOr<std::vector<LayerStats>> EndEpoch();
+
+  // The accumulators of the epoch so far, one per observed layer in order (for a
+  // mid-epoch checkpoint, epoch_progress.h), and their restoration: Import replaces
+  // the accumulators after StartEpoch, so that the statistics continue as if the
+  // batches behind them had run in this process. Import errors (nothing changes then):
+  // INVALID_ARGUMENT for another number of layers or a spike_counts of another size
+  // than the layer's neurons per sample, or a negative or non-finite sum.
+  absl::StatusOr<std::vector<LayerAccumulators>> Export() const;
+  absl::Status Import(const std::vector<LayerAccumulators>& sums);
 
   absl::Status OnTrainingSpikes(const SpikingLayer& layer, const Tensor& spike_counts,
                                 int64_t steps) override;

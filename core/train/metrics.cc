@@ -35,6 +35,7 @@ std::string ToJson(const EpochMetrics& m) {
                       {"update_ratio", l.update_ratio}});
   }
   const nlohmann::json j = {{"type", "epoch"},
+                            {"record", m.record},
                             {"epoch", m.epoch},
                             {"epochs", m.epochs},
                             {"train_loss", m.train_loss},
@@ -56,6 +57,7 @@ std::string ToJson(const EpochMetrics& m) {
 
 std::string ToJson(const ProgressRecord& r) {
   const nlohmann::json j = {{"type", "progress"},
+                            {"record", r.record},
                             {"epoch", r.epoch},
                             {"batch", r.batch},
                             {"batches", r.batches},
@@ -67,8 +69,11 @@ std::string ToJson(const ProgressRecord& r) {
 }
 
 std::string ToJson(const CheckpointRecord& r) {
-  const nlohmann::json j = {
-      {"type", "checkpoint"}, {"epoch", r.epoch}, {"kind", r.kind}, {"path", r.path}};
+  const nlohmann::json j = {{"type", "checkpoint"},
+                            {"record", r.record},
+                            {"epoch", r.epoch},
+                            {"kind", r.kind},
+                            {"path", r.path}};
   return j.dump();
 }
 

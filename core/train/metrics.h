@@ -3,6 +3,20 @@
 // The trainer calls a MetricsSink from its own thread, in order: progress records
 // during an epoch, then the epoch's metrics, then its checkpoints. edbp-train prints
 // them and writes JSON lines; edbp-server (later) streams them to watchers.
+//
+// Record numbers (issue 17): every ProgressRecord, EpochMetrics and CheckpointRecord
+// carries `record`, its 1-based position in the run's stream of sink records (the three
+// kinds share one counter; records a run without a sink would have sent are counted
+// too). A resumed run continues the numbering from its checkpoint
+// (TrainingState::records), so that
+//   - a record sent again after a crash (the progress records between the last
+//     checkpoint and a kill -9) carries the number it had the first time: a consumer
+//     keeps the first record of each number and drops the repeats;
+//   - the records of a run stopped and resumed carry exactly the numbers of the
+//     uninterrupted run's, given the same options (--progress-every included).
+// Only the epoch-end checkpoints ("last", "best") are records: the checkpoints written
+// for a resume (a stop request, --checkpoint-every) are not, as an uninterrupted run
+// would not write them.
 #ifndef EDBP_CORE_TRAIN_METRICS_H_
 #define EDBP_CORE_TRAIN_METRICS_H_
 
@@ -42,6 +56,7 @@ struct LayerStats {
 };
 
 struct EpochMetrics {
+  int64_t record = 0;         // position in the run's records (above)
   int64_t epoch = 0;          // 1-based
   int64_t epochs = 0;         // of the run
   double train_loss = 0;      // mean loss per training sample (§8, with injection)
@@ -49,7 +64,7 @@ struct EpochMetrics {
   double test_loss = 0;       // mean count/kernel/TET loss per test sample (no injection)
   double test_accuracy = 0;
   double learning_rate = 0;  // of the weights, this epoch (§10)
-  double seconds = 0;        // wall time of train + test
+  double seconds = 0;        // wall time of train + test (in this process, if resumed)
   double train_samples_per_second = 0;
   double test_samples_per_second = 0;
   int64_t train_samples = 0;
@@ -61,6 +76,7 @@ struct EpochMetrics {
 };
 
 struct ProgressRecord {
+  int64_t record = 0;  // position in the run's records (above)
   int64_t epoch = 0;
   int64_t batch = 0;            // batches done in this epoch
   int64_t batches = 0;          // in the epoch
@@ -71,6 +87,7 @@ struct ProgressRecord {
 };
 
 struct CheckpointRecord {
+  int64_t record = 0;  // position in the run's records (above)
   int64_t epoch = 0;
   std::string kind;  // "last" or "best"
   std::string path;
@@ -96,7 +113,7 @@ class MultiSink final : public MetricsSink {
   std::vector<MetricsSink*> sinks_;
 };
 
-// Appends one JSON object per record to a file ({"type":"epoch",...},
+// Appends one JSON object per record to a file ({"type":"epoch","record":N,...},
 // {"type":"progress",...}, {"type":"checkpoint",...}), flushed after each line.
 class JsonlSink final : public MetricsSink {
  public:

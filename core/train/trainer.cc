@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
@@ -117,7 +119,35 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   }
   t->state_.epochs = t->config_.network.epochs;
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
+  if (const std::optional<EpochProgress>& p = t->state_.progress; p.has_value()) {
+    // The loader regenerates the epoch from (seed, epoch): it must be the same epoch.
+    const std::string& path = t->options_.resume_from;
+    const int64_t batches = t->NumTrainBatches();
+    if (p->batches != batches) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": metadata entry 'epoch_batches' is ", p->batches,
+          ", this run's epochs have ", batches,
+          " batches (resume with the interrupted run's data, --data-limit and "
+          "--batch-size)"));
+    }
+    const int64_t seen = std::min(p->batch * nc.batch_size, t->data_.train.size);
+    if (p->seen != seen) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": metadata entry 'epoch_seen' is ", p->seen, ", ", p->batch,
+                       " batches of this run's data hold ", seen, " samples"));
+    }
+    absl::Status imported = t->stats_->Import(p->layers);
+    if (!imported.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": metadata entry 'epoch_layer_sums': ", imported.message()));
+    }
+  }
   return t;
+}
+
+int64_t Trainer::NumTrainBatches() const {
+  const int64_t batch_size = config_.network.batch_size;
+  return (data_.train.size + batch_size - 1) / batch_size;
 }
 
 absl::StatusOr<bool> Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y) {
@@ -162,59 +192,86 @@ absl::StatusOr<bool> Trainer::MakeInputs(const data::Batch& batch, Tensor& x, Te
   return batch.frames == 0 && config_.network.encoding != config::Encoding::kTtfs;
 }
 
-absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m) {
+absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
+                                 EpochProgress& p) {
   const config::NetworkConfig& nc = config_.network;
   EDBP_RETURN_IF_ERROR(stats_->StartEpoch());
-  data::BatchLoader loader(data_.train,
-                           {.batch_size = nc.batch_size,
-                            .shuffle = true,
-                            .augment = true,
-                            .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
-  const int64_t batches = loader.num_batches();
+  if (std::optional<EpochProgress> resumed = std::exchange(state_.progress, std::nullopt);
+      resumed.has_value()) {
+    // Issue 17: continue after the checkpoint's last batch, with its running sums.
+    p = *std::move(resumed);
+    EDBP_RETURN_IF_ERROR(stats_->Import(p.layers));
+    p.layers.clear();
+  } else {
+    p = EpochProgress();
+    p.batches = NumTrainBatches();
+  }
+  const int64_t first_batch = p.batch, first_seen = p.seen;
   const auto t0 = Clock::now();
-  double loss_total = 0;
-  int64_t correct = 0, seen = 0, done = 0;
-  while (std::optional<data::Batch> batch = loader.Next()) {
-    if (stop_.load()) return absl::CancelledError("training stopped on request");
-    Tensor x, y;
-    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
-    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
-                          net_->Forward(x, &y, /*training=*/true,
-                                        /*keep_context=*/true, repeats));
-    Tensor grad;
-    EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
-    // §9: training accuracy from the raw (pre-injection) outputs.
-    EDBP_ASSIGN_OR_RETURN(const std::vector<float> raw, fwd.raw_output.ToHost());
-    const std::vector<int32_t> predicted =
-        Predict(raw, fwd.raw_output.dim(0), batch->size, nc.n_class);
-    for (int64_t b = 0; b < batch->size; ++b) correct += predicted[b] == batch->labels[b];
-    seen += batch->size;
-    loss_total += PerSampleTotal(*loss_, loss, batch->size);
+  if (p.batch < p.batches) {
+    data::BatchLoader loader(data_.train,
+                             {.batch_size = nc.batch_size,
+                              .shuffle = true,
+                              .augment = true,
+                              .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
+    EDBP_CHECK(loader.num_batches() == p.batches);
+    // The order and the augmentation draws of a batch depend on the batches before it
+    // (one generator drawn sample after sample): those done are made again and dropped.
+    for (int64_t b = 0; b < p.batch; ++b) {
+      const std::optional<data::Batch> done = loader.Next();
+      EDBP_CHECK(done.has_value());
+    }
+    while (std::optional<data::Batch> batch = loader.Next()) {
+      if (stop_.load()) return absl::CancelledError("training stopped on request");
+      Tensor x, y;
+      EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
+      EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
+                            net_->Forward(x, &y, /*training=*/true,
+                                          /*keep_context=*/true, repeats));
+      Tensor grad;
+      EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+      // §9: training accuracy from the raw (pre-injection) outputs.
+      EDBP_ASSIGN_OR_RETURN(const std::vector<float> raw, fwd.raw_output.ToHost());
+      const std::vector<int32_t> predicted =
+          Predict(raw, fwd.raw_output.dim(0), batch->size, nc.n_class);
+      int64_t correct = 0;
+      for (int64_t b = 0; b < batch->size; ++b)
+        correct += predicted[b] == batch->labels[b];
 
-    EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
-    EDBP_RETURN_IF_ERROR(stats_->BeforeStep());
-    EDBP_RETURN_IF_ERROR(ClipGradNorm(optimizer_->params(), 1.0).status());  // §10
-    EDBP_RETURN_IF_ERROR(optimizer_->Step(lr));
-    EDBP_RETURN_IF_ERROR(stats_->AfterStep());
-    ++done;
-    if (sink_ != nullptr && options_.progress_every > 0 &&
-        (done % options_.progress_every == 0 || done == batches)) {
-      const double elapsed = SecondsSince(t0);
-      ProgressRecord p{.epoch = epoch,
-                       .batch = done,
-                       .batches = batches,
-                       .running_loss = loss_total / seen,
-                       .running_accuracy = static_cast<double>(correct) / seen,
-                       .samples_per_second = seen / elapsed,
-                       .eta_seconds = elapsed / done * (batches - done)};
-      sink_->OnProgress(p);
+      EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+      EDBP_RETURN_IF_ERROR(stats_->BeforeStep());
+      EDBP_RETURN_IF_ERROR(ClipGradNorm(optimizer_->params(), 1.0).status());  // §10
+      EDBP_RETURN_IF_ERROR(optimizer_->Step(lr));
+      EDBP_RETURN_IF_ERROR(stats_->AfterStep());
+      // The batch is done: only now does it count (a stop before here repeats it).
+      p.correct += correct;
+      p.seen += batch->size;
+      p.loss_total += PerSampleTotal(*loss_, loss, batch->size);
+      ++p.batch;
+      if (options_.progress_every > 0 &&
+          (p.batch % options_.progress_every == 0 || p.batch == p.batches)) {
+        const double elapsed = SecondsSince(t0);
+        const ProgressRecord r{
+            .record = ++state_.records,
+            .epoch = epoch,
+            .batch = p.batch,
+            .batches = p.batches,
+            .running_loss = p.loss_total / p.seen,
+            .running_accuracy = static_cast<double>(p.correct) / p.seen,
+            .samples_per_second = (p.seen - first_seen) / elapsed,
+            .eta_seconds = elapsed / (p.batch - first_batch) * (p.batches - p.batch)};
+        if (sink_ != nullptr) sink_->OnProgress(r);
+      }
+      if (options_.checkpoint_every > 0 && p.batch % options_.checkpoint_every == 0) {
+        EDBP_RETURN_IF_ERROR(SaveResumeCheckpoint(p));
+      }
     }
   }
   const double seconds = SecondsSince(t0);
-  m.train_loss = loss_total / seen;
-  m.train_accuracy = static_cast<double>(correct) / seen;
-  m.train_samples = seen;
-  m.train_samples_per_second = seen / seconds;
+  m.train_loss = p.loss_total / p.seen;
+  m.train_accuracy = static_cast<double>(p.correct) / p.seen;
+  m.train_samples = p.seen;
+  m.train_samples_per_second = seconds > 0 ? (p.seen - first_seen) / seconds : 0;
   EDBP_ASSIGN_OR_RETURN(m.layers, stats_->EndEpoch());
   return absl::OkStatus();
 }
@@ -230,6 +287,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   int64_t correct = 0;
   Tensor grad;
   while (std::optional<data::Batch> batch = loader.Next()) {
+    if (stop_.load()) return absl::CancelledError("test pass stopped on request");
     Tensor x, y;
     EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
     // Test runs without labels: no injection (§9), no dropout.
@@ -252,26 +310,57 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   return r;
 }
 
+namespace {
+
+absl::StatusOr<std::string> CheckpointPath(const std::string& dir, const char* name) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(dir, ": cannot create the output directory: ", ec.message()));
+  }
+  return (std::filesystem::path(dir) / name).string();
+}
+
+}  // namespace
+
 absl::Status Trainer::SaveCheckpoints(const EpochMetrics& m) {
   if (!options_.keep_checkpoints) return absl::OkStatus();
-  std::error_code ec;
-  std::filesystem::create_directories(options_.out_dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        options_.out_dir, ": cannot create the output directory: ", ec.message()));
-  }
-  const std::string last =
-      (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
+  EDBP_ASSIGN_OR_RETURN(const std::string last,
+                        CheckpointPath(options_.out_dir, kLastCheckpoint));
+  // The files count their own records, so that a resume from either continues after
+  // them (metrics.h).
+  const int64_t last_record = ++state_.records;
+  const int64_t best_record = m.best ? ++state_.records : 0;
   EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
-  if (sink_ != nullptr)
-    sink_->OnCheckpoint({.epoch = m.epoch, .kind = "last", .path = last});
+  if (sink_ != nullptr) {
+    sink_->OnCheckpoint(
+        {.record = last_record, .epoch = m.epoch, .kind = "last", .path = last});
+  }
   if (m.best) {
     const std::string best =
         (std::filesystem::path(options_.out_dir) / kBestCheckpoint).string();
     EDBP_RETURN_IF_ERROR(SaveCheckpoint(best, *net_, optimizer_.get(), state_));
-    if (sink_ != nullptr)
-      sink_->OnCheckpoint({.epoch = m.epoch, .kind = "best", .path = best});
+    if (sink_ != nullptr) {
+      sink_->OnCheckpoint(
+          {.record = best_record, .epoch = m.epoch, .kind = "best", .path = best});
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::SaveResumeCheckpoint(const EpochProgress& progress) {
+  if (!options_.keep_checkpoints) return absl::OkStatus();
+  EDBP_ASSIGN_OR_RETURN(const std::string last,
+                        CheckpointPath(options_.out_dir, kLastCheckpoint));
+  TrainingState state = state_;
+  state.progress = progress;
+  EDBP_ASSIGN_OR_RETURN(state.progress->layers, stats_->Export());
+  EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state));
+  const std::string line =
+      absl::StrCat("checkpoint at epoch ", state_.epoch + 1, " batch ", progress.batch,
+                   " saved for a resume\n");
+  std::fputs(line.c_str(), stderr);
   return absl::OkStatus();
 }
 
@@ -284,18 +373,12 @@ absl::Status Trainer::Run() {
     m.epochs = nc.epochs;
     m.n_class = nc.n_class;
     m.learning_rate = CosineAnnealingLr(nc.lr, epoch, nc.epochs);  // §10
-    absl::Status trained = TrainEpoch(epoch, m.learning_rate, m);
+    EpochProgress progress;
+    absl::Status trained = TrainEpoch(epoch, m.learning_rate, m, progress);
     if (absl::IsCancelled(trained)) {
-      // Keep what was learned; a resume repeats the interrupted epoch.
-      if (options_.keep_checkpoints) {
-        std::filesystem::create_directories(options_.out_dir);
-        const std::string last =
-            (std::filesystem::path(options_.out_dir) / kLastCheckpoint).string();
-        EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
-        if (sink_ != nullptr) {
-          sink_->OnCheckpoint({.epoch = state_.epoch, .kind = "last", .path = last});
-        }
-      }
+      // Issue 17: the state after the last finished batch; a resume continues with the
+      // next one.
+      EDBP_RETURN_IF_ERROR(SaveResumeCheckpoint(progress));
       return trained;
     }
     EDBP_RETURN_IF_ERROR(trained);
@@ -304,8 +387,15 @@ absl::Status Trainer::Run() {
     // other, so they go back to the system between phases (once per phase, not per
     // step: the cache still serves every step).
     backend_->ReleaseCachedMemory();
-    EDBP_ASSIGN_OR_RETURN(const EvalResult test, Evaluate());
+    absl::StatusOr<EvalResult> tested = Evaluate();
     backend_->ReleaseCachedMemory();
+    if (absl::IsCancelled(tested.status())) {
+      // Training done, test pending: the resume runs the (deterministic) test pass.
+      EDBP_RETURN_IF_ERROR(SaveResumeCheckpoint(progress));
+      return tested.status();
+    }
+    EDBP_RETURN_IF_ERROR(tested.status());
+    const EvalResult& test = *tested;
     m.test_loss = test.loss;
     m.test_accuracy = test.accuracy;
     m.test_samples = test.samples;
@@ -318,6 +408,7 @@ absl::Status Trainer::Run() {
       state_.best_epoch = epoch;
       m.best = true;
     }
+    m.record = ++state_.records;
     if (sink_ != nullptr) sink_->OnEpoch(m);
     EDBP_RETURN_IF_ERROR(SaveCheckpoints(m));
   }

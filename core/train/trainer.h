@@ -4,7 +4,15 @@
 //
 // One Trainer runs on one thread. RequestStop() may be called from any thread (a
 // signal handler too: it only sets an atomic flag); training then stops at the next
-// batch boundary and Run() saves the last checkpoint before returning CANCELLED.
+// batch boundary, of the training pass or of the test pass, and Run() saves the state
+// after the last finished batch into the last checkpoint before returning CANCELLED.
+//
+// Crash-exact resume (issue 17): a run resumed from a checkpoint written between two
+// batches (epoch_progress.h) continues with the next batch and computes what the
+// uninterrupted run computes, bit for bit: the same epoch records (but their wall
+// times), the same record numbers (metrics.h), and at the end the same checkpoint
+// files byte for byte. It needs the same data, --data-limit, --batch-size, backend and
+// --progress-every as the interrupted run; the first two are checked.
 #ifndef EDBP_CORE_TRAIN_TRAINER_H_
 #define EDBP_CORE_TRAIN_TRAINER_H_
 
@@ -41,6 +49,11 @@ struct TrainerOptions {
   std::string init_weights;      // safetensors with net.* keys: skip the bisection
   std::string resume_from;       // a checkpoint file to continue from
   bool keep_checkpoints = true;  // false: write none (e.g. --inspect-step)
+  // Training batches between checkpoints written for a resume (0: none): the last
+  // checkpoint is rewritten after every checkpoint_every-th batch of an epoch, so that
+  // a kill -9 loses at most that many batches. These are no CheckpointRecords; a line
+  // on stderr says each.
+  int64_t checkpoint_every = 0;
 };
 
 struct EvalResult {
@@ -55,18 +68,24 @@ struct EvalResult {
 class Trainer {
  public:
   // Loads the data, builds the network on `backend`, and initialises it: from
-  // resume_from (weights, optimiser, RNG, epoch), else from init_weights, else by the
-  // §7 bisection on the first batch_size training samples with the training transform.
-  // `sink` (not owned) may be null. Errors: those of the data, checkpoint and backend.
+  // resume_from (weights, optimiser, RNG, epoch, and the epoch's progress when the
+  // checkpoint was written mid-epoch), else from init_weights, else by the §7 bisection
+  // on the first batch_size training samples with the training transform. `sink` (not
+  // owned) may be null. Errors: those of the data, checkpoint and backend;
+  // INVALID_ARGUMENT naming the checkpoint and the entry when a mid-epoch checkpoint
+  // does not fit this run (another number of batches per epoch, of samples, of layers).
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(config::Config config,
                                                          kernels::Backend* backend,
                                                          TrainerOptions options,
                                                          MetricsSink* sink);
 
-  // Trains the remaining epochs (train, test, checkpoints). CANCELLED when stopped.
+  // Trains the remaining epochs (train, test, checkpoints), from the checkpoint's next
+  // batch when resumed mid-epoch. CANCELLED when stopped (the last checkpoint then
+  // holds the state after the last finished batch).
   absl::Status Run();
 
-  // One pass over the test split.
+  // One pass over the test split. CANCELLED when a stop is requested between two of
+  // its batches.
   absl::StatusOr<EvalResult> Evaluate();
 
   // One training step on the first batch_size training samples in file order, no
@@ -92,8 +111,17 @@ class Trainer {
   // x is one step repeated over time (the static encoding), which the network's first
   // layer is told (ForwardOptions::input_repeats) on every backend.
   absl::StatusOr<bool> MakeInputs(const data::Batch& batch, Tensor& x, Tensor& y);
-  absl::Status TrainEpoch(int64_t epoch, double lr, EpochMetrics& m);
+  // Trains epoch `epoch` from the start, or from state_.progress (which it consumes)
+  // when that is set; `progress` is where the epoch stands after its last finished
+  // batch, also when CANCELLED.
+  absl::Status TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
+                          EpochProgress& progress);
+  // The epoch-end checkpoints (last, and best when m.best), with their records.
   absl::Status SaveCheckpoints(const EpochMetrics& m);
+  // The last checkpoint with `progress` of epoch state_.epoch + 1, for a resume: no
+  // record, a line on stderr.
+  absl::Status SaveResumeCheckpoint(const EpochProgress& progress);
+  int64_t NumTrainBatches() const;
 
   config::Config config_;
   const TrainerOptions options_;
