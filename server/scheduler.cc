@@ -162,7 +162,8 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
   const auto grace_s = std::chrono::ceil<std::chrono::seconds>(options_.grace).count();
   spec.args.insert(spec.args.end(),
                    {"--resume-if-present", "--attempt", absl::StrCat(attempt),
-                    "--wait-for-previous", absl::StrCat(std::max<int64_t>(grace_s, 1))});
+                    "--wait-for-previous", absl::StrCat(std::max<int64_t>(grace_s, 1)),
+                    "--checkpoint-every", absl::StrCat(options_.checkpoint_every)});
   if (slot.rfind("cuda:", 0) == 0) spec.env["CUDA_VISIBLE_DEVICES"] = slot.substr(5);
   job.set_device(slot);
   job.set_attempt(attempt);

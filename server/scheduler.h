@@ -31,6 +31,7 @@ struct SchedulerOptions {
   // Device slots, e.g. {"cpu:0"} or {"cuda:0", "cuda:1"}; one job per slot at a time.
   std::vector<std::string> slots;
   std::chrono::milliseconds grace{30000};  // SIGTERM → SIGKILL on cancel / shutdown
+  int64_t checkpoint_every = 0;  // edbp-train --checkpoint-every (0: epoch ends only)
 };
 
 class Scheduler {

@@ -18,6 +18,10 @@ ABSL_FLAG(std::string, train_program, "",
 ABSL_FLAG(
     int, grace_seconds, 30,
     "Seconds between SIGTERM and SIGKILL when a job is cancelled or the server stops");
+ABSL_FLAG(int64_t, checkpoint_every, 200,
+          "Training batches between the checkpoints a job resumes from after a crash "
+          "(edbp-train --checkpoint-every; a kill -9 loses at most this many batches; "
+          "0: only at epoch ends)");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding the bearer token every call must carry (authorization: Bearer "
           "TOKEN), health checks excepted. At least 16 characters; the file must not be "
@@ -69,6 +73,7 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.cpu_slots = absl::GetFlag(FLAGS_cpu_slots);
   args.train_program = absl::GetFlag(FLAGS_train_program);
   args.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);
+  args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   args.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   args.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   args.tls_key = absl::GetFlag(FLAGS_tls_key);

@@ -10,11 +10,12 @@ namespace edbp::server {
 
 // The flags as given; defaults are those of `edbp-server --help`.
 struct ServerArgs {
-  std::string listen;           // --listen: the public API's host:port
-  std::string data_dir;         // --data-dir, as given (made absolute by the server)
-  int cpu_slots = 1;            // --cpu-slots: jobs at once without GPUs
-  std::string train_program;    // --train-program; empty: edbp-train next to this binary
-  int grace_seconds = 30;       // --grace-seconds: SIGTERM to SIGKILL of a job
+  std::string listen;         // --listen: the public API's host:port
+  std::string data_dir;       // --data-dir, as given (made absolute by the server)
+  int cpu_slots = 1;          // --cpu-slots: jobs at once without GPUs
+  std::string train_program;  // --train-program; empty: edbp-train next to this binary
+  int grace_seconds = 30;     // --grace-seconds: SIGTERM to SIGKILL of a job
+  int64_t checkpoint_every = 200;  // --checkpoint-every: batches between resume points
   std::string auth_token_file;  // --auth-token-file; empty: $EDBP_AUTH_TOKEN, else none
   std::string tls_cert, tls_key, client_ca;
   bool insecure = false;

@@ -92,6 +92,11 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
   fs::remove(socket, ec);
   options.worker_address = WorkerSocketAddress(data_dir);
   options.grace = std::chrono::seconds(args.grace_seconds);
+  if (args.checkpoint_every < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--checkpoint-every: expected 0 or more batches, got ", args.checkpoint_every));
+  }
+  options.checkpoint_every = args.checkpoint_every;
   for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
   if (gpus == 0) {
     for (int c = 0; c < std::max(1, args.cpu_slots); ++c) {

@@ -211,6 +211,17 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
     reporter->Log(v1::LogLine::INFO, "edbp-train started on " + device);
   EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::Trainer> trainer,
                         train::Trainer::Create(config, *backend, options, sinks->sink()));
+  if (!resume_file.empty() && args.mode == TrainMode::kTrain) {
+    const train::TrainingState& s = trainer->state();
+    std::string at = absl::StrCat("after epoch ", s.epoch);
+    if (s.progress.has_value()) {
+      at = s.progress->batch == s.progress->batches
+               ? absl::StrCat("in epoch ", s.epoch + 1, ", its test pending")
+               : absl::StrCat("in epoch ", s.epoch + 1, " after batch ",
+                              s.progress->batch, " of ", s.progress->batches);
+    }
+    Inform(reporter, absl::StrCat("resuming ", resume_file, " ", at));
+  }
   return RunMode(args, options, *trainer, reporter);
 }
 

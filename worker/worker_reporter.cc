@@ -69,18 +69,21 @@ WorkerReporter::~WorkerReporter() = default;
 void WorkerReporter::OnProgress(const train::ProgressRecord& r) {
   v1::Event event;
   *event.mutable_progress() = ToProto(r);
+  event.set_record(r.record);
   Send(std::move(event));
 }
 
 void WorkerReporter::OnEpoch(const train::EpochMetrics& m) {
   v1::Event event;
   *event.mutable_epoch_metrics() = ToProto(m);
+  event.set_record(m.record);
   Send(std::move(event));
 }
 
 void WorkerReporter::OnCheckpoint(const train::CheckpointRecord& r) {
   v1::Event event;
   *event.mutable_checkpoint_saved() = ToProto(r);
+  event.set_record(r.record);
   Send(std::move(event));
 }
 

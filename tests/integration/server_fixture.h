@@ -210,6 +210,18 @@ class ServerTest : public ::testing::Test {
     return (dir_ / "jobs" / id).string() + "/";
   }
 
+  // The training records among `events` (Event.record > 0) are 1, 2, 3, ...: each
+  // stored once, in order, none lost (also across restarts and resumes).
+  static void ExpectRecordsOnceInOrder(const std::vector<v1::Event>& events) {
+    int64_t last = 0;
+    for (const v1::Event& e : events) {
+      if (e.record() == 0) continue;
+      ASSERT_EQ(e.record(), last + 1) << "event " << e.sequence();
+      last = e.record();
+    }
+    EXPECT_GT(last, 0);
+  }
+
   static void ExpectContiguous(const std::vector<v1::Event>& events) {
     for (size_t i = 0; i < events.size(); ++i) {
       ASSERT_EQ(events[i].sequence(), static_cast<int64_t>(i) + 1) << "event " << i;

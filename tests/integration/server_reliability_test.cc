@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +113,7 @@ TEST_F(ServerTest, AServerAwayUnderARunningJobLosesNoEvent) {
   ExpectContiguous(events);
   EXPECT_EQ(EpochsOf(events), (std::vector<int64_t>{1, 2}));
   ExpectEveryProgressRecordOnce(events);
+  ExpectRecordsOnceInOrder(events);
   const std::string log = testing::ReadFile(dir_ / "jobs" / id / "train.log");
   EXPECT_THAT(log, ::testing::Not(HasSubstr("dropped"))) << log;
   EXPECT_EQ(Get(job.name()).attempt(), 1);
@@ -140,10 +142,96 @@ TEST_F(ServerTest, WhatAnEndedTrainerCouldNotDeliverTheServerStores) {
   ExpectContiguous(events);
   EXPECT_EQ(EpochsOf(events), (std::vector<int64_t>{1, 2}));
   ExpectEveryProgressRecordOnce(events);
+  ExpectRecordsOnceInOrder(events);
   // Stored before the end: the last event is the state change to SUCCEEDED.
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().state_change().state(), v1::SUCCEEDED);
   EXPECT_EQ(fs::file_size(dir_ / "jobs" / id / "events.spool"), 16u);
+}
+
+// Resume points after every batch, so a kill lands between two of them anywhere.
+class ExactResumeTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    return {"--checkpoint-every=1"};
+  }
+};
+
+// The training records of a history by number, without what differs between two runs
+// of one config: wall times and speeds.
+std::map<int64_t, std::string> Records(const std::vector<v1::Event>& events) {
+  std::map<int64_t, std::string> records;
+  for (v1::Event e : events) {
+    if (e.record() == 0) continue;
+    e.clear_job();
+    e.clear_sequence();
+    e.clear_time();
+    if (e.has_progress()) {
+      e.mutable_progress()->clear_samples_per_second();
+      e.mutable_progress()->clear_eta_seconds();
+    }
+    if (e.has_epoch_metrics()) {
+      v1::EpochMetrics* m = e.mutable_epoch_metrics();
+      m->clear_seconds();
+      m->clear_train_samples_per_second();
+      m->clear_test_samples_per_second();
+    }
+    records[e.record()] = e.SerializeAsString();
+  }
+  return records;
+}
+
+// Issue 17's exactness test: the machine "crashes" (edbp-train and edbp-server killed
+// with -9 together) at a random moment of a job; the restarted server resumes it from
+// its last batch-boundary checkpoint, and the job ends with the checkpoints of an
+// uninterrupted run of the same config, byte for byte, and the same training records
+// (the replayed ones stored once).
+TEST_F(ExactResumeTest, AJobKilledAtARandomBatchEndsAsIfUninterrupted) {
+  const std::string yaml = TinyConfig(2, 600);
+  const v1::Job a = Create(yaml);
+  const v1::Job done = WaitFor(a.name(), v1::SUCCEEDED, 120s);
+  ASSERT_EQ(done.state(), v1::SUCCEEDED);
+  const auto micros = [](const google::protobuf::Timestamp& t) {
+    return t.seconds() * 1000000 + t.nanos() / 1000;
+  };
+  const int64_t run_us = micros(done.end_time()) - micros(done.start_time());
+  std::mt19937_64 rng(std::random_device{}());
+  const int64_t delay_us = std::uniform_int_distribution<int64_t>(0, run_us / 2)(rng);
+  SCOPED_TRACE(absl::StrCat("killed ", delay_us, " us into a run of ", run_us, " us"));
+
+  const v1::Job b = Create(yaml);
+  const std::string b_id = b.name().substr(5);
+  const fs::path b_dir = dir_ / "jobs" / b_id;
+  // From its first resume point (after batch 1), a random moment of its training.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return fs::exists(b_dir / "checkpoint_last.safetensors"); }, 60s, 1ms));
+  std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+  // Freeze the server first, so it sees no exit, then kill both.
+  kill(server_->pid(), SIGSTOP);
+  const std::vector<pid_t> trainers = ProcessesWith(JobDir(b_id));
+  for (const pid_t pid : trainers) kill(pid, SIGKILL);
+  server_->Kill(SIGKILL);
+  ASSERT_EQ(trainers.size(), 1u) << "the job was not training when killed";
+  server_->Start(ServerFlags());
+  ASSERT_EQ(WaitFor(b.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+  EXPECT_EQ(Get(b.name()).attempt(), 2);
+  // The second attempt resumed where the first was killed, not from the start.
+  EXPECT_THAT(testing::ReadFile(b_dir / "train.log"), HasSubstr("resuming "));
+
+  const fs::path a_dir = dir_ / "jobs" / a.name().substr(5);
+  for (const char* file :
+       {"checkpoint_last.safetensors", "checkpoint_best.safetensors"}) {
+    EXPECT_TRUE(testing::ReadFile(a_dir / file) == testing::ReadFile(b_dir / file))
+        << file << " differs from the uninterrupted run's";
+  }
+  const std::vector<v1::Event> a_events = Watch(a.name());
+  const std::vector<v1::Event> b_events = Watch(b.name());
+  ExpectContiguous(b_events);
+  ExpectRecordsOnceInOrder(b_events);
+  const std::map<int64_t, std::string> a_records = Records(a_events);
+  const std::map<int64_t, std::string> b_records = Records(b_events);
+  EXPECT_EQ(a_records.size(), b_records.size());
+  EXPECT_TRUE(a_records == b_records) << "the training records differ";
 }
 
 }  // namespace

@@ -196,6 +196,7 @@ TEST_F(ServerTest, KilledServerResumesItsJobsOnRestart) {
   // trainer's last reports, refused or spooled, were stored once.
   EXPECT_EQ(epochs, 3);
   EXPECT_EQ(first_epoch, 1);
+  ExpectRecordsOnceInOrder(events);
   EXPECT_EQ(Get(job.name()).attempt(), 2);
   EXPECT_EQ(requeued, 1);
   EXPECT_EQ(Get(job.name()).last_epoch(), 3);
