@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration deploy lint tidy gpu browser demo bench clean
+.PHONY: all deps configure build test unit integration deploy lint tidy gpu browser demo bench fuzz clean
 
 all: build
 
@@ -52,6 +52,14 @@ test: lint unit integration deploy gpu browser
 # the reference Fashion-MNIST network submitted for one epoch and followed to the end.
 demo: build
 	scripts/demo.sh $(BUILD_DIR)
+
+# The libFuzzer targets (fuzz/, README "Fuzzing"): a clang build with ASan and UBSan in
+# FUZZ_BUILD_DIR, then each target FUZZ_SECONDS on a copy of its seed corpus; fails on
+# any crash, leak, timeout or out-of-memory, naming the reproducer.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	JOBS=$(JOBS) fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
 
 bench: build
 	$(BUILD_DIR)/bench/edbp_train_step_bench --config configs/fashion_mnist.yaml --iters 9

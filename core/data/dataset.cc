@@ -1,5 +1,8 @@
 #include "core/data/dataset.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -42,20 +45,31 @@ struct GzCloser {
 // name plays no part).
 class IdxFile {
  public:
+  // Only a regular file: a FIFO would block and a device (/dev/zero) never end. Opened
+  // without blocking, then checked on the descriptor, so what is checked is what is
+  // read.
   static absl::StatusOr<IdxFile> Open(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      return absl::NotFoundError(absl::StrCat(path, ": cannot open: is a directory"));
-    }
     errno = 0;
-    gzFile file = gzopen(path.c_str(), "rb");
-    if (file == nullptr) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
       const int error_number = errno != 0 ? errno : ENOENT;
       return absl::NotFoundError(absl::StrCat(
           path, ": cannot open: ", std::generic_category().message(error_number)));
     }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      const bool directory = S_ISDIR(st.st_mode);
+      ::close(fd);
+      return absl::NotFoundError(absl::StrCat(
+          path, ": cannot open: ", directory ? "is a directory" : "not a regular file"));
+    }
+    gzFile file = gzdopen(fd, "rb");  // owns fd from here
+    if (file == nullptr) {
+      ::close(fd);
+      return absl::NotFoundError(absl::StrCat(path, ": cannot open: out of memory"));
+    }
     gzbuffer(file, 1 << 18);
-    return IdxFile(path, file);
+    return IdxFile(path, file, static_cast<uint64_t>(st.st_size));
   }
 
   // Reads up to `n` bytes into `dst`; fewer only at the end of the data.
@@ -100,9 +114,14 @@ class IdxFile {
   }
   bool stream_cut() const { return stream_cut_; }
   const std::string& path() const { return path_; }
+  // The size of the file on disk (compressed, for gzip).
+  uint64_t file_bytes() const { return file_bytes_; }
+  // Whether the content is read as it is (not gzip); known once something was read.
+  bool raw() { return gzdirect(file_.get()) == 1; }
 
  private:
-  IdxFile(std::string path, gzFile file) : path_(std::move(path)), file_(file) {}
+  IdxFile(std::string path, gzFile file, uint64_t file_bytes)
+      : path_(std::move(path)), file_(file), file_bytes_(file_bytes) {}
 
   absl::Status ReadError() {
     int error_number = Z_OK;
@@ -118,6 +137,7 @@ class IdxFile {
 
   std::string path_;
   std::unique_ptr<gzFile_s, GzCloser> file_;
+  uint64_t file_bytes_ = 0;
   bool stream_cut_ = false;
 };
 
@@ -148,9 +168,15 @@ absl::Status ReadHeader(IdxFile& file, uint32_t magic, const char* kind,
   return absl::OkStatus();
 }
 
-// The payload is read in pieces of this size into a buffer that grows with what
-// arrives: a header that claims more than the file holds (2^31 images of 65536x65536)
-// costs one piece of memory before its DATA_LOSS, never the claimed size.
+// Deflate inflates at most 1032:1 (zlib's documented limit): a gzip file of S bytes
+// cannot hold 1032 (S + 1) bytes or more.
+constexpr uint64_t kMaxInflateRatio = 1032;
+
+// The payload of a raw file is allocated once, at its size, after the file's size was
+// checked against the header. A gzip file's is read in pieces of this size into a
+// buffer that grows with what arrives (its content size is known only at its end): a
+// header that claims more than the file holds costs one piece of memory before its
+// DATA_LOSS, never the claimed size.
 constexpr uint64_t kReadPiece = uint64_t{16} << 20;
 
 // Reads the payload after the header: keeps its first `keep` bytes in `dst` (resized
@@ -159,7 +185,21 @@ constexpr uint64_t kReadPiece = uint64_t{16} << 20;
 absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
                          uint64_t keep, std::vector<uint8_t>* dst,
                          const std::string& what) {
+  const uint64_t expected = header_bytes + payload;  // < 2^63: dimensions are bounded
   dst->clear();
+  if (file.raw()) {
+    if (file.file_bytes() != expected) {
+      return absl::DataLossError(absl::StrCat(file.path(), ": expected ", expected,
+                                              " bytes (", what, "), got ",
+                                              file.file_bytes()));
+    }
+    dst->reserve(keep);
+  } else if (file.file_bytes() < expected / kMaxInflateRatio) {
+    return absl::DataLossError(absl::StrCat(
+        file.path(), ": expected ", expected, " bytes (", what, "), but a gzip file of ",
+        file.file_bytes(), " bytes cannot hold them (deflate inflates at most ",
+        kMaxInflateRatio, ":1)"));
+  }
   uint64_t got = 0;
   while (got < keep) {
     const uint64_t want = std::min(kReadPiece, keep - got);
@@ -173,7 +213,6 @@ absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
     EDBP_ASSIGN_OR_RETURN(const uint64_t rest, file.CountRest());
     got += rest;
   }
-  const uint64_t expected = header_bytes + payload;
   if (got != payload) {
     return absl::DataLossError(absl::StrCat(file.path(), ": expected ", expected,
                                             " bytes (", what, "), got ",

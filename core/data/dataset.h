@@ -58,10 +58,13 @@ struct DataSplits {
 // (magic 0x00000801, N, u8), each gzip-compressed or raw (detected from the content,
 // not the name). The result has shape {1, H, W} and name `images_path`. `limit` > 0
 // keeps only the first `limit` samples (the whole files are still read and checked).
-// Errors name the file: NOT_FOUND when it cannot be opened; DATA_LOSS for a wrong
-// magic, a file shorter or longer than its header announces ("expected 47040016 bytes
-// (60000 images of 28x28 + 16-byte header), got 1000"), corrupt gzip, or image/label
-// counts that differ.
+// Errors name the file: NOT_FOUND when it cannot be opened or is not a regular file (a
+// FIFO, a device); DATA_LOSS for a wrong magic, a file shorter or longer than its
+// header announces ("expected 47040016 bytes (60000 images of 28x28 + 16-byte header),
+// got 1000"; a raw file is sized before its payload is read, a gzip file that could
+// not inflate to the size announced is refused before it is read), corrupt gzip, or
+// image/label counts that differ. Memory: a raw file's kept pixels, allocated once; a
+// gzip file's as they arrive, in pieces of 16 MiB.
 absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
                                 const std::string& labels_path, int64_t limit = 0);
 

@@ -45,6 +45,7 @@ class Reader {
   }
   bool Copy(void* dst, size_t n) {
     if (n > bytes_.size() - pos_) return false;
+    if (n == 0) return true;  // dst may be null (an empty vector's data()): no memcpy
     std::memcpy(dst, bytes_.data() + pos_, n);
     pos_ += n;
     return true;

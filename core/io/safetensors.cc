@@ -62,23 +62,46 @@ class HeaderReader final : public nlohmann::json_sax<nlohmann::json> {
   // The first error (set whenever a callback returned false).
   absl::Status status() const { return status_; }
 
-  // DATA_LOSS when two tensors' byte ranges overlap: tensors that share bytes would
-  // let a file ask for more memory than it holds (ten thousand names for one range).
-  // Sorts the ranges by their start.
-  absl::Status CheckDisjoint() {
+  // DATA_LOSS unless the tensors' byte ranges tile the data exactly, as the format
+  // requires: sorted by start, each non-empty range begins where the one before ends,
+  // the first at 0, and the last ends at the end of the file. Overlapping ranges would
+  // let a file ask for more memory than it holds (ten thousand names for one range);
+  // a gap or trailing bytes are data no tensor owns (a file spliced or cut and padded).
+  // An empty tensor owns no bytes and may sit anywhere in the data. Sorts the ranges by
+  // their start.
+  absl::Status CheckLayout() {
     std::sort(placed_.begin(), placed_.end(), [](const Placed& a, const Placed& b) {
       return std::tie(a.begin, *a.name) < std::tie(b.begin, *b.name);
     });
-    const Placed* furthest = nullptr;  // of the non-empty ranges so far, the furthest end
+    auto where = [](const Placed& p) {
+      return absl::StrCat(*p.name, " at [", p.begin, ",", p.end, ")");
+    };
+    const Placed* previous = nullptr;  // the last non-empty range so far
+    uint64_t at = 0;                   // where it ends
     for (const Placed& p : placed_) {
       if (p.begin == p.end) continue;
-      if (furthest != nullptr && p.begin < furthest->end) {
-        return Corrupt(
-            path_, absl::StrCat("tensors ", *furthest->name, " at [", furthest->begin,
-                                ",", furthest->end, ") and ", *p.name, " at [", p.begin,
-                                ",", p.end, ") overlap"));
+      if (p.begin < at) {
+        return Corrupt(path_, absl::StrCat("tensors ", where(*previous), " and ",
+                                           where(p), " overlap"));
       }
-      if (furthest == nullptr || p.end > furthest->end) furthest = &p;
+      if (p.begin > at) {
+        return Corrupt(
+            path_, absl::StrCat("the data bytes [", at, ",", p.begin, ") ",
+                                previous == nullptr
+                                    ? "before tensor " + where(p)
+                                    : absl::StrCat("between tensors ", where(*previous),
+                                                   " and ", where(p)),
+                                " belong to no tensor"));
+      }
+      previous = &p;
+      at = p.end;
+    }
+    if (at != data_size_) {
+      return Corrupt(
+          path_, absl::StrCat("the data bytes [", at, ",", data_size_, ")",
+                              previous == nullptr ? std::string()
+                                                  : " after tensor " + where(*previous),
+                              " belong to no tensor"));
     }
     return absl::OkStatus();
   }
@@ -355,9 +378,9 @@ absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path) {
   HeaderReader reader(path, data_size);
   if (!nlohmann::json::sax_parse(header, &reader)) return reader.status();
   header = std::string();
-  EDBP_RETURN_IF_ERROR(reader.CheckDisjoint());
-  // The ranges lie within the data and are disjoint (checked): the tensors hold at
-  // most the file's data bytes, read straight into them.
+  EDBP_RETURN_IF_ERROR(reader.CheckLayout());
+  // The ranges tile the data (checked): the tensors hold the file's data bytes, read
+  // straight into them.
   SafeTensors out = reader.TakeTensors();
   for (const HeaderReader::Placed& p : reader.placed()) {
     if (p.begin == p.end) continue;

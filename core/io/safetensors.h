@@ -29,6 +29,9 @@ struct SafeTensors {
 // DATA_LOSS when it is truncated or its header is malformed (with what was expected:
 // a shape whose byte size overflows 64 bits, of more than 64 dimensions, data_offsets
 // outside the data or overlapping another tensor's, more than 65536 metadata entries),
+// or its data is not exactly covered by the tensors, as the format requires: bytes
+// between two tensors or after the last ("the data bytes [16,20) between tensors a at
+// [0,16) and b at [20,28) belong to no tensor"; an empty tensor may sit anywhere),
 // UNIMPLEMENTED for a dtype other than F32.
 absl::StatusOr<SafeTensors> ReadSafeTensors(const std::string& path);
 

@@ -273,6 +273,56 @@ TEST_F(SafeTensorsTest, OverlappingTensorsAreDataLoss) {
   EXPECT_EQ(st->tensors.size(), 3u);
 }
 
+// Issue 17: the format requires the tensors to cover the data exactly; a gap between
+// two tensors, bytes before the first or after the last were read as a valid file.
+TEST_F(SafeTensorsTest, GapsAndTrailingBytesAreDataLoss) {
+  const std::string path = Path("gap.safetensors");
+  WriteRaw(path, File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[20,28]}})",
+                      28));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "the data bytes [16,20) between tensors a at [0,16) and b at [20,28) "
+                 "belong to no tensor");
+  WriteRaw(path, File(OneTensor("[2]", "[8,16]"), 16));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "the data bytes [0,8) before tensor w at [8,16) belong to no tensor");
+  WriteRaw(path, File(OneTensor("[2]", "[0,8]"), 12));
+  ExpectDataLoss(ReadSafeTensors(path), path,
+                 "the data bytes [8,12) after tensor w at [0,8) belong to no tensor");
+  WriteRaw(path, File(OneTensor("[0]", "[0,0]"), 4));
+  ExpectDataLoss(ReadSafeTensors(path), path, "the data bytes [0,4) belong to no tensor");
+  WriteRaw(path, File(R"({"__metadata__":{"k":"v"}})", 1));
+  ExpectDataLoss(ReadSafeTensors(path), path, "the data bytes [0,1) belong to no tensor");
+
+  // Out of name order, with an empty tensor between: contiguous, so valid.
+  WriteRaw(path, File(R"({"z":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                      R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
+                      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                      12));
+  auto st = ReadSafeTensors(path);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->tensors.at("a").data.size(), 2u);
+}
+
+// Every file edbp writes tiles its data: a checkpoint's tensors, empty ones among them,
+// and the reference fixtures read back.
+TEST_F(SafeTensorsTest, WhatEdbpWritesAndTheFixturesAreContiguous) {
+  SafeTensors st;
+  st.tensors["b"] = {{3}, {1, 2, 3}};
+  st.tensors["a"] = {{0, 4}, {}};
+  st.tensors["c"] = {{1, 1}, {9}};
+  const std::string path = Path("written.safetensors");
+  ASSERT_TRUE(WriteSafeTensors(path, st).ok());
+  auto back = ReadSafeTensors(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->tensors.at("c").data, std::vector<float>{9});
+  for (const char* fixture : {"tests/data/reference-small/init.safetensors",
+                              "tests/data/reference-small/step.safetensors"}) {
+    auto read = ReadSafeTensors(fixture);
+    EXPECT_TRUE(read.ok()) << read.status();
+  }
+}
+
 TEST_F(SafeTensorsTest, HeaderLengthsThatLieAreDataLoss) {
   const std::string path = Path("len.safetensors");
   const std::string json = OneTensor("[1]", "[0,4]");

@@ -1,10 +1,13 @@
 // ReadIdx and LoadDataSplits on IDX files the tests write: values, limit, and every
 // corruption reported with the file and what was expected.
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/data/dataset.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,8 +88,8 @@ TEST_F(ReadIdxTest, TruncatedImagesAreDataLoss) {
 
 // Issue 17: a header that claims 2^31 - 1 images of 65535x65535 (2^63 bytes) over a
 // file of a few bytes ended in std::bad_alloc, and 1.5 M images reached 1.3 GB before
-// failing. Now the claim costs at most one read piece (16 MiB) before the DATA_LOSS,
-// raw or gzip, images or labels.
+// failing. Now a raw file is sized before anything is read, and a gzip file that cannot
+// inflate to the claim is refused before it is read, images or labels.
 TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation) {
   const int64_t before = edbp::testing::PeakResidentKiB();
   for (const bool gzip : {false, true}) {
@@ -96,8 +99,11 @@ TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation
     auto ds = ReadIdx(images_, labels_);
     ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
     EXPECT_THAT(std::string(ds.status().message()),
-                HasSubstr("expected 9223090559730712591 bytes (2147483647 images of "
-                          "65535x65535 + 16-byte header), got 34"));
+                HasSubstr(absl::StrCat(
+                    images_,
+                    ": expected 9223090559730712591 bytes (2147483647 images of "
+                    "65535x65535 + 16-byte header), ",
+                    gzip ? "but a gzip file of " : "got 34")));
 
     WriteSmall(gzip);
     write(labels_, IdxLabels(0x7fffffff, kLabels));
@@ -109,6 +115,75 @@ TEST_F(ReadIdxTest, AHeaderThatLiesAboutItsSizeIsDataLossWithoutAGiantAllocation
   }
   EXPECT_LT(edbp::testing::PeakResidentKiB() - before, 64 * 1024)
       << "KiB more at the peak";
+}
+
+// Issue 17: only directories were refused; a FIFO blocked ReadIdx in open() and
+// /dev/zero (raw content to zlib) was read until the 16 MiB pieces ran out of memory.
+TEST_F(ReadIdxTest, NotARegularFileIsNotFound) {
+  WriteSmall(/*gzip=*/false);
+  const std::string fifo = Path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    for (const bool as_images : {true, false}) {
+      auto ds = as_images ? ReadIdx(path, labels_) : ReadIdx(images_, path);
+      ASSERT_EQ(ds.status().code(), absl::StatusCode::kNotFound) << ds.status();
+      EXPECT_THAT(std::string(ds.status().message()),
+                  HasSubstr(path + ": cannot open: not a regular file"));
+    }
+  }
+  auto dir = ReadIdx(dir_.string(), labels_);
+  ASSERT_EQ(dir.status().code(), absl::StatusCode::kNotFound) << dir.status();
+  EXPECT_THAT(std::string(dir.status().message()),
+              HasSubstr(dir_.string() + ": cannot open: is a directory"));
+}
+
+// A raw file is sized before it is read: its pixels are one allocation at their size
+// (they grew by 16 MiB pieces, up to twice their size in capacity), and a file longer
+// than its header says is refused before its payload is read.
+TEST_F(ReadIdxTest, RawPixelsAreOneExactAllocation) {
+  const uint32_t n = 30000;  // 23.5 MB of 28x28 images: more than one 16 MiB piece
+  std::vector<uint8_t> pixels(size_t{n} * 28 * 28), labels(n);
+  for (size_t k = 0; k < pixels.size(); ++k) pixels[k] = static_cast<uint8_t>(k % 251);
+  for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
+  images_ = Path("images");
+  labels_ = Path("labels");
+  WriteRaw(images_, IdxImages(n, 28, 28, pixels));
+  WriteRaw(labels_, IdxLabels(n, labels));
+  for (const int64_t limit : {int64_t{0}, int64_t{1000}}) {
+    auto ds = ReadIdx(images_, labels_, limit);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    const size_t kept = limit > 0 ? static_cast<size_t>(limit) : n;
+    EXPECT_EQ(ds->pixels.size(), kept * 28 * 28);
+    EXPECT_EQ(ds->pixels.capacity(), ds->pixels.size()) << "one exact allocation";
+    EXPECT_EQ(ds->pixels[(kept - 1) * 784 + 5], ((kept - 1) * 784 + 5) % 251);
+  }
+  WriteRaw(images_, IdxImages(n, 28, 28, pixels) + std::string(7, '\0'));
+  auto longer = ReadIdx(images_, labels_);
+  ASSERT_EQ(longer.status().code(), absl::StatusCode::kDataLoss) << longer.status();
+  EXPECT_THAT(std::string(longer.status().message()),
+              HasSubstr(images_ + ": expected 23520016 bytes (30000 images of 28x28 + "
+                                  "16-byte header), got 23520023"));
+}
+
+// A gzip file cannot inflate to more than 1032 times its size: a small one whose header
+// claims 60000 images is refused before its payload is read; one that could hold its
+// claim but does not is still read to its end and named.
+TEST_F(ReadIdxTest, AGzipFileTooSmallForItsHeaderIsDataLoss) {
+  WriteSmall(/*gzip=*/true);
+  WriteGzip(images_, IdxImages(60000, 28, 28, kPixels));
+  auto ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr(images_ + ": expected 47040016 bytes (60000 images of 28x28 + "
+                                  "16-byte header), but a gzip file of "));
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr(" bytes cannot hold them (deflate inflates at most 1032:1)"));
+  WriteGzip(images_, IdxImages(4, 2, 3, kPixels));  // 40 bytes claimed, 34 held
+  ds = ReadIdx(images_, labels_);
+  ASSERT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr(images_ + ": expected 40 bytes (4 images of 2x3 + 16-byte "
+                                  "header), got 34"));
 }
 
 TEST_F(ReadIdxTest, TruncatedGzipIsDataLoss) {

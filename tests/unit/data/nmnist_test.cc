@@ -5,6 +5,7 @@
 #include "core/data/nmnist.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -771,6 +772,36 @@ TEST_F(HostileCacheTest, CacheThatIsNotARegularFileIsNotRead) {
     ASSERT_TRUE(LoadNmnistSplit(Split("Train"), "train", 2, Cache(), 0, &again).ok());
     EXPECT_EQ(again.outcome, FrameCacheOutcome::kHit) << again.reason;
   }
+}
+
+// Found by the frame_cache fuzzer (issue 17): a cache of no samples and no counts
+// passed the null data() of its empty arrays to memcpy (undefined behaviour that
+// UBSan aborts on). It reads back as an empty hit.
+TEST(FrameCache, AnEmptyDataSetRoundTrips) {
+  Dataset empty;
+  empty.shape = {2, 34, 34};
+  empty.frames = 3;
+  empty.frame_offsets = {0};
+  const FrameCacheKey key{.dataset = "NMNIST",
+                          .source = "/nowhere/Train",
+                          .split = "train",
+                          .n_steps = 3,
+                          .listing = 7};
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("edbp_empty_cache_" + std::to_string(::getpid()) + ".frames"))
+          .string();
+  ASSERT_TRUE(WriteFrameCache(path, key, empty).ok());
+  FrameCacheOutcome outcome = FrameCacheOutcome::kNotUsed;
+  std::string reason;
+  const std::optional<Dataset> back = ReadFrameCache(path, key, &outcome, &reason);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(back.has_value()) << reason;
+  EXPECT_EQ(outcome, FrameCacheOutcome::kHit);
+  EXPECT_EQ(back->size, 0);
+  EXPECT_EQ(back->frame_offsets, std::vector<uint64_t>{0});
+  EXPECT_TRUE(back->labels.empty());
+  EXPECT_TRUE(back->frame_counts.empty());
 }
 
 }  // namespace
