@@ -32,6 +32,7 @@ packages=(
   prometheus-cpp-dev libcpp-httplib-dev openssl
   shellcheck yamllint
   git clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
   nodejs chromium
 )
 # npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
