@@ -194,6 +194,13 @@ void MetricsHub::WakeAll() {
   }
 }
 
+void MetricsHub::Interrupt(const std::string& job_id, const absl::Status& why) {
+  absl::ReaderMutexLock lock(&subscribers_mu_);
+  auto it = subscribers_.find(job_id);
+  if (it == subscribers_.end()) return;
+  for (Subscriber* subscriber : it->second) subscriber->OnInterrupted(why);
+}
+
 MetricsHub::CacheStats MetricsHub::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
   return CacheStats{cache_bytes_, cache_events_, logs_.size()};

@@ -79,6 +79,9 @@ class MetricsHub {
     virtual void OnAppended(const v1::Event& event) = 0;
     // WakeAll was called (server shutdown).
     virtual void OnWake() = 0;
+    // Interrupt was called for the job: its stream cannot go on (e.g. its end could not
+    // be stored); `why` says so. By default, as OnWake.
+    virtual void OnInterrupted(const absl::Status& /*why*/) { OnWake(); }
   };
   // Adds `subscriber` (not owned) to the job's list: every event appended after this
   // call returns reaches it. Read after subscribing to miss nothing.
@@ -89,6 +92,11 @@ class MetricsHub {
 
   // Calls OnWake of every subscriber (server shutdown).
   void WakeAll();
+
+  // Calls OnInterrupted(why) of the job's subscribers: the scheduler could not store
+  // the job's end (issue 17: watchers get an error instead of waiting for an event that
+  // cannot come until the store writes again).
+  void Interrupt(const std::string& job_id, const absl::Status& why);
 
   // What the cache holds now (for tests and the load benchmark).
   struct CacheStats {

@@ -97,7 +97,28 @@ ServerMetrics::ServerMetrics(JobStore* store, std::vector<std::string> slots)
                .Help("Wall time of each finished training epoch (train + test)")
                .Register(*registry_)
                .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 30, 60, 120,
-                                                                300, 600, 1800, 3600})) {}
+                                                                300, 600, 1800, 3600})),
+      store_healthy_(&prometheus::BuildGauge()
+                          .Name("edbp_store_healthy")
+                          .Help("1 while the job store writes, 0 since a write failed "
+                                "(a full disk, an I/O error) until one succeeds")
+                          .Register(*registry_)
+                          .Add({})),
+      store_write_failures_(&prometheus::BuildCounter()
+                                 .Name("edbp_store_write_failures_total")
+                                 .Help("Writes of a job's state the store refused")
+                                 .Register(*registry_)
+                                 .Add({})) {
+  store_healthy_->Set(1);
+}
+
+void ServerMetrics::OnStoreHealth(bool healthy, int64_t failures) {
+  store_healthy_->Set(healthy ? 1 : 0);
+  const double counted = store_write_failures_->Value();
+  if (static_cast<double>(failures) > counted) {
+    store_write_failures_->Increment(static_cast<double>(failures) - counted);
+  }
+}
 
 ServerMetrics::~ServerMetrics() {
   if (http_ != nullptr) {

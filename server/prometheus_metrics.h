@@ -10,6 +10,9 @@
 //   0 edbp_epoch_seconds                   histogram: wall time of each finished epoch
 //   edbp_events_streamed_total           counter: events written to WatchJob streams
 //   edbp_watchers                        gauge: WatchJob streams open now
+//   edbp_store_healthy                   gauge: 0 since a store write failed, until one
+//                                        succeeds (server/store_health.h)
+//   edbp_store_write_failures_total      counter: writes of a job's state refused
 //
 // The gauges of the store are computed when scraped. Thread-safe.
 #ifndef EDBP_SERVER_PROMETHEUS_METRICS_H_
@@ -48,6 +51,8 @@ class ServerMetrics {
   void OnWatcherStarted() { watchers_->Increment(); }
   void OnWatcherEnded() { watchers_->Decrement(); }
   void OnEpochSeconds(double seconds) { epoch_seconds_->Observe(seconds); }
+  // The store's health (StoreHealth) and its failed writes so far.
+  void OnStoreHealth(bool healthy, int64_t failures);
 
   // Everything as Prometheus text (what /metrics answers).
   std::string Text() const;
@@ -60,6 +65,8 @@ class ServerMetrics {
   prometheus::Counter* const events_streamed_;
   prometheus::Gauge* const watchers_;
   prometheus::Histogram* const epoch_seconds_;
+  prometheus::Gauge* const store_healthy_;
+  prometheus::Counter* const store_write_failures_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;
 };

@@ -44,8 +44,24 @@ std::string Tail(const fs::path& path, int lines) {
 
 }  // namespace
 
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  retry_cv_.notify_all();
+  if (retrier_.joinable()) retrier_.join();
+}
+
 absl::Status Scheduler::SetState(v1::Job& job, v1::JobState state,
                                  const std::string& error) {
+  absl::Status status = SetStateOnce(job, state, error);
+  if (options_.store_health != nullptr) options_.store_health->OnWrite(status);
+  return status;
+}
+
+absl::Status Scheduler::SetStateOnce(v1::Job& job, v1::JobState state,
+                                     const std::string& error) {
   EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
   // Re-read: the hub updates the summary fields (last_epoch, best accuracy).
   EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
@@ -126,7 +142,7 @@ void Scheduler::TrySchedule() {
     if (!started.ok()) {
       spdlog::error("job {}: cannot start: {}", id, started.ToString());
       auto job = store_->GetJob(id);
-      if (job.ok()) (void)SetState(*job, v1::FAILED, std::string(started.message()));
+      if (job.ok()) EndJob(*job, id, v1::FAILED, std::string(started.message()));
     }
   }
 }
@@ -194,29 +210,71 @@ void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
   auto job = store_->GetJob(id);
   if (!job.ok()) {
     spdlog::error("job {}: {}", id, job.status().ToString());
+  } else if (exit.exited && exit.code == 0) {
+    EndJob(*job, id, v1::SUCCEEDED, "");
+  } else if (run.cancel_requested) {
+    EndJob(*job, id, v1::CANCELLED, "cancelled by a client");
+  } else if (draining_) {
+    EndJob(*job, id, v1::QUEUED, "");  // resumes when the server comes back
   } else {
-    absl::Status s;
-    if (exit.exited && exit.code == 0) {
-      s = SetState(*job, v1::SUCCEEDED, "");
-    } else if (run.cancel_requested) {
-      s = SetState(*job, v1::CANCELLED, "cancelled by a client");
-    } else if (draining_) {
-      s = SetState(*job, v1::QUEUED, "");  // resumes when the server comes back
-    } else {
-      const fs::path log = JobDirectory(options_.data_dir, id) / kJobLogFile;
-      std::string why = absl::StrCat("edbp-train ", exit.Describe());
-      const std::string tail = Tail(log, 5);
-      if (!tail.empty()) absl::StrAppend(&why, ":\n", tail);
-      s = SetState(*job, v1::FAILED, why);
-    }
-    if (!s.ok()) spdlog::error("job {}: {}", id, s.ToString());
+    const fs::path log = JobDirectory(options_.data_dir, id) / kJobLogFile;
+    std::string why = absl::StrCat("edbp-train ", exit.Describe());
+    const std::string tail = Tail(log, 5);
+    if (!tail.empty()) absl::StrAppend(&why, ":\n", tail);
+    EndJob(*job, id, v1::FAILED, why);
   }
   idle_cv_.notify_all();
   TrySchedule();
 }
 
+void Scheduler::EndJob(v1::Job& job, const std::string& id, v1::JobState state,
+                       const std::string& error) {
+  const absl::Status stored = SetState(job, state, error);
+  if (stored.ok()) return;
+  spdlog::error("job {}: its end ({}) could not be stored: {}; retrying every {} ms", id,
+                v1::JobState_Name(state), stored.ToString(),
+                options_.store_retry.count());
+  pending_ends_[id] = PendingEnd{state, error};
+  hub_->Interrupt(id, absl::UnavailableError(absl::StrCat(
+                          "job ", id, " ended (", v1::JobState_Name(state),
+                          ") but the server cannot store it: ", stored.message(),
+                          "; it is stored once the store can write again")));
+  if (!retrier_.joinable()) retrier_ = std::thread([this] { RetryLoop(); });
+  retry_cv_.notify_all();
+}
+
+void Scheduler::RetryLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    retry_cv_.wait_for(lock, options_.store_retry);
+    for (auto it = pending_ends_.begin(); !stopping_ && it != pending_ends_.end();) {
+      const std::string id = it->first;
+      auto job = store_->GetJob(id);
+      const absl::Status stored =
+          job.ok() ? SetState(*job, it->second.state, it->second.error) : job.status();
+      if (!stored.ok()) {
+        ++it;
+        continue;
+      }
+      spdlog::info("job {}: its end ({}) is stored now", id,
+                   v1::JobState_Name(it->second.state));
+      it = pending_ends_.erase(it);
+      idle_cv_.notify_all();
+    }
+  }
+}
+
+bool Scheduler::EndPending(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_ends_.count(job_id) > 0;
+}
+
 absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (pending_ends_.count(id) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " has already ended; the server stores its end once it can write"));
+  }
   EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
   if (IsTerminal(job.state())) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -8,10 +8,12 @@
 #define EDBP_SERVER_SCHEDULER_H_
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "server/job_store.h"
 #include "server/launcher.h"
 #include "server/metrics_hub.h"
+#include "server/store_health.h"
 
 namespace edbp::server {
 
@@ -32,6 +35,10 @@ struct SchedulerOptions {
   std::vector<std::string> slots;
   std::chrono::milliseconds grace{30000};  // SIGTERM → SIGKILL on cancel / shutdown
   int64_t checkpoint_every = 0;  // edbp-train --checkpoint-every (0: epoch ends only)
+  // Told of every write of a job's state (may be null; not owned).
+  StoreHealth* store_health = nullptr;
+  // How often a job's end that could not be stored is tried again.
+  std::chrono::milliseconds store_retry{1000};
 };
 
 class Scheduler {
@@ -39,6 +46,7 @@ class Scheduler {
   Scheduler(JobStore* store, MetricsHub* hub, Launcher* launcher,
             SchedulerOptions options)
       : store_(store), hub_(hub), launcher_(launcher), options_(std::move(options)) {}
+  ~Scheduler();  // stops the retries of unstored ends
 
   // At start-up: jobs left RUNNING by a previous server are re-queued (they resume from
   // their last checkpoint), QUEUED jobs are queued again, then scheduling starts.
@@ -58,6 +66,14 @@ class Scheduler {
   // are re-queued when they exit; waits up to the grace period for them.
   void Drain();
 
+  // A job whose process ended while the store could not write (a full disk, an I/O
+  // error) keeps its end here: watchers are interrupted with the reason
+  // (MetricsHub::Interrupt), the store is reported unhealthy, and the end is written,
+  // with its event, every `store_retry` until the store takes it. Until then the job
+  // reads as RUNNING with no process, and CancelJob is FAILED_PRECONDITION.
+  // Whether job_id's end is waiting for the store.
+  bool EndPending(const std::string& job_id);
+
   // Whether a report of `attempt` of `job_id` is the running process's (for the worker
   // service): NOT_FOUND when the job has no process, ABORTED when another attempt runs
   // (a process left from an earlier run: it keeps the report in its spool).
@@ -72,11 +88,17 @@ class Scheduler {
   // (-priority, id) orders the queue.
   using QueueKey = std::pair<int64_t, int64_t>;
 
+  // Writes the job's state and its StateChange event, and tells store_health.
   absl::Status SetState(v1::Job& job, v1::JobState state, const std::string& error);
+  absl::Status SetStateOnce(v1::Job& job, v1::JobState state, const std::string& error);
   void TrySchedule() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Start(const std::string& job_id, const std::string& slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const std::string& job_id, const ExitInfo& exit);
+  // Writes a job's end; when the store refuses it, keeps it for the retrier.
+  void EndJob(v1::Job& job, const std::string& id, v1::JobState state,
+              const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RetryLoop();
   // Stores, in order, the events an ended process left in its job directory's spool
   // (worker/report_spool.h); records stored before are skipped.
   void IngestSpool(const std::string& job_id);
@@ -92,6 +114,14 @@ class Scheduler {
   std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);  // job id → slot
   std::set<std::string> busy_slots_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  struct PendingEnd {
+    v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+    std::string error;
+  };
+  std::map<std::string, PendingEnd> pending_ends_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::condition_variable retry_cv_;
+  std::thread retrier_;  // started by the first unstored end
 };
 
 }  // namespace edbp::server

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include "server/scheduler.h"
 #include "server/server_args.h"
 #include "server/service.h"
+#include "server/store_health.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -144,6 +146,8 @@ class Server {
   explicit Server(DataDirLock lock) : lock_(std::move(lock)) {}
 
   DataDirLock lock_;  // first: held until everything below is gone
+  StoreHealth store_health_;
+  std::atomic<bool> draining_{false};  // health stays NOT_SERVING from the drain on
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<MetricsHub> hub_;
   Launcher launcher_;
@@ -180,6 +184,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   }
   s->hub_ = std::make_unique<MetricsHub>(s->store_.get(),
                                          static_cast<size_t>(args.event_cache_mib) << 20);
+  s->options_.store_health = &s->store_health_;
   s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), s->hub_.get(),
                                               &s->launcher_, s->options_);
   s->metrics_ = std::make_unique<ServerMetrics>(s->store_.get(), s->options_.slots);
@@ -244,6 +249,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
     ready_lines += absl::StrCat("metrics on ",
                                 BoundAddress(args.metrics_listen, metrics_port), "\n");
   }
+  // A store that cannot write: NOT_SERVING (take no new work here) and /metrics say so.
+  Server* server = s.get();
+  s->store_health_.AddListener([server](bool healthy, const std::string& error) {
+    if (healthy) {
+      spdlog::info("the job store writes again");
+    } else {
+      spdlog::error("the job store cannot write: {}", error);
+    }
+    server->metrics_->OnStoreHealth(healthy, server->store_health_.failures());
+    if (server->draining_.load()) return;
+    server->server_->GetHealthCheckService()->SetServingStatus(healthy);
+    if (server->health_server_) {
+      server->health_server_->GetHealthCheckService()->SetServingStatus(healthy);
+    }
+  });
   // Printed once everything listens: a reader of "listening on" may connect at once.
   std::printf("listening on %s\n%s", listening.c_str(), ready_lines.c_str());
   std::fflush(stdout);
@@ -255,6 +275,7 @@ absl::Status Server::Run(const sigset_t& signals) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: draining (running jobs checkpoint and are re-queued)", sig);
+  draining_.store(true);
   if (health_server_) health_server_->GetHealthCheckService()->SetServingStatus(false);
   server_->GetHealthCheckService()->SetServingStatus(false);
   scheduler_->Drain();

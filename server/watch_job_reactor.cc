@@ -108,6 +108,16 @@ void WatchJobReactor::OnAppended(const v1::Event& event) {
 
 void WatchJobReactor::OnWake() { Pump(); }
 
+void WatchJobReactor::OnInterrupted(const absl::Status& why) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!error_.has_value()) {
+      error_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(why.message()));
+    }
+  }
+  Pump();
+}
+
 void WatchJobReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);

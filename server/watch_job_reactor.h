@@ -52,6 +52,8 @@ class WatchJobReactor final : public grpc::ServerWriteReactor<v1::Event>,
  private:
   void OnAppended(const v1::Event& event) override;
   void OnWake() override;
+  // Finishes the stream with UNAVAILABLE and `why`'s message.
+  void OnInterrupted(const absl::Status& why) override;
   // Starts the next write, read or Finish, unless a write or read is under way or the
   // stream has finished. Never called with mu_ held.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_);

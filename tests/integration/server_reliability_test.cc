@@ -1,10 +1,15 @@
 // Issue 17 end to end: one trainer per job directory, stale attempts fenced off, and
 // nothing lost while the server is away (server_fixture.h: a real edbp-server with real
 // edbp-train jobs).
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -232,6 +237,96 @@ TEST_F(ExactResumeTest, AJobKilledAtARandomBatchEndsAsIfUninterrupted) {
   const std::map<int64_t, std::string> b_records = Records(b_events);
   EXPECT_EQ(a_records.size(), b_records.size());
   EXPECT_TRUE(a_records == b_records) << "the training records differ";
+}
+
+// The value of a metric without labels on /metrics ("" when absent).
+std::string Metric(const std::string& address, const std::string& name) {
+  const std::string text = testing::HttpGet(address, "/metrics");
+  const size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  const size_t from = at + name.size() + 2;
+  return text.substr(from, text.find('\n', from) - from);
+}
+
+// Defect 3 of issue 17: the disk fills under a running job. The trainer fails, and the
+// store cannot write the job's end: watchers get an error at once instead of waiting,
+// health is NOT_SERVING and /metrics says the store is unhealthy; once space is freed
+// the job becomes FAILED with its reason and the server is healthy again.
+TEST_F(ServerTest, AFullDiskEndsTheJobOnceTheStoreWritesAgain) {
+  const fs::path disk = dir_ / "disk";
+  fs::create_directories(disk);
+  if (mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=24m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(errno)
+                 << "): this test needs root";
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  server_->Kill(SIGKILL);
+  server_ = std::make_unique<testing::ServerProcess>(disk / "data");
+  server_->Start({"--metrics-listen=127.0.0.1:0"});
+  const std::string client = EDBP_CLIENT_BIN;
+  const std::string health = client + " --server " + server_->address() + " health";
+  EXPECT_EQ(testing::RunCommand(health).code, 0);
+  EXPECT_EQ(Metric(server_->metrics_address(), "edbp_store_healthy"), "1");
+
+  const v1::Job job = Create(TinyConfig(50, 1000));
+  ASSERT_TRUE(WaitForFirstEpoch(job.name()));
+  // A watcher from the start, reading until its stream ends.
+  grpc::Status watch_end;
+  std::atomic<bool> watch_ended{false};
+  std::thread watcher([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+    v1::WatchJobRequest req;
+    req.set_name(job.name());
+    auto reader = server_->stub().WatchJob(&ctx, req);
+    for (v1::Event e; reader->Read(&e);) {
+    }
+    watch_end = reader->Finish();
+    watch_ended.store(true);
+  });
+  // Fill the disk, and keep it full (as another process that keeps writing would):
+  // what a failed write frees, e.g. the trainer's temporary checkpoint, is taken again.
+  const fs::path filler = disk / "filler";
+  std::atomic<bool> keep_full{true};
+  std::thread fill([&] {
+    const int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    const std::string chunk(64 << 10, 'x');
+    while (keep_full.load()) {
+      if (write(fd, chunk.data(), chunk.size()) <= 0) {
+        std::this_thread::sleep_for(2ms);
+      }
+    }
+    close(fd);
+  });
+  const bool ended = testing::WaitUntil([&] { return watch_ended.load(); }, 60s, 50ms);
+  EXPECT_TRUE(ended) << "the watcher still waits";
+  EXPECT_EQ(watch_end.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << watch_end.error_message();
+  EXPECT_THAT(watch_end.error_message(), HasSubstr("cannot store it"));
+  EXPECT_EQ(Get(job.name()).state(), v1::RUNNING);  // what the store still says
+  EXPECT_TRUE(ProcessesWith(disk.string()).empty());
+  EXPECT_NE(testing::RunCommand(health).code, 0);
+  EXPECT_EQ(Metric(server_->metrics_address(), "edbp_store_healthy"), "0");
+  EXPECT_NE(Metric(server_->metrics_address(), "edbp_store_write_failures_total"), "0");
+
+  keep_full.store(false);
+  fill.join();
+  fs::remove(filler);
+  const v1::Job failed = WaitFor(job.name(), v1::FAILED, 30s);
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_THAT(failed.error(), HasSubstr("edbp-train exit status 1"));
+  EXPECT_EQ(testing::RunCommand(health).code, 0);
+  EXPECT_EQ(Metric(server_->metrics_address(), "edbp_store_healthy"), "1");
+  watcher.join();
+  // A watcher now gets the whole history, to its end.
+  const std::vector<v1::Event> events = Watch(job.name());
+  ExpectContiguous(events);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state_change().state(), v1::FAILED);
+  server_->Kill(SIGKILL);  // before the tmpfs goes
 }
 
 }  // namespace
