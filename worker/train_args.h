@@ -32,10 +32,10 @@ struct TrainArgs {
   bool synthetic_data = false;
   std::string inspect_step;  // the file of kInspect
   int64_t progress_every = 20;
-  int64_t checkpoint_every = 0;    // --checkpoint-every: batches between resume checkpoints
-  std::string report_to;           // --report-to: edbp-server's worker service
-  std::string job_id;              // --job-id, required with --report-to
-  int64_t attempt = 0;             // --attempt
+  int64_t checkpoint_every = 0;  // --checkpoint-every: batches between resume checkpoints
+  std::string report_to;         // --report-to: edbp-server's worker service
+  std::string job_id;            // --job-id, required with --report-to
+  int64_t attempt = 0;           // --attempt
   bool resume_if_present = false;  // --resume-if-present
   int64_t wait_for_previous = 0;   // --wait-for-previous, seconds
   bool tensorboard = true;

@@ -5,8 +5,8 @@
 // ack, so events arrive in order). Up to 3 tries per record, retried (after 100 ms, then
 // 200 ms) only on UNAVAILABLE. Event.job is set to "jobs/{job_id}", Event.record to the
 // training record's number (core/train/metrics.h), so the server stores a record
-// replayed after a resume only once; sequence and time are left to the server. Every request
-// carries the attempt (edbp-train --attempt).
+// replayed after a resume only once; sequence and time are left to the server. Every
+// request carries the attempt (edbp-train --attempt).
 //
 // With a spool attached (AttachSpool, once the run directory's lock is held), nothing
 // the server did not acknowledge is lost: the report goes to the spool
