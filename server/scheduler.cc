@@ -234,11 +234,12 @@ void Scheduler::EndJob(v1::Job& job, const std::string& id, v1::JobState state,
   spdlog::error("job {}: its end ({}) could not be stored: {}; retrying every {} ms", id,
                 v1::JobState_Name(state), stored.ToString(),
                 options_.store_retry.count());
-  pending_ends_[id] = PendingEnd{state, error};
-  hub_->Interrupt(id, absl::UnavailableError(absl::StrCat(
-                          "job ", id, " ended (", v1::JobState_Name(state),
-                          ") but the server cannot store it: ", stored.message(),
-                          "; it is stored once the store can write again")));
+  const absl::Status why = absl::UnavailableError(
+      absl::StrCat("job ", id, " ended (", v1::JobState_Name(state),
+                   ") but the server cannot store it: ", stored.message(),
+                   "; it is stored once the store can write again"));
+  pending_ends_[id] = PendingEnd{state, error, why};
+  hub_->Interrupt(id, why);
   if (!retrier_.joinable()) retrier_ = std::thread([this] { RetryLoop(); });
   retry_cv_.notify_all();
 }
@@ -264,9 +265,10 @@ void Scheduler::RetryLoop() {
   }
 }
 
-bool Scheduler::EndPending(const std::string& job_id) {
+absl::Status Scheduler::EndPending(const std::string& job_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return pending_ends_.count(job_id) > 0;
+  auto it = pending_ends_.find(job_id);
+  return it == pending_ends_.end() ? absl::OkStatus() : it->second.why;
 }
 
 absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {

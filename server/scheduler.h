@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "edbp/v1/job.pb.h"
 #include "server/job_store.h"
@@ -71,8 +72,8 @@ class Scheduler {
   // (MetricsHub::Interrupt), the store is reported unhealthy, and the end is written,
   // with its event, every `store_retry` until the store takes it. Until then the job
   // reads as RUNNING with no process, and CancelJob is FAILED_PRECONDITION.
-  // Whether job_id's end is waiting for the store.
-  bool EndPending(const std::string& job_id);
+  // UNAVAILABLE with the reason while job_id's end waits for the store, else OK.
+  absl::Status EndPending(const std::string& job_id);
 
   // Whether a report of `attempt` of `job_id` is the running process's (for the worker
   // service): NOT_FOUND when the job has no process, ABORTED when another attempt runs
@@ -117,6 +118,7 @@ class Scheduler {
   struct PendingEnd {
     v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
     std::string error;
+    absl::Status why;  // what the job's watchers are told
   };
   std::map<std::string, PendingEnd> pending_ends_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

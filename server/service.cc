@@ -140,6 +140,10 @@ grpc::ServerWriteReactor<v1::Event>* TrainingServiceImpl::WatchJob(
   if (!id.ok()) return new WatchJobReactor(ToGrpc(id.status()));
   auto job = store_->GetJob(*id);
   if (!job.ok()) return new WatchJobReactor(ToGrpc(job.status()));
+  // A job whose end the store cannot write yet: an error now, not a stream that waits.
+  if (absl::Status pending = scheduler_->EndPending(*id); !pending.ok()) {
+    return new WatchJobReactor(ToGrpc(pending));
+  }
   return new WatchJobReactor(hub_, options_.metrics, &shutting_down_, *id,
                              req->from_sequence());
 }

@@ -307,6 +307,18 @@ TEST_F(ServerTest, AFullDiskEndsTheJobOnceTheStoreWritesAgain) {
       << watch_end.error_message();
   EXPECT_THAT(watch_end.error_message(), HasSubstr("cannot store it"));
   EXPECT_EQ(Get(job.name()).state(), v1::RUNNING);  // what the store still says
+  {
+    grpc::ClientContext ctx;  // a watcher that comes now is told at once too
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::WatchJobRequest req;
+    req.set_name(job.name());
+    auto reader = server_->stub().WatchJob(&ctx, req);
+    for (v1::Event e; reader->Read(&e);) {
+    }
+    const grpc::Status late = reader->Finish();
+    EXPECT_EQ(late.error_code(), grpc::StatusCode::UNAVAILABLE) << late.error_message();
+    EXPECT_THAT(late.error_message(), HasSubstr("cannot store it"));
+  }
   EXPECT_TRUE(ProcessesWith(disk.string()).empty());
   EXPECT_NE(testing::RunCommand(health).code, 0);
   EXPECT_EQ(Metric(server_->metrics_address(), "edbp_store_healthy"), "0");
