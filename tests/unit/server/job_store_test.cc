@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/status_macros.h"
 
 namespace edbp::server {
 namespace {
@@ -34,18 +35,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 
-#define EDBP_TEST_CONCAT_INNER_(a, b) a##b
-#define EDBP_TEST_CONCAT_(a, b) EDBP_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(EDBP_TEST_CONCAT_(statusor_, __LINE__), lhs, expr)
-// `lhs` may be a declaration and `var` is a name the macro makes: neither takes the
-// parentheses of bugprone-macro-parentheses.
-// NOLINTBEGIN(bugprone-macro-parentheses)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(var, lhs, expr) \
-  auto var = (expr);                               \
-  ASSERT_TRUE(var.ok()) << var.status();           \
-  lhs = std::move(var).value()
-// NOLINTEND(bugprone-macro-parentheses)
 
 v1::Job QueuedJob(const std::string& display_name) {
   v1::Job job;

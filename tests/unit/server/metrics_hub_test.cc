@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/status_macros.h"
 #include "server/job_store.h"
 
 namespace edbp::server {
@@ -26,16 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define EDBP_TEST_CONCAT_INNER_(a, b) a##b
-#define EDBP_TEST_CONCAT_(a, b) EDBP_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(EDBP_TEST_CONCAT_(statusor_, __LINE__), lhs, expr)
-// NOLINTBEGIN(bugprone-macro-parentheses)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(var, lhs, expr) \
-  auto var = (expr);                               \
-  ASSERT_TRUE(var.ok()) << var.status();           \
-  lhs = std::move(var).value()
-// NOLINTEND(bugprone-macro-parentheses)
 
 v1::Event Line(const std::string& text) {
   v1::Event event;
