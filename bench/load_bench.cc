@@ -15,7 +15,8 @@
 // --watched-events events --watched-interval-ms apart; the other jobs send --events
 // events at once (--events=2 for the fastest run: one progress record and the epoch's
 // metrics), submitted from --submitters client threads. --server may name another
-// build (e.g. main's) to compare.
+// build (e.g. main's) to compare. The temporary directory (server.log, the jobs'
+// train.log) is removed after a run without errors and kept otherwise.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -418,7 +419,11 @@ int Run(const Options& o) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const int code = RunIn(o, dir);  // the server has stopped
-  fs::remove_all(dir);
+  if (code == 0) {
+    fs::remove_all(dir);
+  } else {  // the failed jobs' train.log and the server's log, to see why
+    std::printf("kept %s (server.log, data/jobs/*/train.log)\n", dir.c_str());
+  }
   return code;
 }
 
