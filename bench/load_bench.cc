@@ -2,17 +2,21 @@
 // port, edbp-fake-train as its train program), N watchers on one job and M submitted
 // jobs. Prints the errors, the latency of the watched job's live events (the server's
 // event time to the watcher's receipt, p50/p99 over every watcher and event), and the
-// server's threads and resident memory (/proc/PID/status) while the jobs run and after
-// they finish.
+// server's threads and resident memory (/proc/PID/status) while the jobs run (a line
+// every 30 s: jobs ended, threads, RSS, so that a run stopped early still has its
+// curve) and after they finish.
 //
 //   edbp_load_bench [--watchers=1000] [--jobs=10000] [--events=10] [--cpu-slots=2]
-//                   [--watched-events=100] [--watched-interval-ms=20]
+//                   [--submitters=4] [--watched-events=100] [--watched-interval-ms=20]
 //                   [--server=build/bin/edbp-server] [--fake-train=PATH]
 //                   [--server-flag=--event-cache-mib=8]...
 //
 // The watched job (job 1) waits until every watcher has its stream open, then sends
 // --watched-events events --watched-interval-ms apart; the other jobs send --events
-// events at once. --server may name another build (e.g. main's) to compare.
+// events at once (--events=2 for the fastest run: one progress record and the epoch's
+// metrics), submitted from --submitters client threads. --server may name another
+// build (e.g. main's) to compare. The temporary directory (server.log, the jobs'
+// train.log) is removed after a run without errors and kept otherwise.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -50,6 +54,7 @@ struct Options {
   int jobs = 10000;
   int events = 10;
   int cpu_slots = 2;
+  int submitters = 4;
   int watched_events = 100;
   int watched_interval_ms = 20;
   std::string server = EDBP_SERVER_BIN;
@@ -68,6 +73,7 @@ Options ParseOptions(int argc, char** argv) {
                   : name == "--jobs"                ? &o.jobs
                   : name == "--events"              ? &o.events
                   : name == "--cpu-slots"           ? &o.cpu_slots
+                  : name == "--submitters"          ? &o.submitters
                   : name == "--watched-events"      ? &o.watched_events
                   : name == "--watched-interval-ms" ? &o.watched_interval_ms
                                                     : nullptr;
@@ -296,14 +302,14 @@ int RunIn(const Options& o, const fs::path& dir) {
     }
   });
 
-  // The submissions, from 4 client threads.
+  // The submissions, from --submitters client threads.
   const std::string yaml = Config("");
-  constexpr int kSubmitters = 4;
+  const int submitter_count = std::max(o.submitters, 1);
   std::vector<std::thread> submitters;
-  submitters.reserve(kSubmitters);
-  for (int t = 0; t < kSubmitters; ++t) {
+  submitters.reserve(submitter_count);
+  for (int t = 0; t < submitter_count; ++t) {
     submitters.emplace_back([&, t] {
-      for (int j = t; j < o.jobs; j += kSubmitters)
+      for (int j = t; j < o.jobs; j += submitter_count)
         create(stubs[j % kChannels].get(), yaml);
     });
   }
@@ -336,6 +342,7 @@ int RunIn(const Options& o, const fs::path& dir) {
 
   // Until every job has ended: the newest job's id is the highest; jobs run in id order.
   int64_t ended = 0, failed = 0;
+  int polls = 0;
   while (true) {
     ended = failed = 0;
     std::string token;
@@ -353,6 +360,14 @@ int RunIn(const Options& o, const fs::path& dir) {
       token = resp.next_page_token();
     } while (!token.empty());
     if (ended + failed >= o.jobs + 1) break;
+    if (++polls % 15 == 0) {  // every 30 s
+      const ProcessSample s = Sample(server.pid());
+      std::printf("  %.0f s: %lld of %d jobs ended; server %lld threads, %lld KiB RSS\n",
+                  std::chrono::duration<double>(Clock::now() - t0).count(),
+                  static_cast<long long>(ended) + static_cast<long long>(failed),
+                  o.jobs + 1, static_cast<long long>(s.threads),
+                  static_cast<long long>(s.rss_kib));
+    }
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }
   const double all_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -404,7 +419,11 @@ int Run(const Options& o) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const int code = RunIn(o, dir);  // the server has stopped
-  fs::remove_all(dir);
+  if (code == 0) {
+    fs::remove_all(dir);
+  } else {  // the failed jobs' train.log and the server's log, to see why
+    std::printf("kept %s (server.log, data/jobs/*/train.log)\n", dir.c_str());
+  }
   return code;
 }
 

@@ -1,6 +1,9 @@
 #include "server/metrics_hub.h"
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
@@ -10,9 +13,15 @@
 namespace edbp::server {
 namespace {
 
-// Counted per cached event besides its serialized size: the message object and the
-// deque slots, so that many tiny events cannot exceed the limit by far.
-constexpr size_t kEventOverhead = sizeof(v1::Event) + 2 * sizeof(size_t);
+// What one heap allocation costs besides its bytes (glibc malloc's header and
+// rounding, about).
+constexpr size_t kMallocOverhead = 16;
+
+// Counted per cached event besides its SpaceUsedLong (which includes the message
+// object and its submessages and strings): the byte count beside it in the deque slot
+// and the malloc headers of its ~4 allocations (timestamp, the oneof's message, the
+// job name and a string of that message).
+constexpr size_t kEventOverhead = sizeof(size_t) + 4 * kMallocOverhead;
 
 bool IsTerminalEvent(const v1::Event& event) {
   return event.has_state_change() && IsTerminal(event.state_change().state());
@@ -43,19 +52,52 @@ bool IsTerminal(v1::JobState state) {
   return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
 }
 
+size_t MetricsHub::FixedEntryBytes() {
+  // libstdc++'s deque allocates its map (8 node pointers) and one node (512 bytes'
+  // worth of elements, or one element) as soon as it is constructed.
+  constexpr size_t kDequeNode =
+      sizeof(Cached) < 512 ? 512 / sizeof(Cached) * sizeof(Cached) : sizeof(Cached);
+  constexpr size_t kDequeMap = 8 * sizeof(void*);
+  // A std::map node: three pointers and the colour, then the key and value.
+  constexpr size_t kMapNode =
+      4 * sizeof(void*) + sizeof(std::pair<const std::string, std::unique_ptr<JobLog>>);
+  constexpr size_t kListNode = 3 * sizeof(void*);
+  // Allocations: the JobLog, the deque's map and node, the map node, the list node.
+  return sizeof(JobLog) + kDequeMap + kDequeNode + kMapNode + kListNode +
+         5 * kMallocOverhead;
+}
+
+size_t MetricsHub::EntryBytes(const std::string& job_id) {
+  // The id twice (the map's key and JobLog::id), counted whether or not it fits the
+  // string's inline buffer.
+  return FixedEntryBytes() + 2 * job_id.size();
+}
+
 absl::StatusOr<MetricsHub::JobLog*> MetricsHub::LogOf(const std::string& job_id) {
   auto it = logs_.find(job_id);
   if (it != logs_.end()) return it->second.get();
   EDBP_ASSIGN_OR_RETURN(const v1::Job job, store_->GetJob(job_id));
   auto log = std::make_unique<JobLog>();
   log->id = job_id;
+  // Exact under mu_: every event of the job is appended through this hub, under mu_,
+  // and the store sets last_sequence in the event's own transaction.
   log->last_sequence = job.last_sequence();
+  // A job not in a final state has not ended (the scheduler stores a final state
+  // before the event announcing it, and no state leaves a final one); one in a final
+  // state has ended once that event is in its log.
   if (IsTerminal(job.state())) {
     EDBP_ASSIGN_OR_RETURN(log->ended, LastStateChangeIsTerminal(store_, job_id, job));
   }
   JobLog* raw = log.get();
   logs_.emplace(job_id, std::move(log));
+  cache_bytes_ += EntryBytes(job_id);
   return raw;
+}
+
+void MetricsHub::DropIfEmpty(JobLog* log) {
+  if (!log->cached.empty()) return;
+  cache_bytes_ -= EntryBytes(log->id);
+  logs_.erase(logs_.find(log->id));  // reloaded from the store when asked for again
 }
 
 void MetricsHub::Touch(JobLog* log) { lru_.splice(lru_.begin(), lru_, log->lru); }
@@ -63,13 +105,12 @@ void MetricsHub::Touch(JobLog* log) { lru_.splice(lru_.begin(), lru_, log->lru);
 void MetricsHub::Evict() {
   while (cache_bytes_ > cache_limit_ && !lru_.empty()) {
     JobLog* victim = lru_.back();
-    cache_bytes_ -= victim->sizes.front();
-    victim->sizes.pop_front();
+    cache_bytes_ -= victim->cached.front().bytes;
     victim->cached.pop_front();
     --cache_events_;
     if (victim->cached.empty()) {
       lru_.pop_back();
-      if (victim->ended) logs_.erase(victim->id);  // reloaded from the store if asked
+      DropIfEmpty(victim);
     }
   }
 }
@@ -82,7 +123,10 @@ absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Even
     event.set_job(JobName(job_id));
     event.set_sequence(log->last_sequence + 1);
     *event.mutable_time() = Now();
-    EDBP_RETURN_IF_ERROR(store_->AppendEvent(event));
+    if (absl::Status stored = store_->AppendEvent(event); !stored.ok()) {
+      DropIfEmpty(log);
+      return stored;
+    }
     // Stored: from here on the event is the job's, whatever else fails.
     log->last_sequence = event.sequence();
     if (event.has_state_change()) log->ended = IsTerminalEvent(event);
@@ -97,10 +141,9 @@ absl::StatusOr<v1::Event> MetricsHub::Append(const std::string& job_id, v1::Even
         return store_->UpdateJob(job);
       }();
     }
-    const size_t bytes = event.ByteSizeLong() + kEventOverhead;
+    const size_t bytes = event.SpaceUsedLong() + kEventOverhead;
     const bool was_empty = log->cached.empty();
-    log->cached.push_back(event);
-    log->sizes.push_back(bytes);
+    log->cached.push_back(Cached{event, bytes});
     cache_bytes_ += bytes;
     ++cache_events_;
     if (was_empty) {
@@ -139,17 +182,17 @@ absl::StatusOr<MetricsHub::ReadResult> MetricsHub::Read(const std::string& job_i
       ReadResult r;
       const int64_t end = std::min(last, from - 1 + count);
       for (int64_t seq = from; seq <= end; ++seq) {
-        r.events.push_back(log->cached[static_cast<size_t>(seq - first_cached)]);
+        r.events.push_back(log->cached[static_cast<size_t>(seq - first_cached)].event);
       }
       r.ended = ended && end == last;
       if (!log->cached.empty()) {
         Touch(log);
-      } else if (log->ended) {
-        logs_.erase(job_id);  // an ended job without cached events is not kept
+      } else {
+        DropIfEmpty(log);  // a job without cached events is not kept
       }
       return r;
     }
-    if (log->ended && log->cached.empty()) logs_.erase(job_id);
+    DropIfEmpty(log);
   }
   // Evicted events: from the store, without the hub's lock (they never change).
   const int64_t end = std::min(first_cached - 1, from - 1 + count);

@@ -3,14 +3,18 @@
 // cache, replays older ones from the store, and tells the watchers subscribed to a job
 // of each event as it commits.
 //
-// Memory: the cache holds at most `cache_bytes` of events across all jobs (each event
-// counted by its serialized size plus a fixed overhead), evicting the oldest events of
-// the least recently used job first. A job's entry (its last sequence and whether it
-// ended, a few hundred bytes) stays while the job has not ended or has cached events;
-// an ended job whose events were all evicted is forgotten entirely and reloaded from
-// the store when asked for again. Reads that start before the cached suffix of a job's
-// log come from the store, outside the hub's lock, so a watcher that is behind never
-// holds up Append or the other readers.
+// Memory: the cache holds at most `cache_bytes` across all jobs, counting each cached
+// event (its in-memory size, SpaceUsedLong, plus a fixed overhead) and each job entry
+// the hub keeps (a fixed ~0.9 KiB: the entry, its deque, its map and LRU nodes), and
+// evicts the oldest events of the least recently used job first. A job's entry (its
+// last sequence and whether it ended) stays only while it has cached events: a job
+// whose events were all evicted, ended or not, is forgotten entirely and reloaded from
+// the store (its Job.last_sequence, and for a job in a final state whether its log's
+// last state change is final) when it is next appended to or read. So the hub's memory
+// is bounded by `cache_bytes` however many jobs there are, running or ended; only the
+// subscriptions (one small node per watcher) are outside it. Reads that start before
+// the cached suffix of a job's log come from the store, outside the hub's lock, so a
+// watcher that is behind never holds up Append or the other readers.
 //
 // Thread-safe. Sequence numbers continue from the store after a restart (no gaps, no
 // repeats).
@@ -100,29 +104,42 @@ class MetricsHub {
 
   // What the cache holds now (for tests and the load benchmark).
   struct CacheStats {
-    size_t bytes = 0;   // counted bytes of the cached events, <= cache_bytes
+    size_t bytes = 0;   // counted bytes of the cached events and job entries, <=
+                        // cache_bytes whenever no call is under way
     size_t events = 0;  // cached events
-    size_t jobs = 0;    // jobs the hub keeps an entry for
+    size_t jobs = 0;    // jobs the hub keeps an entry for (each has cached events)
   };
   CacheStats Stats();
 
+  // The bytes counted for one job entry with id `job_id`, besides its events.
+  static size_t EntryBytes(const std::string& job_id);
+
  private:
+  struct Cached {
+    v1::Event event;
+    size_t bytes = 0;  // counted for it in cache_bytes_
+  };
   struct JobLog {
     int64_t last_sequence = 0;         // of the job's last stored event
     bool ended = false;                // its last state change is terminal
-    std::deque<v1::Event> cached;      // the newest events: sequences up to last_sequence
-    std::deque<size_t> sizes;          // counted bytes of each cached event
+    std::deque<Cached> cached;         // the newest events: sequences up to last_sequence
     std::list<JobLog*>::iterator lru;  // into lru_ while `cached` is non-empty
     std::string id;
   };
-  // The job's entry, loaded from the store (its last sequence and last event) when
-  // the hub has none. Requires mu_.
+  // The per-entry bytes of EntryBytes that do not depend on the id.
+  static size_t FixedEntryBytes();
+  // The job's entry, loaded from the store (its last sequence, and whether it ended)
+  // when the hub has none; a new entry is counted in cache_bytes_ but has no events:
+  // the caller caches one or calls DropIfEmpty before releasing mu_.
   absl::StatusOr<JobLog*> LogOf(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Marks `log` as the most recently used. Requires mu_; log->cached non-empty.
+  // Forgets `log` (and uncounts it) when it has no cached events. `log` may be gone
+  // after this.
+  void DropIfEmpty(JobLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `log` as the most recently used. log->cached non-empty.
   void Touch(JobLog* log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Evicts the oldest events of the least recently used jobs until the cache fits its
-  // limit; forgets ended jobs left without events. Requires mu_.
+  // Evicts the oldest events of the least recently used jobs until the counted bytes
+  // fit the limit, forgetting every job left without events.
   void Evict() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   JobStore* const store_;
@@ -131,7 +148,7 @@ class MetricsHub {
   std::mutex mu_;  // held across the store write of Append: that is its ordering
   std::map<std::string, std::unique_ptr<JobLog>> logs_ ABSL_GUARDED_BY(mu_);
   std::list<JobLog*> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
-  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // events and entries, as counted
   size_t cache_events_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex subscribers_mu_;  // shared while callbacks run
