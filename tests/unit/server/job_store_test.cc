@@ -35,7 +35,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 
-
 v1::Job QueuedJob(const std::string& display_name) {
   v1::Job job;
   job.set_display_name(display_name);

@@ -23,14 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
-#include "tests/status_macros.h"
 #include "server/job_store.h"
+#include "tests/status_macros.h"
 
 namespace edbp::server {
 namespace {
 
 namespace fs = std::filesystem;
-
 
 v1::Event Line(const std::string& text) {
   v1::Event event;
