@@ -239,6 +239,52 @@ TEST_F(ExactResumeTest, AJobKilledAtARandomBatchEndsAsIfUninterrupted) {
   EXPECT_TRUE(a_records == b_records) << "the training records differ";
 }
 
+// The same through a drain: edbp-server gets SIGTERM while the job's first test pass
+// runs; the trainer stops between two test batches, keeping "trained, test pending",
+// and the restarted server's next attempt tests and goes on, ending as the
+// uninterrupted run did.
+TEST_F(ExactResumeTest, AJobStoppedInItsTestPassEndsAsIfUninterrupted) {
+  const std::string yaml = TinyConfig(2, 600);
+  const v1::Job a = Create(yaml);
+  ASSERT_EQ(WaitFor(a.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+  const v1::Job b = Create(yaml);
+  const std::string b_id = b.name().substr(5);
+  const fs::path b_dir = dir_ / "jobs" / b_id;
+  {
+    // The end of epoch 1's training pass (its last progress record) starts the test.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+    v1::WatchJobRequest req;
+    req.set_name(b.name());
+    auto reader = server_->stub().WatchJob(&ctx, req);
+    for (v1::Event e; reader->Read(&e);) {
+      if (e.has_progress() && e.progress().epoch() == 1 &&
+          e.progress().batch() == e.progress().batches()) {
+        kill(server_->pid(), SIGTERM);
+        break;
+      }
+    }
+    ctx.TryCancel();
+  }
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return ProcessesWith(JobDir(b_id)).empty(); }, 60s, 20ms));
+  server_->Kill(SIGKILL);  // reaps the drained server
+  server_->Start(ServerFlags());
+  ASSERT_EQ(WaitFor(b.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
+  EXPECT_THAT(testing::ReadFile(b_dir / "train.log"),
+              HasSubstr("in epoch 1, its test pending"));
+  const fs::path a_dir = dir_ / "jobs" / a.name().substr(5);
+  for (const char* file :
+       {"checkpoint_last.safetensors", "checkpoint_best.safetensors"}) {
+    EXPECT_TRUE(testing::ReadFile(a_dir / file) == testing::ReadFile(b_dir / file))
+        << file << " differs from the uninterrupted run's";
+  }
+  const std::vector<v1::Event> b_events = Watch(b.name());
+  ExpectContiguous(b_events);
+  ExpectRecordsOnceInOrder(b_events);
+  EXPECT_TRUE(Records(Watch(a.name())) == Records(b_events)) << "the records differ";
+}
+
 // The value of a metric without labels on /metrics ("" when absent).
 std::string Metric(const std::string& address, const std::string& name) {
   const std::string text = testing::HttpGet(address, "/metrics");
