@@ -338,31 +338,21 @@ void Scheduler::IngestSpool(const std::string& id) {
   }
   int64_t stored = 0;
   int64_t replayed = 0;
-  while (!spool->empty()) {
-    constexpr size_t kBatch = 256;
-    absl::StatusOr<std::vector<worker::ReportSpool::Entry>> entries =
-        spool->ReadPending(kBatch);
-    if (!entries.ok()) {
-      spdlog::error("job {}: {}", id, entries.status().ToString());
-      return;
-    }
-    for (const worker::ReportSpool::Entry& entry : *entries) {
-      if (entry.request.job_id() == id && !entry.request.event().has_state_change()) {
-        const absl::Status appended = hub_->Append(id, entry.request.event()).status();
+  const absl::Status delivered =
+      spool->DeliverInOrder([&](const v1::ReportRequest& request) -> absl::Status {
+        if (request.job_id() != id || request.event().has_state_change()) {
+          return absl::OkStatus();  // not this job's, or not a worker's to report
+        }
+        absl::Status appended = hub_->Append(id, request.event()).status();
         if (absl::IsAlreadyExists(appended)) {
           ++replayed;
-        } else if (!appended.ok()) {
-          spdlog::error("job {}: spooled event not stored: {}", id, appended.ToString());
-          return;
-        } else {
-          ++stored;
+          return absl::OkStatus();
         }
-      }
-      if (absl::Status marked = spool->MarkDelivered(entry.end); !marked.ok()) {
-        spdlog::error("job {}: {}", id, marked.ToString());
-        return;
-      }
-    }
+        stored += appended.ok();
+        return appended;
+      });
+  if (!delivered.ok()) {
+    spdlog::error("job {}: spooled events left for later: {}", id, delivered.ToString());
   }
   spdlog::info("job {}: {} spooled event(s) stored, {} stored before", id, stored,
                replayed);

@@ -207,6 +207,19 @@ absl::StatusOr<std::vector<ReportSpool::Entry>> ReportSpool::ReadPending(size_t 
   return entries;
 }
 
+absl::Status ReportSpool::DeliverInOrder(
+    const std::function<absl::Status(v1::ReportRequest&)>& deliver) {
+  constexpr size_t kBatch = 64;
+  while (!empty()) {
+    EDBP_ASSIGN_OR_RETURN(std::vector<Entry> entries, ReadPending(kBatch));
+    for (Entry& entry : entries) {
+      EDBP_RETURN_IF_ERROR(deliver(entry.request));
+      EDBP_RETURN_IF_ERROR(MarkDelivered(entry.end));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReportSpool::MarkDelivered(uint64_t end) {
   if (end < delivered_ || end > size_) {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": delivered offset ", end,

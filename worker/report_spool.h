@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,12 @@ class ReportSpool {
   // bytes do not parse as a ReportRequest is skipped: consumed with the entry before it,
   // or at once when none precedes it, so an empty result means empty().
   absl::StatusOr<std::vector<Entry>> ReadPending(size_t limit);
+
+  // Hands every undelivered report, in order, to `deliver`, and marks each delivered
+  // once `deliver` returns OK; stops at the first report it refuses (which stays) and
+  // returns that status, or the spool's own read/write error. OK: the spool is empty.
+  absl::Status DeliverInOrder(
+      const std::function<absl::Status(v1::ReportRequest&)>& deliver);
 
   // Everything before `end` (an Entry::end) has been delivered. When that is the
   // whole file, the file is cut back to its header.

@@ -21,7 +21,6 @@ constexpr std::chrono::milliseconds kFirstBackoff(100);  // doubled after each t
 constexpr std::chrono::milliseconds kSpoolDeadline(1000);
 constexpr std::chrono::milliseconds kSpoolFirstBackoff(1000);
 constexpr std::chrono::milliseconds kSpoolMaxBackoff(30000);
-constexpr size_t kSpoolBatch = 64;
 
 const char* KindName(const v1::Event& event) {
   switch (event.kind_case()) {
@@ -168,39 +167,30 @@ void WorkerReporter::KeepLocked(const v1::ReportRequest& request,
 }
 
 bool WorkerReporter::DeliverSpoolLocked() {
-  while (!spool_->empty()) {
-    absl::StatusOr<std::vector<ReportSpool::Entry>> entries =
-        spool_->ReadPending(kSpoolBatch);
-    if (!entries.ok()) {
-      std::fprintf(stderr, "edbp-train: %s\n",
-                   std::string(entries.status().message()).c_str());
-      return false;
-    }
-    for (ReportSpool::Entry& entry : *entries) {
-      // Whatever process spooled it, this one carries it, under its own attempt.
-      entry.request.set_attempt(attempt_);
-      grpc::Status status = grpc::Status::OK;
-      if (entry.request.job_id() == job_id_) {
-        status = Deliver(entry.request, 1, kSpoolDeadline);
+  grpc::Status refused = grpc::Status::OK;
+  const absl::Status delivered =
+      spool_->DeliverInOrder([&](v1::ReportRequest& request) -> absl::Status {
+        if (request.job_id() != job_id_) return absl::OkStatus();  // not this job's
+        // Whatever process spooled it, this one carries it, under its own attempt.
+        request.set_attempt(attempt_);
+        const grpc::Status status = Deliver(request, 1, kSpoolDeadline);
         if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
           std::fprintf(stderr, "edbp-train: spooled %s event dropped: %s\n",
-                       KindName(entry.request.event()), Describe(status).c_str());
-          status = grpc::Status::OK;
+                       KindName(request.event()), Describe(status).c_str());
+          return absl::OkStatus();
         }
-      }
-      if (!status.ok()) {
-        OnRefusedLocked(status);
-        backoff_ = std::min(backoff_ * 2, kSpoolMaxBackoff);
-        next_delivery_ = Clock::now() + backoff_;
-        return false;
-      }
-      if (absl::Status marked = spool_->MarkDelivered(entry.end); !marked.ok()) {
-        std::fprintf(stderr, "edbp-train: %s\n", std::string(marked.message()).c_str());
-        return false;
-      }
-    }
+        refused = status;
+        return status.ok() ? absl::OkStatus() : absl::UnavailableError("refused");
+      });
+  if (delivered.ok()) return true;
+  if (!refused.ok()) {
+    OnRefusedLocked(refused);
+    backoff_ = std::min(backoff_ * 2, kSpoolMaxBackoff);
+    next_delivery_ = Clock::now() + backoff_;
+  } else {
+    std::fprintf(stderr, "edbp-train: %s\n", std::string(delivered.message()).c_str());
   }
-  return true;
+  return false;
 }
 
 absl::Status WorkerReporter::AttachSpool(const std::filesystem::path& path) {

@@ -15,6 +15,7 @@
 #include "core/train/trainer.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
+#include "tests/integration/epoch_compare.h"
 #include "tests/process_util.h"
 
 namespace edbp::train {
@@ -66,37 +67,6 @@ class Recorder : public MetricsSink {
   int64_t stop_epoch = -1, stop_batch = -1;
   std::function<void(const ProgressRecord&)> on_progress;
 };
-
-// Everything of an epoch record but its wall times.
-void ExpectSameEpoch(const EpochMetrics& a, const EpochMetrics& b) {
-  EXPECT_EQ(a.record, b.record);
-  EXPECT_EQ(a.epoch, b.epoch);
-  EXPECT_EQ(a.epochs, b.epochs);
-  EXPECT_EQ(a.train_loss, b.train_loss);
-  EXPECT_EQ(a.train_accuracy, b.train_accuracy);
-  EXPECT_EQ(a.test_loss, b.test_loss);
-  EXPECT_EQ(a.test_accuracy, b.test_accuracy);
-  EXPECT_EQ(a.learning_rate, b.learning_rate);
-  EXPECT_EQ(a.train_samples, b.train_samples);
-  EXPECT_EQ(a.test_samples, b.test_samples);
-  EXPECT_EQ(a.n_class, b.n_class);
-  EXPECT_EQ(a.confusion, b.confusion);
-  EXPECT_EQ(a.best, b.best);
-  ASSERT_EQ(a.layers.size(), b.layers.size());
-  for (size_t i = 0; i < a.layers.size(); ++i) {
-    const LayerStats &x = a.layers[i], &y = b.layers[i];
-    EXPECT_EQ(x.name, y.name);
-    EXPECT_EQ(x.grad_norm, y.grad_norm) << x.name;
-    EXPECT_EQ(x.grad_mean, y.grad_mean) << x.name;
-    EXPECT_EQ(x.grad_max_abs, y.grad_max_abs) << x.name;
-    EXPECT_EQ(x.grad_sum_in, y.grad_sum_in) << x.name;
-    EXPECT_EQ(x.grad_sum_out, y.grad_sum_out) << x.name;
-    EXPECT_EQ(x.firing_rate, y.firing_rate) << x.name;
-    EXPECT_EQ(x.silent_fraction, y.silent_fraction) << x.name;
-    EXPECT_EQ(x.weight_norm, y.weight_norm) << x.name;
-    EXPECT_EQ(x.update_ratio, y.update_ratio) << x.name;
-  }
-}
 
 // `got` is `want` record for record (numbers, kinds, values; wall times aside).
 void ExpectSameRecords(const std::vector<Rec>& want, const std::vector<Rec>& got) {

@@ -154,14 +154,6 @@ TEST_F(ServerTest, WhatAnEndedTrainerCouldNotDeliverTheServerStores) {
   EXPECT_EQ(fs::file_size(dir_ / "jobs" / id / "events.spool"), 16u);
 }
 
-// Resume points after every batch, so a kill lands between two of them anywhere.
-class ExactResumeTest : public ServerTest {
- protected:
-  std::vector<std::string> ServerFlags() const override {
-    return {"--checkpoint-every=1"};
-  }
-};
-
 // The training records of a history by number, without what differs between two runs
 // of one config: wall times and speeds.
 std::map<int64_t, std::string> Records(const std::vector<v1::Event>& events) {
@@ -185,6 +177,34 @@ std::map<int64_t, std::string> Records(const std::vector<v1::Event>& events) {
   }
   return records;
 }
+
+// Resume points after every batch, so a kill lands between two of them anywhere.
+class ExactResumeTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    return {"--checkpoint-every=1"};
+  }
+
+  // Job `b`, interrupted and resumed, ended with the checkpoints of job `a`, an
+  // uninterrupted run of the same config, byte for byte, and its training records,
+  // each once.
+  void ExpectEndedAsUninterrupted(const v1::Job& a, const v1::Job& b) {
+    const fs::path a_dir = dir_ / "jobs" / a.name().substr(5);
+    const fs::path b_dir = dir_ / "jobs" / b.name().substr(5);
+    for (const char* file :
+         {"checkpoint_last.safetensors", "checkpoint_best.safetensors"}) {
+      EXPECT_TRUE(testing::ReadFile(a_dir / file) == testing::ReadFile(b_dir / file))
+          << file << " differs from the uninterrupted run's";
+    }
+    const std::vector<v1::Event> b_events = Watch(b.name());
+    ExpectContiguous(b_events);
+    ExpectRecordsOnceInOrder(b_events);
+    const std::map<int64_t, std::string> a_records = Records(Watch(a.name()));
+    const std::map<int64_t, std::string> b_records = Records(b_events);
+    EXPECT_EQ(a_records.size(), b_records.size());
+    EXPECT_TRUE(a_records == b_records) << "the training records differ";
+  }
+};
 
 // Issue 17's exactness test: the machine "crashes" (edbp-train and edbp-server killed
 // with -9 together) at a random moment of a job; the restarted server resumes it from
@@ -223,20 +243,7 @@ TEST_F(ExactResumeTest, AJobKilledAtARandomBatchEndsAsIfUninterrupted) {
   // The second attempt resumed where the first was killed, not from the start.
   EXPECT_THAT(testing::ReadFile(b_dir / "train.log"), HasSubstr("resuming "));
 
-  const fs::path a_dir = dir_ / "jobs" / a.name().substr(5);
-  for (const char* file :
-       {"checkpoint_last.safetensors", "checkpoint_best.safetensors"}) {
-    EXPECT_TRUE(testing::ReadFile(a_dir / file) == testing::ReadFile(b_dir / file))
-        << file << " differs from the uninterrupted run's";
-  }
-  const std::vector<v1::Event> a_events = Watch(a.name());
-  const std::vector<v1::Event> b_events = Watch(b.name());
-  ExpectContiguous(b_events);
-  ExpectRecordsOnceInOrder(b_events);
-  const std::map<int64_t, std::string> a_records = Records(a_events);
-  const std::map<int64_t, std::string> b_records = Records(b_events);
-  EXPECT_EQ(a_records.size(), b_records.size());
-  EXPECT_TRUE(a_records == b_records) << "the training records differ";
+  ExpectEndedAsUninterrupted(a, b);
 }
 
 // The same through a drain: edbp-server gets SIGTERM while the job's first test pass
@@ -273,16 +280,7 @@ TEST_F(ExactResumeTest, AJobStoppedInItsTestPassEndsAsIfUninterrupted) {
   ASSERT_EQ(WaitFor(b.name(), v1::SUCCEEDED, 120s).state(), v1::SUCCEEDED);
   EXPECT_THAT(testing::ReadFile(b_dir / "train.log"),
               HasSubstr("in epoch 1, its test pending"));
-  const fs::path a_dir = dir_ / "jobs" / a.name().substr(5);
-  for (const char* file :
-       {"checkpoint_last.safetensors", "checkpoint_best.safetensors"}) {
-    EXPECT_TRUE(testing::ReadFile(a_dir / file) == testing::ReadFile(b_dir / file))
-        << file << " differs from the uninterrupted run's";
-  }
-  const std::vector<v1::Event> b_events = Watch(b.name());
-  ExpectContiguous(b_events);
-  ExpectRecordsOnceInOrder(b_events);
-  EXPECT_TRUE(Records(Watch(a.name())) == Records(b_events)) << "the records differ";
+  ExpectEndedAsUninterrupted(a, b);
 }
 
 // The value of a metric without labels on /metrics ("" when absent).

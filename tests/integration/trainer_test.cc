@@ -13,6 +13,7 @@
 #include "core/io/safetensors.h"
 #include "gtest/gtest.h"
 #include "kernels/registry.h"
+#include "tests/integration/epoch_compare.h"
 
 namespace edbp::train {
 namespace {
@@ -73,22 +74,6 @@ class TrainerTest : public ::testing::Test {
   config::Config config_;
   fs::path dir_;
 };
-
-void ExpectSameLearning(const EpochMetrics& a, const EpochMetrics& b) {
-  EXPECT_EQ(a.epoch, b.epoch);
-  EXPECT_EQ(a.train_loss, b.train_loss);
-  EXPECT_EQ(a.train_accuracy, b.train_accuracy);
-  EXPECT_EQ(a.test_loss, b.test_loss);
-  EXPECT_EQ(a.test_accuracy, b.test_accuracy);
-  EXPECT_EQ(a.learning_rate, b.learning_rate);
-  EXPECT_EQ(a.confusion, b.confusion);
-  ASSERT_EQ(a.layers.size(), b.layers.size());
-  for (size_t i = 0; i < a.layers.size(); ++i) {
-    EXPECT_EQ(a.layers[i].grad_norm, b.layers[i].grad_norm) << a.layers[i].name;
-    EXPECT_EQ(a.layers[i].firing_rate, b.layers[i].firing_rate) << a.layers[i].name;
-    EXPECT_EQ(a.layers[i].weight_norm, b.layers[i].weight_norm) << a.layers[i].name;
-  }
-}
 
 TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
   const auto a = Train(Options(5, "a"), absl::StatusCode::kOk);

@@ -84,6 +84,30 @@ TEST(ReportSpoolTest, KeepsReportsInOrderAcrossReopensUntilDelivered) {
   EXPECT_TRUE(absl::IsInvalidArgument(spool->MarkDelivered(1000)));
 }
 
+TEST(ReportSpoolTest, DeliverInOrderStopsAtTheFirstRefusalWhichStays) {
+  const testing::TempDir dir("spool");
+  absl::StatusOr<ReportSpool> spool = ReportSpool::Open(dir / kSpoolFile);
+  ASSERT_TRUE(spool.ok());
+  for (int n = 1; n <= 4; ++n) ASSERT_TRUE(spool->Append(Report(n)).ok());
+  std::vector<int64_t> seen;
+  const absl::Status refused = spool->DeliverInOrder([&](v1::ReportRequest& r) {
+    seen.push_back(r.event().record());
+    return r.event().record() == 3 ? absl::UnavailableError("away") : absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(Records(*spool->ReadPending(10)), (std::vector<int64_t>{3, 4}));
+  seen.clear();
+  EXPECT_TRUE(spool
+                  ->DeliverInOrder([&](v1::ReportRequest& r) {
+                    seen.push_back(r.event().record());
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<int64_t>{3, 4}));
+  EXPECT_TRUE(spool->empty());
+}
+
 TEST(ReportSpoolTest, ATornTailIsCutAndAppendsFollowTheLastWholeEntry) {
   const testing::TempDir dir("spool");
   const fs::path path = dir / kSpoolFile;
