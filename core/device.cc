@@ -8,13 +8,16 @@
 
 namespace edbp {
 
-absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
+absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice,
+                                              int local_rank) {
   const kernels::Device cpu{kernels::DeviceType::kCpu, 0};
-  const kernels::Device gpu{kernels::DeviceType::kCuda, 0};
+  const int devices = kernels::CudaDeviceCount();
+  const kernels::Device gpu{kernels::DeviceType::kCuda,
+                            devices > 0 ? local_rank % devices : 0};
   // A GPU only counts once this build can run on it: the backend starts (GetBackend)
   // and implements every op.
   bool gpu_usable = false;
-  if (kernels::CudaDeviceCount() > 0) {
+  if (devices > 0) {
     const absl::StatusOr<kernels::Backend*> backend = kernels::GetBackend(gpu);
     gpu_usable = backend.ok();
     for (int op = 0; gpu_usable && op < static_cast<int>(kernels::Op::kNumOps); ++op) {
@@ -57,8 +60,9 @@ absl::StatusOr<kernels::Device> ResolveDevice(config::BackendChoice choice) {
   return absl::InvalidArgumentError("unknown backend choice");
 }
 
-absl::StatusOr<kernels::Backend*> ResolveBackend(config::BackendChoice choice) {
-  EDBP_ASSIGN_OR_RETURN(const kernels::Device device, ResolveDevice(choice));
+absl::StatusOr<kernels::Backend*> ResolveBackend(config::BackendChoice choice,
+                                                 int local_rank) {
+  EDBP_ASSIGN_OR_RETURN(const kernels::Device device, ResolveDevice(choice, local_rank));
   return kernels::GetBackend(device);
 }
 

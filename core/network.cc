@@ -82,7 +82,9 @@ absl::StatusOr<NetworkForward> Network::Forward(const Tensor& x, const Tensor* l
                            .rng = &rng_,
                            .keep_context = keep_context,
                            .input_grad = i > 0,
-                           .input_repeats = i == 0 && input_repeats};
+                           .input_repeats = i == 0 && input_repeats,
+                           .batch_begin = slice_begin_,
+                           .global_batch = slice_global_};
     EDBP_ASSIGN_OR_RETURN(LayerForward f, layers_[i]->Forward(h, options));
     h = f.output;
     if (keep_context) result.contexts.push_back(std::move(f.context));

@@ -61,6 +61,13 @@ class Network {
   const config::Config& config() const { return config_; }
   kernels::Backend* backend() const { return backend_; }
   std::mt19937_64& rng() { return rng_; }
+  // Data parallel (issue 18): the next Forwards get samples [begin, begin + B) of
+  // global batches of `global` samples (ForwardOptions::batch_begin); (0, 0): whole
+  // batches.
+  void set_batch_slice(int64_t begin, int64_t global) {
+    slice_begin_ = begin;
+    slice_global_ = global;
+  }
 
  private:
   Network(config::Config config, kernels::Backend* backend, uint64_t seed)
@@ -71,6 +78,7 @@ class Network {
   NeuronSetup neuron_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::mt19937_64 rng_;
+  int64_t slice_begin_ = 0, slice_global_ = 0;
 };
 
 }  // namespace edbp

@@ -104,6 +104,11 @@ EDBP_HOST_DEVICE inline double KernelLossSampleOf(const KernelLossArgs& a,
 EDBP_HOST_DEVICE inline double TetInvRows(int64_t rows) {
   return rows > 0 ? 1.0 / static_cast<double>(rows) : 0.0;
 }
+// The rows the mean runs over: T·mean_batch for a data-parallel slice, else T·batch.
+EDBP_HOST_DEVICE inline int64_t TetMeanRows(int64_t steps, int64_t batch,
+                                            int64_t mean_batch) {
+  return steps * (mean_batch > 0 ? mean_batch : batch);
+}
 
 // §8 TET for row r = t·B + b: the cross entropy of o[t, b, :] against b's label (log Σ
 // e^x - x[label], with the max subtracted first), and its gradient (softmax - one-hot),

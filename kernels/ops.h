@@ -323,6 +323,10 @@ struct KernelLossArgs {
 };
 struct TetLossArgs {
   int64_t steps = 0, batch = 0, classes = 0;
+  // The batch the mean runs over (0: `batch`). A data-parallel rank (issue 18) holds a
+  // slice of `mean_batch` samples: its loss and gradient carry 1/(T·mean_batch), so the
+  // ranks' sums are the whole batch's.
+  int64_t mean_batch = 0;
   float sign = -1;
   const float* o = nullptr;
   const int32_t* labels = nullptr;

@@ -31,8 +31,18 @@ absl::StatusOr<LayerForward> DropoutLayer::Forward(const Tensor& x,
     ctx->inner = x.numel() / (steps * ctx->rows);
     std::bernoulli_distribution keep(1.0 - p);
     const float scale = 1.0f / (1.0f - p);
-    std::vector<float> mask(ctx->rows);
-    for (float& v : mask) v = keep(*options.rng) ? scale : 0.0f;
+    // A slice of a global batch (issue 18) draws every sample's mask in sample order,
+    // as the whole batch in one process does, and keeps its own rows.
+    const int64_t per_sample = x.dim(2);
+    const int64_t batch = x.dim(1);
+    const int64_t global = options.global_batch > 0 ? options.global_batch : batch;
+    EDBP_CHECK(options.batch_begin >= 0 && options.batch_begin + batch <= global)
+        << name() << ": slice [" << options.batch_begin << ", +" << batch
+        << ") of a batch of " << global;
+    std::vector<float> all(static_cast<size_t>(global * per_sample));
+    for (float& v : all) v = keep(*options.rng) ? scale : 0.0f;
+    const auto first = all.begin() + options.batch_begin * per_sample;
+    const std::vector<float> mask(first, first + ctx->rows);
     kernels::Backend* backend = x.backend();
     EDBP_ASSIGN_OR_RETURN(ctx->mask, Tensor::FromHost(backend, {ctx->rows}, mask));
     EDBP_ASSIGN_OR_RETURN(result.output, Tensor::Empty(backend, x.shape()));

@@ -33,6 +33,11 @@ struct ForwardOptions {
   // Σ_t grad_w_ (conv.h), on every backend alike. Ignored for T < 2 and by layers
   // without that path. The caller must be right: nothing compares the steps.
   bool input_repeats = false;
+  // Data parallel (issue 18): x holds samples [batch_begin, batch_begin + B) of a
+  // global batch of `global_batch` samples (0: x is the whole batch). Dropout draws the
+  // whole batch's masks, as one process would, and keeps this slice's.
+  int64_t batch_begin = 0;
+  int64_t global_batch = 0;
 };
 
 // What a Forward saves for its Backward. Opaque outside the layer that made it.

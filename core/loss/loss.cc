@@ -120,6 +120,7 @@ class TetLoss final : public Loss {
         .steps = outputs.dim(0),
         .batch = outputs.dim(1),
         .classes = outputs.dim(2),
+        .mean_batch = mean_batch(),
         .sign = sign_,
         .o = outputs.f32(),
         .labels = labels.i32(),

@@ -45,6 +45,18 @@ class Loss {
 
   // The YAML name of this loss ("count", "kernel", "TET").
   virtual const char* name() const = 0;
+
+  // Data parallel (issue 18): the batches given to Compute are slices of batches of
+  // `n` samples (0: whole batches, the default). A loss that averages over the batch
+  // (TET) then divides by n, so that the slices' losses and gradients add up to the
+  // whole batch's; the summed losses (count, kernel) do not change.
+  void set_mean_batch(int64_t n) { mean_batch_ = n; }
+
+ protected:
+  int64_t mean_batch() const { return mean_batch_; }
+
+ private:
+  int64_t mean_batch_ = 0;
 };
 
 // The kernel loss's target train for the label class (§8) of length `steps`

@@ -474,6 +474,12 @@ absl::Status SaveCheckpoint(const std::string& path, Network& net,
 absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& net,
                                              Optimizer* optimizer) {
   EDBP_ASSIGN_OR_RETURN(const SafeTensors file, ReadSafeTensors(path));
+  return RestoreCheckpoint(path, file, net, optimizer);
+}
+
+absl::StatusOr<TrainingState> RestoreCheckpoint(const std::string& path,
+                                                const SafeTensors& file, Network& net,
+                                                Optimizer* optimizer) {
   // Validate everything before changing anything.
   EDBP_ASSIGN_OR_RETURN(CheckpointMetadata meta, ParseMetadata(path, file));
   const std::vector<Parameter> params = net.Parameters();
@@ -494,6 +500,11 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 
 absl::Status LoadWeights(const std::string& path, Network& net) {
   EDBP_ASSIGN_OR_RETURN(const SafeTensors file, ReadSafeTensors(path));
+  return RestoreWeights(path, file, net);
+}
+
+absl::Status RestoreWeights(const std::string& path, const SafeTensors& file,
+                            Network& net) {
   const std::vector<Parameter> params = net.Parameters();
   EDBP_ASSIGN_OR_RETURN(const std::vector<const HostTensor*> values,
                         MatchParameters(path, file, params));

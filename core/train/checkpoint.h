@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/io/safetensors.h"
 #include "core/network.h"
 #include "core/optim/optimizer.h"
 #include "core/train/epoch_progress.h"
@@ -96,6 +97,14 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 // ignored; the network RNG is left as it is. Errors as LoadCheckpoint; nothing
 // changes on error.
 absl::Status LoadWeights(const std::string& path, Network& net);
+
+// LoadCheckpoint and LoadWeights on contents read before (by another rank of a
+// data-parallel run, issue 18); `path` names them in errors.
+absl::StatusOr<TrainingState> RestoreCheckpoint(const std::string& path,
+                                                const SafeTensors& file, Network& net,
+                                                Optimizer* optimizer);
+absl::Status RestoreWeights(const std::string& path, const SafeTensors& file,
+                            Network& net);
 
 }  // namespace edbp::train
 

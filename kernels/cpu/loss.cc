@@ -54,7 +54,7 @@ void KernelLoss(const KernelLossArgs& a) {
 void TetLoss(const TetLossArgs& a) {
   CheckLossArgs("TetLoss", a.steps, a.batch, a.classes, a.o, a.labels, a.grad, a.loss);
   const int64_t rows = a.steps * a.batch;  // one cross entropy per (t, b)
-  const double inv_rows = TetInvRows(rows);
+  const double inv_rows = TetInvRows(TetMeanRows(a.steps, a.batch, a.mean_batch));
   std::vector<double> partial(static_cast<size_t>(rows));
   ParallelFor(rows, SampleGrain(1, a.classes), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) partial[r] = TetLossRowOf(a, inv_rows, r);

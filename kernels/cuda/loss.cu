@@ -59,7 +59,9 @@ cudaError_t LaunchKernelLoss(const KernelLossArgs& a, double* partials,
 
 cudaError_t LaunchTetLoss(const TetLossArgs& a, double* partials, cudaStream_t stream) {
   const int64_t rows = a.steps * a.batch;
-  EDBP_LAUNCH_OR_RETURN(rows, TetLossKernel, a, TetInvRows(rows), partials);
+  EDBP_LAUNCH_OR_RETURN(rows, TetLossKernel, a,
+                        TetInvRows(TetMeanRows(a.steps, a.batch, a.mean_batch)),
+                        partials);
 }
 
 }  // namespace edbp::kernels::cuda
