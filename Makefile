@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration deploy lint tidy gpu browser demo bench fuzz clean
+.PHONY: all deps configure build test unit integration mpi deploy lint tidy gpu browser demo bench fuzz clean
 
 all: build
 
@@ -45,6 +45,11 @@ gpu: build
 browser: build
 	cd $(BUILD_DIR) && ctest -L browser --output-on-failure
 	@grep -h '^SKIPPED: ' $(BUILD_DIR)/Testing/Temporary/LastTest.log || true
+
+# Data parallel over MPI (issue 18): the collectives and W=2 against W=1 under mpiexec;
+# also part of `integration`.
+mpi: build
+	cd $(BUILD_DIR) && ctest -L mpi --output-on-failure
 
 test: lint unit integration deploy gpu browser
 

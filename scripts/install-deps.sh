@@ -28,6 +28,7 @@ packages=(
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libgtest-dev libgmock-dev libopenblas-dev
+  openmpi-bin libopenmpi-dev
   zlib1g-dev dataset-fashion-mnist
   prometheus-cpp-dev libcpp-httplib-dev openssl
   shellcheck yamllint

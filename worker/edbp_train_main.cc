@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "core/train/metrics.h"
 #include "core/train/tensorboard.h"
 #include "core/train/trainer.h"
+#include "dist/launch.h"
 #include "worker/report_spool.h"
 #include "worker/run_lock.h"
 #include "worker/train_args.h"
@@ -70,8 +72,11 @@ std::string RunDirectory(const TrainArgs& args) {
 }
 
 train::TrainerOptions MakeTrainerOptions(const TrainArgs& args,
-                                         const std::string& resume_file) {
+                                         const std::string& resume_file,
+                                         dist::Communicator& comm) {
   train::TrainerOptions options;
+  options.comm = &comm;
+  options.sync_check_every = args.check_ranks_every;
   options.out_dir = RunDirectory(args);
   options.epochs = args.epochs;
   options.seed = args.seed;
@@ -162,6 +167,15 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
   std::signal(SIGTERM, OnSignal);
   const absl::Status run = trainer.Run();
   g_trainer.store(nullptr);
+  if (const train::GradientSync* sync = trainer.gradient_sync();
+      sync != nullptr && sync->steps() > 0) {
+    // What the ranks' gradient sums cost (bench/data_parallel_bench.sh reads this line).
+    std::printf(
+        "all-reduce: %lld steps of %lld bytes, %.3f s in all (%.2f ms per step)\n",
+        static_cast<long long>(sync->steps()),
+        static_cast<long long>(sync->bytes_per_step()), sync->seconds(),
+        1e3 * sync->seconds() / static_cast<double>(sync->steps()));
+  }
   if (absl::IsCancelled(run)) {
     std::printf("\nstopped; checkpoint in %s (resume with --resume %s)\n",
                 options.out_dir.c_str(), options.out_dir.c_str());
@@ -172,8 +186,11 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
   return 0;
 }
 
-// Everything after the run directory is settled; errors come back to the caller.
-absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
+// Everything after the run directory is settled; errors come back to the caller. Every
+// rank of a data-parallel run comes here; rank 0 alone has sinks and writes files.
+absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
+                          dist::Communicator& comm) {
+  const bool root = comm.rank() == 0;
   const std::string resume_file =
       args.resume_dir.empty()
           ? std::string()
@@ -187,7 +204,7 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
   }
   config::Config& config = *loaded.config;
   if (args.batch_size > 0) config.network.batch_size = args.batch_size;
-  auto backend = ResolveBackend(config.network.backend);
+  auto backend = ResolveBackend(config.network.backend, comm.local_rank());
   if (args.mode == TrainMode::kValidate) {
     std::printf("%s", train::NetworkSummary(config).c_str());
     if (!backend.ok()) return backend.status();
@@ -196,21 +213,28 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
   }
   if (!backend.ok()) return backend.status();
 
-  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file);
-  if (options.keep_checkpoints) {
+  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file, comm);
+  if (options.keep_checkpoints && root) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {
       Inform(reporter, "removed " + path + " (an interrupted checkpoint write)");
     }
   }
-  EDBP_ASSIGN_OR_RETURN(std::unique_ptr<Sinks> sinks,
-                        Sinks::Open(args, options, reporter));
-  const std::string device = (*backend)->device().ToString();
+  std::unique_ptr<Sinks> sinks;
+  if (root) {
+    EDBP_ASSIGN_OR_RETURN(sinks, Sinks::Open(args, options, reporter));
+  }
+  std::string device = (*backend)->device().ToString();
+  if (comm.size() > 1) {
+    absl::StrAppend(&device, ", rank 0 of ", comm.size(), " data-parallel ranks (",
+                    comm.name(), ")");
+  }
   std::printf("edbp-train: %s on %s\n", config.source_name.c_str(), device.c_str());
   if (reporter != nullptr)
     reporter->Log(v1::LogLine::INFO, "edbp-train started on " + device);
-  EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::Trainer> trainer,
-                        train::Trainer::Create(config, *backend, options, sinks->sink()));
+  EDBP_ASSIGN_OR_RETURN(
+      std::unique_ptr<train::Trainer> trainer,
+      train::Trainer::Create(config, *backend, options, root ? sinks->sink() : nullptr));
   if (!resume_file.empty() && args.mode == TrainMode::kTrain) {
     const train::TrainingState& s = trainer->state();
     std::string at = absl::StrCat("after epoch ", s.epoch);
@@ -226,54 +250,70 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter) {
 }
 
 // Prints an error and reports it to the server.
-void ReportError(WorkerReporter* reporter, const absl::Status& status) {
-  const std::string message(status.message());
+void ReportError(WorkerReporter* reporter, const absl::Status& status,
+                 const dist::Communicator& comm) {
+  std::string message(status.message());
+  if (comm.size() > 1) {
+    message = absl::StrCat("rank ", comm.rank(), " of ", comm.size(), ": ", message);
+  }
   std::fprintf(stderr, "edbp-train: %s\n", message.c_str());
   if (reporter != nullptr) reporter->Log(v1::LogLine::ERROR, message);
 }
 
 // Training owns its run directory (worker/run_lock.h) from before it reads anything in
 // it until its last report is delivered or spooled; the other modes write nothing there.
-// Returns the exit status; errors are printed and reported here.
-int Main(TrainArgs args, WorkerReporter* reporter) {
+// Of a data-parallel run, rank 0 alone takes the lock, spools and decides whether to
+// resume, and tells the others. Returns the exit status; errors are printed and
+// reported here.
+int Main(TrainArgs args, WorkerReporter* reporter, dist::Communicator& comm) {
   if (args.mode != TrainMode::kTrain) {
-    const absl::StatusOr<int> code = Train(args, reporter);
+    const absl::StatusOr<int> code = Train(args, reporter, comm);
     if (code.ok()) return *code;
-    ReportError(reporter, code.status());
+    ReportError(reporter, code.status(), comm);
     return 1;
   }
   const std::filesystem::path dir = RunDirectory(args);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    ReportError(reporter,
-                absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message())));
-    return 1;
-  }
-  absl::StatusOr<PidLock> lock = AcquireRunLock(
-      dir, std::chrono::seconds(args.wait_for_previous), [&](pid_t holder) {
-        Inform(reporter,
-               absl::StrCat("waiting for edbp-train pid ", holder, " (an earlier run of ",
-                            dir.string(), ") to stop; SIGKILL after ",
-                            args.wait_for_previous, " s"));
-      });
-  if (!lock.ok()) {
-    ReportError(reporter, lock.status());
-    return 1;
-  }
-  if (reporter != nullptr) {
-    if (absl::Status spool = reporter->AttachSpool(dir / kSpoolFile); !spool.ok()) {
-      // Reports still go out; only those the server misses are lost, as before.
-      std::fprintf(stderr, "edbp-train: no spool: %s\n",
-                   std::string(spool.message()).c_str());
+  std::optional<PidLock> lock;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      ReportError(reporter,
+                  absl::InternalError(absl::StrCat(dir.string(), ": ", ec.message())),
+                  comm);
+      return 1;
+    }
+    absl::StatusOr<PidLock> locked = AcquireRunLock(
+        dir, std::chrono::seconds(args.wait_for_previous), [&](pid_t holder) {
+          Inform(reporter,
+                 absl::StrCat("waiting for edbp-train pid ", holder,
+                              " (an earlier run of ", dir.string(),
+                              ") to stop; SIGKILL after ", args.wait_for_previous, " s"));
+        });
+    if (!locked.ok()) {
+      ReportError(reporter, locked.status(), comm);
+      return 1;
+    }
+    lock.emplace(*std::move(locked));
+    if (reporter != nullptr) {
+      if (absl::Status spool = reporter->AttachSpool(dir / kSpoolFile); !spool.ok()) {
+        // Reports still go out; only those the server misses are lost, as before.
+        std::fprintf(stderr, "edbp-train: no spool: %s\n",
+                     std::string(spool.message()).c_str());
+      }
     }
   }
-  if (args.resume_if_present && args.resume_dir.empty() &&
-      std::filesystem::exists(dir / train::kLastCheckpoint)) {
-    args.resume_dir = dir.string();
+  if (args.resume_if_present && args.resume_dir.empty()) {
+    char resume =
+        comm.rank() == 0 && std::filesystem::exists(dir / train::kLastCheckpoint);
+    if (absl::Status told = comm.Broadcast(&resume, 1, 0); !told.ok()) {
+      ReportError(reporter, told, comm);
+      return 1;
+    }
+    if (resume != 0) args.resume_dir = dir.string();
   }
-  const absl::StatusOr<int> code = Train(args, reporter);
-  if (!code.ok()) ReportError(reporter, code.status());
+  const absl::StatusOr<int> code = Train(args, reporter, comm);
+  if (!code.ok()) ReportError(reporter, code.status(), comm);
   if (reporter != nullptr) {
     constexpr std::chrono::seconds kFlushBudget(5);
     if (const uint64_t left = reporter->Flush(kFlushBudget); left > 0) {
@@ -299,13 +339,34 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(args.status().message()).c_str());
     return 2;
   }
-  // With --report-to, failures are reported to the server too.
+  // Issue 18: one of W ranks under an MPI launcher, else a run of one. Before any
+  // thread starts (MPI_Init_thread).
+  absl::StatusOr<std::unique_ptr<edbp::dist::Communicator>> comm =
+      edbp::dist::CommunicatorForThisProcess();
+  if (!comm.ok()) {
+    std::fprintf(stderr, "edbp-train: %s\n",
+                 std::string(comm.status().message()).c_str());
+    return 1;
+  }
+  const bool root = (*comm)->rank() == 0;
+  if (!root) {
+    // The run's console is rank 0's; the others print only their errors (stderr).
+    if (std::freopen("/dev/null", "w", stdout) == nullptr) return 1;
+  }
+  // With --report-to, failures are reported to the server too (by rank 0: the others
+  // print theirs, which land in the same log).
   std::unique_ptr<WorkerReporter> reporter;
-  if (!args->report_to.empty()) {
+  if (!args->report_to.empty() && root) {
     reporter =
         std::make_unique<WorkerReporter>(args->report_to, args->job_id, args->attempt);
     // Fenced off by the server (a newer attempt runs): checkpoint and stop.
     reporter->set_on_fenced([] { edbp::worker::OnSignal(SIGTERM); });
   }
-  return edbp::worker::Main(*args, reporter.get());
+  const int code = edbp::worker::Main(*args, reporter.get(), **comm);
+  if (code != 0 && code != 3 && (*comm)->size() > 1) {
+    // One rank failing ends the run now: the others may wait in a collective forever.
+    std::fflush(nullptr);
+    (*comm)->Abort(code);
+  }
+  return code;
 }

@@ -52,6 +52,10 @@ ABSL_FLAG(bool, resume_if_present, false,
 ABSL_FLAG(int64_t, wait_for_previous, 0,
           "Seconds to wait for another edbp-train that holds the run directory's lock "
           "(sent SIGTERM at once, SIGKILL after these seconds); 0: refuse to start");
+ABSL_FLAG(int64_t, check_ranks_every, 100,
+          "Under MPI (several ranks): training steps between the checks that every rank "
+          "holds the same parameters; the run fails when they differ (0: only after the "
+          "initialisation and at epoch ends)");
 ABSL_FLAG(bool, tensorboard, true,
           "Write TensorBoard event files (scalars: loss, accuracy, lr, per-layer grad "
           "norms); --notensorboard turns them off");
@@ -67,6 +71,9 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "usage: edbp-train CONFIG.yaml [flags]\n"
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
+      "       mpirun -np W edbp-train CONFIG.yaml [flags]   (W data-parallel ranks;\n"
+      "         also srun --mpi=pmix -K1 edbp-train ...: rank and size come from MPI,\n"
+      "         Network.batch_size is the global batch, rank 0 writes and reports)\n"
       "flags may be spelled --out-dir or --out_dir\n"
       "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)\n"
       "environment: EDBP_NUM_THREADS (CPU threads; default the cores available),\n"
@@ -112,6 +119,11 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   if (args.checkpoint_every < 0) {
     return absl::InvalidArgumentError(
         "edbp-train: --checkpoint-every must be >= 0 (0: off)");
+  }
+  args.check_ranks_every = absl::GetFlag(FLAGS_check_ranks_every);
+  if (args.check_ranks_every < 0) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --check-ranks-every must be >= 0 (0: at epoch ends only)");
   }
   args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
   args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);

@@ -36,8 +36,9 @@ struct TrainArgs {
   std::string report_to;         // --report-to: edbp-server's worker service
   std::string job_id;            // --job-id, required with --report-to
   int64_t attempt = 0;           // --attempt
-  bool resume_if_present = false;  // --resume-if-present
-  int64_t wait_for_previous = 0;   // --wait-for-previous, seconds
+  bool resume_if_present = false;   // --resume-if-present
+  int64_t wait_for_previous = 0;    // --wait-for-previous, seconds
+  int64_t check_ranks_every = 100;  // --check-ranks-every (data parallel)
   bool tensorboard = true;
   std::string tensorboard_dir;
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,7 +50,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   if (options.epochs > 0) config.network.epochs = options.epochs;
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), std::move(options), sink));
   t->backend_ = backend;
+  if (t->options_.comm != nullptr) t->comm_ = t->options_.comm;
   const config::NetworkConfig& nc = t->config_.network;
+  // Issue 18: batch_size is the global batch, split evenly over the ranks.
+  if (const int ranks = t->comm_->size(); nc.batch_size % ranks != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Network.batch_size: ", nc.batch_size, " is not divisible by the ", ranks,
+        " workers (ranks) of this run; the global batch is split evenly over them"));
+  }
   const int64_t limit =
       t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
   if (t->options_.synthetic_data || nc.dataset == "Synthetic") {
@@ -89,33 +97,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
   EDBP_ASSIGN_OR_RETURN(t->optimizer_, Optimizer::Create(nc, t->net_->Parameters()));
   t->state_.seed = t->options_.seed;
   t->state_.config_text = t->config_.source_text;
-
-  if (!t->options_.resume_from.empty()) {
-    EDBP_ASSIGN_OR_RETURN(t->state_, LoadCheckpoint(t->options_.resume_from, *t->net_,
-                                                    t->optimizer_.get()));
-    // A resume keeps the run's own epochs (an --epochs given then included), so that
-    // its schedule (§10) and its end stay what they were; --epochs now changes them.
-    if (t->options_.epochs == 0 && t->state_.epochs > 0) {
-      t->config_.network.epochs = t->state_.epochs;
+  EDBP_RETURN_IF_ERROR(t->Initialize());
+  if (t->comm_->size() > 1) {
+    t->sync_ = std::make_unique<GradientSync>(t->comm_, t->net_->Parameters());
+    // A mid-epoch checkpoint's sums over samples are the whole run's: rank 0 carries
+    // them on, the others start from zero, and their sum stays the run's.
+    if (t->state_.progress.has_value() && !t->is_root()) {
+      t->state_.progress->layers = ZeroSampleSums(std::move(t->state_.progress->layers));
     }
-  } else if (!t->options_.init_weights.empty()) {
-    EDBP_RETURN_IF_ERROR(LoadWeights(t->options_.init_weights, *t->net_));
-  } else {
-    // §7: the first batch_size training samples in dataset order, with the random
-    // training transform applied, as the reference.
-    data::BatchLoader init(t->data_.train,
-                           {.batch_size = nc.batch_size,
-                            .shuffle = false,
-                            .augment = true,
-                            .seed = MixSeed(t->options_.seed, 0, Stream::kInit)});
-    std::optional<data::Batch> batch = init.Next();
-    EDBP_CHECK(batch.has_value());
-    Tensor x, y;
-    EDBP_ASSIGN_OR_RETURN(const bool repeats, t->MakeInputs(*batch, x, y));
-    EDBP_RETURN_IF_ERROR(t->net_->InitializeByBisection(x, repeats).status());
-    // The bisection's tensors have the shapes of single layers, never the training
-    // step's: cached, they would only add to the peak.
-    t->backend_->ReleaseCachedMemory();
   }
   t->state_.epochs = t->config_.network.epochs;
   EDBP_ASSIGN_OR_RETURN(t->stats_, LayerStatsCollector::Attach(*t->net_));
@@ -143,6 +132,87 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     }
   }
   return t;
+}
+
+absl::Status Trainer::Initialize() {
+  const config::NetworkConfig& nc = config_.network;
+  // Issue 18: rank 0 reads the file and the other ranks get its contents, so that
+  // every rank starts from the same bits (a file rewritten meanwhile cannot split them).
+  if (!options_.resume_from.empty()) {
+    SafeTensors file;
+    if (is_root()) {
+      EDBP_ASSIGN_OR_RETURN(file, ReadSafeTensors(options_.resume_from));
+    }
+    EDBP_RETURN_IF_ERROR(BroadcastContents(*comm_, file, 0));
+    EDBP_ASSIGN_OR_RETURN(
+        state_, RestoreCheckpoint(options_.resume_from, file, *net_, optimizer_.get()));
+    // A resume keeps the run's own epochs (an --epochs given then included), so that
+    // its schedule (§10) and its end stay what they were; --epochs now changes them.
+    if (options_.epochs == 0 && state_.epochs > 0) {
+      config_.network.epochs = state_.epochs;
+    }
+  } else if (!options_.init_weights.empty()) {
+    SafeTensors file;
+    if (is_root()) {
+      EDBP_ASSIGN_OR_RETURN(file, ReadSafeTensors(options_.init_weights));
+    }
+    EDBP_RETURN_IF_ERROR(BroadcastContents(*comm_, file, 0));
+    EDBP_RETURN_IF_ERROR(RestoreWeights(options_.init_weights, file, *net_));
+  } else {
+    if (is_root()) {
+      // §7: the first batch_size training samples in dataset order, with the random
+      // training transform applied, as the reference.
+      data::BatchLoader init(data_.train,
+                             {.batch_size = nc.batch_size,
+                              .shuffle = false,
+                              .augment = true,
+                              .seed = MixSeed(options_.seed, 0, Stream::kInit)});
+      std::optional<data::Batch> batch = init.Next();
+      EDBP_CHECK(batch.has_value());
+      Tensor x, y;
+      EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
+      EDBP_RETURN_IF_ERROR(net_->InitializeByBisection(x, repeats).status());
+      // The bisection's tensors have the shapes of single layers, never the training
+      // step's: cached, they would only add to the peak.
+      backend_->ReleaseCachedMemory();
+    }
+    std::vector<Parameter> params = net_->Parameters();
+    EDBP_RETURN_IF_ERROR(BroadcastParameters(*comm_, params, 0));
+  }
+  return ParametersAgree(*comm_, net_->Parameters(), "after the initialisation");
+}
+
+absl::StatusOr<bool> Trainer::StopRequested() {
+  double stop = stop_.load() ? 1 : 0;
+  EDBP_RETURN_IF_ERROR(comm_->AllReduceMax(&stop, 1));
+  return stop > 0;
+}
+
+absl::Status Trainer::SyncRng() {
+  std::string state;
+  if (is_root()) {
+    std::ostringstream out;
+    out << net_->rng();
+    state = out.str();
+  }
+  uint64_t size = state.size();
+  EDBP_RETURN_IF_ERROR(comm_->Broadcast(&size, sizeof(size), 0));
+  state.resize(size);
+  EDBP_RETURN_IF_ERROR(comm_->Broadcast(state.data(), static_cast<int64_t>(size), 0));
+  if (!is_root()) {
+    std::istringstream in(state);
+    in >> net_->rng();
+    if (!in)
+      return absl::DataLossError(
+          "the dropout generator broadcast by rank 0 arrived broken");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LayerAccumulators>> Trainer::ExportLayerSums() {
+  EDBP_ASSIGN_OR_RETURN(std::vector<LayerAccumulators> sums, stats_->Export());
+  EDBP_RETURN_IF_ERROR(ReduceLayerSums(*comm_, sums));
+  return sums;
 }
 
 int64_t Trainer::NumTrainBatches() const {
@@ -221,32 +291,64 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
       const std::optional<data::Batch> done = loader.Next();
       EDBP_CHECK(done.has_value());
     }
+    const bool many = comm_->size() > 1;
     while (std::optional<data::Batch> batch = loader.Next()) {
-      if (stop_.load()) return absl::CancelledError("training stopped on request");
-      Tensor x, y;
-      EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
-      EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
-                            net_->Forward(x, &y, /*training=*/true,
-                                          /*keep_context=*/true, repeats));
-      Tensor grad;
-      EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
-      // §9: training accuracy from the raw (pre-injection) outputs.
-      EDBP_ASSIGN_OR_RETURN(const std::vector<float> raw, fwd.raw_output.ToHost());
-      const std::vector<int32_t> predicted =
-          Predict(raw, fwd.raw_output.dim(0), batch->size, nc.n_class);
-      int64_t correct = 0;
-      for (int64_t b = 0; b < batch->size; ++b)
-        correct += predicted[b] == batch->labels[b];
-
-      EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+      EDBP_ASSIGN_OR_RETURN(const bool stop, StopRequested());
+      if (stop) return absl::CancelledError("training stopped on request");
+      // Issue 18: this rank's slice of the global batch (all of it for one process).
+      const BatchSlice slice = SliceOf(batch->size, comm_->rank(), comm_->size());
+      const data::Batch mine = many ? TakeSlice(*batch, slice) : data::Batch();
+      const data::Batch& local = many ? mine : *batch;
+      net_->set_batch_slice(many ? slice.begin : 0, many ? batch->size : 0);
+      loss_->set_mean_batch(many ? batch->size : 0);
+      // Σ per-sample loss and correct predictions of this rank's samples.
+      double step[2] = {0, 0};
+      if (local.size > 0) {
+        Tensor x, y;
+        EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(local, x, y));
+        EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
+                              net_->Forward(x, &y, /*training=*/true,
+                                            /*keep_context=*/true, repeats));
+        Tensor grad;
+        EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+        // §9: training accuracy from the raw (pre-injection) outputs.
+        EDBP_ASSIGN_OR_RETURN(const std::vector<float> raw, fwd.raw_output.ToHost());
+        const std::vector<int32_t> predicted =
+            Predict(raw, fwd.raw_output.dim(0), local.size, nc.n_class);
+        int64_t correct = 0;
+        for (int64_t b = 0; b < local.size; ++b)
+          correct += predicted[b] == local.labels[b];
+        EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+        step[0] = PerSampleTotal(*loss_, loss, batch->size);
+        step[1] = static_cast<double>(correct);
+      } else {
+        // A short last batch left this rank no sample: it adds nothing.
+        EDBP_RETURN_IF_ERROR(sync_->ZeroGradients());
+      }
+      if (many) {
+        // The batch's gradient and counts on every rank, before clipping (§10).
+        EDBP_RETURN_IF_ERROR(sync_->AllReduce(step));
+        if (batch->size < comm_->size()) {
+          // The ranks without samples drew no dropout masks: rank 0's generator, which
+          // drew the whole batch's, goes to all.
+          EDBP_RETURN_IF_ERROR(SyncRng());
+        }
+      }
       EDBP_RETURN_IF_ERROR(stats_->BeforeStep());
       EDBP_RETURN_IF_ERROR(ClipGradNorm(optimizer_->params(), 1.0).status());  // §10
       EDBP_RETURN_IF_ERROR(optimizer_->Step(lr));
       EDBP_RETURN_IF_ERROR(stats_->AfterStep());
+      ++steps_;
+      if (many && options_.sync_check_every > 0 &&
+          steps_ % options_.sync_check_every == 0) {
+        EDBP_RETURN_IF_ERROR(
+            ParametersAgree(*comm_, net_->Parameters(),
+                            absl::StrCat("after epoch ", epoch, " batch ", p.batch + 1)));
+      }
       // The batch is done: only now does it count (a stop before here repeats it).
-      p.correct += correct;
+      p.correct += static_cast<int64_t>(step[1]);
       p.seen += batch->size;
-      p.loss_total += PerSampleTotal(*loss_, loss, batch->size);
+      p.loss_total += step[0];
       ++p.batch;
       if (options_.progress_every > 0 &&
           (p.batch % options_.progress_every == 0 || p.batch == p.batches)) {
@@ -268,6 +370,15 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
     }
   }
   const double seconds = SecondsSince(t0);
+  net_->set_batch_slice(0, 0);
+  loss_->set_mean_batch(0);
+  if (comm_->size() > 1) {
+    // The epoch's statistics over every rank's samples.
+    EDBP_ASSIGN_OR_RETURN(const std::vector<LayerAccumulators> sums, ExportLayerSums());
+    EDBP_RETURN_IF_ERROR(stats_->Import(sums));
+    EDBP_RETURN_IF_ERROR(ParametersAgree(*comm_, net_->Parameters(),
+                                         absl::StrCat("at the end of epoch ", epoch)));
+  }
   m.train_loss = p.loss_total / p.seen;
   m.train_accuracy = static_cast<double>(p.correct) / p.seen;
   m.train_samples = p.seen;
@@ -286,10 +397,19 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   double loss_total = 0;
   int64_t correct = 0;
   Tensor grad;
+  const bool many = comm_->size() > 1;
   while (std::optional<data::Batch> batch = loader.Next()) {
-    if (stop_.load()) return absl::CancelledError("test pass stopped on request");
+    EDBP_ASSIGN_OR_RETURN(const bool stop, StopRequested());
+    if (stop) return absl::CancelledError("test pass stopped on request");
+    // Issue 18: each rank tests its slice; the sums are added up below.
+    const BatchSlice slice = SliceOf(batch->size, comm_->rank(), comm_->size());
+    const data::Batch mine = many ? TakeSlice(*batch, slice) : data::Batch();
+    const data::Batch& local = many ? mine : *batch;
+    r.samples += batch->size;
+    if (local.size == 0) continue;
+    loss_->set_mean_batch(many ? batch->size : 0);
     Tensor x, y;
-    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*batch, x, y));
+    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(local, x, y));
     // Test runs without labels: no injection (§9), no dropout.
     EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
                           net_->Forward(x, nullptr, false, false, repeats));
@@ -297,12 +417,24 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
     loss_total += PerSampleTotal(*loss_, loss, batch->size);
     EDBP_ASSIGN_OR_RETURN(const std::vector<float> out, fwd.output.ToHost());
     const std::vector<int32_t> predicted =
-        Predict(out, fwd.output.dim(0), batch->size, nc.n_class);
-    for (int64_t b = 0; b < batch->size; ++b) {
-      correct += predicted[b] == batch->labels[b];
-      ++r.confusion[batch->labels[b] * nc.n_class + predicted[b]];
+        Predict(out, fwd.output.dim(0), local.size, nc.n_class);
+    for (int64_t b = 0; b < local.size; ++b) {
+      correct += predicted[b] == local.labels[b];
+      ++r.confusion[local.labels[b] * nc.n_class + predicted[b]];
     }
-    r.samples += batch->size;
+  }
+  loss_->set_mean_batch(0);
+  if (many) {
+    // Every count is an integer far below 2^53: exact in doubles.
+    std::vector<double> sums = {loss_total, static_cast<double>(correct)};
+    for (int64_t c : r.confusion) sums.push_back(static_cast<double>(c));
+    EDBP_RETURN_IF_ERROR(
+        comm_->AllReduceSum(sums.data(), static_cast<int64_t>(sums.size())));
+    loss_total = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+    for (size_t i = 0; i < r.confusion.size(); ++i) {
+      r.confusion[i] = static_cast<int64_t>(sums[i + 2]);
+    }
   }
   r.loss = loss_total / r.samples;
   r.accuracy = static_cast<double>(correct) / r.samples;
@@ -332,6 +464,7 @@ absl::Status Trainer::SaveCheckpoints(const EpochMetrics& m) {
   // them (metrics.h).
   const int64_t last_record = ++state_.records;
   const int64_t best_record = m.best ? ++state_.records : 0;
+  if (!is_root()) return absl::OkStatus();  // rank 0 writes the run's files
   EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state_));
   if (sink_ != nullptr) {
     sink_->OnCheckpoint(
@@ -355,7 +488,8 @@ absl::Status Trainer::SaveResumeCheckpoint(const EpochProgress& progress) {
                         CheckpointPath(options_.out_dir, kLastCheckpoint));
   TrainingState state = state_;
   state.progress = progress;
-  EDBP_ASSIGN_OR_RETURN(state.progress->layers, stats_->Export());
+  EDBP_ASSIGN_OR_RETURN(state.progress->layers, ExportLayerSums());
+  if (!is_root()) return absl::OkStatus();  // rank 0 writes the run's files
   EDBP_RETURN_IF_ERROR(SaveCheckpoint(last, *net_, optimizer_.get(), state));
   const std::string line =
       absl::StrCat("checkpoint at epoch ", state_.epoch + 1, " batch ", progress.batch,
@@ -416,6 +550,10 @@ absl::Status Trainer::Run() {
 }
 
 absl::StatusOr<SafeTensors> Trainer::InspectStep() {
+  if (comm_->size() > 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--inspect-step runs as one process, not as one of ", comm_->size(), " ranks"));
+  }
   const config::NetworkConfig& nc = config_.network;
   data::BatchLoader loader(data_.train, {.batch_size = nc.batch_size});
   std::optional<data::Batch> batch = loader.Next();

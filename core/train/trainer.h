@@ -26,12 +26,14 @@
 #include "core/config/config.h"
 #include "core/data/dataset.h"
 #include "core/data/loader.h"
+#include "core/dist/communicator.h"
 #include "core/io/safetensors.h"
 #include "core/loss/loss.h"
 #include "core/network.h"
 #include "core/optim/optimizer.h"
 #include "core/train/checkpoint.h"
 #include "core/train/checkpoint_names.h"
+#include "core/train/data_parallel.h"
 #include "core/train/layer_stats.h"
 #include "core/train/metrics.h"
 
@@ -54,6 +56,14 @@ struct TrainerOptions {
   // a kill -9 loses at most that many batches. These are no CheckpointRecords; a line
   // on stderr says each.
   int64_t checkpoint_every = 0;
+  // Data parallel (issue 18; data_parallel.h): this process is one of comm->size()
+  // ranks training the run together (not owned; null: one process). Every rank makes
+  // the same Trainer calls; rank 0 alone initialises (then broadcasts), writes
+  // checkpoints and feeds `sink` (give the others a null sink).
+  dist::Communicator* comm = nullptr;
+  // Steps between the checks that every rank holds the same parameters (0: only after
+  // the initialisation and at epoch ends).
+  int64_t sync_check_every = 100;
 };
 
 struct EvalResult {
@@ -101,6 +111,8 @@ class Trainer {
   // run's epochs.
   const TrainingState& state() const { return state_; }
   int64_t epochs_done() const { return state_.epoch; }
+  // Data parallel: the gradient all-reduces so far (null for one process).
+  const GradientSync* gradient_sync() const { return sync_.get(); }
 
  private:
   Trainer(config::Config config, TrainerOptions options, MetricsSink* sink)
@@ -122,6 +134,16 @@ class Trainer {
   // record, a line on stderr.
   absl::Status SaveResumeCheckpoint(const EpochProgress& progress);
   int64_t NumTrainBatches() const;
+  // The rank 0 initialisation of Create (resume, --init-weights or §7 bisection) and
+  // its broadcast to the other ranks.
+  absl::Status Initialize();
+  // Whether any rank was asked to stop (collective with more than one rank).
+  absl::StatusOr<bool> StopRequested();
+  // The layer sums so far, over every rank (collective).
+  absl::StatusOr<std::vector<LayerAccumulators>> ExportLayerSums();
+  // Rank 0's dropout generator to every rank (collective).
+  absl::Status SyncRng();
+  bool is_root() const { return comm_->rank() == 0; }
 
   config::Config config_;
   const TrainerOptions options_;
@@ -134,6 +156,10 @@ class Trainer {
   std::unique_ptr<LayerStatsCollector> stats_;
   TrainingState state_;
   std::atomic<bool> stop_{false};
+  dist::LocalCommunicator local_comm_;
+  dist::Communicator* comm_ = &local_comm_;  // options_.comm or local_comm_
+  std::unique_ptr<GradientSync> sync_;       // more than one rank
+  int64_t steps_ = 0;                        // optimiser steps of this process
 };
 
 }  // namespace edbp::train

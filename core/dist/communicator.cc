@@ -1,0 +1,9 @@
+#include "core/dist/communicator.h"
+
+#include <cstdlib>
+
+namespace edbp::dist {
+
+void LocalCommunicator::Abort(int code) { std::exit(code); }
+
+}  // namespace edbp::dist
