@@ -20,9 +20,12 @@
 #define EDBP_KERNELS_CUDA_MODULES_H_
 
 #include <cstddef>
+#include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "kernels/backend.h"
+#include "kernels/device_collective.h"
 
 namespace edbp::kernels {
 
@@ -30,7 +33,7 @@ inline constexpr char kCudaModuleDirEnv[] = "EDBP_CUDA_MODULE_DIR";
 inline constexpr char kCudaQueryModule[] = "libedbp_cuda_query.so";
 inline constexpr char kCudaBackendModule[] = "libedbp_cuda.so";
 // Bumped whenever CudaModuleV1's layout or meaning changes.
-inline constexpr int kCudaModuleAbi = 1;
+inline constexpr int kCudaModuleAbi = 2;
 
 // What libedbp_cuda.so hands out.
 struct CudaModuleV1 {
@@ -39,6 +42,10 @@ struct CudaModuleV1 {
   // A new CUDA backend on device `index` (the caller keeps it for the life of the
   // process); the errors of CudaBackend::Create.
   absl::StatusOr<Backend*> (*create_backend)(int index) = nullptr;
+  // NCCL (kernels/device_collective.h); both null in a module built without it.
+  absl::StatusOr<std::string> (*nccl_group_id)() = nullptr;
+  absl::StatusOr<std::unique_ptr<DeviceCollective>> (*nccl_join)(
+      const std::string& id, int ranks, int rank, Backend* backend) = nullptr;
 };
 
 // The modules' entry points (extern "C" names, looked up with dlsym):

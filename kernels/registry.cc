@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/device_collective.h"
 #if EDBP_WITH_CUDA
 #include <dlfcn.h>
 #include <unistd.h>
@@ -156,6 +157,48 @@ std::string CudaUnavailableReason() {
   return Query().unavailable;
 #else
   return "";
+#endif
+}
+
+bool NcclCompiledIn() {
+#if EDBP_WITH_CUDA && EDBP_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+absl::StatusOr<std::string> NcclGroupId() {
+#if EDBP_WITH_CUDA && EDBP_WITH_NCCL
+  const absl::StatusOr<const CudaModuleV1*> module = BackendModule();
+  if (!module.ok()) return module.status();
+  if ((*module)->nccl_group_id == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kCudaBackendModule, " was built without NCCL"));
+  }
+  return (*module)->nccl_group_id();
+#else
+  return absl::FailedPreconditionError("this build has no NCCL (it needs CUDA and NCCL)");
+#endif
+}
+
+absl::StatusOr<std::unique_ptr<DeviceCollective>> NcclJoin(const std::string& id,
+                                                           int ranks, int rank,
+                                                           Backend* backend) {
+#if EDBP_WITH_CUDA && EDBP_WITH_NCCL
+  const absl::StatusOr<const CudaModuleV1*> module = BackendModule();
+  if (!module.ok()) return module.status();
+  if ((*module)->nccl_join == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(kCudaBackendModule, " was built without NCCL"));
+  }
+  return (*module)->nccl_join(id, ranks, rank, backend);
+#else
+  (void)id;
+  (void)ranks;
+  (void)rank;
+  (void)backend;
+  return absl::FailedPreconditionError("this build has no NCCL (it needs CUDA and NCCL)");
 #endif
 }
 

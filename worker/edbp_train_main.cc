@@ -26,6 +26,7 @@
 #include "core/train/metrics.h"
 #include "core/train/tensorboard.h"
 #include "core/train/trainer.h"
+#include "dist/device_communicator.h"
 #include "dist/launch.h"
 #include "worker/report_spool.h"
 #include "worker/run_lock.h"
@@ -213,7 +214,17 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
   }
   if (!backend.ok()) return backend.status();
 
-  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file, comm);
+  // Ranks on GPUs, one each, sum their gradients with NCCL on the devices; otherwise
+  // through host memory over the launcher's MPI (dist/device_communicator.h).
+  std::unique_ptr<dist::Communicator> nccl;
+  std::string why_not;
+  if (dist::CanUseNccl(comm, **backend, &why_not)) {
+    EDBP_ASSIGN_OR_RETURN(nccl, dist::WithNccl(&comm, *backend));
+  } else if (comm.size() > 1 && (*backend)->device().type != kernels::DeviceType::kCpu) {
+    Inform(reporter, "gradients go through host memory over MPI: " + why_not);
+  }
+  dist::Communicator& run_comm = nccl != nullptr ? *nccl : comm;
+  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file, run_comm);
   if (options.keep_checkpoints && root) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {
@@ -225,9 +236,9 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
     EDBP_ASSIGN_OR_RETURN(sinks, Sinks::Open(args, options, reporter));
   }
   std::string device = (*backend)->device().ToString();
-  if (comm.size() > 1) {
-    absl::StrAppend(&device, ", rank 0 of ", comm.size(), " data-parallel ranks (",
-                    comm.name(), ")");
+  if (run_comm.size() > 1) {
+    absl::StrAppend(&device, ", rank 0 of ", run_comm.size(), " data-parallel ranks (",
+                    run_comm.name(), ")");
   }
   std::printf("edbp-train: %s on %s\n", config.source_name.c_str(), device.c_str());
   if (reporter != nullptr)

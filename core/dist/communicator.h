@@ -1,11 +1,12 @@
 // The collectives a data-parallel run needs (issue 18): W processes ("ranks") train one
 // job, each on its slice of every global batch, and agree on everything else through
 // these calls. core/ sees only this interface; the MPI implementation lives in dist/
-// (the only files that include mpi.h), and a single process uses LocalCommunicator.
+// (the only files that include mpi.h), NCCL's device all-reduce in kernels/cuda, and a
+// single process uses LocalCommunicator.
 //
 // Every call is collective: all ranks make the same calls in the same order with the
-// same sizes, or the run hangs or fails. Buffers are host memory (a GPU tensor goes
-// through a host copy). A failed call is a broken run: the caller reports the error and
+// same sizes, or the run hangs or fails. Buffers are host memory, but those of
+// AllReduceSumOnDevice. A failed call is a broken run: the caller reports the error and
 // ends the process, which ends the other ranks (MPI: mpirun / srun -K1 tear the job
 // down when one rank exits with an error).
 //
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "kernels/backend.h"
 
 namespace edbp::dist {
 
@@ -44,6 +46,11 @@ class Communicator {
   // data[i] ← max over ranks of data[i], and min.
   virtual absl::Status AllReduceMax(double* data, int64_t n) = 0;
   virtual absl::Status AllReduceMin(double* data, int64_t n) = 0;
+  // AllReduceSum on `n` floats in `backend`'s memory. This default sums a CPU
+  // backend's (host) memory in place and a GPU's through a host copy; a communicator
+  // with a device collective (NCCL, dist/device_communicator.h) sums on the device.
+  virtual absl::Status AllReduceSumOnDevice(kernels::Backend* backend, float* data,
+                                            int64_t n);
   // `bytes` bytes of rank `root`'s `data` into every rank's `data`.
   virtual absl::Status Broadcast(void* data, int64_t bytes, int root) = 0;
   virtual absl::Status Barrier() = 0;

@@ -123,33 +123,35 @@ data::Batch TakeSlice(const data::Batch& batch, BatchSlice slice) {
 GradientSync::GradientSync(dist::Communicator* comm, std::vector<Parameter> params)
     : comm_(comm), params_(std::move(params)) {
   EDBP_CHECK(comm_ != nullptr);
-  int64_t total = 0;
-  for (const Parameter& p : params_) total += p.value.numel();
-  flat_.resize(static_cast<size_t>(total));
+  for (const Parameter& p : params_) numel_ += p.value.numel();
 }
 
 int64_t GradientSync::bytes_per_step() const {
-  return static_cast<int64_t>(flat_.size() * sizeof(float));
+  return numel_ * static_cast<int64_t>(sizeof(float));
 }
 
 absl::Status GradientSync::AllReduce(std::span<double> scalars) {
   const auto t0 = std::chrono::steady_clock::now();
-  float* at = flat_.data();
-  for (const Parameter& p : params_) {
-    EDBP_RETURN_IF_ERROR(
-        p.grad.backend()->CopyDeviceToHost(at, p.grad.f32(), p.grad.bytes()));
-    at += p.grad.numel();
+  if (numel_ > 0) {
+    kernels::Backend* backend = params_.front().grad.backend();
+    if (!flat_.defined()) {
+      // Allocated at the first step, when the backward's tensors are free again.
+      EDBP_ASSIGN_OR_RETURN(flat_, Tensor::Empty(backend, {numel_}));
+    }
+    float* at = flat_.f32();
+    for (const Parameter& p : params_) {
+      EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(at, p.grad.f32(), p.grad.bytes()));
+      at += p.grad.numel();
+    }
+    EDBP_RETURN_IF_ERROR(comm_->AllReduceSumOnDevice(backend, flat_.f32(), numel_));
+    at = flat_.f32();
+    for (const Parameter& p : params_) {
+      EDBP_RETURN_IF_ERROR(backend->CopyDeviceToDevice(p.grad.f32(), at, p.grad.bytes()));
+      at += p.grad.numel();
+    }
   }
-  EDBP_RETURN_IF_ERROR(
-      comm_->AllReduceSum(flat_.data(), static_cast<int64_t>(flat_.size())));
   EDBP_RETURN_IF_ERROR(
       comm_->AllReduceSum(scalars.data(), static_cast<int64_t>(scalars.size())));
-  at = flat_.data();
-  for (const Parameter& p : params_) {
-    EDBP_RETURN_IF_ERROR(
-        p.grad.backend()->CopyHostToDevice(p.grad.f32(), at, p.grad.bytes()));
-    at += p.grad.numel();
-  }
   seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++steps_;

@@ -29,6 +29,7 @@
 #include "core/dist/communicator.h"
 #include "core/io/safetensors.h"
 #include "core/parameter.h"
+#include "core/tensor.h"
 #include "core/train/epoch_progress.h"
 
 namespace edbp::train {
@@ -48,8 +49,9 @@ BatchSlice SliceOf(int64_t n, int rank, int ranks);
 data::Batch TakeSlice(const data::Batch& batch, BatchSlice slice);
 
 // Sums the parameters' gradients and a few per-step numbers over the ranks, as one
-// flat float buffer and one small double buffer per step. Time and bytes are counted
-// for the benchmark.
+// flat float buffer in the backend's memory (Communicator::AllReduceSumOnDevice: on
+// the device with NCCL, else through the host) and one small double buffer per step.
+// Time and bytes are counted for the benchmark.
 class GradientSync {
  public:
   // `comm` (not owned) must outlive it.
@@ -70,7 +72,8 @@ class GradientSync {
  private:
   dist::Communicator* const comm_;
   std::vector<Parameter> params_;
-  std::vector<float> flat_;
+  int64_t numel_ = 0;  // of every gradient
+  Tensor flat_;        // [numel_] on the parameters' backend, from the first step
   double seconds_ = 0;
   int64_t steps_ = 0;
 };

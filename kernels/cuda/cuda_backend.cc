@@ -88,6 +88,8 @@ CudaBackend::~CudaBackend() = default;
 
 Device CudaBackend::device() const { return Device{DeviceType::kCuda, impl_->device}; }
 
+void* CudaBackend::raw_stream() const { return impl_->stream; }
+
 bool CudaBackend::Supports(Op op) const { return op != Op::kNumOps; }
 
 // ---- memory ---------------------------------------------------------------------------

@@ -51,6 +51,10 @@ class CudaBackend final : public Backend {
   void ResetPeakMemory() override;
   size_t ReleaseCachedMemory() override;
 
+  // The backend's stream (a cudaStream_t), for a collective that must run in order
+  // with its ops (nccl_collective.h).
+  void* raw_stream() const;
+
   EDBP_KERNEL_OP_OVERRIDES  // every op of ops.h
 
       private : struct Impl;  // CUDA types live in cuda_backend.cc

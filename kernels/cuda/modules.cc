@@ -15,6 +15,9 @@ extern "C" __attribute__((visibility("default"))) int edbp_cuda_device_count() {
 #include <memory>
 
 #include "kernels/cuda/cuda_backend.h"
+#if defined(EDBP_WITH_NCCL)
+#include "kernels/cuda/nccl_collective.h"
+#endif
 
 namespace {
 
@@ -29,7 +32,14 @@ absl::StatusOr<edbp::kernels::Backend*> CreateBackend(int index) {
 
 extern "C" __attribute__((visibility("default"))) const edbp::kernels::CudaModuleV1*
 edbp_cuda_backend_v1() {
+#if defined(EDBP_WITH_NCCL)
+  static const edbp::kernels::CudaModuleV1 module{
+      .create_backend = &CreateBackend,
+      .nccl_group_id = &edbp::kernels::cuda::NcclNewGroupId,
+      .nccl_join = &edbp::kernels::cuda::NcclJoinGroup};
+#else
   static const edbp::kernels::CudaModuleV1 module{.create_backend = &CreateBackend};
+#endif
   return &module;
 }
 
