@@ -28,8 +28,7 @@ namespace fs = std::filesystem;
 
 // Fashion-MNIST, 1,000 training and 1,000 test samples, batch 50: 20 batches.
 constexpr char kRun[] =
-    " configs/small.yaml --data-limit 1000 --epochs 1 --seed 3 --notensorboard"
-    " --progress-every 5";
+    " configs/small.yaml --data-limit 1000 --epochs 1 --seed 3 --progress-every 5";
 
 std::string Train(const std::string& args) {
   return std::string(EDBP_TRAIN_BIN) + " " + args;
@@ -50,11 +49,16 @@ nlohmann::json EpochRecord(const fs::path& path) {
   return epoch;
 }
 
-// The files under `dir`, relative to it.
-std::set<std::string> FilesUnder(const fs::path& dir) {
-  std::set<std::string> out;
+// The files under `dir`, relative to it; a TensorBoard event file (its name holds the
+// time and the host) as "events.out.tfevents.*".
+std::multiset<std::string> FilesUnder(const fs::path& dir) {
+  std::multiset<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    out.insert(fs::relative(e.path(), dir).string());
+    std::string name = fs::relative(e.path(), dir).string();
+    if (const size_t at = name.find("events.out.tfevents."); at != std::string::npos) {
+      name = name.substr(0, at) + "events.out.tfevents.*";
+    }
+    out.insert(name);
   }
   return out;
 }
@@ -96,20 +100,24 @@ TEST(TrainMpi, TwoRanksTrainTheEpochOfOneProcessAndOnlyRankZeroWrites) {
   EXPECT_EQ(b.at("confusion").size(), a.at("confusion").size());
   // The same samples and the same arithmetic but the gradient's sum order: the
   // learning agrees to float rounding, compounded over 20 steps.
-  ExpectNear(a, b, "train_loss", 1e-3);
-  ExpectNear(a, b, "train_accuracy", 1e-2);
-  ExpectNear(a, b, "test_loss", 1e-2);
-  ExpectNear(a, b, "test_accuracy", 2e-2);
+  // (Measured: the training figures equal, the test pass one sample of 1,000 apart.)
+  ExpectNear(a, b, "train_loss", 1e-4);
+  ExpectNear(a, b, "train_accuracy", 5e-3);
+  ExpectNear(a, b, "test_loss", 5e-3);
+  ExpectNear(a, b, "test_accuracy", 5e-3);
   ASSERT_EQ(a.at("layers").size(), b.at("layers").size());
   for (size_t i = 0; i < a.at("layers").size(); ++i) {
     const nlohmann::json &x = a.at("layers")[i], &y = b.at("layers")[i];
     EXPECT_EQ(x.at("name"), y.at("name"));
     for (const char* key : {"grad_norm", "firing_rate", "weight_norm", "update_ratio"}) {
-      ExpectNear(x, y, key, 1e-2);
+      ExpectNear(x, y, key, 1e-3);
     }
   }
-  // Rank 0 wrote what the one process wrote, and rank 1 nothing.
-  EXPECT_EQ(FilesUnder(tmp / "two"), FilesUnder(tmp / "one"));
+  // Rank 0 wrote what the one process wrote (one TensorBoard file among them), and rank
+  // 1 nothing.
+  const std::multiset<std::string> files = FilesUnder(tmp / "two");
+  EXPECT_EQ(files, FilesUnder(tmp / "one"));
+  EXPECT_EQ(files.count("run/tensorboard/events.out.tfevents.*"), 1u);
 }
 
 TEST(TrainMpi, AGlobalBatchTheRanksCannotSplitEvenlyIsAConfigError) {
