@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration mpi deploy lint tidy gpu browser demo bench fuzz clean
+.PHONY: all deps configure build test unit integration mpi python deploy lint tidy gpu browser demo bench fuzz clean
 
 all: build
 
@@ -50,6 +50,10 @@ browser: build
 # also part of `integration`.
 mpi: build
 	cd $(BUILD_DIR) && ctest -L mpi --output-on-failure
+
+# The Python package against a real server (issue 24); also part of `integration`.
+python: build
+	cd $(BUILD_DIR) && ctest -L python --output-on-failure
 
 test: lint unit integration deploy gpu browser
 

@@ -29,6 +29,7 @@ packages=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libgtest-dev libgmock-dev libopenblas-dev
   openmpi-bin libopenmpi-dev
+  python3-grpcio python3-protobuf
   zlib1g-dev dataset-fashion-mnist
   prometheus-cpp-dev libcpp-httplib-dev openssl
   shellcheck yamllint
