@@ -220,5 +220,55 @@ class ClientTest(unittest.TestCase):
         self.assertEqual([r["epoch"] for r in self.client.metrics(job)], [1, 2, 3])
 
 
+class HostileServerTest(unittest.TestCase):
+    """A fake server that lies: the client says so instead of returning bad data."""
+
+    @classmethod
+    def setUpClass(cls):
+        from concurrent import futures
+
+        from edbp.v1 import training_service_pb2 as pb
+        from edbp.v1 import training_service_pb2_grpc as rpc
+
+        class Liar(rpc.TrainingServiceServicer):
+            def DownloadCheckpoint(self, request, context):
+                if request.name == "jobs/1":  # more bytes than announced
+                    yield pb.CheckpointChunk(data=b"x" * 10, total_bytes=10)
+                    yield pb.CheckpointChunk(data=b"y" * 10)
+                elif request.name == "jobs/2":  # fewer bytes than announced
+                    yield pb.CheckpointChunk(data=b"x" * 10, total_bytes=1 << 40)
+                # jobs/3: no chunk at all
+
+            def WatchJob(self, request, context):
+                yield pb.Event(job=request.name, sequence=1)
+                yield pb.Event(job=request.name, sequence=3)  # a gap
+
+        cls.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        rpc.add_TrainingServiceServicer_to_server(Liar(), cls.server)
+        port = cls.server.add_insecure_port("127.0.0.1:0")
+        cls.server.start()
+        cls.client = edbp.Client(f"127.0.0.1:{port}", token="")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.server.stop(None)
+
+    def test_a_download_that_does_not_add_up_is_data_loss(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = pathlib.Path(tmp) / "ckpt"
+            for job in ("jobs/1", "jobs/2", "jobs/3"):
+                with self.assertRaises(edbp.DataLossError, msg=job):
+                    self.client.download(job, path=out)
+                self.assertFalse(out.exists(), job)
+            self.assertEqual(list(out.parent.iterdir()), [])
+
+    def test_a_gap_in_the_events_is_data_loss(self):
+        events = self.client.watch("jobs/7")
+        self.assertEqual(next(events).sequence, 1)
+        with self.assertRaisesRegex(edbp.DataLossError, "expected event 2, got 3"):
+            next(events)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
