@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "base/check.h"  // EDBP_ASSIGN_OR_RETURN, EDBP_RETURN_IF_ERROR
 #include "core/data/cifar.h"
+#include "core/data/dvs.h"
 #include "core/data/nmnist.h"
 
 namespace edbp::data {
@@ -228,6 +229,8 @@ absl::Status ReadPayload(IdxFile& file, uint64_t header_bytes, uint64_t payload,
 // Default directories per data set (TOOLCHAIN.md: Debian's dataset packages).
 std::string DefaultDir(const std::string& dataset) {
   if (dataset == "NMNIST") return "/usr/share/datasets/n-mnist";
+  if (dataset == "DVS128Gesture") return "/usr/share/datasets/dvs128-gesture/DvsGesture";
+  if (dataset == "CIFAR10DVS") return "/usr/share/datasets/cifar10-dvs";
   return dataset == "MNIST" || dataset == "SMNIST" ? "/usr/share/datasets/mnist"
                                                    : "/usr/share/datasets/fashion-mnist";
 }
@@ -401,6 +404,22 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
         network, network.data_path.empty() ? DefaultDir(dataset) : network.data_path,
         limit);
   }
+  if (dataset == "DVS128Gesture" || dataset == "CIFAR10DVS") {
+    // Issue 20 (dvs.h): event files, frames by equal event count as N-MNIST's.
+    if (network.n_steps < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dataset, ": n_steps must be >= 1, got ", network.n_steps));
+    }
+    const std::string dir =
+        network.data_path.empty() ? DefaultDir(dataset) : network.data_path;
+    if (dataset == "CIFAR10DVS") return LoadCifar10Dvs(dir, network.n_steps, limit);
+    DataSplits splits;
+    EDBP_ASSIGN_OR_RETURN(splits.train,
+                          LoadDvsGestureSplit(dir, "train", network.n_steps, limit));
+    EDBP_ASSIGN_OR_RETURN(splits.test,
+                          LoadDvsGestureSplit(dir, "test", network.n_steps, limit));
+    return splits;
+  }
   if (dataset == "SMNIST") {
     // The MNIST files, each image a sequence of its columns (loadSMNIST.py).
     const std::string dir =
@@ -422,7 +441,8 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
     return absl::UnimplementedError(
         absl::StrCat("data set ", dataset,
                      ": its loader is not written yet (edbp reads MNIST, "
-                     "FashionMNIST, CIFAR10, CIFAR100, NMNIST and SMNIST)"));
+                     "FashionMNIST, CIFAR10, CIFAR100, NMNIST, SMNIST, DVS128Gesture and "
+                     "CIFAR10DVS)"));
   }
   const std::string dir =
       network.data_path.empty() ? DefaultDir(dataset) : network.data_path;

@@ -28,7 +28,8 @@ Normalization NormalizationFor(std::string_view dataset);
 // `augment`, applies the data set's training transform drawing from `rng`
 // (FashionMNIST: horizontal flip with probability 1/2; MNIST: none; CIFAR100: random
 // crop with zero padding 4 then flip; CIFAR10: those then AutoAugment(IMAGENET), on
-// the u8 image before normalisation, augment.h; NMNIST, SMNIST: none); without, draws
+// the u8 image before normalisation, augment.h; NMNIST, DVS128Gesture, CIFAR10DVS,
+// SMNIST: none); without, draws
 // nothing from `rng`.
 void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
                 std::mt19937_64& rng, float* out);

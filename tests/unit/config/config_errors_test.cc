@@ -165,12 +165,11 @@ TEST(ConfigErrorsTest, UnknownEnumValuesListTheAllowedOnes) {
                   {{"  tau_grad: 2.5\n", "  tau_grad: 2.5\n  backend: tpu\n"}})),
               ElementsAre(StartsWith("Network.backend: unknown backend \"tpu\"; expected "
                                      "one of auto, cpu, cuda, python")));
-  EXPECT_THAT(
-      ErrorLines(FashionMnistWith(
-          {{"  dataset: \"FashionMNIST\"", "  dataset: \"DVS128Gesture\""}})),
-      ElementsAre(
-          "Network.dataset: unknown data set \"DVS128Gesture\"; expected "
-          "one of MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, SMNIST, Synthetic"));
+  EXPECT_THAT(ErrorLines(FashionMnistWith(
+                  {{"  dataset: \"FashionMNIST\"", "  dataset: \"DVSLip\""}})),
+              ElementsAre("Network.dataset: unknown data set \"DVSLip\"; expected "
+                          "one of MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, "
+                          "DVS128Gesture, CIFAR10DVS, SMNIST, Synthetic"));
 }
 
 TEST(ConfigErrorsTest, KernelLargerThanInput) {
