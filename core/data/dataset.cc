@@ -412,12 +412,30 @@ absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
     }
     const std::string dir =
         network.data_path.empty() ? DefaultDir(dataset) : network.data_path;
-    if (dataset == "CIFAR10DVS") return LoadCifar10Dvs(dir, network.n_steps, limit);
+    const std::string cache_dir =
+        !network.cache_path.empty()
+            ? network.cache_path
+            : (std::filesystem::path(dir) / "edbp_frame_cache").string();
+    FrameCacheReport train_report, test_report;
     DataSplits splits;
-    EDBP_ASSIGN_OR_RETURN(splits.train,
-                          LoadDvsGestureSplit(dir, "train", network.n_steps, limit));
-    EDBP_ASSIGN_OR_RETURN(splits.test,
-                          LoadDvsGestureSplit(dir, "test", network.n_steps, limit));
+    if (dataset == "CIFAR10DVS") {
+      EDBP_ASSIGN_OR_RETURN(
+          splits, LoadCifar10Dvs(dir, network.n_steps, cache_dir, limit, &train_report));
+    } else {
+      EDBP_ASSIGN_OR_RETURN(splits.train,
+                            LoadDvsGestureSplit(dir, "train", network.n_steps, cache_dir,
+                                                limit, &train_report));
+      EDBP_ASSIGN_OR_RETURN(
+          splits.test, LoadDvsGestureSplit(dir, "test", network.n_steps, cache_dir, limit,
+                                           &test_report));
+    }
+    for (const FrameCacheReport* r : {&train_report, &test_report}) {
+      if (r->write_error.empty()) continue;
+      std::fprintf(stderr,
+                   "edbp: warning: frame cache not written (%s); set Network.cache_path "
+                   "to a writable directory to build the frames only once\n",
+                   r->write_error.c_str());
+    }
     return splits;
   }
   if (dataset == "SMNIST") {

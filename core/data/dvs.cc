@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -43,6 +45,76 @@ absl::Status AddSample(Dataset& ds, const std::string& file,
   return absl::OkStatus();
 }
 
+// Folds a source file's name, size and modification time into a cache key's listing.
+uint64_t AddToListing(uint64_t listing, const fs::path& file, const std::string& name) {
+  std::error_code ec;
+  listing = Fnv1a64(name.data(), name.size() + 1, listing);  // with the NUL
+  const uint64_t bytes = fs::file_size(file, ec);
+  listing = Fnv1a64(&bytes, sizeof(bytes), listing);
+  const int64_t modified = fs::last_write_time(file, ec).time_since_epoch().count();
+  return Fnv1a64(&modified, sizeof(modified), listing);
+}
+
+// The split from the cache when it is valid for `key` (and holds 2x128x128 frames,
+// n_steps of them, labels below `classes`), else from `build`, then written to it.
+// No cache with a limit or without a directory.
+absl::StatusOr<Dataset> ThroughCache(
+    const std::string& cache_dir, const FrameCacheKey& key, int64_t limit,
+    int32_t classes, const std::string& name, FrameCacheReport* report,
+    const std::function<absl::StatusOr<Dataset>()>& build) {
+  FrameCacheReport local;
+  if (report == nullptr) report = &local;
+  *report = {};
+  const bool use_cache = !cache_dir.empty() && limit <= 0;
+  if (use_cache) {
+    report->path = FrameCachePath(cache_dir, key);
+    std::optional<Dataset> cached =
+        ReadFrameCache(report->path, key, &report->outcome, &report->reason);
+    if (cached.has_value()) {
+      const config::SampleShape want = {kChannels, kDvsSide, kDvsSide};
+      const bool labels_ok =
+          std::all_of(cached->labels.begin(), cached->labels.end(),
+                      [classes](int32_t l) { return l >= 0 && l < classes; });
+      if (cached->shape == want && cached->frames == key.n_steps && labels_ok) {
+        cached->name = name;
+        return *std::move(cached);
+      }
+      report->outcome = FrameCacheOutcome::kCorrupt;
+      report->reason = "shape, frames or labels are not this data set's";
+    }
+  }
+  EDBP_ASSIGN_OR_RETURN(Dataset ds, build());
+  if (use_cache) {
+    const absl::Status written = WriteFrameCache(report->path, key, ds);
+    if (!written.ok()) report->write_error = std::string(written.message());
+  }
+  return ds;
+}
+
+// userNN_<lighting>.aedat -> userNN_<lighting>_labels.csv
+fs::path LabelsOf(const fs::path& aedat) {
+  fs::path labels = aedat;
+  labels.replace_filename(aedat.stem().string() + "_labels.csv");
+  return labels;
+}
+
+// CIFAR10-DVS's loaders turn the sensor's image: x' = 127 - y, y' = 127 - x, and swap
+// the polarities.
+void FlipAsTheLoadersDo(std::vector<DvsEvent>& events) {
+  for (DvsEvent& e : events) {
+    if (e.x >= kDvsSide || e.y >= kDvsSide) continue;  // DvsFrames names it
+    const uint16_t x = e.x;
+    e.x = static_cast<uint16_t>(kDvsSide - 1 - e.y);
+    e.y = static_cast<uint16_t>(kDvsSide - 1 - x);
+    e.polarity = static_cast<uint8_t>(1 - e.polarity);
+  }
+}
+
+std::string AbsoluteDir(const std::string& dir) {
+  std::error_code ec;
+  return fs::absolute(dir, ec).lexically_normal().string();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<FrameCount>> DvsFrames(std::span<const DvsEvent> events,
@@ -73,7 +145,8 @@ std::vector<DvsEvent> EventsIn(std::span<const DvsEvent> all, int64_t start,
 
 absl::StatusOr<Dataset> LoadDvsGestureSplit(const std::string& dir,
                                             const std::string& split, int64_t n_steps,
-                                            int64_t limit) {
+                                            const std::string& cache_dir, int64_t limit,
+                                            FrameCacheReport* report) {
   EDBP_CHECK(n_steps >= 1) << "n_steps " << n_steps;
   const fs::path list = fs::path(dir) / absl::StrCat("trials_to_", split, ".txt");
   std::ifstream in(list);
@@ -85,65 +158,103 @@ absl::StatusOr<Dataset> LoadDvsGestureSplit(const std::string& dir,
   }
   std::stringstream text;
   text << in.rdbuf();
-  Dataset ds = EmptyEventDataset(absl::StrCat("DVS128Gesture/", split), n_steps);
+  std::vector<std::string> recordings;
+  uint64_t listing = AddToListing(kFnvOffset, list, list.filename().string());
   for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
-    const std::string name(absl::StripAsciiWhitespace(line));
+    std::string name(absl::StripAsciiWhitespace(line));
     if (name.empty()) continue;
-    if (limit > 0 && ds.size >= limit) break;
     const fs::path aedat = fs::path(dir) / name;
-    fs::path labels = aedat;
-    labels.replace_filename(aedat.stem().string() + "_labels.csv");
-    EDBP_ASSIGN_OR_RETURN(const std::vector<GestureInterval> rows,
-                          ReadGestureLabels(labels.string()));
-    EDBP_ASSIGN_OR_RETURN(const std::vector<DvsEvent> events,
-                          ReadAedat31(aedat.string()));
-    for (const GestureInterval& row : rows) {
-      if (limit > 0 && ds.size >= limit) break;
-      EDBP_RETURN_IF_ERROR(
-          AddSample(ds, aedat.string(), EventsIn(events, row.start, row.end), row.label));
-    }
+    listing = AddToListing(listing, aedat, name);
+    listing = AddToListing(listing, LabelsOf(aedat), LabelsOf(aedat).filename().string());
+    recordings.push_back(std::move(name));
   }
-  if (ds.size == 0) {
+  if (recordings.empty()) {
     return absl::NotFoundError(absl::StrCat(list.string(), ": lists no recording"));
   }
-  return ds;
+  const std::string name = absl::StrCat("DVS128Gesture/", split);
+  const FrameCacheKey key{.dataset = "DVS128Gesture",
+                          .source = AbsoluteDir(dir),
+                          .split = split,
+                          .n_steps = n_steps,
+                          .listing = listing};
+  return ThroughCache(
+      cache_dir, key, limit, 11, name, report, [&]() -> absl::StatusOr<Dataset> {
+        Dataset ds = EmptyEventDataset(name, n_steps);
+        for (const std::string& recording : recordings) {
+          if (limit > 0 && ds.size >= limit) break;
+          const fs::path aedat = fs::path(dir) / recording;
+          EDBP_ASSIGN_OR_RETURN(const std::vector<GestureInterval> rows,
+                                ReadGestureLabels(LabelsOf(aedat).string()));
+          EDBP_ASSIGN_OR_RETURN(const std::vector<DvsEvent> events,
+                                ReadAedat31(aedat.string()));
+          for (const GestureInterval& row : rows) {
+            if (limit > 0 && ds.size >= limit) break;
+            EDBP_RETURN_IF_ERROR(AddSample(
+                ds, aedat.string(), EventsIn(events, row.start, row.end), row.label));
+          }
+        }
+        return ds;
+      });
 }
 
 absl::StatusOr<DataSplits> LoadCifar10Dvs(const std::string& dir, int64_t n_steps,
-                                          int64_t limit) {
+                                          const std::string& cache_dir, int64_t limit,
+                                          FrameCacheReport* report) {
   EDBP_CHECK(n_steps >= 1) << "n_steps " << n_steps;
   static constexpr const char* kClasses[] = {"airplane", "automobile", "bird", "cat",
                                              "deer",     "dog",        "frog", "horse",
                                              "ship",     "truck"};
-  DataSplits splits{EmptyEventDataset("CIFAR10DVS/train", n_steps),
-                    EmptyEventDataset("CIFAR10DVS/test", n_steps)};
+  // (file, label) of each split, in sample order, and the listing that keys the cache.
+  std::vector<std::pair<fs::path, int32_t>> files[2];
+  uint64_t listing = kFnvOffset;
   std::error_code ec;
   for (int32_t label = 0; label < 10; ++label) {
     const fs::path folder = fs::path(dir) / kClasses[label];
-    std::vector<fs::path> files;
+    std::vector<fs::path> found;
     for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      if (entry.path().extension() == ".aedat") files.push_back(entry.path());
+      if (entry.path().extension() == ".aedat") found.push_back(entry.path());
     }
-    if (ec || files.empty()) {
+    if (ec || found.empty()) {
       return absl::NotFoundError(absl::StrCat(
           folder.string(), ": ", ec ? ec.message() : "no .aedat files",
           " (expected the ten class folders of CIFAR10-DVS: airplane ... truck)"));
     }
-    std::sort(files.begin(), files.end());
-    const size_t train = files.size() * 9 / 10;
-    for (size_t i = 0; i < files.size(); ++i) {
-      Dataset& ds = i < train ? splits.train : splits.test;
-      if (limit > 0 && ds.size >= limit) continue;
-      const std::string path = files[i].string();
-      EDBP_ASSIGN_OR_RETURN(std::vector<DvsEvent> events, ReadAedat20(path));
-      for (DvsEvent& e : events) {
-        if (e.x >= kDvsSide || e.y >= kDvsSide) continue;  // DvsFrames says which
-        const uint16_t x = e.x;
-        e.x = static_cast<uint16_t>(kDvsSide - 1 - e.y);
-        e.y = static_cast<uint16_t>(kDvsSide - 1 - x);
-        e.polarity = static_cast<uint8_t>(1 - e.polarity);
-      }
-      EDBP_RETURN_IF_ERROR(AddSample(ds, path, events, label));
+    std::sort(found.begin(), found.end());
+    const size_t train = found.size() * 9 / 10;
+    for (size_t i = 0; i < found.size(); ++i) {
+      listing =
+          AddToListing(listing, found[i],
+                       absl::StrCat(kClasses[label], "/", found[i].filename().string()));
+      files[i < train ? 0 : 1].emplace_back(found[i], label);
+    }
+  }
+  DataSplits splits;
+  for (int s = 0; s < 2; ++s) {
+    const std::string split = s == 0 ? "train" : "test";
+    const std::string name = absl::StrCat("CIFAR10DVS/", split);
+    const FrameCacheKey key{.dataset = "CIFAR10DVS",
+                            .source = AbsoluteDir(dir),
+                            .split = split,
+                            .n_steps = n_steps,
+                            .listing = listing};
+    FrameCacheReport split_report;
+    EDBP_ASSIGN_OR_RETURN(
+        (s == 0 ? splits.train : splits.test),
+        ThroughCache(cache_dir, key, limit, 10, name, &split_report,
+                     [&]() -> absl::StatusOr<Dataset> {
+                       Dataset ds = EmptyEventDataset(name, n_steps);
+                       for (const auto& [file, label] : files[s]) {
+                         if (limit > 0 && ds.size >= limit) break;
+                         EDBP_ASSIGN_OR_RETURN(std::vector<DvsEvent> events,
+                                               ReadAedat20(file.string()));
+                         FlipAsTheLoadersDo(events);
+                         EDBP_RETURN_IF_ERROR(
+                             AddSample(ds, file.string(), events, label));
+                       }
+                       return ds;
+                     }));
+    if (report != nullptr && (s == 0 || report->write_error.empty())) {
+      *report = split_report;  // the training split's, or the first failure to write
     }
   }
   return splits;

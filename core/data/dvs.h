@@ -4,8 +4,11 @@
 //
 // The transforms the authors' later DVS configs add (resize to 48x48, random resized
 // crop, flip, rotation, random temporal deletion) are not written yet: these samples
-// are the sensor's full 128x128 frames, n_steps of them (t_train must equal n_steps),
-// and no frame cache keeps them between runs.
+// are the sensor's full 128x128 frames, n_steps of them (t_train must equal n_steps).
+//
+// With a cache directory and no limit, the frames are kept in the frame cache
+// (frame_cache.h), keyed by the data set, the folder, the split, n_steps and every
+// source file's name, size and modification time: built once, read back after.
 #ifndef EDBP_CORE_DATA_DVS_H_
 #define EDBP_CORE_DATA_DVS_H_
 
@@ -17,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "core/data/aedat.h"
 #include "core/data/dataset.h"
+#include "core/data/frame_cache.h"
 
 namespace edbp::data {
 
@@ -41,7 +45,8 @@ std::vector<DvsEvent> EventsIn(std::span<const DvsEvent> all, int64_t start, int
 // prefixed with the file.
 absl::StatusOr<Dataset> LoadDvsGestureSplit(const std::string& dir,
                                             const std::string& split, int64_t n_steps,
-                                            int64_t limit);
+                                            const std::string& cache_dir, int64_t limit,
+                                            FrameCacheReport* report = nullptr);
 
 // CIFAR10-DVS from `dir`: the ten class folders airplane, automobile, bird, cat, deer,
 // dog, frog, horse, ship, truck (labels 0-9 in that order) of .aedat files (AEDAT 2.0).
@@ -52,7 +57,8 @@ absl::StatusOr<Dataset> LoadDvsGestureSplit(const std::string& dir,
 // `limit` samples of each split. Errors: NOT_FOUND naming a missing class folder or an
 // empty one; those of ReadAedat20 and DvsFrames, prefixed with the file.
 absl::StatusOr<DataSplits> LoadCifar10Dvs(const std::string& dir, int64_t n_steps,
-                                          int64_t limit);
+                                          const std::string& cache_dir, int64_t limit,
+                                          FrameCacheReport* report = nullptr);
 
 }  // namespace edbp::data
 

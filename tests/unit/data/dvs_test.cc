@@ -171,7 +171,7 @@ TEST(DvsGesture, SamplesAreTheLabelledIntervalsWithHandCountedFrames) {
   Write(tmp / "trials_to_train.txt", "user01_led.aedat\n\n");
   Write(tmp / "trials_to_test.txt", "user02_led.aedat\n");
   ASSERT_OK_AND_ASSIGN(const Dataset ds,
-                       LoadDvsGestureSplit(tmp.path().string(), "train", 2, 0));
+                       LoadDvsGestureSplit(tmp.path().string(), "train", 2, "", 0));
   EXPECT_EQ(ds.name, "DVS128Gesture/train");
   EXPECT_EQ(ds.shape, (config::SampleShape{2, 128, 128}));
   EXPECT_EQ(ds.frames, 2);
@@ -202,16 +202,16 @@ TEST(DvsGesture, SamplesAreTheLabelledIntervalsWithHandCountedFrames) {
             static_cast<int64_t>(floats.size()) - 2);
   // A limit reads no further.
   ASSERT_OK_AND_ASSIGN(const Dataset two,
-                       LoadDvsGestureSplit(tmp.path().string(), "train", 2, 2));
+                       LoadDvsGestureSplit(tmp.path().string(), "train", 2, "", 2));
   EXPECT_EQ(two.size, 2);
   // The test list names a recording that is not there.
   const absl::Status missing =
-      LoadDvsGestureSplit(tmp.path().string(), "test", 2, 0).status();
+      LoadDvsGestureSplit(tmp.path().string(), "test", 2, "", 0).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("user02_led_labels.csv"), std::string::npos)
       << missing;
   const absl::Status no_list =
-      LoadDvsGestureSplit((tmp / "nowhere").string(), "train", 2, 0).status();
+      LoadDvsGestureSplit((tmp / "nowhere").string(), "train", 2, "", 0).status();
   EXPECT_NE(no_list.message().find("trials_to_train.txt"), std::string::npos) << no_list;
 }
 
@@ -249,7 +249,7 @@ TEST(Cifar10Dvs, NinetyPercentOfEachClassTrainsAndEventsAreFlipped) {
     Write(tmp / classes[c] / "x_0.aedat", kHeader20 + Event20(3, 4, 0, 1));
   }
   Write(tmp / "bird" / "notes.txt", "not a recording");
-  ASSERT_OK_AND_ASSIGN(const DataSplits s, LoadCifar10Dvs(tmp.path().string(), 1, 0));
+  ASSERT_OK_AND_ASSIGN(const DataSplits s, LoadCifar10Dvs(tmp.path().string(), 1, "", 0));
   EXPECT_EQ(s.train.name, "CIFAR10DVS/train");
   EXPECT_EQ(s.train.size, 9);
   EXPECT_EQ(s.test.size, 10);
@@ -259,13 +259,66 @@ TEST(Cifar10Dvs, NinetyPercentOfEachClassTrainsAndEventsAreFlipped) {
   // (3, 4, OFF) becomes (123, 124, ON).
   EXPECT_EQ(CountsOf(s.test, 1), (std::vector<FrameCount>{{At(0, 1, 124, 123), 1}}));
   ASSERT_OK_AND_ASSIGN(const DataSplits limited,
-                       LoadCifar10Dvs(tmp.path().string(), 1, 3));
+                       LoadCifar10Dvs(tmp.path().string(), 1, "", 3));
   EXPECT_EQ(limited.train.size, 3);
   EXPECT_EQ(limited.test.size, 3);
   fs::remove_all(tmp / "truck");
-  const absl::Status missing = LoadCifar10Dvs(tmp.path().string(), 1, 0).status();
+  const absl::Status missing = LoadCifar10Dvs(tmp.path().string(), 1, "", 0).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("truck"), std::string::npos) << missing;
+}
+
+TEST(DvsGesture, TheFramesAreCachedAndRebuiltWhenARecordingChanges) {
+  testing::TempDir tmp("dvs");
+  Write(tmp / "user01_led.aedat", Gesture31());
+  Write(tmp / "user01_led_labels.csv", "class,s,e\n3,10,30\n1,0,2147483660\n");
+  Write(tmp / "trials_to_train.txt", "user01_led.aedat\n");
+  const std::string cache = (tmp / "cache").string();
+  FrameCacheReport first, second, third;
+  ASSERT_OK_AND_ASSIGN(
+      const Dataset built,
+      LoadDvsGestureSplit(tmp.path().string(), "train", 2, cache, 0, &first));
+  EXPECT_EQ(first.outcome, FrameCacheOutcome::kMissing);
+  EXPECT_TRUE(first.write_error.empty()) << first.write_error;
+  ASSERT_OK_AND_ASSIGN(
+      const Dataset cached,
+      LoadDvsGestureSplit(tmp.path().string(), "train", 2, cache, 0, &second));
+  EXPECT_EQ(second.outcome, FrameCacheOutcome::kHit);
+  EXPECT_EQ(cached.name, "DVS128Gesture/train");
+  EXPECT_EQ(cached.labels, built.labels);
+  EXPECT_EQ(cached.frame_offsets, built.frame_offsets);
+  EXPECT_EQ(cached.frame_counts, built.frame_counts);
+  // Another labels file (another size): another key, the frames are built again.
+  Write(tmp / "user01_led_labels.csv", "class,s,e\n3,10,30\n");
+  ASSERT_OK_AND_ASSIGN(
+      const Dataset rebuilt,
+      LoadDvsGestureSplit(tmp.path().string(), "train", 2, cache, 0, &third));
+  EXPECT_NE(third.outcome, FrameCacheOutcome::kHit);
+  EXPECT_EQ(rebuilt.size, 1);
+  // A limit never uses the cache.
+  FrameCacheReport limited;
+  ASSERT_OK(
+      LoadDvsGestureSplit(tmp.path().string(), "train", 2, cache, 1, &limited).status());
+  EXPECT_EQ(limited.outcome, FrameCacheOutcome::kNotUsed);
+}
+
+TEST(Cifar10Dvs, TheFramesAreCached) {
+  testing::TempDir tmp("dvs");
+  for (const char* c : {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                        "horse", "ship", "truck"}) {
+    Write(tmp / c / "a.aedat", kHeader20 + Event20(3, 4, 0, 1));
+  }
+  FrameCacheReport first, second;
+  const std::string cache = (tmp / "cache").string();
+  ASSERT_OK_AND_ASSIGN(const DataSplits built,
+                       LoadCifar10Dvs(tmp.path().string(), 1, cache, 0, &first));
+  ASSERT_OK_AND_ASSIGN(const DataSplits cached,
+                       LoadCifar10Dvs(tmp.path().string(), 1, cache, 0, &second));
+  EXPECT_EQ(first.outcome, FrameCacheOutcome::kMissing);
+  EXPECT_EQ(second.outcome, FrameCacheOutcome::kHit);
+  EXPECT_EQ(cached.test.labels, built.test.labels);
+  EXPECT_EQ(cached.test.frame_counts, built.test.frame_counts);
+  EXPECT_EQ(cached.train.size, 0);
 }
 
 TEST(DvsFrames, AnEventOutsideTheSensorIsNamed) {
