@@ -220,7 +220,8 @@ absl::StatusOr<DataSplits> LoadCifar10Dvs(const std::string& dir, int64_t n_step
           " (expected the ten class folders of CIFAR10-DVS: airplane ... truck)"));
     }
     std::sort(found.begin(), found.end());
-    const size_t train = found.size() * 9 / 10;
+    // ceil(0.9 n), as spikingjelly's split_to_train_test_set.
+    const size_t train = (found.size() * 9 + 9) / 10;
     for (size_t i = 0; i < found.size(); ++i) {
       listing =
           AddToListing(listing, found[i],

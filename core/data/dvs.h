@@ -2,9 +2,12 @@
 // event counts by the rule N-MNIST uses (nmnist.h IntegrateEventsByCount: n_steps frames
 // of equal event count, ALGORITHM.md §6), 2 x 128 x 128 per frame.
 //
-// The transforms the authors' later DVS configs add (resize to 48x48, random resized
-// crop, flip, rotation, random temporal deletion) are not written yet: these samples
-// are the sensor's full 128x128 frames, n_steps of them (t_train must equal n_steps).
+// The transforms of the reference's loader (datasets/loadSpiking.py) are not written
+// yet: for DVS128 Gesture a random resized crop to 128 (scale 0.5-1, nearest), a flip and
+// a random temporal deletion to t_train frames in training; for CIFAR10-DVS a crop
+// (scale 0.7-1), a resize to 48x48, a flip and NDA in training and the 48x48 resize in
+// test. These samples are the sensor's full 128x128 frames, n_steps of them (t_train
+// must equal n_steps).
 //
 // With a cache directory and no limit, the frames are kept in the frame cache
 // (frame_cache.h), keyed by the data set, the folder, the split, n_steps and every
@@ -51,7 +54,8 @@ absl::StatusOr<Dataset> LoadDvsGestureSplit(const std::string& dir,
 // CIFAR10-DVS from `dir`: the ten class folders airplane, automobile, bird, cat, deer,
 // dog, frog, horse, ship, truck (labels 0-9 in that order) of .aedat files (AEDAT 2.0).
 // There is no official split: of each class, in file-name order, the first
-// floor(0.9 n) files train and the rest test, as the common loaders do. Events are
+// ceil(0.9 n) files train and the rest test, as the reference's loader does
+// (spikingjelly's split_to_train_test_set(0.9)). Events are
 // flipped as those loaders flip them: x' = 127 - y, y' = 127 - x, polarity' =
 // 1 - polarity. Named "CIFAR10DVS/train" and "/test". `limit` > 0 keeps the first
 // `limit` samples of each split. Errors: NOT_FOUND naming a missing class folder or an

@@ -236,11 +236,12 @@ TEST(Aedat20, DecodesBigEndianEventsAndRefusesACutOne) {
       << s;
 }
 
-TEST(Cifar10Dvs, NinetyPercentOfEachClassTrainsAndEventsAreFlipped) {
+TEST(Cifar10Dvs, TheFirstNinetyPercentOfEachClassRoundedUpTrainAndEventsAreFlipped) {
   testing::TempDir tmp("dvs");
   const char* classes[] = {"airplane", "automobile", "bird",  "cat",  "deer",
                            "dog",      "frog",       "horse", "ship", "truck"};
-  // airplane: 10 recordings (9 train, 1 test); the others one each (0 train, 1 test).
+  // airplane: 10 recordings (ceil(9) = 9 train, 1 test); the others one each
+  // (ceil(0.9) = 1 train, 0 test).
   for (int i = 0; i < 10; ++i) {
     Write(tmp / "airplane" / ("cifar10_airplane_" + std::to_string(i) + ".aedat"),
           kHeader20 + Event20(1, 2, 1, 1) + Event20(1, 2, 1, 2));
@@ -251,17 +252,19 @@ TEST(Cifar10Dvs, NinetyPercentOfEachClassTrainsAndEventsAreFlipped) {
   Write(tmp / "bird" / "notes.txt", "not a recording");
   ASSERT_OK_AND_ASSIGN(const DataSplits s, LoadCifar10Dvs(tmp.path().string(), 1, "", 0));
   EXPECT_EQ(s.train.name, "CIFAR10DVS/train");
-  EXPECT_EQ(s.train.size, 9);
-  EXPECT_EQ(s.test.size, 10);
-  EXPECT_EQ(s.test.labels, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(s.train.size, 18);
+  EXPECT_EQ(s.test.size, 1);
+  EXPECT_EQ(s.train.labels,
+            (std::vector<int32_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(s.test.labels, (std::vector<int32_t>{0}));
   // (1, 2, ON) twice becomes x' = 127 - 2, y' = 127 - 1, OFF: one pixel counted 2.
   EXPECT_EQ(CountsOf(s.train, 0), (std::vector<FrameCount>{{At(0, 0, 126, 125), 2}}));
   // (3, 4, OFF) becomes (123, 124, ON).
-  EXPECT_EQ(CountsOf(s.test, 1), (std::vector<FrameCount>{{At(0, 1, 124, 123), 1}}));
+  EXPECT_EQ(CountsOf(s.train, 9), (std::vector<FrameCount>{{At(0, 1, 124, 123), 1}}));
   ASSERT_OK_AND_ASSIGN(const DataSplits limited,
                        LoadCifar10Dvs(tmp.path().string(), 1, "", 3));
   EXPECT_EQ(limited.train.size, 3);
-  EXPECT_EQ(limited.test.size, 3);
+  EXPECT_EQ(limited.test.size, 1);
   fs::remove_all(tmp / "truck");
   const absl::Status missing = LoadCifar10Dvs(tmp.path().string(), 1, "", 0).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
@@ -316,9 +319,10 @@ TEST(Cifar10Dvs, TheFramesAreCached) {
                        LoadCifar10Dvs(tmp.path().string(), 1, cache, 0, &second));
   EXPECT_EQ(first.outcome, FrameCacheOutcome::kMissing);
   EXPECT_EQ(second.outcome, FrameCacheOutcome::kHit);
-  EXPECT_EQ(cached.test.labels, built.test.labels);
-  EXPECT_EQ(cached.test.frame_counts, built.test.frame_counts);
-  EXPECT_EQ(cached.train.size, 0);
+  EXPECT_EQ(cached.train.labels, built.train.labels);
+  EXPECT_EQ(cached.train.frame_counts, built.train.frame_counts);
+  EXPECT_EQ(cached.train.size, 10);
+  EXPECT_EQ(cached.test.size, 0);
 }
 
 TEST(DvsFrames, AnEventOutsideTheSensorIsNamed) {
