@@ -2,12 +2,10 @@
 // event counts by the rule N-MNIST uses (nmnist.h IntegrateEventsByCount: n_steps frames
 // of equal event count, ALGORITHM.md §6), 2 x 128 x 128 per frame.
 //
-// The transforms of the reference's loader (datasets/loadSpiking.py) are not written
-// yet: for DVS128 Gesture a random resized crop to 128 (scale 0.5-1, nearest), a flip and
-// a random temporal deletion to t_train frames in training; for CIFAR10-DVS a crop
-// (scale 0.7-1), a resize to 48x48, a flip and NDA in training and the 48x48 resize in
-// test. These samples are the sensor's full 128x128 frames, n_steps of them (t_train
-// must equal n_steps).
+// These samples are the sensor's full 128x128 frames, n_steps of them. DVS128 Gesture's
+// training transform (crop, flip, temporal deletion to t_train frames) is applied when
+// batches are made (transform.h, ALGORITHM.md §11); CIFAR10-DVS's (crop, 48x48 resize,
+// flip, NDA; the test frames resized too) is not written yet.
 //
 // With a cache directory and no limit, the frames are kept in the frame cache
 // (frame_cache.h), keyed by the data set, the folder, the split, n_steps and every

@@ -54,7 +54,7 @@ struct BatchLoader::State {
   State(const Dataset& ds, LoaderOptions opts)
       : dataset(ds),
         options(opts),
-        maker(ds, NormalizationFor(ds.name)),
+        maker(ds, NormalizationFor(ds.name), opts.augment ? opts.frames_kept : 0),
         order(MakeOrder(ds.size, opts.shuffle, opts.seed)),
         num_batches((ds.size + opts.batch_size - 1) / opts.batch_size),
         augment_rng(Mix(opts.seed)) {}
@@ -84,10 +84,10 @@ struct BatchLoader::State {
   Batch MakeBatch(int64_t b) {
     const int64_t begin = b * options.batch_size;
     const int64_t end = std::min(begin + options.batch_size, dataset.size);
-    const int64_t numel = dataset.sample_floats();
     Batch batch;
     batch.size = end - begin;
-    batch.frames = dataset.frames;
+    batch.frames = maker.output_frames(options.augment);
+    const int64_t numel = dataset.sample_numel() * std::max<int64_t>(batch.frames, 1);
     batch.images.resize(static_cast<size_t>(batch.size * numel));
     batch.labels.resize(static_cast<size_t>(batch.size));
     batch.indices.assign(order.begin() + begin, order.begin() + end);

@@ -32,6 +32,9 @@ struct LoaderOptions {
   // sample after sample in batch order).
   uint64_t seed = 0;
   int prefetch = 2;  // batches prepared ahead (>= 1)
+  // With `augment`, for a data set whose training transform deletes frames (DVS128
+  // Gesture, §11): the frames each sample keeps (0: all). Batch::frames says it.
+  int64_t frames_kept = 0;
 };
 
 // Iterates `dataset` once. The order and every augmentation draw depend only on

@@ -1,6 +1,7 @@
 #include "core/data/transform.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,60 @@ Normalization NormalizationFor(std::string_view dataset_name) {
   return {};  // N-MNIST and others: none (samples are then u8 / 255)
 }
 
-SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm) : ds_(ds) {
+void GestureTrainingFrames(const float* in, int64_t frames, int64_t channels,
+                           int64_t height, int64_t width, int64_t kept,
+                           std::mt19937_64& rng, float* out) {
+  EDBP_CHECK(kept >= 1 && kept <= frames) << "kept " << kept << " of " << frames;
+  // RandomResizedCrop's box (torchvision's get_params, scale (0.5, 1), ratio (3/4, 4/3)).
+  const double area = static_cast<double>(height * width);
+  int64_t top = 0, left = 0, h = height, w = width;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * (0.5 + 0.5 * DrawUnit(rng));
+    const double log_lo = std::log(3.0 / 4.0), log_hi = std::log(4.0 / 3.0);
+    const double ratio = std::exp(log_lo + (log_hi - log_lo) * DrawUnit(rng));
+    const auto bw = static_cast<int64_t>(std::lround(std::sqrt(target * ratio)));
+    const auto bh = static_cast<int64_t>(std::lround(std::sqrt(target / ratio)));
+    if (bw > 0 && bw <= width && bh > 0 && bh <= height) {
+      h = bh;
+      w = bw;
+      top = DrawBelow(rng, static_cast<int>(height - h + 1));
+      left = DrawBelow(rng, static_cast<int>(width - w + 1));
+      break;
+    }
+  }
+  const bool flip = (rng() >> 63) != 0;
+  // RandomTemporalDelete: `kept` distinct frames, in order (a partial Fisher-Yates).
+  std::vector<int64_t> order(static_cast<size_t>(frames));
+  for (int64_t t = 0; t < frames; ++t) order[t] = t;
+  for (int64_t k = 0; k < kept; ++k) {
+    const int64_t pick = k + DrawBelow(rng, static_cast<int>(frames - k));
+    std::swap(order[k], order[pick]);
+  }
+  std::sort(order.begin(), order.begin() + kept);
+  // Nearest-neighbour sources of each output row and column.
+  std::vector<int64_t> src_y(static_cast<size_t>(height)),
+      src_x(static_cast<size_t>(width));
+  for (int64_t y = 0; y < height; ++y) src_y[y] = top + std::min(y * h / height, h - 1);
+  for (int64_t x = 0; x < width; ++x) {
+    const int64_t from = flip ? width - 1 - x : x;
+    src_x[x] = left + std::min(from * w / width, w - 1);
+  }
+  const int64_t plane = height * width;
+  for (int64_t k = 0; k < kept; ++k) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* src = in + (order[k] * channels + c) * plane;
+      float* dst = out + (k * channels + c) * plane;
+      for (int64_t y = 0; y < height; ++y) {
+        const float* row = src + src_y[y] * width;
+        for (int64_t x = 0; x < width; ++x) dst[y * width + x] = row[src_x[x]];
+      }
+    }
+  }
+}
+
+SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm,
+                         int64_t frames_kept)
+    : ds_(ds), frames_kept_(frames_kept) {
   EDBP_CHECK(ds.shape.size() == 3) << ds.name << ": images are {C, H, W}";
   const int64_t channels = ds.shape[0];
   const bool normalise = !norm.mean.empty();
@@ -58,6 +112,10 @@ SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm) : ds_(ds)
   // MNIST, N-MNIST, SMNIST (loadSMNIST.py) and Synthetic: no training transform.
   // DVS128 Gesture and CIFAR10-DVS: none yet (issue 20: the later configs' resize,
   // crop, flip, rotation and temporal deletion are to come; README says so).
+  gesture_ = dataset == "DVS128Gesture";
+  EDBP_CHECK(frames_kept_ == 0 || (gesture_ && frames_kept_ <= ds.frames))
+      << ds.name << ": keeps " << frames_kept_ << " of " << ds.frames
+      << " frames; only DVS128 Gesture deletes frames";
   transform_known_ = flips_ || crops_ || dataset == "MNIST" || dataset == "NMNIST" ||
                      dataset == "SMNIST" || dataset == "Synthetic" ||
                      dataset == "DVS128Gesture" || dataset == "CIFAR10DVS";
@@ -80,11 +138,22 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
   }
   if (ds_.is_events()) {
     // §6, §11: event counts as they are (no normalisation), zero elsewhere.
-    std::fill(out, out + ds_.sample_floats(), 0.0f);
+    const bool transform = augment && gesture_;
+    std::vector<float> frames;
+    float* dense = out;
+    if (transform) {
+      frames.resize(static_cast<size_t>(ds_.sample_floats()));
+      dense = frames.data();
+    }
+    std::fill(dense, dense + ds_.sample_floats(), 0.0f);
     const uint64_t end = ds_.frame_offsets[index + 1];
     for (uint64_t k = ds_.frame_offsets[index]; k < end; ++k) {
       const FrameCount& c = ds_.frame_counts[k];
-      out[c.index] = static_cast<float>(c.count);
+      dense[c.index] = static_cast<float>(c.count);
+    }
+    if (transform) {
+      GestureTrainingFrames(dense, ds_.frames, ds_.shape[0], ds_.shape[1], ds_.shape[2],
+                            output_frames(true), rng, out);
     }
     return;
   }

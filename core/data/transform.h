@@ -28,8 +28,9 @@ Normalization NormalizationFor(std::string_view dataset);
 // `augment`, applies the data set's training transform drawing from `rng`
 // (FashionMNIST: horizontal flip with probability 1/2; MNIST: none; CIFAR100: random
 // crop with zero padding 4 then flip; CIFAR10: those then AutoAugment(IMAGENET), on
-// the u8 image before normalisation, augment.h; NMNIST, DVS128Gesture, CIFAR10DVS,
-// SMNIST: none); without, draws
+// the u8 image before normalisation, augment.h; DVS128Gesture: the random resized crop
+// and flip of GestureTrainingFrames on the counts, with frames_kept (SampleMaker) its
+// random temporal deletion too; NMNIST, CIFAR10DVS, SMNIST: none); without, draws
 // nothing from `rng`.
 void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
                 std::mt19937_64& rng, float* out);
@@ -38,12 +39,34 @@ void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, boo
 // normalised value of each u8 level of each channel is computed once, by the same
 // float32 operations, so results are bit-identical to MakeSample's. Immutable after
 // construction (safe to share across threads); `ds` must outlive it.
+// §11, DVS128 Gesture's training transform on one sample's frames `in` [frames, C, H,
+// W] (the reference: RandomResizedCrop(128, scale=(0.5, 1.0), NEAREST),
+// RandomHorizontalFlip, RandomTemporalDelete(T_remain=kept), applied to the whole
+// frame sequence at once): a box of area fraction s ~ U[0.5, 1] and aspect ratio
+// r = exp(U[ln 3/4, ln 4/3]) (w = round(sqrt(s·H·W·r)), h = round(sqrt(s·H·W/r)), up to
+// 10 draws until it fits, else the whole frame), its top-left uniform among the places
+// it fits, resized back to H x W by nearest neighbour (source = floor(dst · h / H)); then
+// a mirror of the W axis with probability 1/2; then `kept` of the frames, chosen
+// uniformly without replacement, in their order (kept = frames: all). Writes
+// [kept, C, H, W] to `out`. Draws in that order from `rng`.
+void GestureTrainingFrames(const float* in, int64_t frames, int64_t channels,
+                           int64_t height, int64_t width, int64_t kept,
+                           std::mt19937_64& rng, float* out);
+
 class SampleMaker {
  public:
-  SampleMaker(const Dataset& ds, const Normalization& norm);
+  // frames_kept > 0: DVS128 Gesture's training transform keeps that many of the
+  // sample's frames (random temporal deletion, §11); it must not exceed ds.frames and
+  // is for that data set only (checked).
+  SampleMaker(const Dataset& ds, const Normalization& norm, int64_t frames_kept = 0);
 
-  // The same as MakeSample(ds, norm, index, augment, rng, out).
+  // The same as MakeSample(ds, norm, index, augment, rng, out), `out` holding
+  // sample_numel() x max(output_frames(augment), 1) floats.
   void Make(int64_t index, bool augment, std::mt19937_64& rng, float* out) const;
+  // Frames of a sample made with `augment` (0 for static images).
+  int64_t output_frames(bool augment) const {
+    return augment && frames_kept_ > 0 ? frames_kept_ : ds_.frames;
+  }
 
  private:
   const Dataset& ds_;
@@ -51,6 +74,8 @@ class SampleMaker {
   bool flips_ = false;            // ... and is a horizontal flip (FashionMNIST)
   bool crops_ = false;            // ... or crop + flip on the u8 image (CIFAR10/100)
   bool auto_augment_ = false;     // ... then AutoAugment (CIFAR10)
+  bool gesture_ = false;          // ... or DVS128 Gesture's crop, flip, deletion (§11)
+  int64_t frames_kept_ = 0;       // frames a Gesture training sample keeps (0: all)
   std::vector<float> table_;      // [C][256]: normalised value of each u8 level
 };
 

@@ -68,8 +68,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
     EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
   }
   // §0, §11: event frames are n_steps long in training too; fewer training steps need a
-  // temporal deletion, which only DVS128 Gesture has (not written).
-  if (t->data_.train.frames > 0 && t->data_.train.frames != nc.t_train) {
+  // temporal deletion, which only DVS128 Gesture's training transform has.
+  if (t->data_.train.frames > 0 && t->data_.train.frames != nc.t_train &&
+      !(t->DeletesFrames() && nc.t_train < t->data_.train.frames)) {
     return absl::InvalidArgumentError(
         absl::StrCat("Network.t_train: expected ", t->data_.train.frames, " (",
                      t->data_.train.name, " samples have ", t->data_.train.frames,
@@ -166,7 +167,8 @@ absl::Status Trainer::Initialize() {
                              {.batch_size = nc.batch_size,
                               .shuffle = false,
                               .augment = true,
-                              .seed = MixSeed(options_.seed, 0, Stream::kInit)});
+                              .seed = MixSeed(options_.seed, 0, Stream::kInit),
+                              .frames_kept = TrainingFramesKept()});
       std::optional<data::Batch> batch = init.Next();
       EDBP_CHECK(batch.has_value());
       Tensor x, y;
@@ -213,6 +215,14 @@ absl::StatusOr<std::vector<LayerAccumulators>> Trainer::ExportLayerSums() {
   EDBP_ASSIGN_OR_RETURN(std::vector<LayerAccumulators> sums, stats_->Export());
   EDBP_RETURN_IF_ERROR(ReduceLayerSums(*comm_, sums));
   return sums;
+}
+
+bool Trainer::DeletesFrames() const {
+  return config_.network.dataset == "DVS128Gesture" && data_.train.frames > 0;
+}
+
+int64_t Trainer::TrainingFramesKept() const {
+  return DeletesFrames() ? config_.network.t_train : 0;
 }
 
 int64_t Trainer::NumTrainBatches() const {
@@ -283,7 +293,8 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
                              {.batch_size = nc.batch_size,
                               .shuffle = true,
                               .augment = true,
-                              .seed = MixSeed(state_.seed, epoch, Stream::kTrain)});
+                              .seed = MixSeed(state_.seed, epoch, Stream::kTrain),
+                              .frames_kept = TrainingFramesKept()});
     EDBP_CHECK(loader.num_batches() == p.batches);
     // The order and the augmentation draws of a batch depend on the batches before it
     // (one generator drawn sample after sample): those done are made again and dropped.

@@ -134,6 +134,10 @@ class Trainer {
   // record, a line on stderr.
   absl::Status SaveResumeCheckpoint(const EpochProgress& progress);
   int64_t NumTrainBatches() const;
+  // §11: DVS128 Gesture's training transform keeps t_train of a sample's n_steps frames
+  // (LoaderOptions::frames_kept for the training loaders; 0 for every other data set).
+  bool DeletesFrames() const;
+  int64_t TrainingFramesKept() const;
   // The rank 0 initialisation of Create (resume, --init-weights or §7 bisection) and
   // its broadcast to the other ranks.
   absl::Status Initialize();

@@ -61,7 +61,10 @@ TEST_P(ConfigRuns, ValidatesAndRunsOneStepOnSyntheticData) {
   ASSERT_TRUE(st.ok()) << st.status();
   fs::remove(step);
   const config::NetworkConfig& n = config->network;
-  EXPECT_EQ(st->tensors.at("outputs").shape, (Shape{n.t_train, batch, n.n_class}));
+  // The inspected step has no training transform: event samples keep all n_steps frames
+  // (DVS128 Gesture's temporal deletion to t_train is part of the transform, §11).
+  const int64_t steps = config::IsEventDataset(n.dataset) ? n.n_steps : n.t_train;
+  EXPECT_EQ(st->tensors.at("outputs").shape, (Shape{steps, batch, n.n_class}));
   EXPECT_TRUE(std::isfinite(st->tensors.at("loss").data[0]));
   int grads = 0;
   for (const auto& [name, t] : st->tensors) {
@@ -85,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(std::vector<std::string>(absl::StrSplit(EDBP_CONFIGS, ','))));
 
 // §0: event frames are n_steps long; with no temporal deletion for N-MNIST, a shorter
-// t_train (which the config accepts for event data) is refused when training starts.
+// t_train is refused (by the config's validation).
 TEST(EventConfig, NmnistTrainingStepsMustBeItsFrames) {
   std::ifstream in("configs/nmnist.yaml");
   std::string yaml((std::istreambuf_iterator<char>(in)), {});
@@ -102,8 +105,8 @@ TEST(EventConfig, NmnistTrainingStepsMustBeItsFrames) {
                          path.string() + ".st",
                      &out),
             1);
-  EXPECT_NE(out.find("Network.t_train: expected 30 (NMNIST/train samples have 30 frames "
-                     "and no temporal deletion), got 20"),
+  EXPECT_NE(out.find("Network.t_train: expected 30 (= n_steps: NMNIST samples have "
+                     "n_steps frames and no temporal deletion, ALGORITHM.md §0), got 20"),
             std::string::npos)
       << out;
   fs::remove(path);
@@ -150,6 +153,48 @@ INSTANTIATE_TEST_SUITE_P(Configs, ConfigTrains,
                          ::testing::ValuesIn(std::vector<std::string>(
                              absl::StrSplit(EDBP_TRAIN_CONFIGS, ','))));
 #endif  // EDBP_TRAIN_CONFIGS
+
+}  // namespace
+}  // namespace edbp
+
+namespace edbp {
+namespace {
+
+// §0, §11: a DVS128 Gesture run trains on t_train frames (the temporal deletion of its
+// training transform) and tests on all n_steps: an epoch of a small network on
+// synthetic frames runs through both, and its record counts every sample.
+TEST(EventConfig, DvsGestureTrainsOnTTrainFramesAndTestsOnNSteps) {
+  std::ifstream in("configs/dvs128_gesture.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  // A small network: the first pooling shrinks 128x128 to 16x16 before any conv.
+  const size_t layers = yaml.find("Layers:");
+  ASSERT_NE(layers, std::string::npos);
+  yaml = yaml.substr(0, layers) +
+         "Layers:\n  pool_0:\n    type: pooling\n    kernel_size: 8\n"
+         "  conv_1:\n    type: conv\n    in_channels: 2\n    out_channels: 4\n"
+         "    kernel_size: 3\n    padding: 1\n    threshold: 1\n"
+         "  pool_1:\n    type: pooling\n    kernel_size: 4\n"
+         "  output:\n    type: linear\n    n_inputs: 64\n    n_outputs: 11\n"
+         "    threshold: 1\n";
+  const fs::path dir =
+      fs::temp_directory_path() / ("edbp_gesture_t_train_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "g.yaml") << yaml;
+  std::string out;
+  ASSERT_EQ(RunTrain((dir / "g.yaml").string() +
+                         " --synthetic-data --data-limit 16 --epochs 1 --notensorboard"
+                         " --out-dir " +
+                         (dir / "run").string() + " --metrics-jsonl " +
+                         (dir / "m.jsonl").string(),
+                     &out),
+            0)
+      << out;
+  std::ifstream metrics(dir / "m.jsonl");
+  std::string text((std::istreambuf_iterator<char>(metrics)), {});
+  EXPECT_NE(text.find("\"train_samples\":16"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"test_samples\":16"), std::string::npos) << text;
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace edbp

@@ -1,5 +1,7 @@
 // Bad configs: each error names its field path and says what was expected and what
 // was found; all errors of a file come back together, one per line.
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -326,6 +328,30 @@ TEST(ConfigErrorsTest, TTrainMustEqualNStepsForStaticData) {  // §0
       ErrorLines(FashionMnistWith({{"  n_steps: 5\n", "  n_steps: 5\n  t_train: 3\n"}})),
       ElementsAre("Network.t_train: expected 5 (= n_steps: FashionMNIST is a static "
                   "data set, ALGORITHM.md §0), got 3"));
+}
+
+TEST(ConfigErrorsTest, TTrainOfEventDataFollowsTheirTemporalDeletion) {  // §0, §11
+  // N-MNIST has none: t_train must be n_steps.
+  std::ifstream nmnist("configs/nmnist.yaml");
+  std::stringstream text;
+  text << nmnist.rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("  n_steps: 30\n"), 14, "  n_steps: 30\n  t_train: 20\n");
+  EXPECT_THAT(
+      ErrorLines(yaml),
+      ElementsAre("Network.t_train: expected 30 (= n_steps: NMNIST samples have "
+                  "n_steps frames and no temporal deletion, ALGORITHM.md §0), got "
+                  "20"));
+  // DVS128 Gesture keeps t_train of its n_steps frames: at most n_steps.
+  std::ifstream gesture("configs/dvs128_gesture.yaml");
+  std::stringstream g;
+  g << gesture.rdbuf();
+  yaml = g.str();
+  yaml.replace(yaml.find("  t_train: 14\n"), 14, "  t_train: 21\n");
+  EXPECT_THAT(
+      ErrorLines(yaml),
+      ElementsAre("Network.t_train: expected at most n_steps (20): training keeps "
+                  "t_train of the 20 frames (ALGORITHM.md §11), got 21"));
 }
 
 TEST(ConfigErrorsTest, UnsupportedReferenceFeatures) {

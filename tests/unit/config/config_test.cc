@@ -153,13 +153,13 @@ TEST(ConfigTest, NmnistIsAnEventDataSetWithItsOwnShape) {
   EXPECT_TRUE(DatasetSampleShape("Synthetic").empty());
 }
 
-TEST(ConfigTest, EventDataMayTrainOnFewerSteps) {  // §0
-  std::string yaml = ReadText("configs/nmnist.yaml");
-  yaml = testing::Replace(yaml, "  n_steps: 30\n", "  n_steps: 30\n  t_train: 20\n");
+TEST(ConfigTest, DvsGestureTrainsOnFewerSteps) {  // §0, §11: its temporal deletion
+  const std::string yaml = ReadText("configs/dvs128_gesture.yaml");
   const absl::StatusOr<Config> config = ParseConfig(yaml);
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->network.t_train, 20);
-  EXPECT_EQ(config->network.n_steps, 30);
+  EXPECT_EQ(config->network.t_train, 14);
+  EXPECT_EQ(config->network.n_steps, 20);
+  EXPECT_EQ(config->input_shape, (SampleShape{2, 128, 128}));
   EXPECT_EQ(config->source_name, "<string>");
 }
 

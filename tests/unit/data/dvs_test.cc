@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/data/aedat.h"
+#include "core/data/loader.h"
 #include "core/data/transform.h"
 #include "gtest/gtest.h"
 #include "tests/status_macros.h"
@@ -190,12 +192,12 @@ TEST(DvsGesture, SamplesAreTheLabelledIntervalsWithHandCountedFrames) {
                                                       {At(1, 0, 6, 5), 1},
                                                       {At(1, 1, 8, 7), 1},
                                                       {At(1, 1, 127, 127), 1}}));
-  // A sample as the loader makes it, training transform included (none yet): the
-  // counts as floats, unnormalised.
+  // A sample as the loader makes it for the test pass (no transform): the counts as
+  // floats, unnormalised.
   const SampleMaker maker(ds, NormalizationFor("DVS128Gesture"));
   std::vector<float> floats(static_cast<size_t>(ds.sample_floats()), -1.0f);
   std::mt19937_64 rng(1);
-  maker.Make(0, /*augment=*/true, rng, floats.data());
+  maker.Make(0, /*augment=*/false, rng, floats.data());
   EXPECT_EQ(floats[At(0, 1, 2, 1)], 1.0f);
   EXPECT_EQ(floats[At(1, 0, 4, 3)], 1.0f);
   EXPECT_EQ(std::count(floats.begin(), floats.end(), 0.0f),
@@ -323,6 +325,83 @@ TEST(Cifar10Dvs, TheFramesAreCached) {
   EXPECT_EQ(cached.train.frame_counts, built.train.frame_counts);
   EXPECT_EQ(cached.train.size, 10);
   EXPECT_EQ(cached.test.size, 0);
+}
+
+// §11: the Gesture training transform on frames whose values say where they came from.
+TEST(GestureTrainingFrames, KeepsFramesInOrderAndCropsFlipsAndResizesByNearest) {
+  // Temporal deletion alone: 1x1 frames (every crop is the whole frame), value = t.
+  constexpr int64_t kFrames = 6, kKept = 4;
+  std::vector<float> in(kFrames);
+  for (int64_t t = 0; t < kFrames; ++t) in[t] = static_cast<float>(t);
+  std::vector<int> chosen(kFrames, 0);
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> out(kKept, -1.0f);
+    GestureTrainingFrames(in.data(), kFrames, 1, 1, 1, kKept, rng, out.data());
+    for (int64_t k = 0; k < kKept; ++k) {
+      ASSERT_GE(out[k], 0.0f);
+      if (k > 0) {
+        ASSERT_LT(out[k - 1], out[k]) << "frames keep their order, no repeat";
+      }
+      ++chosen[static_cast<size_t>(out[k])];
+    }
+  }
+  // Every frame is kept about 4/6 of the time (200 draws: 133 expected).
+  for (int count : chosen) EXPECT_NEAR(count, 133, 40);
+
+  // Crop, resize and flip: 8x8 frames whose value is the column (x), row-independent.
+  constexpr int64_t kSide = 8;
+  std::vector<float> image(kSide * kSide);
+  for (int64_t y = 0; y < kSide; ++y) {
+    for (int64_t x = 0; x < kSide; ++x) image[y * kSide + x] = static_cast<float>(x);
+  }
+  int flipped = 0, cropped = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> out(kSide * kSide);
+    GestureTrainingFrames(image.data(), 1, 1, kSide, kSide, 1, rng, out.data());
+    const float first = out[0], last = out[kSide - 1];
+    for (int64_t y = 0; y < kSide; ++y) {
+      for (int64_t x = 0; x < kSide; ++x) {
+        // Rows are copies of one row (nearest neighbour of a row-independent image).
+        ASSERT_EQ(out[y * kSide + x], out[x]) << seed;
+        // Monotone along x: increasing, or decreasing when mirrored.
+        if (x > 0) {
+          ASSERT_TRUE(first <= last ? out[x - 1] <= out[x] : out[x - 1] >= out[x])
+              << seed;
+        }
+      }
+    }
+    flipped += first > last;
+    // The crop holds at least half the area: it spans at least 3 of the 8 columns.
+    const float lo = std::min(first, last), hi = std::max(first, last);
+    ASSERT_GE(hi - lo, 2.0f) << seed;
+    cropped += hi - lo < 7.0f;
+  }
+  EXPECT_NEAR(flipped, 100, 30);  // p = 1/2
+  EXPECT_GT(cropped, 100);        // most boxes are smaller than the frame
+}
+
+TEST(GestureTrainingFrames, TheLoaderKeepsTTrainFramesInTrainingOnly) {
+  testing::TempDir tmp("dvs");
+  Write(tmp / "user01_led.aedat", Gesture31());
+  Write(tmp / "user01_led_labels.csv", "class,s,e\n1,0,2147483660\n3,10,30\n");
+  Write(tmp / "trials_to_train.txt", "user01_led.aedat\n");
+  ASSERT_OK_AND_ASSIGN(const Dataset ds,
+                       LoadDvsGestureSplit(tmp.path().string(), "train", 4, "", 0));
+  BatchLoader train(ds, {.batch_size = 2, .augment = true, .seed = 3, .frames_kept = 3});
+  const Batch a = *train.Next();
+  EXPECT_EQ(a.frames, 3);
+  EXPECT_EQ(a.images.size(), 2u * 3 * 2 * 128 * 128);
+  // Every event of sample 0 (5 of them) lands somewhere unless cropped away: at most 5.
+  const float total =
+      std::accumulate(a.images.begin(), a.images.begin() + 3 * 2 * 128 * 128, 0.0f);
+  EXPECT_LE(total, 5.0f * 4);  // nearest resizing can repeat a pixel, at most 4x here
+  BatchLoader test(ds, {.batch_size = 2});
+  const Batch b = *test.Next();
+  EXPECT_EQ(b.frames, 4);
+  EXPECT_EQ(std::accumulate(b.images.begin(), b.images.begin() + 4 * 2 * 128 * 128, 0.0f),
+            5.0f);
 }
 
 TEST(DvsFrames, AnEventOutsideTheSensorIsNamed) {
