@@ -42,6 +42,7 @@ class ResidualLayer final : public Layer {
   ConvLayer& conv2() { return *conv2_; }
   // Null for an identity shortcut.
   ConvLayer* shortcut() { return shortcut_.get(); }
+  bool has_shortcut() const { return shortcut_ != nullptr; }
 
  private:
   explicit ResidualLayer(config::LayerConfig config) : Layer(std::move(config)) {}

@@ -24,6 +24,7 @@
 #include "base/check.h"
 #include "core/io/safetensors.h"
 #include "core/train/checkpoint_names.h"
+#include "core/train/reference_names.h"
 
 namespace edbp::train {
 namespace {
@@ -93,6 +94,26 @@ absl::StatusOr<const HostTensor*> FindTensor(const std::string& path,
     }
   }
   return &it->second;
+}
+
+// The keys a parameter's values and Adam moments are stored under.
+constexpr const char* kKeyPrefixes[] = {"", kExpAvgPrefix, kExpAvgSqPrefix};
+
+// Issue 20: a ResNet's file under the reference's names (reference_names.h), from
+// edbp's names and back. Keys of neither kind stay as they are; a file holding a
+// parameter under both names keeps edbp's.
+void RenameKeys(SafeTensors& file, const std::map<std::string, std::string>& names,
+                bool to_reference) {
+  for (const auto& [edbp, reference] : names) {
+    for (const char* prefix : kKeyPrefixes) {
+      const std::string from = absl::StrCat(prefix, to_reference ? edbp : reference);
+      const std::string to = absl::StrCat(prefix, to_reference ? reference : edbp);
+      auto it = file.tensors.find(from);
+      if (it == file.tensors.end() || file.tensors.contains(to)) continue;
+      file.tensors[to] = std::move(it->second);
+      file.tensors.erase(it);
+    }
+  }
 }
 
 // Checks that `file` holds every parameter of `params` with its shape and no parameter
@@ -468,6 +489,7 @@ absl::Status SaveCheckpoint(const std::string& path, Network& net,
           {static_cast<int64_t>(counts.size())}, counts};
     }
   }
+  RenameKeys(file, ReferenceResNetNames(net), /*to_reference=*/true);
   return WriteSafeTensors(path, file);
 }
 
@@ -478,8 +500,10 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 }
 
 absl::StatusOr<TrainingState> RestoreCheckpoint(const std::string& path,
-                                                const SafeTensors& file, Network& net,
+                                                const SafeTensors& contents, Network& net,
                                                 Optimizer* optimizer) {
+  SafeTensors file = contents;
+  RenameKeys(file, ReferenceResNetNames(net), /*to_reference=*/false);
   // Validate everything before changing anything.
   EDBP_ASSIGN_OR_RETURN(CheckpointMetadata meta, ParseMetadata(path, file));
   const std::vector<Parameter> params = net.Parameters();
@@ -503,8 +527,10 @@ absl::Status LoadWeights(const std::string& path, Network& net) {
   return RestoreWeights(path, file, net);
 }
 
-absl::Status RestoreWeights(const std::string& path, const SafeTensors& file,
+absl::Status RestoreWeights(const std::string& path, const SafeTensors& contents,
                             Network& net) {
+  SafeTensors file = contents;
+  RenameKeys(file, ReferenceResNetNames(net), /*to_reference=*/false);
   const std::vector<Parameter> params = net.Parameters();
   EDBP_ASSIGN_OR_RETURN(const std::vector<const HostTensor*> values,
                         MatchParameters(path, file, params));

@@ -3,7 +3,10 @@
 // Layout of a checkpoint written by SaveCheckpoint:
 //   net.{i}.weight, net.{i}.norm_weight, net.{i}.norm_bias   the parameters under the
 //       reference's state_dict keys and shapes (conv g, b [C,1,1,1], linear [C,1]), so
-//       a PyTorch model of the reference loads them directly;
+//       a PyTorch model of the reference loads them directly; a network shaped like the
+//       reference's SpikingResNet uses that model's keys instead (conv1.*,
+//       layer{s}.{b}.{conv1|conv2|downsample}.*, fc.*: reference_names.h), and loading
+//       accepts either;
 //   optimizer.exp_avg.<param>, optimizer.exp_avg_sq.<param>  Adam/AdamW moments;
 //   epoch_spike_counts.{k}   only mid-epoch: EpochProgress::layers[k].spike_counts, 1-D;
 //   __metadata__: "format" = "edbp-checkpoint-1", "epoch", "optimizer_step",
