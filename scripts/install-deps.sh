@@ -34,6 +34,9 @@ packages=(
   git clang-format clang-tidy
   clang-14 libclang-rt-14-dev
   nodejs chromium
+  # Issue 18: MPI ranks (mpirun), and a Slurm cluster (scripts/slurm-cluster.sh) whose
+  # `srun --mpi=pmix` needs Slurm's PMIx plugin (in slurm-wlm) and libpmix.
+  openmpi-bin libopenmpi-dev slurm-wlm munge libpmix-dev python3
 )
 # npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
 # nodesource's nodejs ships npm; Debian's nodejs needs the npm package.
