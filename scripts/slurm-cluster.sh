@@ -144,6 +144,11 @@ JobCompLoc=$dir/jobcomp.txt
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mib State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+# srun --mpi=pmix: PMIx's per-step directories under DIR, not /tmp/spmix_appdir_UID_JOB.STEP
+# (job ids restart at 1 in every new cluster, and a directory left by an earlier one
+# makes the step fail with "File exists").
+mkdir -p "$dir/pmix"
+echo "PMIxCliTmpDirBase=$dir/pmix" >"$dir/mpi.conf"
 export SLURM_CONF=$conf
 slurmctld -c
 slurmd
