@@ -130,6 +130,35 @@ TEST_F(ResourcesTest, GangStartInQueueOrder) {
   EXPECT_GE(c_done.start_time().seconds(), b_done.start_time().seconds());
 }
 
+// The real data-parallel edbp-train under mpirun -np 2 on two CPU slots. Needs issue 18
+// part 1 (edbp-train built with MPI); until then two independent processes would fight
+// over the job, so it is skipped.
+class LocalMpiTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override { return {"--cpu-slots=2"}; }
+};
+
+TEST_F(LocalMpiTest, TwoWorkerJobSucceeds) {
+#ifndef EDBP_TRAIN_HAS_MPI
+  GTEST_SKIP() << "edbp-train is built without MPI (issue 18 part 1: EDBP_WITH_MPI)";
+#endif
+  grpc::ClientContext ctx;
+  v1::CreateJobRequest req;
+  req.set_config_yaml(TinyConfig(1, 200));
+  req.set_workers(2);
+  v1::Job job;
+  ASSERT_TRUE(server_->stub().CreateJob(&ctx, req, &job).ok());
+  const std::vector<v1::Event> events = Watch(job.name(), 1, 180s);
+  const v1::Job done = Get(job.name());
+  ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  EXPECT_EQ(done.device(), "cpu:0,cpu:1");
+  ExpectContiguous(events);
+  ExpectRecordsOnceInOrder(events);
+  int epochs = 0;
+  for (const v1::Event& e : events) epochs += e.has_epoch_metrics();
+  EXPECT_EQ(epochs, 1);
+}
+
 // edbp-server's new flags: a bad value stops it at once, naming the flag.
 TEST(ClusterFlags, HostileFlagsAreRefused) {
   const std::string dir =

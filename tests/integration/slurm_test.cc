@@ -239,6 +239,26 @@ TEST_F(SlurmTest, JobEndedBySlurmFailsWithSlurmsReason) {
   EXPECT_THAT(done.error(), HasSubstr("ExitCode="));
 }
 
+// --slurm-time 1: Slurm stops the run after a minute (its smallest limit; it checks
+// about every 30 s), and the job is FAILED with Slurm's reason.
+class SlurmTimeLimitTest : public SlurmTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    std::vector<std::string> flags = SlurmTest::ServerFlags();
+    flags.push_back("--slurm-time=1");
+    return flags;
+  }
+};
+
+TEST_F(SlurmTimeLimitTest, TimeLimitFailsWithSlurmsReason) {
+  const v1::Job job = Submit(TinyConfig(100, 2000));
+  EXPECT_THAT(testing::ReadFile(dir_ / "jobs/1/slurm-job.sh"),
+              HasSubstr("#SBATCH --time=1\n"));
+  const v1::Job done = WaitFor(job.name(), v1::FAILED, 240s);
+  ASSERT_EQ(done.state(), v1::FAILED);
+  EXPECT_THAT(done.error(), HasSubstr("JobState=TIMEOUT Reason=TimeLimit"));
+}
+
 TEST_F(SlurmTest, ReportWithAnotherJobsTokenIsRefused) {
   const v1::Job first = Submit(TinyConfig(50, 2000));
   const v1::Job second = Submit(TinyConfig(50, 2000));
