@@ -282,6 +282,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
     ready_lines += absl::StrCat("workers report to ", advertised, "\n");
     // Local jobs keep the Unix socket; the cluster's report over TCP.
     if (slurm) s->options_.worker_address = advertised;
+    if (!args.worker_ca.empty() && access(args.worker_ca.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat("--worker-ca ", args.worker_ca,
+                                              ": cannot read it (", std::strerror(errno),
+                                              ")"));
+    }
     if (!args.worker_ca.empty() || !args.tls_cert.empty()) {
       s->options_.worker_ca =
           fs::absolute(args.worker_ca.empty() ? args.tls_cert : args.worker_ca).string();

@@ -184,6 +184,8 @@ TEST(ClusterFlags, HostileFlagsAreRefused) {
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-poll-ms=0",
        "--slurm-poll-ms: expected 100 to 60000, got 0"},
       {"--worker-listen=256.1.1.1:99999", "or on --worker-listen 256.1.1.1:99999"},
+      {"--worker-listen=127.0.0.1:0 --worker-ca=/nonexistent/ca.pem",
+       "--worker-ca /nonexistent/ca.pem: cannot read it"},
   };
   for (const Case& c : cases) {
     const auto r = testing::RunCommand(server + c.flags + " </dev/null");

@@ -239,6 +239,67 @@ TEST_F(SlurmTest, JobEndedBySlurmFailsWithSlurmsReason) {
   EXPECT_THAT(done.error(), HasSubstr("ExitCode="));
 }
 
+// TLS on the worker port (--tls-cert): the job verifies it with the CA whose path it gets
+// in EDBP_WORKER_CA (--worker-ca), and every report arrives live over it.
+class SlurmTlsTest : public SlurmTest {
+ protected:
+  void SetUp() override {
+    certs_ = fs::temp_directory_path() / ("edbp_slurm_certs_" + std::to_string(getpid()));
+    fs::remove_all(certs_);
+    const auto made = testing::RunCommand("deploy/gen-certs.sh " + certs_.string());
+    ASSERT_EQ(made.code, 0) << made.output;
+    SlurmTest::SetUp();
+  }
+  void TearDown() override {
+    SlurmTest::TearDown();
+    fs::remove_all(certs_);
+  }
+  std::vector<std::string> ServerFlags() const override {
+    std::vector<std::string> flags = SlurmTest::ServerFlags();
+    flags.push_back("--tls-cert=" + (certs_ / "server.pem").string());
+    flags.push_back("--tls-key=" + (certs_ / "server-key.pem").string());
+    flags.push_back("--worker-ca=" + (certs_ / "ca.pem").string());
+    return flags;
+  }
+  fs::path certs_;
+};
+
+TEST_F(SlurmTlsTest, ReportsArriveOverTls) {
+  const std::string config = (cluster_ / "tiny.yaml").string();
+  {
+    std::ofstream out(config);
+    out << TinyConfig(1, 200);
+  }
+  const auto run = testing::RunCommand(std::string(EDBP_CLIENT_BIN) + " --server " +
+                                       server_->address() + " --tls --ca-cert " +
+                                       (certs_ / "ca.pem").string() + " submit " +
+                                       config + " --follow");
+  EXPECT_EQ(run.code, 0) << run.output << testing::ReadFile(dir_ / "jobs/1/train.log");
+  EXPECT_THAT(run.output, HasSubstr("state: SUCCEEDED"));
+  EXPECT_THAT(testing::ReadFile(dir_ / "server.log"),
+              HasSubstr("job 1: 0 spooled event(s) stored"));
+  // The port speaks TLS only: a plaintext client does not get through.
+  const std::string target = "127.0.0.1:" + std::to_string(worker_port_);
+  v1::ReportRequest req;
+  req.set_job_id("1");
+  v1::ReportResponse resp;
+  grpc::ClientContext plain_ctx;
+  plain_ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  auto plain = v1::WorkerService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(plain->Report(&plain_ctx, req, &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = testing::ReadFile(certs_ / "ca.pem");
+  auto tls =
+      v1::WorkerService::NewStub(grpc::CreateChannel(target, grpc::SslCredentials(ssl)));
+  grpc::ClientContext tls_ctx;
+  tls_ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  tls_ctx.AddMetadata("x-edbp-job-token", std::string(64, '0'));
+  EXPECT_EQ(tls->Report(&tls_ctx, req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 // --slurm-time 1: Slurm stops the run after a minute (its smallest limit; it checks
 // about every 30 s), and the job is FAILED with Slurm's reason.
 class SlurmTimeLimitTest : public SlurmTest {
