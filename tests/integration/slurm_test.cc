@@ -164,10 +164,41 @@ TEST_F(SlurmTest, JobRunsStreamsEveryEventAndSucceeds) {
 
 // W = 2: two ranks under srun --mpi=pmix. Needs the data-parallel edbp-train (issue 18
 // part 1); until it is built in, two independent processes would fight over the job.
-TEST_F(SlurmTest, TwoWorkerJobSucceeds) {
+class SlurmMpiTest : public SlurmTest {
+ protected:
+  void SetUp() override {
 #ifndef EDBP_TRAIN_HAS_MPI
-  GTEST_SKIP() << "edbp-train is built without MPI (issue 18 part 1: EDBP_WITH_MPI)";
+    GTEST_SKIP() << "edbp-train is built without MPI (issue 18 part 1: EDBP_WITH_MPI)";
 #endif
+    SlurmTest::SetUp();
+  }
+};
+
+// The plumbing of W = 2 without MPI: two fake trainers (bench/fake_train.cc, each a
+// complete reporter of the same run) as the two tasks of one Slurm job.
+class SlurmFakeTrainTest : public SlurmTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    std::vector<std::string> flags = SlurmTest::ServerFlags();
+    flags.push_back(std::string("--train-program=") + EDBP_FAKE_TRAIN_BIN);
+    return flags;
+  }
+};
+
+TEST_F(SlurmFakeTrainTest, TwoTasksInOneSlurmJob) {
+  const v1::Job job = Submit("# fake-train: events=5\n" + TinyConfig(1, 100), 2);
+  EXPECT_EQ(job.workers(), 2);
+  const v1::Job done = WaitFor(job.name(), v1::SUCCEEDED, 60s);
+  ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  const std::string shown = Scontrol(done.slurm_job_id());
+  EXPECT_THAT(shown, HasSubstr("NumTasks=2"));
+  EXPECT_THAT(shown, HasSubstr("JobState=COMPLETED"));
+  EXPECT_EQ(Submissions("1"), 1);
+  EXPECT_THAT(testing::ReadFile(dir_ / "jobs/1/slurm-job.sh"),
+              HasSubstr("#SBATCH --ntasks=2\n#SBATCH --nodes=1\n"));
+}
+
+TEST_F(SlurmMpiTest, TwoWorkerJobSucceeds) {
   const v1::Job job = Submit(TinyConfig(1, 200), 2);
   const std::vector<v1::Event> events = Watch(job.name(), 1, 180s);
   const v1::Job done = Get(job.name());
