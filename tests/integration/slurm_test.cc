@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "edbp/v1/worker.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "server/job_store.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/process_util.h"
 
@@ -254,6 +255,33 @@ TEST_F(SlurmTest, KillNineAndRestartReattachWithoutSecondSubmission) {
   for (const v1::Event& e : events) epochs += e.has_epoch_metrics();
   EXPECT_EQ(epochs, 2);
   EXPECT_THAT(testing::ReadFile(dir_ / "server.log"), HasSubstr("1 re-attached"));
+}
+
+// The server died after sbatch but before it stored the Slurm id (made here by
+// clearing the stored id while the server is down): the restart finds the run by its
+// unique job name, stores the id, and submits nothing.
+TEST_F(SlurmTest, RestartFindsARunWhoseIdWasNeverStored) {
+  const v1::Job job = Submit(TinyConfig(2, 1000));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return Get(job.name()).last_record() >= 1; }, 60s, 100ms));
+  const std::string slurm_id = Get(job.name()).slurm_job_id();
+  ASSERT_FALSE(slurm_id.empty());
+  server_->Kill(SIGKILL);
+  {
+    auto store = server::JobStore::Open((dir_ / "edbp.sqlite").string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto stored = (*store)->GetJob("1");
+    ASSERT_TRUE(stored.ok());
+    stored->set_slurm_job_id("");
+    ASSERT_TRUE((*store)->UpdateJob(*stored).ok());
+  }
+  server_ = std::make_unique<ServerProcess>(dir_);
+  server_->Start(ServerFlags());
+  const v1::Job done = WaitFor(job.name(), v1::SUCCEEDED, 180s);
+  ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+  EXPECT_EQ(done.slurm_job_id(), slurm_id);  // found by name and stored
+  EXPECT_EQ(done.attempt(), 1);
+  EXPECT_EQ(Submissions("1"), 1);
 }
 
 TEST_F(SlurmTest, JobEndedBySlurmFailsWithSlurmsReason) {
