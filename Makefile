@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test unit integration mpi python deploy lint tidy gpu browser demo bench fuzz clean
+.PHONY: all deps configure build test unit integration mpi python deploy lint tidy gpu browser slurm demo bench fuzz clean
 
 all: build
 
@@ -55,7 +55,14 @@ mpi: build
 python: build
 	cd $(BUILD_DIR) && ctest -L python --output-on-failure
 
-test: lint unit integration deploy gpu browser
+# edbp-server --executor slurm on a one-node Slurm cluster each test starts
+# (scripts/slurm-cluster.sh; issue 18); skipped, saying why, without root, slurm-wlm or
+# munge. Slurm's time limit (90 s to strike) is under `slow`: ctest -L slurm runs it.
+slurm: build
+	cd $(BUILD_DIR) && ctest -L slurm -LE slow --output-on-failure
+	@grep -h 'Skipped$$' -A1 $(BUILD_DIR)/Testing/Temporary/LastTest.log | head -2 || true
+
+test: lint unit integration deploy gpu browser slurm
 
 # The service end to end: a server on a free loopback port with a temporary data dir,
 # the reference Fashion-MNIST network submitted for one epoch and followed to the end.

@@ -28,7 +28,6 @@ packages=(
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libgtest-dev libgmock-dev libopenblas-dev
-  openmpi-bin libopenmpi-dev
   python3-grpcio python3-protobuf
   zlib1g-dev dataset-fashion-mnist
   prometheus-cpp-dev libcpp-httplib-dev openssl
@@ -36,6 +35,9 @@ packages=(
   git clang-format clang-tidy
   clang-14 libclang-rt-14-dev
   nodejs chromium
+  # Issue 18: MPI ranks (mpirun), and a Slurm cluster (scripts/slurm-cluster.sh) whose
+  # `srun --mpi=pmix` needs Slurm's PMIx plugin (in slurm-wlm) and libpmix.
+  openmpi-bin libopenmpi-dev slurm-wlm munge libpmix-dev python3
 )
 # npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
 # nodesource's nodejs ships npm; Debian's nodejs needs the npm package.

@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS events(
   job_id INTEGER NOT NULL, sequence INTEGER NOT NULL,
   event BLOB NOT NULL,                   -- serialized v1::Event
   PRIMARY KEY(job_id, sequence)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_tokens(   -- issue 18; added to older stores on open
+  token_sha256 BLOB PRIMARY KEY,         -- SHA-256 of a run's token, never the token
+  job_id INTEGER NOT NULL, attempt INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 absl::StatusCode CodeFor(int rc, int sys_errno) {
@@ -457,6 +460,34 @@ absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> JobStore::Tra
     transitions.emplace_back(static_cast<v1::JobState>(stmt.Int(0)),
                              static_cast<v1::JobState>(stmt.Int(1)));
   }
+}
+
+absl::Status JobStore::AddJobToken(const std::string& id, int64_t attempt,
+                                   absl::string_view token_sha256) {
+  constexpr absl::string_view kOp = "AddJobToken";
+  EDBP_ASSIGN_OR_RETURN(const int64_t row_id, ParseId(id));
+  if (token_sha256.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AddJobToken: a SHA-256 has 32 bytes, got ", token_sha256.size()));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return Execute(db_, kOp,
+                 "INSERT INTO job_tokens(token_sha256, job_id, attempt) VALUES (?, ?, ?)",
+                 Blob{token_sha256}, row_id, attempt);
+}
+
+absl::StatusOr<std::pair<std::string, int64_t>> JobStore::FindJobToken(
+    absl::string_view token_sha256) {
+  constexpr absl::string_view kOp = "FindJobToken";
+  std::lock_guard<std::mutex> lock(mu_);
+  EDBP_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(db_, kOp,
+                         "SELECT job_id, attempt FROM job_tokens WHERE token_sha256 = ?",
+                         Blob{token_sha256}));
+  EDBP_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return absl::NotFoundError("no job has this token");
+  return std::make_pair(absl::StrCat(stmt.Int(0)), stmt.Int(1));
 }
 
 }  // namespace edbp::server

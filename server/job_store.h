@@ -16,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "edbp/v1/job.pb.h"
 #include "edbp/v1/training_service.pb.h"
 
@@ -79,6 +80,15 @@ class JobStore {
   // changed the state (creation is none). NOT_FOUND for an unknown job.
   absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> Transitions(
       const std::string& id);
+
+  // Job tokens (server/job_token.h): records that the run `attempt` of job `id` holds
+  // the token whose SHA-256 is `token_sha256` (32 bytes; INVALID_ARGUMENT otherwise).
+  // A hash stored before fails (a constraint error; 2^-256 for fresh tokens).
+  absl::Status AddJobToken(const std::string& id, int64_t attempt,
+                           absl::string_view token_sha256);
+  // The (job id, attempt) a token's hash belongs to; NOT_FOUND when none.
+  absl::StatusOr<std::pair<std::string, int64_t>> FindJobToken(
+      absl::string_view token_sha256);
 
  private:
   explicit JobStore(sqlite3* db) : db_(db) {}

@@ -114,6 +114,7 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 }  // namespace
 
 std::string ExitInfo::Describe() const {
+  if (!detail.empty()) return detail;
   if (exited) return absl::StrCat("exit status ", code);
   if (signal == 0) return "ended with an unknown status";
   const char* name = strsignal(signal);

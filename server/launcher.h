@@ -39,9 +39,12 @@ struct LaunchSpec {
 };
 
 struct ExitInfo {
-  bool exited = false;           // normal exit: `code` is valid
-  int code = 0;                  // exit status
-  int signal = 0;                // the signal that killed it (when !exited)
+  bool exited = false;  // normal exit: `code` is valid
+  int code = 0;         // exit status
+  int signal = 0;       // the signal that killed it (when !exited)
+  // What an executor knows beyond the process (Slurm's JobState, Reason, ExitCode);
+  // when set, Describe() returns it.
+  std::string detail;
   std::string Describe() const;  // "exit status 1", "killed by signal 9 (Killed)"
 };
 

@@ -8,11 +8,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/check.h"
 #include "base/job_name.h"
 #include "base/pid_lock.h"
 #include "server/clock.h"
 #include "server/data_dir.h"
+#include "server/job_token.h"
 #include "spdlog/spdlog.h"
 #include "worker/report_spool.h"
 #include "worker/run_lock.h"
@@ -85,9 +87,31 @@ absl::Status Scheduler::SetStateOnce(v1::Job& job, v1::JobState state,
 absl::Status Scheduler::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
   EDBP_ASSIGN_OR_RETURN(std::vector<v1::Job> running, store_->JobsInState(v1::RUNNING));
+  size_t reattached = 0;
+  size_t requeued = 0;
   for (v1::Job& job : running) {
-    EDBP_RETURN_IF_ERROR(SetState(job, v1::QUEUED, ""));
     EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
+    if (executor_->RunsOutliveServer()) {
+      auto run = executor_->Reattach(
+          job, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
+      if (!run.ok()) return run.status();  // the cluster cannot tell: start no second run
+      if (!run->device.empty()) {
+        running_[id] = Running{{}, false, job.attempt()};
+        job.set_device(run->device);
+        job.set_slurm_job_id(run->slurm_job_id);
+        EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
+        v1::Event note;
+        note.mutable_log()->set_level(v1::LogLine::INFO);
+        note.mutable_log()->set_text(
+            absl::StrCat("the server restarted while this job ran; it follows ",
+                         run->device, " again"));
+        EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(note)).status());
+        ++reattached;
+        continue;
+      }
+    }
+    EDBP_RETURN_IF_ERROR(SetState(job, v1::QUEUED, ""));
+    ++requeued;
     v1::Event note;
     note.mutable_log()->set_level(v1::LogLine::WARNING);
     note.mutable_log()->set_text(
@@ -96,12 +120,30 @@ absl::Status Scheduler::Recover() {
     EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(note)).status());
   }
   EDBP_ASSIGN_OR_RETURN(std::vector<v1::Job> queued, store_->JobsInState(v1::QUEUED));
-  for (const v1::Job& job : queued) {
+  for (v1::Job& job : queued) {
     EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(job.name()));
+    // A server that died between submitting a run to the cluster and storing it
+    // RUNNING left the job QUEUED with that run's attempt: find the run by its name
+    // rather than submit a second one.
+    if (executor_->RunsOutliveServer() && job.attempt() > 0 &&
+        job.slurm_job_id().empty()) {
+      auto run = executor_->Reattach(
+          job, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
+      if (!run.ok()) return run.status();
+      if (!run->device.empty()) {
+        running_[id] = Running{{}, false, job.attempt()};
+        job.set_device(run->device);
+        job.set_slurm_job_id(run->slurm_job_id);
+        EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
+        EDBP_RETURN_IF_ERROR(SetState(job, v1::RUNNING, ""));
+        ++reattached;
+        continue;
+      }
+    }
     queue_.insert({-static_cast<int64_t>(job.priority()), IdNumber(id)});
   }
-  spdlog::info("recovered {} queued job(s), {} re-queued after a restart", queue_.size(),
-               running.size());
+  spdlog::info("recovered {} queued job(s), {} re-queued after a restart, {} re-attached",
+               queue_.size(), requeued, reattached);
   TrySchedule();
   return absl::OkStatus();
 }
@@ -127,18 +169,29 @@ absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(
 
 void Scheduler::TrySchedule() {
   while (!draining_ && !queue_.empty()) {
-    std::string free_slot;
-    for (const std::string& slot : options_.slots) {
-      if (!busy_slots_.count(slot)) {
-        free_slot = slot;
-        break;
-      }
-    }
-    if (free_slot.empty()) return;
     const QueueKey key = *queue_.begin();
-    queue_.erase(queue_.begin());
     const std::string id = absl::StrCat(key.second);
-    const absl::Status started = Start(id, free_slot);
+    std::vector<std::string> slots;
+    if (executor_->UsesSlots()) {
+      auto job = store_->GetJob(id);
+      int need = 1;
+      if (job.ok()) {
+        const bool gpus =
+            !options_.slots.empty() && options_.slots[0].rfind("cuda:", 0) == 0;
+        need =
+            SlotsNeeded(JobResources{std::max(1, job->workers()), job->gpus_per_worker(),
+                                     std::max(1, job->nodes())},
+                        gpus);
+      }
+      for (const std::string& slot : options_.slots) {
+        if (static_cast<int>(slots.size()) == need) break;
+        if (!busy_slots_.count(slot)) slots.push_back(slot);
+      }
+      // Gang start: all of its slots or none; the head waits and nothing overtakes it.
+      if (static_cast<int>(slots.size()) < need) return;
+    }
+    queue_.erase(queue_.begin());
+    const absl::Status started = Start(id, slots);
     if (!started.ok()) {
       spdlog::error("job {}: cannot start: {}", id, started.ToString());
       auto job = store_->GetJob(id);
@@ -147,7 +200,8 @@ void Scheduler::TrySchedule() {
   }
 }
 
-absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
+absl::Status Scheduler::Start(const std::string& id,
+                              const std::vector<std::string>& slots) {
   EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
   const fs::path workdir = JobDirectory(options_.data_dir, id);
   std::error_code ec;
@@ -159,7 +213,7 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
     out << job.config_yaml();
     if (!out) return absl::InternalError(absl::StrCat(config.string(), ": cannot write"));
   }
-  LaunchSpec spec;
+  RunSpec spec;
   spec.job_id = id;
   spec.workdir = workdir.string();
   spec.program = options_.train_program;
@@ -180,21 +234,37 @@ absl::Status Scheduler::Start(const std::string& id, const std::string& slot) {
                    {"--resume-if-present", "--attempt", absl::StrCat(attempt),
                     "--wait-for-previous", absl::StrCat(std::max<int64_t>(grace_s, 1)),
                     "--checkpoint-every", absl::StrCat(options_.checkpoint_every)});
-  if (slot.rfind("cuda:", 0) == 0) spec.env["CUDA_VISIBLE_DEVICES"] = slot.substr(5);
-  job.set_device(slot);
+  spec.attempt = attempt;
+  spec.resources = JobResources{std::max(1, job.workers()), job.gpus_per_worker(),
+                                std::max(1, job.nodes())};
+  spec.slots = slots;
+  // The run's own token (server/job_token.h): in its environment only; the store keeps
+  // its hash, written before the run exists so its first report is recognised.
+  const std::string token = NewJobToken();
+  spec.env[kJobTokenEnv] = token;
+  if (!options_.worker_ca.empty()) spec.env[kWorkerCaEnv] = options_.worker_ca;
+  EDBP_RETURN_IF_ERROR(store_->AddJobToken(id, attempt, Sha256(token)));
+  // The attempt is stored before the run starts: a server that dies between the start
+  // and storing its outcome finds the run again by it (Executor::Reattach).
+  job.set_device(absl::StrJoin(slots, ","));
   job.set_attempt(attempt);
+  job.set_slurm_job_id("");
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
-  busy_slots_.insert(slot);
-  running_[id] = Running{slot, false, attempt};
-  auto pid =
-      launcher_->Launch(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
-  if (!pid.ok()) {
-    busy_slots_.erase(slot);
+  for (const std::string& slot : slots) busy_slots_.insert(slot);
+  running_[id] = Running{slots, false, attempt};
+  auto started =
+      executor_->Start(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
+  if (!started.ok()) {
+    for (const std::string& slot : slots) busy_slots_.erase(slot);
     running_.erase(id);
-    return pid.status();
+    return started.status();
   }
+  EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
+  job.set_device(started->device);
+  job.set_slurm_job_id(started->slurm_job_id);
+  EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   EDBP_RETURN_IF_ERROR(SetState(job, v1::RUNNING, ""));
-  spdlog::info("job {} started on {} (pid {})", id, slot, *pid);
+  spdlog::info("job {} started on {}", id, started->device);
   return absl::OkStatus();
 }
 
@@ -204,12 +274,20 @@ void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
   if (it == running_.end()) return;
   const Running run = it->second;
   running_.erase(it);
-  busy_slots_.erase(run.slot);
+  for (const std::string& slot : run.slots) busy_slots_.erase(slot);
   // What the process could not deliver belongs before its end in the history.
   IngestSpool(id);
   auto job = store_->GetJob(id);
   if (!job.ok()) {
     spdlog::error("job {}: {}", id, job.status().ToString());
+  } else if (exit.exited && exit.code == 0 && executor_->RunsOutliveServer() &&
+             job->last_epoch() < job->epochs() && !run.cancel_requested) {
+    // A cluster's "completed" says the batch script ended well, not that edbp-train
+    // trained (a step that failed to launch ends the same): its reports must say so.
+    EndJob(*job, id, v1::FAILED,
+           absl::StrCat(exit.Describe(), ", but edbp-train reported ", job->last_epoch(),
+                        " of ", job->epochs(), " epochs:\n",
+                        Tail(JobDirectory(options_.data_dir, id) / kJobLogFile, 5)));
   } else if (exit.exited && exit.code == 0) {
     EndJob(*job, id, v1::SUCCEEDED, "");
   } else if (run.cancel_requested) {
@@ -218,7 +296,8 @@ void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
     EndJob(*job, id, v1::QUEUED, "");  // resumes when the server comes back
   } else {
     const fs::path log = JobDirectory(options_.data_dir, id) / kJobLogFile;
-    std::string why = absl::StrCat("edbp-train ", exit.Describe());
+    std::string why = exit.detail.empty() ? absl::StrCat("edbp-train ", exit.Describe())
+                                          : exit.Describe();
     const std::string tail = Tail(log, 5);
     if (!tail.empty()) absl::StrAppend(&why, ":\n", tail);
     EndJob(*job, id, v1::FAILED, why);
@@ -289,7 +368,7 @@ absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
     return job;
   }
   it->second.cancel_requested = true;
-  EDBP_RETURN_IF_ERROR(launcher_->Terminate(id, options_.grace));
+  EDBP_RETURN_IF_ERROR(executor_->Terminate(id, options_.grace));
   spdlog::info("job {}: cancel requested (SIGTERM)", id);
   return job;
 }
@@ -297,7 +376,9 @@ absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
 void Scheduler::Drain() {
   std::unique_lock<std::mutex> lock(mu_);
   draining_ = true;
-  for (const auto& [id, run] : running_) (void)launcher_->Terminate(id, options_.grace);
+  // Slurm jobs go on without the server; the next one re-attaches to them.
+  if (executor_->RunsOutliveServer()) return;
+  for (const auto& [id, run] : running_) (void)executor_->Terminate(id, options_.grace);
   idle_cv_.wait_for(lock, options_.grace + std::chrono::seconds(5),
                     [this] { return running_.empty(); });
 }

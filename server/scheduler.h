@@ -1,6 +1,15 @@
 // The scheduler: a queue ordered by priority (higher first) then submission order,
 // device slots (one per GPU, or --cpu-slots on a machine without GPUs), and the life
-// of each job's process.
+// of each job's run, started by an Executor (server/executor.h: local processes or
+// Slurm jobs; the scheduler does not know which).
+//
+// Gang start (issue 18): a job of W workers takes SlotsNeeded (server/resources.h)
+// slots at once, never part of them. The queue is served strictly in order: when its
+// head does not fit in the free slots, nothing behind it starts, so the slots that
+// free up go to it and a wide job waits at most for the runs ahead of it to end (no
+// starvation behind a stream of 1-slot jobs of the same priority; a higher priority
+// still goes first). An executor that queues runs itself (Slurm) gets every queued job
+// at once.
 //
 // Every state change is written to the JobStore and published as a StateChange event
 // through the MetricsHub. Thread-safe.
@@ -21,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "edbp/v1/job.pb.h"
+#include "server/executor.h"
 #include "server/job_store.h"
-#include "server/launcher.h"
 #include "server/metrics_hub.h"
 #include "server/store_health.h"
 
@@ -32,6 +41,9 @@ struct SchedulerOptions {
   std::string data_dir;        // jobs run in <data_dir>/jobs/<id>/
   std::string train_program;   // path of edbp-train
   std::string worker_address;  // the WorkerService target passed as --report-to
+  // PEM CA file a run verifies the worker port's TLS certificate with (passed in its
+  // environment as EDBP_WORKER_CA); "" when the worker address needs none.
+  std::string worker_ca;
   // Device slots, e.g. {"cpu:0"} or {"cuda:0", "cuda:1"}; one job per slot at a time.
   std::vector<std::string> slots;
   std::chrono::milliseconds grace{30000};  // SIGTERM → SIGKILL on cancel / shutdown
@@ -44,13 +56,14 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
-  Scheduler(JobStore* store, MetricsHub* hub, Launcher* launcher,
+  Scheduler(JobStore* store, MetricsHub* hub, Executor* executor,
             SchedulerOptions options)
-      : store_(store), hub_(hub), launcher_(launcher), options_(std::move(options)) {}
+      : store_(store), hub_(hub), executor_(executor), options_(std::move(options)) {}
   ~Scheduler();  // stops the retries of unstored ends
 
-  // At start-up: jobs left RUNNING by a previous server are re-queued (they resume from
-  // their last checkpoint), QUEUED jobs are queued again, then scheduling starts.
+  // At start-up: jobs left RUNNING by a previous server are followed again when their
+  // run outlived it (Executor::Reattach: a Slurm job), else re-queued (they resume from
+  // their last checkpoint); QUEUED jobs are queued again; then scheduling starts.
   absl::Status Recover();
 
   // Stores a new QUEUED job (or returns the one created before with `request_id`) and
@@ -64,7 +77,8 @@ class Scheduler {
   absl::StatusOr<v1::Job> Cancel(const std::string& job_id);
 
   // Graceful shutdown: no new starts; running jobs get SIGTERM (they checkpoint) and
-  // are re-queued when they exit; waits up to the grace period for them.
+  // are re-queued when they exit; waits up to the grace period for them. Runs that
+  // outlive the server (Slurm) are left running, RUNNING in the store.
   void Drain();
 
   // A job whose process ended while the store could not write (a full disk, an I/O
@@ -82,7 +96,7 @@ class Scheduler {
 
  private:
   struct Running {
-    std::string slot;
+    std::vector<std::string> slots;  // none with an executor that queues itself
     bool cancel_requested = false;
     int64_t attempt = 0;  // Job.attempt of this process
   };
@@ -93,7 +107,7 @@ class Scheduler {
   absl::Status SetState(v1::Job& job, v1::JobState state, const std::string& error);
   absl::Status SetStateOnce(v1::Job& job, v1::JobState state, const std::string& error);
   void TrySchedule() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Start(const std::string& job_id, const std::string& slot)
+  absl::Status Start(const std::string& job_id, const std::vector<std::string>& slots)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const std::string& job_id, const ExitInfo& exit);
   // Writes a job's end; when the store refuses it, keeps it for the retrier.
@@ -106,13 +120,13 @@ class Scheduler {
 
   JobStore* const store_;
   MetricsHub* const hub_;
-  Launcher* const launcher_;
+  Executor* const executor_;
   const SchedulerOptions options_;
 
   std::mutex mu_;
   std::condition_variable idle_cv_;
   std::set<QueueKey> queue_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);  // job id → slot
+  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);  // job id → its run
   std::set<std::string> busy_slots_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   struct PendingEnd {

@@ -54,6 +54,31 @@ ABSL_FLAG(int64_t, event_cache_mib, 64,
           "MiB of recent job events kept in memory for WatchJob, across all jobs; older "
           "events are read back from the job store (0: none kept)");
 
+ABSL_FLAG(std::string, executor, "local",
+          "Where jobs run: local (edbp-train, or mpirun -np W for W workers, on this "
+          "machine's slots) or slurm (one sbatch job per run, srun --mpi=pmix; needs "
+          "--worker-listen and a --data-dir on storage every node shares)");
+ABSL_FLAG(std::string, worker_listen, "",
+          "Also serve the jobs' reports (WorkerService) on this TCP host:port, for jobs "
+          "on other machines (port 0 picks one); each report must carry its run's token. "
+          "TLS when --tls-cert is given. Default: only the Unix socket in the data dir");
+ABSL_FLAG(std::string, worker_ca, "",
+          "PEM CA file jobs verify --worker-listen's TLS certificate with (its path is "
+          "passed in their environment, so it must be readable at that path on the "
+          "nodes). Default: --tls-cert itself (a self-signed certificate)");
+ABSL_FLAG(std::string, slurm_partition, "", "sbatch --partition of every job (slurm)");
+ABSL_FLAG(std::string, slurm_account, "", "sbatch --account of every job (slurm)");
+ABSL_FLAG(std::string, slurm_time, "",
+          "sbatch --time of every job, e.g. 30, 4:00:00, 2-00:00:00 (slurm); a job "
+          "Slurm stops at this limit ends FAILED with Slurm's reason");
+ABSL_FLAG(std::string, slurm_extra, "",
+          "More sbatch options for every job, separated by spaces, each --name or "
+          "--name=value (e.g. \"--qos=normal --constraint=a100\"); options edbp-server "
+          "sets itself are refused");
+ABSL_FLAG(int, slurm_poll_ms, 1000,
+          "Milliseconds between the squeue calls that follow the jobs (slurm; 100 to "
+          "60000)");
+
 namespace edbp::server {
 
 ServerArgs ParseServerArgs(int argc, char** argv) {
@@ -64,6 +89,8 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
       "security: --auth-token-file FILE (or $EDBP_AUTH_TOKEN), --tls-cert/--tls-key, "
       "--client-ca (mTLS); a non-loopback --listen needs a token with TLS, --client-ca, "
       "or --insecure\n"
+      "executors: --executor local (default) or --executor slurm --worker-listen "
+      "HOST:PORT [--slurm-partition P] [--slurm-time T] [--slurm-extra \"...\"]\n"
       "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
       "gracefully (running jobs checkpoint and resume at the next start)",
       "server/server_args.cc");
@@ -84,6 +111,14 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.data_roots = absl::GetFlag(FLAGS_data_roots);
   args.max_job_memory_gib = absl::GetFlag(FLAGS_max_job_memory_gib);
   args.event_cache_mib = absl::GetFlag(FLAGS_event_cache_mib);
+  args.executor = absl::GetFlag(FLAGS_executor);
+  args.worker_listen = absl::GetFlag(FLAGS_worker_listen);
+  args.worker_ca = absl::GetFlag(FLAGS_worker_ca);
+  args.slurm_partition = absl::GetFlag(FLAGS_slurm_partition);
+  args.slurm_account = absl::GetFlag(FLAGS_slurm_account);
+  args.slurm_time = absl::GetFlag(FLAGS_slurm_time);
+  args.slurm_extra = absl::GetFlag(FLAGS_slurm_extra);
+  args.slurm_poll_ms = absl::GetFlag(FLAGS_slurm_poll_ms);
   return args;
 }
 

@@ -24,6 +24,13 @@ struct ServerArgs {
   std::vector<std::string> data_roots;  // --data-roots; empty: the defaults
   double max_job_memory_gib = 0;  // --max-job-memory-gib; 0: half the machine's memory
   int64_t event_cache_mib = 64;   // --event-cache-mib: the events kept in memory
+  // Issue 18: where jobs run and how they report back.
+  std::string executor = "local";  // --executor: local | slurm
+  std::string worker_listen;       // --worker-listen: TCP host:port of WorkerService
+  std::string worker_ca;           // --worker-ca: the CA jobs verify it with
+  std::string slurm_partition, slurm_account, slurm_time;
+  std::string slurm_extra;   // --slurm-extra: sbatch options, whitespace-separated
+  int slurm_poll_ms = 1000;  // --slurm-poll-ms: squeue interval
 };
 
 // Parses argv with both flag spellings (--data-dir, --data_dir). Exits the process for

@@ -1,6 +1,8 @@
 // edbp-server: the training service. Public gRPC API on --listen (TLS, mTLS and a
 // bearer token per server/credentials.h), job processes (edbp-train) reporting over a
-// Unix socket in the data dir (mode 0600, no token), SQLite store in the data dir,
+// Unix socket in the data dir (mode 0600, no token) and, with --worker-listen, over TCP
+// with a per-run token; jobs run locally or on Slurm (--executor), SQLite store in the
+// data dir,
 // optional /metrics and a plaintext health-only port. SIGTERM/SIGINT drain: running
 // jobs checkpoint and are re-queued for the next start.
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/check.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -33,11 +36,13 @@
 #include "server/data_dir_lock.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
+#include "server/local_executor.h"
 #include "server/metrics_hub.h"
 #include "server/prometheus_metrics.h"
 #include "server/scheduler.h"
 #include "server/server_args.h"
 #include "server/service.h"
+#include "server/slurm_executor.h"
 #include "server/store_health.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -108,24 +113,95 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
   return options;
 }
 
-// The worker service listens only on the Unix socket, which only this user may open
-// (umask while it is created, then chmod): it needs no token.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartWorkerServer(
-    const fs::path& data_dir, WorkerServiceImpl* worker) {
+// The worker service listens on the Unix socket, which only this user may open
+// (umask while it is created, then chmod): there it needs no token. With
+// --worker-listen it also listens on TCP (TLS with --tls-cert), where every report
+// must carry its run's token (WorkerServiceImpl). `*tcp_port`: the TCP port bound.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartWorkerServer(const ServerArgs& args,
+                                                                const fs::path& data_dir,
+                                                                WorkerServiceImpl* worker,
+                                                                int* tcp_port) {
   const fs::path socket = WorkerSocketPath(data_dir);
   const std::string address = WorkerSocketAddress(data_dir);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  if (!args.worker_listen.empty()) {
+    ListenSecurity tcp;
+    tcp.listen = args.worker_listen;
+    tcp.tls_cert = args.tls_cert;
+    tcp.tls_key = args.tls_key;
+    tcp.insecure = true;  // each report is checked against its job's token
+    EDBP_ASSIGN_OR_RETURN(const ServerSecurity security, MakeServerSecurity(tcp));
+    if (args.tls_cert.empty() && !IsLoopbackAddress(args.worker_listen)) {
+      spdlog::warn(
+          "--worker-listen {} without --tls-cert: job tokens cross the network "
+          "in clear",
+          args.worker_listen);
+    }
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort(args.worker_listen, security.credentials, tcp_port);
+  }
   builder.RegisterService(worker);
   const mode_t old_umask = umask(0077);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
-  if (!server) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  if (!server) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address,
+                     args.worker_listen.empty()
+                         ? ""
+                         : absl::StrCat(" or on --worker-listen ", args.worker_listen)));
+  }
+  if (!args.worker_listen.empty() && *tcp_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--worker-listen ", args.worker_listen, ": cannot listen"));
+  }
   if (chmod(socket.c_str(), 0600) != 0) {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot chmod 600 ", socket.string(), ": ", std::strerror(errno)));
   }
   return server;
+}
+
+// The address jobs on other machines report to: --worker-listen with the bound port,
+// and this machine's name for a wildcard host.
+std::string AdvertisedWorkerAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]" || host.empty()) {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) == 0) host = name;
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+// The executor of --executor (and its flags' checks).
+absl::StatusOr<std::unique_ptr<Executor>> MakeExecutor(const ServerArgs& args,
+                                                       const fs::path& data_dir,
+                                                       Launcher* launcher) {
+  if (args.executor == "local") return std::make_unique<LocalExecutor>(launcher);
+  if (args.executor != "slurm") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--executor: expected local or slurm, got \"", args.executor, "\""));
+  }
+  if (args.worker_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--executor slurm needs --worker-listen HOST:PORT (jobs on the cluster's nodes "
+        "report there)");
+  }
+  if (args.slurm_poll_ms < 100 || args.slurm_poll_ms > 60000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--slurm-poll-ms: expected 100 to 60000, got ", args.slurm_poll_ms));
+  }
+  SlurmOptions options;
+  options.data_dir = data_dir.string();
+  options.partition = args.slurm_partition;
+  options.account = args.slurm_account;
+  options.time = args.slurm_time;
+  options.extra =
+      absl::StrSplit(args.slurm_extra, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  options.poll = std::chrono::milliseconds(args.slurm_poll_ms);
+  EDBP_RETURN_IF_ERROR(CheckSlurmOptions(options));
+  return std::make_unique<SlurmExecutor>(std::move(options));
 }
 
 // "host:port" with the port that was bound, for the ready lines.
@@ -153,6 +229,9 @@ class Server {
   Launcher launcher_;
   SchedulerOptions options_;
   std::unique_ptr<Scheduler> scheduler_;
+  // After the scheduler: destroyed first, so the Slurm executor's thread, which calls
+  // into the scheduler, has stopped before the scheduler goes.
+  std::unique_ptr<Executor> executor_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<WorkerServiceImpl> worker_;
   std::unique_ptr<grpc::Server> worker_server_;
@@ -176,6 +255,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   const int gpus = kernels::CudaDeviceCount();
   auto s = std::unique_ptr<Server>(new Server(std::move(lock)));
   EDBP_ASSIGN_OR_RETURN(s->options_, MakeSchedulerOptions(args, data_dir, gpus));
+  EDBP_ASSIGN_OR_RETURN(s->executor_, MakeExecutor(args, data_dir, &s->launcher_));
+  const bool slurm = args.executor == "slurm";
   EDBP_ASSIGN_OR_RETURN(s->store_, JobStore::Open(StorePath(data_dir).string()));
   if (args.event_cache_mib < 0 || args.event_cache_mib > kMaxEventCacheMib) {
     return absl::InvalidArgumentError(absl::StrCat("--event-cache-mib: expected 0 to ",
@@ -185,9 +266,35 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   s->hub_ = std::make_unique<MetricsHub>(s->store_.get(),
                                          static_cast<size_t>(args.event_cache_mib) << 20);
   s->options_.store_health = &s->store_health_;
-  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), s->hub_.get(),
-                                              &s->launcher_, s->options_);
   s->metrics_ = std::make_unique<ServerMetrics>(s->store_.get(), s->options_.slots);
+  // The worker service listens before the scheduler exists (a job of the Slurm
+  // executor reports to the port it bound); until Attach it answers UNAVAILABLE.
+  s->worker_ = std::make_unique<WorkerServiceImpl>(s->hub_.get(), nullptr,
+                                                   s->metrics_.get(), s->store_.get());
+  int worker_port = 0;
+  EDBP_ASSIGN_OR_RETURN(
+      s->worker_server_,
+      StartWorkerServer(args, data_dir, s->worker_.get(), &worker_port));
+  std::string ready_lines;  // "workers report to ...", "health on ...", "metrics on ..."
+  if (!args.worker_listen.empty()) {
+    const std::string advertised =
+        AdvertisedWorkerAddress(args.worker_listen, worker_port);
+    ready_lines += absl::StrCat("workers report to ", advertised, "\n");
+    // Local jobs keep the Unix socket; the cluster's report over TCP.
+    if (slurm) s->options_.worker_address = advertised;
+    if (!args.worker_ca.empty() && access(args.worker_ca.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat("--worker-ca ", args.worker_ca,
+                                              ": cannot read it (", std::strerror(errno),
+                                              ")"));
+    }
+    if (!args.worker_ca.empty() || !args.tls_cert.empty()) {
+      s->options_.worker_ca =
+          fs::absolute(args.worker_ca.empty() ? args.tls_cert : args.worker_ca).string();
+    }
+  }
+  s->scheduler_ = std::make_unique<Scheduler>(s->store_.get(), s->hub_.get(),
+                                              s->executor_.get(), s->options_);
+  s->worker_->Attach(s->scheduler_.get());
   ServiceOptions service_options;
   service_options.metrics = s->metrics_.get();
   service_options.data_roots = args.data_roots;
@@ -199,10 +306,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
     service_options.data_roots = {"/usr/share/datasets",
                                   DataSetsDirectory(data_dir).string()};
   }
-
-  s->worker_ = std::make_unique<WorkerServiceImpl>(s->hub_.get(), s->scheduler_.get(),
-                                                   s->metrics_.get());
-  EDBP_ASSIGN_OR_RETURN(s->worker_server_, StartWorkerServer(data_dir, s->worker_.get()));
+  service_options.capacity.executor = slurm ? ExecutorKind::kSlurm : ExecutorKind::kLocal;
+  service_options.capacity.has_gpus = gpus > 0;
+  service_options.capacity.slots = static_cast<int>(s->options_.slots.size());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -227,7 +333,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
                listening, security.description, data_dir.string(),
                s->options_.slots.size(), s->options_.train_program);
 
-  std::string ready_lines;  // "health on ...", "metrics on ..."
   // Health alone, in plaintext: probes that cannot speak TLS or present a certificate.
   if (!args.health_listen.empty()) {
     grpc::ServerBuilder health_builder;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,6 +16,7 @@
 #include "core/train/checkpoint_names.h"
 #include "server/auth.h"
 #include "server/data_dir.h"
+#include "server/job_token.h"
 #include "server/request_limits.h"
 #include "server/watch_job_reactor.h"
 
@@ -25,6 +27,7 @@ namespace fs = std::filesystem;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kChunkBytes = 1 << 20;
+constexpr size_t kMaxCachedTokens = 4096;
 
 }  // namespace
 
@@ -64,7 +67,10 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
           need.ToString(*config), options_.max_job_bytes / (1024.0 * 1024.0 * 1024.0))));
     }
   }
-  if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_) {
+  auto resources = ResolveResources(*req, config->network.batch_size, options_.capacity);
+  if (!resources.ok()) return ToGrpc(resources.status());
+  if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_ &&
+      options_.capacity.executor == ExecutorKind::kLocal) {
     return ToGrpc(absl::InvalidArgumentError(
         "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));
   }
@@ -73,6 +79,9 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
   draft.set_config_yaml(req->config_yaml());
   draft.set_priority(req->priority());
   draft.set_epochs(config->network.epochs);
+  draft.set_workers(resources->workers);
+  draft.set_gpus_per_worker(resources->gpus_per_worker);
+  draft.set_nodes(resources->nodes);
   if (req->validate_only()) {
     *job = draft;
     job->set_best_test_accuracy(-1);
@@ -178,9 +187,60 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::ReportRequest* req,
+absl::Status WorkerServiceImpl::CheckToken(grpc::ServerContext* ctx,
+                                           const v1::ReportRequest& req) {
+  if (store_ == nullptr) return absl::OkStatus();
+  const auto& metadata = ctx->client_metadata();
+  const auto found = metadata.find(kJobTokenMetadata);
+  const bool unix_socket = absl::StartsWith(ctx->peer(), "unix:");
+  if (found == metadata.end()) {
+    if (unix_socket) return absl::OkStatus();
+    return absl::UnauthenticatedError(absl::StrCat(
+        "a report over TCP needs its job's token (metadata ", kJobTokenMetadata, ")"));
+  }
+  const absl::string_view token(found->second.data(), found->second.size());
+  if (token.size() != 64 ||
+      token.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return absl::UnauthenticatedError("malformed job token");
+  }
+  const std::string hash = Sha256(token);
+  std::pair<std::string, int64_t> owner;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (auto it = token_cache_.find(hash); it != token_cache_.end()) {
+      owner = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    auto found_owner = store_->FindJobToken(hash);
+    if (absl::IsNotFound(found_owner.status())) {
+      return absl::UnauthenticatedError("unknown job token");
+    }
+    if (!found_owner.ok()) return found_owner.status();
+    owner = *found_owner;
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (token_cache_.size() >= kMaxCachedTokens) token_cache_.clear();
+    token_cache_[hash] = owner;
+  }
+  if (owner.first != req.job_id() || owner.second != req.attempt()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the token belongs to another job or attempt than job ",
+                     req.job_id(), " attempt ", req.attempt()));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* ctx,
+                                       const v1::ReportRequest* req,
                                        v1::ReportResponse*) {
-  if (absl::Status current = scheduler_->CheckReporter(req->job_id(), req->attempt());
+  Scheduler* scheduler = scheduler_.load();
+  if (scheduler == nullptr) {
+    return ToGrpc(absl::UnavailableError("the server is starting; report again"));
+  }
+  if (absl::Status token = CheckToken(ctx, *req); !token.ok()) return ToGrpc(token);
+  if (absl::Status current = scheduler->CheckReporter(req->job_id(), req->attempt());
       !current.ok()) {
     return ToGrpc(current);
   }

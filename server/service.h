@@ -12,15 +12,21 @@
 #define EDBP_SERVER_SERVICE_H_
 
 #include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "edbp/v1/worker.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/job_store.h"
 #include "server/metrics_hub.h"
 #include "server/prometheus_metrics.h"
+#include "server/resources.h"
 #include "server/scheduler.h"
 
 namespace edbp::server {
@@ -37,6 +43,8 @@ struct ServiceOptions {
   // A config whose training tensors are estimated (core/config/memory_estimate.h) to
   // need more bytes than this is INVALID_ARGUMENT at submit; 0: no limit.
   double max_job_bytes = 0;
+  // What CreateJob checks a job's resources against (server/resources.h).
+  ServerCapacity capacity;
 };
 
 class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod_WatchJob<
@@ -81,19 +89,38 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
   std::atomic<bool> shutting_down_{false};
 };
 
+// Reports of the jobs' processes. Job tokens (server/job_token.h, issue 18): a call
+// on the TCP port (--worker-listen) must carry its run's token as metadata
+// x-edbp-job-token; one on the Unix socket (only the server's user can open it) may.
+// A token is checked against the store's hashes: unknown or malformed is
+// UNAUTHENTICATED, a token of another job (or another attempt) PERMISSION_DENIED;
+// then the attempt check of Scheduler::CheckReporter applies.
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  // `metrics` (may be null, not owned) observes each epoch's seconds.
+  // `metrics` (may be null, not owned) observes each epoch's seconds. `store` (may be
+  // null: no token is checked, for tests of the reporting alone) holds token hashes.
   WorkerServiceImpl(MetricsHub* hub, Scheduler* scheduler,
-                    ServerMetrics* metrics = nullptr)
-      : hub_(hub), scheduler_(scheduler), metrics_(metrics) {}
+                    ServerMetrics* metrics = nullptr, JobStore* store = nullptr)
+      : hub_(hub), scheduler_(scheduler), metrics_(metrics), store_(store) {}
   grpc::Status Report(grpc::ServerContext* ctx, const v1::ReportRequest* req,
                       v1::ReportResponse* resp) override;
 
+  // Sets the scheduler when it was null at construction (the worker port listens
+  // before the scheduler exists); until then reports are UNAVAILABLE (retried).
+  void Attach(Scheduler* scheduler) { scheduler_.store(scheduler); }
+
  private:
+  absl::Status CheckToken(grpc::ServerContext* ctx, const v1::ReportRequest& req);
+
   MetricsHub* const hub_;
-  Scheduler* const scheduler_;
+  std::atomic<Scheduler*> scheduler_;
   ServerMetrics* const metrics_;
+  JobStore* const store_;
+  // Token hash → (job id, attempt) of the tokens seen; a token never changes owner, so
+  // only the first report of a run reads the store. Cleared past kMaxCachedTokens.
+  std::mutex token_mu_;
+  std::map<std::string, std::pair<std::string, int64_t>> token_cache_
+      ABSL_GUARDED_BY(token_mu_);
 };
 
 }  // namespace edbp::server

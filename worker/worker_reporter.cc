@@ -1,10 +1,14 @@
 #include "worker/worker_reporter.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/job_name.h"
 #include "grpcpp/create_channel.h"
@@ -52,6 +56,32 @@ bool IsFence(const grpc::Status& status) {
          status.error_code() == grpc::StatusCode::ABORTED;
 }
 
+// The run's token (edbp-server's job_token.h), "" when the server gave none.
+std::string TokenFromEnvironment() {
+  const char* token = std::getenv("EDBP_JOB_TOKEN");
+  return token != nullptr ? token : "";
+}
+
+// Plaintext for a Unix socket or a TCP address without a CA; TLS verified with the CA
+// in $EDBP_WORKER_CA for a TCP address.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  const char* ca_path = std::getenv("EDBP_WORKER_CA");
+  if (absl::StartsWith(address, "unix:") || ca_path == nullptr || *ca_path == '\0') {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  std::ifstream in(ca_path, std::ios::binary);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (!in || pem.str().empty()) {
+    std::fprintf(stderr,
+                 "edbp-train: cannot read $EDBP_WORKER_CA %s: reports to %s will fail\n",
+                 ca_path, address.c_str());
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = pem.str();
+  return grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+}
+
 }  // namespace
 
 WorkerReporter::WorkerReporter(const std::string& address, std::string job_id,
@@ -60,8 +90,8 @@ WorkerReporter::WorkerReporter(const std::string& address, std::string job_id,
       job_id_(std::move(job_id)),
       attempt_(attempt),
       deadline_(deadline),
-      stub_(v1::WorkerService::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+      stub_(v1::WorkerService::NewStub(MakeChannel(address))),
+      token_(TokenFromEnvironment()) {}
 
 WorkerReporter::~WorkerReporter() = default;
 
@@ -105,6 +135,7 @@ grpc::Status WorkerReporter::Deliver(const v1::ReportRequest& request, int tries
   for (int attempt = 1; attempt <= tries; ++attempt) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + deadline);
+    if (!token_.empty()) context.AddMetadata("x-edbp-job-token", token_);
     v1::ReportResponse response;
     status = stub_->Report(&context, request, &response);
     if (status.ok()) return status;

@@ -1,5 +1,6 @@
 // The edbp-train side of the worker protocol: a MetricsSink that sends every record to
-// edbp-server's WorkerService as an edbp.v1.Event (worker.proto), over a Unix socket.
+// edbp-server's WorkerService as an edbp.v1.Event (worker.proto), over a Unix socket
+// or, for a job on a cluster, TCP.
 //
 // Reports are synchronous with a deadline (the trainer's thread waits for the server's
 // ack, so events arrive in order). Up to 3 tries per record, retried (after 100 ms, then
@@ -21,6 +22,12 @@
 //   (edbp-train stops at the next batch, saving a checkpoint).
 // Without a spool, a report that fails is dropped with one line on stderr: training
 // never stops for it.
+//
+// Cluster runs (issue 18): a report carries the run's token from $EDBP_JOB_TOKEN (set
+// by edbp-server, never on the command line) as metadata x-edbp-job-token; to a TCP
+// address it goes over TLS when $EDBP_WORKER_CA names the PEM CA of the server's
+// worker port, else in plaintext. UNAUTHENTICATED / PERMISSION_DENIED (a wrong token)
+// are refusals like any other: the report is spooled.
 //
 // Thread-safe (Log may come from another thread).
 #ifndef EDBP_WORKER_WORKER_REPORTER_H_
@@ -88,6 +95,7 @@ class WorkerReporter final : public train::MetricsSink {
   const int64_t attempt_;
   const std::chrono::milliseconds deadline_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
+  const std::string token_;  // $EDBP_JOB_TOKEN at construction; "" = none sent
 
   std::mutex mu_;
   std::optional<ReportSpool> spool_ ABSL_GUARDED_BY(mu_);

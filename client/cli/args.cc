@@ -40,6 +40,9 @@ enum class Flag {
   kCaCert,
   kCert,
   kKey,
+  kWorkers,
+  kGpusPerWorker,
+  kNodes,
 };
 
 struct FlagSpec {
@@ -49,7 +52,7 @@ struct FlagSpec {
   uint32_t commands;
 };
 
-constexpr std::array<FlagSpec, 19> kFlags = {{
+constexpr std::array<FlagSpec, 22> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
@@ -60,6 +63,9 @@ constexpr std::array<FlagSpec, 19> kFlags = {{
     {"--follow", Flag::kFollow, false, Bit(Command::kSubmit)},
     {"--validate-only", Flag::kValidateOnly, false, Bit(Command::kSubmit)},
     {"--request-id", Flag::kRequestId, true, Bit(Command::kSubmit)},
+    {"--workers", Flag::kWorkers, true, Bit(Command::kSubmit)},
+    {"--gpus-per-worker", Flag::kGpusPerWorker, true, Bit(Command::kSubmit)},
+    {"--nodes", Flag::kNodes, true, Bit(Command::kSubmit)},
     {"--state", Flag::kState, true, Bit(Command::kList)},
     {"--from-start", Flag::kFromStart, false, Bit(Command::kWatch)},
     {"--best", Flag::kBest, false, Bit(Command::kDownload)},
@@ -134,6 +140,23 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
         return Usage(absl::StrCat("--priority must be an integer, not '", v, "'"));
       }
       return absl::OkStatus();
+    case Flag::kWorkers:
+    case Flag::kGpusPerWorker:
+    case Flag::kNodes: {
+      // Ranges are the server's to check (server/resources.h); here only the syntax,
+      // and 0 / negative values are refused as the server would.
+      int32_t n = 0;
+      if (!absl::SimpleAtoi(v, &n) ||
+          n < (f.spec->flag == Flag::kGpusPerWorker ? 0 : 1)) {
+        return Usage(absl::StrCat(f.spec->name, " must be an integer of at least ",
+                                  f.spec->flag == Flag::kGpusPerWorker ? 0 : 1, ", not '",
+                                  v, "'"));
+      }
+      if (f.spec->flag == Flag::kWorkers) o.workers = n;
+      if (f.spec->flag == Flag::kNodes) o.nodes = n;
+      if (f.spec->flag == Flag::kGpusPerWorker) o.gpus_per_worker = n;
+      return absl::OkStatus();
+    }
     case Flag::kFollow:
       o.follow = true;
       return absl::OkStatus();
@@ -369,6 +392,10 @@ Commands:
       --priority N        higher runs first (default 0)
       --validate-only     only check the config; no job is created
       --request-id ID     makes retries idempotent (default: a fresh random id)
+      --workers N         MPI ranks of the data-parallel job (default 1; the config's
+                          batch_size must be divisible by N)
+      --gpus-per-worker G GPUs per rank (default: 1 on a server with GPUs, else 0)
+      --nodes M           machines to spread the ranks over (default 1; Slurm only)
       --follow            then watch the job and exit with its outcome
   list                  List the jobs, newest first (every page).
       --state STATE       only jobs in STATE: queued, running, succeeded, failed,

@@ -69,7 +69,10 @@ struct Options {
   int32_t priority = 0;
   bool follow = false;
   bool validate_only = false;
-  std::string request_id;  // default: a fresh random id
+  std::string request_id;        // default: a fresh random id
+  int32_t workers = 0;           // 0: the server's default (1)
+  int32_t nodes = 0;             // 0: the server's default (1)
+  int32_t gpus_per_worker = -1;  // -1: the server's default (unset in the request)
 
   // list: JOB_STATE_UNSPECIFIED = every state.
   v1::JobState state_filter = v1::JOB_STATE_UNSPECIFIED;

@@ -219,6 +219,10 @@ ExitCode Client::Submit() {
   request.set_config_yaml(text.str());
   request.set_display_name(options_.display_name);
   request.set_priority(options_.priority);
+  request.set_workers(options_.workers);
+  request.set_nodes(options_.nodes);
+  if (options_.gpus_per_worker >= 0)
+    request.set_gpus_per_worker(options_.gpus_per_worker);
   request.set_validate_only(options_.validate_only);
   request.set_request_id(options_.request_id);
   v1::Job job;

@@ -110,6 +110,11 @@ std::string FormatJobDetails(const v1::Job& job) {
   if (!job.error().empty()) table.AddRow({"error:", job.error()});
   table.AddRow({"priority:", absl::StrCat(job.priority())});
   table.AddRow({"device:", OrDash(job.device())});
+  // Jobs stored before issue 18 have no resources: one rank.
+  table.AddRow({"workers:",
+                absl::StrCat(std::max(1, job.workers()), " (", job.gpus_per_worker(),
+                             " GPU(s) each, ", std::max(1, job.nodes()), " node(s))")});
+  if (!job.slurm_job_id().empty()) table.AddRow({"slurm job:", job.slurm_job_id()});
   table.AddRow({"epochs:", absl::StrCat(job.last_epoch(), "/", job.epochs())});
   table.AddRow({"best test acc:", FormatPercent(job.best_test_accuracy())});
   table.AddRow({"created:", FormatTime(job.create_time())});

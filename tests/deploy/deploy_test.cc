@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,9 +33,9 @@ using ::testing::HasSubstr;
 using testing::ReadFile;
 
 // The flags edbp-server defines (ABSL_FLAG in server_main.cc), plus Abseil's own.
-std::set<std::string> ServerFlags() {
+std::set<std::string> FlagsOf(const std::string& args_source) {
   std::set<std::string> flags = {"flagfile", "help", "helpfull"};
-  const std::string source = ReadFile("server/server_args.cc");
+  const std::string source = ReadFile(args_source);
   const std::regex flag(R"(ABSL_FLAG\(\s*[^,]+,\s*(\w+),)");
   for (auto it = std::sregex_iterator(source.begin(), source.end(), flag);
        it != std::sregex_iterator(); ++it) {
@@ -42,6 +43,8 @@ std::set<std::string> ServerFlags() {
   }
   return flags;
 }
+
+std::set<std::string> ServerFlags() { return FlagsOf("server/server_args.cc"); }
 
 // "--data-dir=/x" -> {"data_dir", "/x"}.
 std::pair<std::string, std::string> SplitFlag(const std::string& arg) {
@@ -522,6 +525,88 @@ TEST(KubernetesTest, StatefulSetProbesGpuVolumesAndFlags) {
   for (const YAML::Node& p : svc["spec"]["ports"]) {
     EXPECT_TRUE(ports.count(p["targetPort"].as<std::string>())) << p["targetPort"];
   }
+}
+
+// A multi-node run (issue 18): the MPIJob's ranks, GPUs, shared volume and command.
+TEST(KubernetesTest, MpiJobRanksGpusSharedVolumeAndCommand) {
+  const YAML::Node k = YAML::LoadFile("deploy/k8s/mpijob/kustomization.yaml");
+  std::map<std::string, YAML::Node> r;
+  for (const YAML::Node& file : k["resources"]) {
+    const YAML::Node doc = YAML::LoadFile("deploy/k8s/mpijob/" + file.as<std::string>());
+    r[doc["kind"].as<std::string>()] = doc;
+  }
+  ASSERT_EQ(r.size(), 2u);
+  const YAML::Node job = r.at("MPIJob");
+  EXPECT_EQ(job["apiVersion"].as<std::string>(), "kubeflow.org/v2beta1");
+  const YAML::Node specs = job["spec"]["mpiReplicaSpecs"];
+  const int workers = specs["Worker"]["replicas"].as<int>();
+  const int slots = job["spec"]["slotsPerWorker"].as<int>();
+  EXPECT_GE(workers, 2) << "a multi-node job";
+  const YAML::Node worker = specs["Worker"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(worker["resources"]["limits"]["nvidia.com/gpu"].as<int>(), slots)
+      << "one GPU per rank";
+  EXPECT_EQ(specs["Launcher"]["replicas"].as<int>(), 1);
+  const YAML::Node launcher = specs["Launcher"]["template"]["spec"]["containers"][0];
+  std::vector<std::string> command;
+  for (const YAML::Node& c : launcher["command"]) command.push_back(c.as<std::string>());
+  ASSERT_GE(command.size(), 5u);
+  EXPECT_EQ(command[0], "mpirun");
+  EXPECT_EQ(command[1], "-np");
+  const int ranks = std::stoi(command[2]);
+  EXPECT_EQ(ranks, workers * slots);
+  const auto train = std::find(command.begin(), command.end(), "edbp-train");
+  ASSERT_NE(train, command.end());
+  // edbp-train CONFIG [--flag value]...: every flag is edbp-train's.
+  const std::set<std::string> train_flags = FlagsOf("worker/train_args.cc");
+  std::map<std::string, std::string> flags;
+  for (auto it = train + 2; it != command.end(); ++it) {
+    if (absl::StartsWith(*it, "--")) {
+      flags[SplitFlag(*it).first] = it + 1 != command.end() ? *(it + 1) : "";
+      EXPECT_THAT(train_flags, Contains(SplitFlag(*it).first)) << *it;
+    }
+  }
+  // The run directory is on the ReadWriteMany claim every pod mounts at one path.
+  const YAML::Node pvc = r.at("PersistentVolumeClaim");
+  EXPECT_EQ(pvc["spec"]["accessModes"][0].as<std::string>(), "ReadWriteMany");
+  for (const char* role : {"Launcher", "Worker"}) {
+    const YAML::Node pod = specs[role]["template"]["spec"];
+    std::map<std::string, std::string> mounts;
+    for (const YAML::Node& m : pod["containers"][0]["volumeMounts"]) {
+      mounts[m["name"].as<std::string>()] = m["mountPath"].as<std::string>();
+    }
+    std::string claim;
+    for (const YAML::Node& v : pod["volumes"]) {
+      if (v["name"].as<std::string>() == "runs") {
+        claim = v["persistentVolumeClaim"]["claimName"].as<std::string>();
+      }
+    }
+    EXPECT_EQ(claim, pvc["metadata"]["name"].as<std::string>()) << role;
+    EXPECT_TRUE(absl::StartsWith(flags.at("out_dir"), mounts.at("runs") + "/")) << role;
+    EXPECT_EQ(*(train + 1), mounts.at("config") + "/config.yaml") << role;
+  }
+  // The config: Network.batch_size (the global batch) divisible by the ranks.
+  const YAML::Node config = YAML::LoadFile("deploy/k8s/mpijob/config.yaml");
+  EXPECT_EQ(config["Network"]["batch_size"].as<int>() % ranks, 0);
+  // Pods: non-root, no privilege escalation, no capabilities; the workers read the data
+  // the config names from a read-only mount.
+  for (const char* role : {"Launcher", "Worker"}) {
+    const YAML::Node pod = specs[role]["template"]["spec"];
+    EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>()) << role;
+    EXPECT_EQ(pod["securityContext"]["runAsUser"].as<int>(), 10001) << role;
+    const YAML::Node sc = pod["containers"][0]["securityContext"];
+    EXPECT_FALSE(sc["allowPrivilegeEscalation"].as<bool>()) << role;
+    EXPECT_EQ(sc["capabilities"]["drop"][0].as<std::string>(), "ALL") << role;
+  }
+  std::string data_mount;
+  for (const YAML::Node& m : worker["volumeMounts"]) {
+    if (m["name"].as<std::string>() == "datasets") {
+      EXPECT_TRUE(m["readOnly"].as<bool>());
+      data_mount = m["mountPath"].as<std::string>();
+    }
+  }
+  ASSERT_FALSE(data_mount.empty()) << "the workers need the data set";
+  EXPECT_TRUE(absl::StartsWith(config["Network"]["data_path"].as<std::string>(),
+                               data_mount + "/"));
 }
 
 // ---- linters ------------------------------------------------------------------------
