@@ -61,10 +61,40 @@ running() {
   [ -s "$1" ] && [ -d "/proc/$(cat "$1")" ]
 }
 
+# The processes of this cluster's jobs: slurmstepd and everything it started carry
+# SLURM_CONF=DIR/slurm.conf in their environment. Slurm's step daemons outlive slurmd by
+# design, so stopping the daemons alone would leave a running job's steps behind.
+cluster_processes() {
+  local want="SLURM_CONF=$dir/slurm.conf" env pid
+  for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}
+    pid=${pid%/environ}
+    [ "$pid" = "$$" ] && continue
+    # A process that ends (or one of another user) while it is read is no error.
+    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$want"; then echo "$pid"; fi
+  done
+}
+
 if [ "$action" = stop ]; then
+  # Jobs first, while the controller can still cancel them.
+  if running "$dir/slurmctld.pid"; then
+    jobs=$(SLURM_CONF="$dir/slurm.conf" squeue -h -o %i 2>/dev/null || true)
+    if [ -n "$jobs" ]; then
+      # shellcheck disable=SC2086  # one job id per word
+      SLURM_CONF="$dir/slurm.conf" scancel --full --signal=KILL $jobs 2>/dev/null || true
+      # shellcheck disable=SC2086
+      SLURM_CONF="$dir/slurm.conf" scancel $jobs 2>/dev/null || true
+      for _ in $(seq 30); do
+        [ -z "$(SLURM_CONF="$dir/slurm.conf" squeue -h -o %i 2>/dev/null)" ] && break
+        sleep 0.1
+      done
+    fi
+  fi
   stop_daemon "$dir/slurmd.pid" slurmd
   stop_daemon "$dir/slurmctld.pid" slurmctld
   stop_daemon "$dir/munge/munged.pid" munged
+  # Whatever of its jobs is left (a step the controller could not reach).
+  for pid in $(cluster_processes); do kill -9 "$pid" 2>/dev/null || true; done
   exit 0
 fi
 [ "$action" = start ] || usage

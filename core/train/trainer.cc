@@ -303,8 +303,11 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
       EDBP_CHECK(done.has_value());
     }
     const bool many = comm_->size() > 1;
+    // Whether a rank was asked to stop: agreed before the first batch, then carried by
+    // each step's all-reduce (no collective of its own per batch, issue 18).
+    EDBP_ASSIGN_OR_RETURN(bool stop, StopRequested());
     while (std::optional<data::Batch> batch = loader.Next()) {
-      EDBP_ASSIGN_OR_RETURN(const bool stop, StopRequested());
+      if (!many) stop = stop_.load();
       if (stop) return absl::CancelledError("training stopped on request");
       // Issue 18: this rank's slice of the global batch (all of it for one process).
       const BatchSlice slice = SliceOf(batch->size, comm_->rank(), comm_->size());
@@ -313,7 +316,7 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
       net_->set_batch_slice(many ? slice.begin : 0, many ? batch->size : 0);
       loss_->set_mean_batch(many ? batch->size : 0);
       // Σ per-sample loss and correct predictions of this rank's samples.
-      double step[2] = {0, 0};
+      double step[3] = {0, 0, 0};
       if (local.size > 0) {
         Tensor x, y;
         EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(local, x, y));
@@ -337,8 +340,11 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
         EDBP_RETURN_IF_ERROR(sync_->ZeroGradients());
       }
       if (many) {
-        // The batch's gradient and counts on every rank, before clipping (§10).
+        // The batch's gradient and counts on every rank, before clipping (§10), and
+        // whether any rank was asked to stop (it stops after this step).
+        step[2] = stop_.load() ? 1 : 0;
         EDBP_RETURN_IF_ERROR(sync_->AllReduce(step));
+        stop = step[2] > 0;
         if (batch->size < comm_->size()) {
           // The ranks without samples drew no dropout masks: rank 0's generator, which
           // drew the whole batch's, goes to all.
@@ -409,9 +415,17 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
   int64_t correct = 0;
   Tensor grad;
   const bool many = comm_->size() > 1;
-  while (std::optional<data::Batch> batch = loader.Next()) {
-    EDBP_ASSIGN_OR_RETURN(const bool stop, StopRequested());
-    if (stop) return absl::CancelledError("test pass stopped on request");
+  // Ranks agree on a stop every kStopCheckBatches test batches (a collective per batch
+  // would hold every rank to the slowest one at each of them; a stopped test pass is run
+  // again whole at the resume, so where it stops does not matter).
+  constexpr int64_t kStopCheckBatches = 8;
+  for (int64_t b = 0;; ++b) {
+    std::optional<data::Batch> batch = loader.Next();
+    if (!batch.has_value()) break;
+    if (!many || b % kStopCheckBatches == 0) {
+      EDBP_ASSIGN_OR_RETURN(const bool stop, StopRequested());
+      if (stop) return absl::CancelledError("test pass stopped on request");
+    }
     // Issue 18: each rank tests its slice; the sums are added up below.
     const BatchSlice slice = SliceOf(batch->size, comm_->rank(), comm_->size());
     const data::Batch mine = many ? TakeSlice(*batch, slice) : data::Batch();

@@ -256,5 +256,55 @@ TEST(TrainMpi, ARankThatDiesEndsTheRunWithinFiveSeconds) {
   std::printf("a killed rank ended the run in %.2f s\n", seconds);
 }
 
+// SIGTERM to the launcher reaches every rank; they agree to stop after the same step,
+// rank 0 writes the mid-epoch checkpoint, and two ranks resume it to the epoch's end.
+TEST(TrainMpi, SigtermStopsEveryRankAtOneBatchAndTheRunResumes) {
+  testing::TempDir tmp("mpi");
+  const std::string jsonl = (tmp / "m.jsonl").string();
+  const std::string run = (tmp / "run").string();
+  const std::string flags =
+      " --data-limit 20000 --notensorboard --progress-every 1"
+      " --metrics-jsonl " +
+      jsonl;
+  const std::string command =
+      "exec " + Mpi(2, "configs/small.yaml --epochs 1 --out-dir " + run + flags) + " >" +
+      (tmp / "log").string() + " 2>&1";
+  const pid_t launcher = fork();
+  if (launcher == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(launcher, 0);
+  const auto progressed = [&jsonl] {
+    std::ifstream in(jsonl);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    return text.find("\"batch\":3,") != std::string::npos;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!progressed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(progressed()) << testing::ReadFile(tmp / "log");
+  ASSERT_EQ(kill(launcher, SIGTERM), 0);
+  int status = 0;
+  waitpid(launcher, &status, 0);
+  const std::string log = testing::ReadFile(tmp / "log");
+  EXPECT_NE(log.find("stopped; checkpoint in"), std::string::npos) << log;
+  EXPECT_EQ(RankPid(launcher, 1), -1);
+  // A checkpoint between two batches of epoch 1.
+  const std::string ckpt =
+      testing::ReadFile(fs::path(run) / "checkpoint_last.safetensors");
+  EXPECT_NE(ckpt.find("\"epoch_batch\""), std::string::npos);
+  const testing::CommandResult resumed =
+      testing::RunCommand(Mpi(2, "--resume " + run + flags));
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("in epoch 1 after batch"), std::string::npos)
+      << resumed.output;
+  const nlohmann::json epoch = EpochRecord(jsonl);
+  ASSERT_FALSE(epoch.is_null());
+  EXPECT_EQ(epoch.at("train_samples"), 20000);
+}
+
 }  // namespace
 }  // namespace edbp
