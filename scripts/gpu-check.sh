@@ -78,17 +78,30 @@ for config in fashion_mnist cifar10; do
 done
 cp bench/RESULTS.md "$logs/RESULTS.md" 2>/dev/null || true
 
-# Issue 18, data parallel on GPUs: two ranks, one epoch of the small config. With two
-# or more GPUs the ranks sum their gradients with NCCL ("nccl over mpi" in the log),
-# with one GPU through host memory over MPI. Needs Open MPI's mpiexec on the machine
-# (the bundle carries libmpi for edbp-train, not the launcher): where it is missing the
-# row says so and does not count as a failure.
+# Issue 18, data parallel on GPUs: one epoch of the Fashion-MNIST network on 8,000
+# synthetic samples as one process and as two ranks; with two or more GPUs the ranks sum
+# their gradients with NCCL ("nccl over mpi" in the log), with one GPU through host
+# memory over MPI. Prints the scaling efficiency T1 / (2 T2) (target >= 0.9 with two
+# GPUs). Needs Open MPI's mpiexec on the machine (the bundle carries libmpi for
+# edbp-train, not the launcher): where it is missing the row says so and does not count
+# as a failure.
 gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+epoch_seconds() { grep '"type":"epoch"' "$1" | sed 's/.*"seconds":\([0-9.e+-]*\).*/\1/'; }
 if command -v mpiexec >/dev/null 2>&1; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  step "mpi_w2_on_${gpus}_gpus" 180 mpiexec -n 2 --oversubscribe "$bundle/bin/edbp-train" \
-    configs/small.yaml --synthetic-data --data-limit 2000 --epochs 1 --notensorboard \
-    --out-dir "$logs/mpi_w2"
+  dp_args=(configs/fashion_mnist.yaml --synthetic-data --data-limit 8000 --epochs 1
+           --notensorboard --progress-every 0)
+  step mpi_w1_gpu 240 "$bundle/bin/edbp-train" "${dp_args[@]}" \
+    --out-dir "$logs/mpi_w1" --metrics-jsonl "$logs/mpi_w1.jsonl"
+  step "mpi_w2_on_${gpus}_gpus" 240 mpiexec -n 2 --oversubscribe "$bundle/bin/edbp-train" \
+    "${dp_args[@]}" --out-dir "$logs/mpi_w2" --metrics-jsonl "$logs/mpi_w2.jsonl"
+  t1=$(epoch_seconds "$logs/mpi_w1.jsonl" 2>/dev/null || true)
+  t2=$(epoch_seconds "$logs/mpi_w2.jsonl" 2>/dev/null || true)
+  if [ -n "$t1" ] && [ -n "$t2" ]; then
+    rows+=("$(awk -v a="$t1" -v b="$t2" -v g="$gpus" 'BEGIN {
+      printf "%-28s W=1 %.2f s, W=2 %.2f s, efficiency %.2f", "scaling (" g " GPUs)", a, b, a / (2 * b)
+    }')")
+  fi
 else
   rows+=("$(printf '%-28s %-34s' mpi_w2 "not run: no mpiexec on this machine")")
 fi
