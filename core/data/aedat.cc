@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
+#include "core/data/regular_file.h"
 
 namespace edbp::data {
 namespace {
@@ -24,27 +25,14 @@ constexpr uint64_t kMaxEvents = uint64_t{1} << 31;
 
 // The whole of a regular file, its size checked before it is read.
 absl::StatusOr<std::string> ReadRegularFile(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!ec && fs::exists(status) && !fs::is_regular_file(status)) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: not a regular file"));
+  EDBP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
+  if (file.size > kMaxFileBytes) {
+    return absl::DataLossError(absl::StrCat(path, ": ", file.size,
+                                            " bytes, expected at most ", kMaxFileBytes,
+                                            " for an event file"));
   }
-  errno = 0;
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
-    const int error_number = errno != 0 ? errno : ENOENT;
-    return absl::NotFoundError(absl::StrCat(
-        path, ": cannot open: ", std::generic_category().message(error_number)));
-  }
-  const std::streamoff end = in.tellg();
-  if (end < 0) return absl::DataLossError(absl::StrCat(path, ": cannot seek"));
-  if (static_cast<uint64_t>(end) > kMaxFileBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": ", end, " bytes, expected at most ",
-                                            kMaxFileBytes, " for an event file"));
-  }
-  std::string bytes(static_cast<size_t>(end), '\0');
-  in.seekg(0);
-  if (!in.read(bytes.data(), end)) {
+  std::string bytes(static_cast<size_t>(file.size), '\0');
+  if (!file.in.read(bytes.data(), static_cast<std::streamsize>(file.size))) {
     return absl::DataLossError(absl::StrCat(path, ": read failed"));
   }
   return bytes;

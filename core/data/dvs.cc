@@ -55,40 +55,21 @@ uint64_t AddToListing(uint64_t listing, const fs::path& file, const std::string&
   return Fnv1a64(&modified, sizeof(modified), listing);
 }
 
-// The split from the cache when it is valid for `key` (and holds 2x128x128 frames,
-// n_steps of them, labels below `classes`), else from `build`, then written to it.
-// No cache with a limit or without a directory.
+// The split through the frame cache; a cached split must hold 2x128x128 frames,
+// n_steps of them, and labels below `classes`.
 absl::StatusOr<Dataset> ThroughCache(
     const std::string& cache_dir, const FrameCacheKey& key, int64_t limit,
     int32_t classes, const std::string& name, FrameCacheReport* report,
     const std::function<absl::StatusOr<Dataset>()>& build) {
-  FrameCacheReport local;
-  if (report == nullptr) report = &local;
-  *report = {};
-  const bool use_cache = !cache_dir.empty() && limit <= 0;
-  if (use_cache) {
-    report->path = FrameCachePath(cache_dir, key);
-    std::optional<Dataset> cached =
-        ReadFrameCache(report->path, key, &report->outcome, &report->reason);
-    if (cached.has_value()) {
-      const config::SampleShape want = {kChannels, kDvsSide, kDvsSide};
-      const bool labels_ok =
-          std::all_of(cached->labels.begin(), cached->labels.end(),
-                      [classes](int32_t l) { return l >= 0 && l < classes; });
-      if (cached->shape == want && cached->frames == key.n_steps && labels_ok) {
-        cached->name = name;
-        return *std::move(cached);
-      }
-      report->outcome = FrameCacheOutcome::kCorrupt;
-      report->reason = "shape, frames or labels are not this data set's";
-    }
-  }
-  EDBP_ASSIGN_OR_RETURN(Dataset ds, build());
-  if (use_cache) {
-    const absl::Status written = WriteFrameCache(report->path, key, ds);
-    if (!written.ok()) report->write_error = std::string(written.message());
-  }
-  return ds;
+  const auto check = [&key, classes](const Dataset& cached) -> std::string {
+    const config::SampleShape want = {kChannels, kDvsSide, kDvsSide};
+    const bool labels_ok =
+        std::all_of(cached.labels.begin(), cached.labels.end(),
+                    [classes](int32_t l) { return l >= 0 && l < classes; });
+    if (cached.shape == want && cached.frames == key.n_steps && labels_ok) return "";
+    return "shape, frames or labels are not this data set's";
+  };
+  return ThroughFrameCache(cache_dir, key, limit, name, report, check, build);
 }
 
 // userNN_<lighting>.aedat -> userNN_<lighting>_labels.csv

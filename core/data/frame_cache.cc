@@ -276,4 +276,36 @@ absl::Status WriteFrameCache(const std::string& path, const FrameCacheKey& key,
   return absl::OkStatus();
 }
 
+absl::StatusOr<Dataset> ThroughFrameCache(
+    const std::string& cache_dir, const FrameCacheKey& key, int64_t limit,
+    const std::string& name, FrameCacheReport* report,
+    const std::function<std::string(const Dataset&)>& check,
+    const std::function<absl::StatusOr<Dataset>()>& build) {
+  FrameCacheReport local;
+  if (report == nullptr) report = &local;
+  *report = {};
+  const bool use_cache = !cache_dir.empty() && limit <= 0;
+  if (use_cache) {
+    report->path = FrameCachePath(cache_dir, key);
+    std::optional<Dataset> cached =
+        ReadFrameCache(report->path, key, &report->outcome, &report->reason);
+    if (cached.has_value()) {
+      std::string why = check(*cached);
+      if (why.empty()) {
+        cached->name = name;
+        return *std::move(cached);
+      }
+      report->outcome = FrameCacheOutcome::kCorrupt;
+      report->reason = std::move(why);
+    }
+  }
+  absl::StatusOr<Dataset> ds = build();
+  if (!ds.ok()) return ds.status();
+  if (use_cache) {
+    const absl::Status written = WriteFrameCache(report->path, key, *ds);
+    if (!written.ok()) report->write_error = std::string(written.message());
+  }
+  return ds;
+}
+
 }  // namespace edbp::data

@@ -19,10 +19,12 @@
 #define EDBP_CORE_DATA_FRAME_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/data/dataset.h"
 
 namespace edbp::data {
@@ -72,6 +74,18 @@ std::optional<Dataset> ReadFrameCache(const std::string& path, const FrameCacheK
 // the directory. Errors: PERMISSION_DENIED / DATA_LOSS naming the path.
 absl::Status WriteFrameCache(const std::string& path, const FrameCacheKey& key,
                              const Dataset& ds);
+
+// The frames of a split through the cache in `cache_dir` (no cache without a directory
+// or with a limit, `limit` > 0): read from FrameCachePath(cache_dir, key) when that
+// file is valid for `key` and `check` (the caller's own test of what it holds: "" when
+// it is this split's, else why not) finds nothing wrong; else made by `build` and
+// written there. The Dataset gets `name`. `report` (may be null) tells which happened;
+// a cache that cannot be written is no error (report->write_error says why).
+absl::StatusOr<Dataset> ThroughFrameCache(
+    const std::string& cache_dir, const FrameCacheKey& key, int64_t limit,
+    const std::string& name, FrameCacheReport* report,
+    const std::function<std::string(const Dataset&)>& check,
+    const std::function<absl::StatusOr<Dataset>()>& build);
 
 // FNV-1a 64 over `n` bytes, continuing from `hash` (start: kFnvOffset).
 inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;

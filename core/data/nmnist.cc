@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/check.h"  // EDBP_ASSIGN_OR_RETURN
+#include "core/data/regular_file.h"
 
 namespace edbp::data {
 namespace {
@@ -70,26 +71,10 @@ std::string CheckCachedFrames(const Dataset& ds, size_t files) {
 }  // namespace
 
 absl::StatusOr<std::vector<AtisEvent>> ReadAtisBin(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!ec && fs::is_directory(status)) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: is a directory"));
-  }
-  // A FIFO would block the open forever and a device (/dev/zero) never end.
-  if (!ec && fs::exists(status) && !fs::is_regular_file(status)) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: not a regular file"));
-  }
-  errno = 0;
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
-    const int error_number = errno != 0 ? errno : ENOENT;
-    return absl::NotFoundError(absl::StrCat(
-        path, ": cannot open: ", std::generic_category().message(error_number)));
-  }
+  EDBP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
+  std::ifstream& in = file.in;
   // The size is checked before anything is allocated for it.
-  const std::streamoff end = in.tellg();
-  if (end < 0) return absl::DataLossError(absl::StrCat(path, ": cannot seek"));
-  const auto size = static_cast<uint64_t>(end);
+  const uint64_t size = file.size;
   if (size % kEventBytes != 0) {
     return absl::DataLossError(absl::StrCat(
         path, ": expected a multiple of 5 bytes (40-bit N-MNIST events), got ", size,
@@ -210,51 +195,36 @@ absl::StatusOr<Dataset> LoadNmnistSplit(const std::string& split_dir,
                     .split = split,
                     .n_steps = n_steps,
                     .listing = listing};
-  const bool use_cache = !cache_dir.empty() && limit <= 0;
-  if (use_cache) {
-    report->path = FrameCachePath(cache_dir, key);
-    std::optional<Dataset> cached =
-        ReadFrameCache(report->path, key, &report->outcome, &report->reason);
-    if (cached.has_value()) {
-      std::string why = CheckCachedFrames(*cached, files.size());
-      if (why.empty()) {
-        cached->name = name;
-        return *std::move(cached);
-      }
-      report->outcome = FrameCacheOutcome::kCorrupt;
-      report->reason = std::move(why);
-    }
-  }
-
   const size_t kept = limit > 0
                           ? std::min<size_t>(files.size(), static_cast<size_t>(limit))
                           : files.size();
-  Dataset ds;
-  ds.name = name;
-  ds.shape = {kChannels, kSide, kSide};
-  ds.frames = n_steps;
-  ds.size = static_cast<int64_t>(kept);
-  ds.labels.reserve(kept);
-  ds.frame_offsets.reserve(kept + 1);
-  ds.frame_offsets.push_back(0);
-  for (size_t i = 0; i < kept; ++i) {
-    const std::string path = files[i].first.string();
-    EDBP_ASSIGN_OR_RETURN(const std::vector<AtisEvent> events, ReadAtisBin(path));
-    absl::StatusOr<std::vector<FrameCount>> counts =
-        IntegrateEventsByCount(events, n_steps, kSide, kSide);
-    if (!counts.ok()) {
-      return absl::Status(counts.status().code(),
-                          absl::StrCat(path, ": ", counts.status().message()));
-    }
-    ds.frame_counts.insert(ds.frame_counts.end(), counts->begin(), counts->end());
-    ds.frame_offsets.push_back(ds.frame_counts.size());
-    ds.labels.push_back(files[i].second);
-  }
-  if (use_cache) {
-    const absl::Status written = WriteFrameCache(report->path, key, ds);
-    if (!written.ok()) report->write_error = std::string(written.message());
-  }
-  return ds;
+  return ThroughFrameCache(
+      cache_dir, key, limit, name, report,
+      [&files](const Dataset& cached) { return CheckCachedFrames(cached, files.size()); },
+      [&]() -> absl::StatusOr<Dataset> {
+        Dataset ds;
+        ds.name = name;
+        ds.shape = {kChannels, kSide, kSide};
+        ds.frames = n_steps;
+        ds.size = static_cast<int64_t>(kept);
+        ds.labels.reserve(kept);
+        ds.frame_offsets.reserve(kept + 1);
+        ds.frame_offsets.push_back(0);
+        for (size_t i = 0; i < kept; ++i) {
+          const std::string path = files[i].first.string();
+          EDBP_ASSIGN_OR_RETURN(const std::vector<AtisEvent> events, ReadAtisBin(path));
+          absl::StatusOr<std::vector<FrameCount>> counts =
+              IntegrateEventsByCount(events, n_steps, kSide, kSide);
+          if (!counts.ok()) {
+            return absl::Status(counts.status().code(),
+                                absl::StrCat(path, ": ", counts.status().message()));
+          }
+          ds.frame_counts.insert(ds.frame_counts.end(), counts->begin(), counts->end());
+          ds.frame_offsets.push_back(ds.frame_counts.size());
+          ds.labels.push_back(files[i].second);
+        }
+        return ds;
+      });
 }
 
 }  // namespace edbp::data
