@@ -116,6 +116,17 @@ void RenameKeys(SafeTensors& file, const std::map<std::string, std::string>& nam
   }
 }
 
+// `contents` with a ResNet's reference keys under edbp's names: `contents` itself for
+// every other network (no copy), else a renamed copy in `renamed`.
+const SafeTensors& UnderEdbpNames(const SafeTensors& contents, const Network& net,
+                                  SafeTensors& renamed) {
+  const std::map<std::string, std::string> names = ReferenceResNetNames(net);
+  if (names.empty()) return contents;
+  renamed = contents;
+  RenameKeys(renamed, names, /*to_reference=*/false);
+  return renamed;
+}
+
 // Checks that `file` holds every parameter of `params` with its shape and no parameter
 // key the network lacks; returns the file's tensor for each parameter, in order.
 absl::StatusOr<std::vector<const HostTensor*>> MatchParameters(
@@ -502,8 +513,8 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 absl::StatusOr<TrainingState> RestoreCheckpoint(const std::string& path,
                                                 const SafeTensors& contents, Network& net,
                                                 Optimizer* optimizer) {
-  SafeTensors file = contents;
-  RenameKeys(file, ReferenceResNetNames(net), /*to_reference=*/false);
+  SafeTensors renamed;
+  const SafeTensors& file = UnderEdbpNames(contents, net, renamed);
   // Validate everything before changing anything.
   EDBP_ASSIGN_OR_RETURN(CheckpointMetadata meta, ParseMetadata(path, file));
   const std::vector<Parameter> params = net.Parameters();
@@ -529,8 +540,8 @@ absl::Status LoadWeights(const std::string& path, Network& net) {
 
 absl::Status RestoreWeights(const std::string& path, const SafeTensors& contents,
                             Network& net) {
-  SafeTensors file = contents;
-  RenameKeys(file, ReferenceResNetNames(net), /*to_reference=*/false);
+  SafeTensors renamed;
+  const SafeTensors& file = UnderEdbpNames(contents, net, renamed);
   const std::vector<Parameter> params = net.Parameters();
   EDBP_ASSIGN_OR_RETURN(const std::vector<const HostTensor*> values,
                         MatchParameters(path, file, params));
