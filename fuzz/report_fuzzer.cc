@@ -24,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/job_store.h"
 #include "server/launcher.h"
+#include "server/local_executor.h"
 #include "server/metrics_hub.h"
 #include "server/prometheus_metrics.h"
 #include "server/scheduler.h"
@@ -62,7 +63,8 @@ class Server {
     options.slots = {"cpu:0"};
     options.grace = std::chrono::milliseconds(100);
     launcher_ = std::make_unique<Launcher>();
-    scheduler_ = std::make_unique<Scheduler>(store_.get(), hub_.get(), launcher_.get(),
+    executor_ = std::make_unique<LocalExecutor>(launcher_.get());
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), hub_.get(), executor_.get(),
                                              std::move(options));
     edbp::v1::Job draft;
     draft.set_display_name("fuzz");
@@ -83,6 +85,7 @@ class Server {
     launcher_.reset();
     worker_.reset();
     scheduler_.reset();
+    executor_.reset();
     metrics_.reset();
     hub_.reset();
     store_.reset();
@@ -100,6 +103,7 @@ class Server {
   std::unique_ptr<MetricsHub> hub_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<Launcher> launcher_;
+  std::unique_ptr<LocalExecutor> executor_;  // runs the job through launcher_
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<WorkerServiceImpl> worker_;
   std::string job_id_;
