@@ -166,12 +166,36 @@ def report():
         put("report", name, encoded.stdout)
 
 
+def aedat():
+    """[u8 format: 0 AEDAT 3.1, 1 AEDAT 2.0, 2 labels][u8 n_steps - 1][the file]."""
+    header31 = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
+
+    def packet(kind, size, overflow, capacity, events):
+        return struct.pack("<hhiiiiii", kind, 1, size, 4, overflow, capacity, capacity,
+                           capacity) + events
+
+    def polarity(x, y, p, t):
+        return struct.pack("<Ii", (x << 17) | (y << 2) | (p << 1) | 1, t)
+
+    put("aedat", "aedat31", bytes([0, 3]) + header31 +
+        packet(1, 8, 0, 2, polarity(1, 2, 1, 10) + polarity(127, 127, 0, 20)) +
+        packet(2, 16, 0, 1, bytes(16)) + packet(1, 8, 1, 1, polarity(5, 6, 1, 5)))
+
+    def event20(x, y, p, t):
+        return struct.pack(">II", (y << 8) | (x << 1) | p, t)
+
+    put("aedat", "aedat20", bytes([1, 1]) + b"#!AER-DAT2.0\r\n# raw\r\n" +
+        event20(1, 2, 1, 7) + event20(127, 0, 0, 9))
+    put("aedat", "labels",
+        bytes([2, 0]) + b"class,startTime_usec,endTime_usec\r\n3,10,30\r\n11,40,40\r\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="the tiny network's checkpoint to include")
     args = parser.parse_args()
     for target in ("config", "safetensors", "idx", "cifar", "nmnist", "frame_cache",
-                   "report"):
+                   "aedat", "report"):
         shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
     configs()
     safetensors(args.checkpoint)
@@ -179,6 +203,7 @@ def main():
     cifar()
     nmnist()
     frame_cache()
+    aedat()
     report()
 
 

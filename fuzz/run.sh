@@ -14,7 +14,7 @@ seconds=${2:-60}
 shift $(($# < 2 ? $# : 2))
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(config safetensors idx cifar nmnist frame_cache report)
+  targets=(config safetensors idx cifar nmnist frame_cache aedat report)
 fi
 
 for tool in clang-14 clang++-14; do
