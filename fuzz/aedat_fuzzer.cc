@@ -10,6 +10,7 @@
 
 #include "core/data/aedat.h"
 #include "core/data/dvs.h"
+#include "fuzz/frame_counts_check.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -45,15 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     EDBP_FUZZ_ASSERT(!counts.status().message().empty(), "an error without a message");
     return 0;
   }
-  uint64_t total = 0;
-  for (size_t i = 0; i < counts->size(); ++i) {
-    const edbp::data::FrameCount& c = (*counts)[i];
-    EDBP_FUZZ_ASSERT(c.count > 0, "a zero count stored");
-    EDBP_FUZZ_ASSERT(c.index < n_steps * 2 * 128 * 128, "index outside the frames");
-    EDBP_FUZZ_ASSERT(i == 0 || c.index > (*counts)[i - 1].index,
-                     "indices not increasing");
-    total += c.count;
-  }
-  EDBP_FUZZ_ASSERT(total == events->size(), "counts do not sum to the events");
+  edbp::fuzz::CheckFrameCounts(*counts, n_steps * 2 * 128 * 128, events->size());
   return 0;
 }
