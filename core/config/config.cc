@@ -229,6 +229,12 @@ SampleShape DatasetSampleShape(std::string_view dataset) {
   return info == nullptr ? SampleShape{} : info->sample_shape;
 }
 
+bool DatasetDeletesFrames(std::string_view dataset) {
+  const internal::DatasetInfo* info =
+      internal::FindDataset(absl::string_view(dataset.data(), dataset.size()));
+  return info != nullptr && info->deletes_frames;
+}
+
 bool IsEventDataset(std::string_view dataset) {
   const internal::DatasetInfo* info =
       internal::FindDataset(absl::string_view(dataset.data(), dataset.size()));

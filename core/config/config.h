@@ -213,6 +213,11 @@ SampleShape DatasetSampleShape(std::string_view dataset);
 // differ from n_steps (ALGORITHM.md §0, §6). False for static images.
 bool IsEventDataset(std::string_view dataset);
 
+// True for an event data set whose training transform keeps t_train of a sample's
+// n_steps frames (DVS128 Gesture, ALGORITHM.md §11); t_train must equal n_steps for the
+// others.
+bool DatasetDeletesFrames(std::string_view dataset);
+
 }  // namespace edbp::config
 
 #endif  // EDBP_CORE_CONFIG_CONFIG_H_

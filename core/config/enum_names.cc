@@ -68,7 +68,7 @@ std::span<const DatasetInfo> Datasets() {
       {"CIFAR10", {3, 32, 32}, false},
       {"CIFAR100", {3, 32, 32}, false},
       {"NMNIST", {2, 34, 34}, true},
-      {"DVS128Gesture", {2, 128, 128}, true},  // issue 20: the sensor's full frames
+      {"DVS128Gesture", {2, 128, 128}, true, 0, true},  // the sensor's full frames
       {"CIFAR10DVS", {2, 128, 128}, true},
       {"SMNIST", {1, 28, 1}, false, 28},  // per step: one column of an MNIST image
       {"Synthetic", {}, false},           // edbp's own: shape from Network.input_shape

@@ -53,6 +53,9 @@ struct DatasetInfo {
   // > 0: every sample is a sequence of exactly this many frames, so n_steps must be it
   // (SMNIST: the 28 columns of an image).
   int64_t sequence_length = 0;
+  // Its training transform keeps t_train <= n_steps of a sample's frames (random
+  // temporal deletion, ALGORITHM.md §11: DVS128 Gesture).
+  bool deletes_frames = false;
 };
 
 std::span<const DatasetInfo> Datasets();

@@ -226,11 +226,11 @@ void CheckDatasetFit(MapReader& r, const NetworkConfig& c, const KeysRead& read)
   // §0, §11: event samples have n_steps frames; only DVS128 Gesture's training
   // transform deletes frames, down to t_train.
   if (dataset->is_event && read.t_train_given && read.t_train_ok && read.n_steps_ok) {
-    if (dataset->name == "DVS128Gesture" && c.t_train > c.n_steps) {
+    if (dataset->deletes_frames && c.t_train > c.n_steps) {
       r.Error("t_train", absl::StrCat("expected at most n_steps (", c.n_steps,
                                       "): training keeps t_train of the ", c.n_steps,
                                       " frames (ALGORITHM.md §11), got ", c.t_train));
-    } else if (dataset->name != "DVS128Gesture" && c.t_train != c.n_steps) {
+    } else if (!dataset->deletes_frames && c.t_train != c.n_steps) {
       r.Error("t_train",
               absl::StrCat("expected ", c.n_steps, " (= n_steps: ", dataset->name,
                            " samples have n_steps frames and no temporal deletion, "

@@ -1,6 +1,7 @@
 #include "core/layers/dropout.h"
 
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "base/check.h"
@@ -42,7 +43,8 @@ absl::StatusOr<LayerForward> DropoutLayer::Forward(const Tensor& x,
     std::vector<float> all(static_cast<size_t>(global * per_sample));
     for (float& v : all) v = keep(*options.rng) ? scale : 0.0f;
     const auto first = all.begin() + options.batch_begin * per_sample;
-    const std::vector<float> mask(first, first + ctx->rows);
+    const std::vector<float> mask =
+        global == batch ? std::move(all) : std::vector<float>(first, first + ctx->rows);
     kernels::Backend* backend = x.backend();
     EDBP_ASSIGN_OR_RETURN(ctx->mask, Tensor::FromHost(backend, {ctx->rows}, mask));
     EDBP_ASSIGN_OR_RETURN(result.output, Tensor::Empty(backend, x.shape()));

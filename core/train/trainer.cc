@@ -218,7 +218,7 @@ absl::StatusOr<std::vector<LayerAccumulators>> Trainer::ExportLayerSums() {
 }
 
 bool Trainer::DeletesFrames() const {
-  return config_.network.dataset == "DVS128Gesture" && data_.train.frames > 0;
+  return config::DatasetDeletesFrames(config_.network.dataset) && data_.train.frames > 0;
 }
 
 int64_t Trainer::TrainingFramesKept() const {
