@@ -43,6 +43,9 @@ inline std::filesystem::path JobDirectory(const std::filesystem::path& data_dir,
 // (stdout and stderr of edbp-train, appended across restarts).
 inline constexpr char kJobConfigFile[] = "config.yaml";
 inline constexpr char kJobLogFile[] = "train.log";
+// The weights a job starts from (CreateJobRequest.init_from): another job's checkpoint,
+// hard-linked (copied across file systems) at creation.
+inline constexpr char kInitWeightsFile[] = "init_weights.safetensors";
 
 }  // namespace edbp::server
 

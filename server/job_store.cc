@@ -331,20 +331,48 @@ absl::StatusOr<v1::Job> JobStore::GetJob(const std::string& id) {
 }
 
 absl::StatusOr<std::vector<v1::Job>> JobStore::ListJobs(v1::JobState state,
-                                                        int64_t before_id, int limit) {
+                                                        int64_t before_id, int limit,
+                                                        absl::string_view display_name) {
   constexpr absl::string_view kOp = "ListJobs";
   constexpr int64_t kNoBound = std::numeric_limits<int64_t>::max();
   std::lock_guard<std::mutex> lock(mu_);
   // A plain `id < ?` (no OR) lets SQLite walk the primary key backwards from the bound.
-  EDBP_ASSIGN_OR_RETURN(Statement stmt,
-                        Statement::Prepare(db_, kOp,
-                                           "SELECT job, id FROM jobs WHERE id < ?1 AND "
-                                           "(?2 = 0 OR state = ?2) ORDER BY id DESC "
-                                           "LIMIT ?3",
-                                           before_id > 0 ? before_id : kNoBound,
-                                           static_cast<int64_t>(state),
-                                           static_cast<int64_t>(limit > 0 ? limit : -1)));
-  return CollectJobs(stmt);
+  // The display name lives in the record: with one, rows are filtered here and the
+  // limit counts the matches.
+  const bool by_name = !display_name.empty();
+  EDBP_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(db_, kOp,
+                         "SELECT job, id FROM jobs WHERE id < ?1 AND "
+                         "(?2 = 0 OR state = ?2) ORDER BY id DESC "
+                         "LIMIT ?3",
+                         before_id > 0 ? before_id : kNoBound,
+                         static_cast<int64_t>(state),
+                         static_cast<int64_t>(limit > 0 && !by_name ? limit : -1)));
+  if (!by_name) return CollectJobs(stmt);
+  std::vector<v1::Job> jobs;
+  while (limit <= 0 || static_cast<int>(jobs.size()) < limit) {
+    EDBP_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) break;
+    EDBP_ASSIGN_OR_RETURN(v1::Job job, ParseJob(stmt.Bytes(0), stmt.Int(1)));
+    if (job.display_name() == display_name) jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+absl::Status JobStore::DeleteJob(const std::string& id) {
+  EDBP_ASSIGN_OR_RETURN(const int64_t row_id, ParseId(id));
+  const std::string op = absl::StrCat("DeleteJob(", id, ")");
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction txn(db_, op);
+  EDBP_RETURN_IF_ERROR(txn.Begin());
+  EDBP_RETURN_IF_ERROR(LoadJob(db_, op, row_id).status());
+  for (const char* sql :
+       {"DELETE FROM events WHERE job_id = ?", "DELETE FROM transitions WHERE job_id = ?",
+        "DELETE FROM job_tokens WHERE job_id = ?", "DELETE FROM jobs WHERE id = ?"}) {
+    EDBP_RETURN_IF_ERROR(Execute(db_, op, sql, row_id));
+  }
+  return txn.Commit();
 }
 
 absl::StatusOr<std::vector<v1::Job>> JobStore::JobsInState(v1::JobState state) {

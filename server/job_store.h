@@ -48,9 +48,16 @@ class JobStore {
   absl::StatusOr<v1::Job> GetJob(const std::string& id);
 
   // Jobs with id < `before_id` (<= 0: no bound), newest (highest id) first, at most
-  // `limit` (<= 0: no limit), only those in `state` unless JOB_STATE_UNSPECIFIED.
+  // `limit` (<= 0: no limit), only those in `state` unless JOB_STATE_UNSPECIFIED, and
+  // only those whose display_name is `display_name` unless it is "".
   absl::StatusOr<std::vector<v1::Job>> ListJobs(v1::JobState state, int64_t before_id,
-                                                int limit);
+                                                int limit,
+                                                absl::string_view display_name = "");
+
+  // Removes job `id` with its events, state transitions and token hashes, in one
+  // transaction. Its id is never given again (AUTOINCREMENT). NOT_FOUND for an
+  // unknown job. Whether the job may be deleted is the caller's to decide.
+  absl::Status DeleteJob(const std::string& id);
 
   // Jobs in `state`, oldest first (for recovery at start-up).
   absl::StatusOr<std::vector<v1::Job>> JobsInState(v1::JobState state);

@@ -82,9 +82,9 @@ absl::StatusOr<MetricsHub::JobLog*> MetricsHub::LogOf(const std::string& job_id)
   // Exact under mu_: every event of the job is appended through this hub, under mu_,
   // and the store sets last_sequence in the event's own transaction.
   log->last_sequence = job.last_sequence();
-  // A job not in a final state has not ended (the scheduler stores a final state
-  // before the event announcing it, and no state leaves a final one); one in a final
-  // state has ended once that event is in its log.
+  // A job not in a final state has not ended (the scheduler stores a state before the
+  // event announcing it: a job resumed from a final state is QUEUED before its event
+  // is); one in a final state has ended once that event is in its log.
   if (IsTerminal(job.state())) {
     EDBP_ASSIGN_OR_RETURN(log->ended, LastStateChangeIsTerminal(store_, job_id, job));
   }
@@ -98,6 +98,18 @@ void MetricsHub::DropIfEmpty(JobLog* log) {
   if (!log->cached.empty()) return;
   cache_bytes_ -= EntryBytes(log->id);
   logs_.erase(logs_.find(log->id));  // reloaded from the store when asked for again
+}
+
+void MetricsHub::Forget(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = logs_.find(job_id);
+  if (it == logs_.end()) return;
+  JobLog* log = it->second.get();
+  for (const Cached& cached : log->cached) cache_bytes_ -= cached.bytes;
+  cache_events_ -= log->cached.size();
+  if (!log->cached.empty()) lru_.erase(log->lru);
+  log->cached.clear();
+  DropIfEmpty(log);
 }
 
 void MetricsHub::Touch(JobLog* log) { lru_.splice(lru_.begin(), lru_, log->lru); }

@@ -102,6 +102,10 @@ class MetricsHub {
   // cannot come until the store writes again).
   void Interrupt(const std::string& job_id, const absl::Status& why);
 
+  // Drops every cached event and the entry of `job_id` (a deleted job: the store no
+  // longer has it, and a later Read is NOT_FOUND).
+  void Forget(const std::string& job_id);
+
   // What the cache holds now (for tests and the load benchmark).
   struct CacheStats {
     size_t bytes = 0;   // counted bytes of the cached events and job entries, <=

@@ -15,7 +15,17 @@ absl::Status CheckCreateJobRequest(const v1::CreateJobRequest& request) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckText("init_from", request.init_from(), kMaxInitFromBytes,
+                                 /*multi_line=*/false);
+      !s.ok()) {
+    return s;
+  }
   return CheckText("request_id", request.request_id(), kMaxRequestIdBytes,
+                   /*multi_line=*/false);
+}
+
+absl::Status CheckListJobsRequest(const v1::ListJobsRequest& request) {
+  return CheckText("display_name", request.display_name(), kMaxDisplayNameBytes,
                    /*multi_line=*/false);
 }
 

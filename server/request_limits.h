@@ -20,9 +20,12 @@ namespace edbp::server {
 inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;  // 1 MiB of YAML
 inline constexpr size_t kMaxDisplayNameBytes = 256;
 inline constexpr size_t kMaxRequestIdBytes = 128;
+inline constexpr size_t kMaxInitFromBytes = 64;  // "jobs/<19 digits>:last"
 
-// The three strings of a CreateJobRequest, by the limits above (base/text_check.h).
+// The strings of a CreateJobRequest, by the limits above (base/text_check.h).
 absl::Status CheckCreateJobRequest(const v1::CreateJobRequest& request);
+// ListJobsRequest.display_name, as CreateJobRequest's.
+absl::Status CheckListJobsRequest(const v1::ListJobsRequest& request);
 
 }  // namespace edbp::server
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -12,6 +14,7 @@
 #include "base/check.h"
 #include "base/job_name.h"
 #include "base/pid_lock.h"
+#include "core/train/checkpoint_names.h"
 #include "server/clock.h"
 #include "server/data_dir.h"
 #include "server/job_token.h"
@@ -44,6 +47,31 @@ std::string Tail(const fs::path& path, int lines) {
   return out;
 }
 
+// Bytes of the regular files under `dir` (0 when it does not exist).
+int64_t DirectoryBytes(const fs::path& dir) {
+  std::error_code ec;
+  int64_t bytes = 0;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const auto size = it->file_size(size_ec);
+      if (!size_ec) bytes += static_cast<int64_t>(size);
+    }
+  }
+  return bytes;
+}
+
+// Removes a deleted job's directory; a failure is logged (Recover tries again).
+void RemoveJobDirectory(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) {
+    spdlog::error("{}: cannot remove: {}; the next start of the server tries again",
+                  dir.string(), ec.message());
+  }
+}
+
 }  // namespace
 
 Scheduler::~Scheduler() {
@@ -69,6 +97,7 @@ absl::Status Scheduler::SetStateOnce(v1::Job& job, v1::JobState state,
   EDBP_ASSIGN_OR_RETURN(job, store_->GetJob(id));
   job.set_state(state);
   job.set_error(error);
+  if (state == v1::QUEUED) job.clear_end_time();  // resumed, or re-queued
   if (state == v1::RUNNING) *job.mutable_start_time() = Now();
   if (IsTerminal(state)) *job.mutable_end_time() = Now();
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
@@ -85,7 +114,8 @@ absl::Status Scheduler::SetStateOnce(v1::Job& job, v1::JobState state,
 }
 
 absl::Status Scheduler::Recover() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  RemoveOrphanDirectories();
   EDBP_ASSIGN_OR_RETURN(std::vector<v1::Job> running, store_->JobsInState(v1::RUNNING));
   size_t reattached = 0;
   size_t requeued = 0;
@@ -145,11 +175,31 @@ absl::Status Scheduler::Recover() {
   spdlog::info("recovered {} queued job(s), {} re-queued after a restart, {} re-attached",
                queue_.size(), requeued, reattached);
   TrySchedule();
+  const std::vector<fs::path> doomed = RetainLocked();
+  lock.unlock();
+  for (const fs::path& dir : doomed) RemoveJobDirectory(dir);
   return absl::OkStatus();
 }
 
+void Scheduler::RemoveOrphanDirectories() {
+  std::error_code ec;
+  for (fs::directory_iterator it(JobsDirectory(options_.data_dir), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // Only what a job id names ("17"): anything else there is not the server's.
+    int64_t number = 0;
+    if (!absl::SimpleAtoi(name, &number) || number <= 0 || absl::StrCat(number) != name) {
+      continue;
+    }
+    if (absl::IsNotFound(store_->GetJob(name).status())) {
+      spdlog::warn("job {}: its directory outlived its deletion; removing it", name);
+      RemoveJobDirectory(it->path());
+    }
+  }
+}
+
 absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(
-    v1::Job job, const std::string& request_id) {
+    v1::Job job, const std::string& request_id, const std::string& init_weights) {
   std::lock_guard<std::mutex> lock(mu_);
   job.set_state(v1::QUEUED);
   *job.mutable_create_time() = Now();
@@ -160,6 +210,24 @@ absl::StatusOr<std::pair<v1::Job, bool>> Scheduler::Submit(
   v1::Event event;
   event.mutable_state_change()->set_state(v1::QUEUED);
   EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(event)).status());
+  if (!init_weights.empty()) {
+    const fs::path dir = JobDirectory(options_.data_dir, id);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!ec) fs::create_hard_link(init_weights, dir / kInitWeightsFile, ec);
+    if (ec) {  // another file system: a copy
+      ec.clear();
+      fs::copy_file(init_weights, dir / kInitWeightsFile,
+                    fs::copy_options::overwrite_existing, ec);
+    }
+    if (ec) {
+      EndJob(created.first, id, v1::FAILED,
+             absl::StrCat("init_from: cannot copy ", init_weights, " into ", dir.string(),
+                          ": ", ec.message()));
+      EDBP_ASSIGN_OR_RETURN(created.first, store_->GetJob(id));
+      return created;
+    }
+  }
   queue_.insert({-static_cast<int64_t>(created.first.priority()), IdNumber(id)});
   spdlog::info("job {} queued (priority {})", id, created.first.priority());
   TrySchedule();
@@ -223,7 +291,13 @@ absl::Status Scheduler::Start(const std::string& id,
                "--report-to",
                options_.worker_address,
                "--job-id",
-               id};
+               id,
+               "--seed",
+               absl::StrCat(job.seed())};
+  if (!job.init_from().empty()) {
+    spec.args.insert(spec.args.end(),
+                     {"--init-weights", (workdir / kInitWeightsFile).string()});
+  }
   // A job that ran before resumes from its last checkpoint. edbp-train decides that
   // once it holds the directory's lock: a process of the previous attempt may still
   // be writing that checkpoint (worker/run_lock.h); it waits for it up to the grace
@@ -269,7 +343,16 @@ absl::Status Scheduler::Start(const std::string& id,
 }
 
 void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<fs::path> doomed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    OnExitLocked(id, exit);
+    doomed = RetainLocked();
+  }
+  for (const fs::path& dir : doomed) RemoveJobDirectory(dir);
+}
+
+void Scheduler::OnExitLocked(const std::string& id, const ExitInfo& exit) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   const Running run = it->second;
@@ -371,6 +454,131 @@ absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
   EDBP_RETURN_IF_ERROR(executor_->Terminate(id, options_.grace));
   spdlog::info("job {}: cancel requested (SIGTERM)", id);
   return job;
+}
+
+absl::StatusOr<v1::Job> Scheduler::Resume(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pending_ends_.count(id) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " has ended but its end is not stored yet; resume it once it is"));
+  }
+  EDBP_ASSIGN_OR_RETURN(v1::Job job, store_->GetJob(id));
+  if (job.state() == v1::SUCCEEDED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id,
+        " has SUCCEEDED: nothing is left to train; to train on from its weights, submit "
+        "a new job with init_from jobs/",
+        id));
+  }
+  if ((job.state() != v1::CANCELLED && job.state() != v1::FAILED) ||
+      running_.count(id) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " is ", v1::JobState_Name(job.state()),
+                     "; only a CANCELLED or FAILED job can be resumed"));
+  }
+  const bool has_checkpoint =
+      fs::exists(JobDirectory(options_.data_dir, id) / train::kLastCheckpoint);
+  EDBP_RETURN_IF_ERROR(SetState(job, v1::QUEUED, ""));
+  v1::Event note;
+  note.mutable_log()->set_level(v1::LogLine::INFO);
+  note.mutable_log()->set_text(
+      has_checkpoint
+          ? absl::StrCat("resumed by a client; it continues from its last checkpoint (",
+                         job.last_epoch(), " of ", job.epochs(), " epochs finished)")
+          : "resumed by a client; it wrote no checkpoint, so it starts from the "
+            "beginning");
+  EDBP_RETURN_IF_ERROR(hub_->Append(id, std::move(note)).status());
+  queue_.insert({-static_cast<int64_t>(job.priority()), IdNumber(id)});
+  spdlog::info("job {} resumed (queued again)", id);
+  TrySchedule();
+  return store_->GetJob(id);
+}
+
+absl::StatusOr<fs::path> Scheduler::DeleteLocked(const std::string& id) {
+  if (pending_ends_.count(id) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " has ended but its end is not stored yet; delete it once it is"));
+  }
+  EDBP_ASSIGN_OR_RETURN(const v1::Job job, store_->GetJob(id));
+  if (!IsTerminal(job.state()) || running_.count(id) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " is ", v1::JobState_Name(job.state()),
+                     "; cancel it first (only an ended job can be deleted)"));
+  }
+  const fs::path dir = JobDirectory(options_.data_dir, id);
+  std::optional<PidLock> held;  // keeps a late process of the job out while we delete
+  if (fs::exists(dir)) {
+    absl::StatusOr<PidLock> lock = PidLock::TryAcquire(worker::RunLockPath(dir));
+    if (!lock.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", id, ": a process still holds its directory (",
+                       lock.status().message(), "); try again once it has stopped"));
+    }
+    held.emplace(*std::move(lock));
+  }
+  EDBP_RETURN_IF_ERROR(store_->DeleteJob(id));
+  hub_->Forget(id);
+  spdlog::info("job {} deleted", id);
+  return dir;
+}
+
+absl::StatusOr<Deleted> Scheduler::Delete(const std::string& id) {
+  fs::path dir;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    EDBP_ASSIGN_OR_RETURN(dir, DeleteLocked(id));
+  }
+  Deleted deleted{id, DirectoryBytes(dir)};
+  RemoveJobDirectory(dir);
+  return deleted;
+}
+
+std::vector<fs::path> Scheduler::RetainLocked() {
+  std::vector<fs::path> doomed;
+  if (options_.keep_jobs <= 0 && options_.keep_age.count() <= 0) return doomed;
+  std::vector<v1::Job> ended;
+  for (const v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
+    auto jobs = store_->JobsInState(state);
+    if (!jobs.ok()) {
+      spdlog::error("retention: {}", jobs.status().ToString());
+      return doomed;
+    }
+    for (v1::Job& job : *jobs) ended.push_back(std::move(job));
+  }
+  auto end_micros = [](const v1::Job& job) {
+    return job.end_time().seconds() * 1000000 + job.end_time().nanos() / 1000;
+  };
+  // Newest end first; ties by id, newest first.
+  std::sort(ended.begin(), ended.end(), [&](const v1::Job& a, const v1::Job& b) {
+    const int64_t ea = end_micros(a), eb = end_micros(b);
+    if (ea != eb) return ea > eb;
+    return a.name().size() != b.name().size() ? a.name().size() > b.name().size()
+                                              : a.name() > b.name();
+  });
+  const google::protobuf::Timestamp now = Now();
+  const int64_t cutoff = options_.keep_age.count() > 0
+                             ? now.seconds() * 1000000 + now.nanos() / 1000 -
+                                   options_.keep_age.count() * 1000000
+                             : std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < ended.size(); ++i) {
+    const bool too_many =
+        options_.keep_jobs > 0 && static_cast<int64_t>(i) >= options_.keep_jobs;
+    const bool too_old = end_micros(ended[i]) < cutoff;
+    if (!too_many && !too_old) continue;
+    auto id = JobIdFromName(ended[i].name());
+    if (!id.ok()) continue;
+    absl::StatusOr<fs::path> dir = DeleteLocked(*id);
+    if (!dir.ok()) {
+      spdlog::warn("retention: job {} kept: {}", *id, dir.status().ToString());
+      continue;
+    }
+    spdlog::info(
+        "retention: job {} deleted ({})", *id,
+        too_many ? absl::StrCat("beyond the newest ", options_.keep_jobs, " ended jobs")
+                 : absl::StrCat("ended more than ", options_.keep_age.count(), " s ago"));
+    doomed.push_back(*std::move(dir));
+  }
+  return doomed;
 }
 
 void Scheduler::Drain() {

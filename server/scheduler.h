@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -52,6 +53,18 @@ struct SchedulerOptions {
   StoreHealth* store_health = nullptr;
   // How often a job's end that could not be stored is tried again.
   std::chrono::milliseconds store_retry{1000};
+  // Retention of ended jobs (edbp-server --keep-jobs, --keep-days): after a job ends
+  // and at start-up, the ended jobs beyond the newest `keep_jobs` (by end time; 0: no
+  // bound), and those that ended more than `keep_age` ago (0: no bound), are deleted
+  // as by Delete.
+  int64_t keep_jobs = 0;
+  std::chrono::seconds keep_age{0};
+};
+
+// What Delete removed.
+struct Deleted {
+  std::string id;
+  int64_t freed_bytes = 0;  // of the job's directory
 };
 
 class Scheduler {
@@ -67,14 +80,32 @@ class Scheduler {
   absl::Status Recover();
 
   // Stores a new QUEUED job (or returns the one created before with `request_id`) and
-  // schedules. Returns the job and whether it was created now.
+  // schedules. Returns the job and whether it was created now. `init_weights`: a
+  // checkpoint (another job's, job.init_from) linked into the new job's directory as
+  // kInitWeightsFile before it can start, under the lock that Delete takes, so the
+  // source cannot vanish in between; the job's runs start from it (edbp-train
+  // --init-weights) unless they resume. A link that fails ends the job FAILED.
   absl::StatusOr<std::pair<v1::Job, bool>> Submit(v1::Job job,
-                                                  const std::string& request_id);
+                                                  const std::string& request_id,
+                                                  const std::string& init_weights = "");
 
   // QUEUED: CANCELLED at once. RUNNING: SIGTERM (checkpoint at the next batch), SIGKILL
   // after the grace period; CANCELLED when the process ends. Ended jobs:
   // FAILED_PRECONDITION.
   absl::StatusOr<v1::Job> Cancel(const std::string& job_id);
+
+  // CANCELLED or FAILED: QUEUED again with the same config, seed and resources; its
+  // next run continues from the job's last checkpoint (edbp-train
+  // --resume-if-present), or from the start where none was written. A LogLine says
+  // which. Other states, or an end not stored yet: FAILED_PRECONDITION.
+  absl::StatusOr<v1::Job> Resume(const std::string& job_id);
+
+  // Removes an ended job: its rows (JobStore::DeleteJob), the hub's cache of it, then
+  // its directory. QUEUED/RUNNING, an end not stored yet, or a process (of an earlier
+  // attempt) still holding the directory's lock: FAILED_PRECONDITION. A directory left
+  // by a server that died between the two steps is removed at the next Recover (ids
+  // are never reused, so a directory without a job is a deleted job's).
+  absl::StatusOr<Deleted> Delete(const std::string& job_id);
 
   // Graceful shutdown: no new starts; running jobs get SIGTERM (they checkpoint) and
   // are re-queued when they exit; waits up to the grace period for them. Runs that
@@ -110,6 +141,15 @@ class Scheduler {
   absl::Status Start(const std::string& job_id, const std::vector<std::string>& slots)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnExit(const std::string& job_id, const ExitInfo& exit);
+  void OnExitLocked(const std::string& job_id, const ExitInfo& exit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Delete's checks and rows; returns the directory to remove (after mu_ is released).
+  absl::StatusOr<std::filesystem::path> DeleteLocked(const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The retention policy's deletions (rows); returns the directories to remove.
+  std::vector<std::filesystem::path> RetainLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes job directories whose job is not in the store (Delete interrupted).
+  void RemoveOrphanDirectories() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes a job's end; when the store refuses it, keeps it for the retrier.
   void EndJob(v1::Job& job, const std::string& id, v1::JobState state,
               const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

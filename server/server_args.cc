@@ -22,6 +22,13 @@ ABSL_FLAG(int64_t, checkpoint_every, 200,
           "Training batches between the checkpoints a job resumes from after a crash "
           "(edbp-train --checkpoint-every; a kill -9 loses at most this many batches; "
           "0: only at epoch ends)");
+ABSL_FLAG(int64_t, keep_jobs, 0,
+          "Retention: keep at most N ended jobs (the newest by end time); older ones "
+          "are deleted with their files after each job ends and at start-up (0: keep "
+          "all)");
+ABSL_FLAG(double, keep_days, 0,
+          "Retention: delete ended jobs, with their files, that ended more than D days "
+          "ago (0: keep all)");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding the bearer token every call must carry (authorization: Bearer "
           "TOKEN), health checks excepted. At least 16 characters; the file must not be "
@@ -101,6 +108,8 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.train_program = absl::GetFlag(FLAGS_train_program);
   args.grace_seconds = absl::GetFlag(FLAGS_grace_seconds);
   args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  args.keep_jobs = absl::GetFlag(FLAGS_keep_jobs);
+  args.keep_days = absl::GetFlag(FLAGS_keep_days);
   args.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   args.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   args.tls_key = absl::GetFlag(FLAGS_tls_key);

@@ -16,6 +16,8 @@ struct ServerArgs {
   std::string train_program;  // --train-program; empty: edbp-train next to this binary
   int grace_seconds = 30;     // --grace-seconds: SIGTERM to SIGKILL of a job
   int64_t checkpoint_every = 200;  // --checkpoint-every: batches between resume points
+  int64_t keep_jobs = 0;           // --keep-jobs: ended jobs kept (0: all)
+  double keep_days = 0;            // --keep-days: age of ended jobs kept (0: any)
   std::string auth_token_file;  // --auth-token-file; empty: $EDBP_AUTH_TOKEN, else none
   std::string tls_cert, tls_key, client_ca;
   bool insecure = false;

@@ -104,6 +104,13 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
         "--checkpoint-every: expected 0 or more batches, got ", args.checkpoint_every));
   }
   options.checkpoint_every = args.checkpoint_every;
+  if (args.keep_jobs < 0 || !(args.keep_days >= 0) || args.keep_days > 1e6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--keep-jobs and --keep-days: expected 0 (keep all) or more, got ",
+                     args.keep_jobs, " and ", args.keep_days));
+  }
+  options.keep_jobs = args.keep_jobs;
+  options.keep_age = std::chrono::seconds(static_cast<int64_t>(args.keep_days * 86400));
   for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
   if (gpus == 0) {
     for (int c = 0; c < std::max(1, args.cpu_slots); ++c) {

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -74,7 +76,22 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
     return ToGrpc(absl::InvalidArgumentError(
         "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));
   }
+  // §11 of the spec: the request's seed, else the config's, else 0.
+  uint64_t seed = 0;
+  if (req->has_seed()) {
+    seed = req->seed();
+  } else if (config->network.seed >= 0) {
+    seed = static_cast<uint64_t>(config->network.seed);
+  }
+  std::pair<std::string, std::string> init;  // (canonical name, checkpoint path)
+  if (!req->init_from().empty()) {
+    auto resolved = ResolveInitFrom(req->init_from());
+    if (!resolved.ok()) return ToGrpc(resolved.status());
+    init = *std::move(resolved);
+  }
   v1::Job draft;
+  draft.set_seed(seed);
+  draft.set_init_from(init.first);
   draft.set_display_name(req->display_name());
   draft.set_config_yaml(req->config_yaml());
   draft.set_priority(req->priority());
@@ -87,10 +104,43 @@ grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
     job->set_best_test_accuracy(-1);
     return grpc::Status::OK;
   }
-  auto created = scheduler_->Submit(std::move(draft), req->request_id());
+  auto created = scheduler_->Submit(std::move(draft), req->request_id(), init.second);
   if (!created.ok()) return ToGrpc(created.status());
   *job = created->first;
   return grpc::Status::OK;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> TrainingServiceImpl::ResolveInitFrom(
+    const std::string& text) {
+  absl::string_view job_text = text;
+  absl::string_view kind = "last";
+  if (const size_t colon = job_text.rfind(':'); colon != absl::string_view::npos) {
+    kind = job_text.substr(colon + 1);
+    job_text = job_text.substr(0, colon);
+  }
+  if (kind != "last" && kind != "best") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "init_from: expected jobs/ID, jobs/ID:best or jobs/ID:last, got \"", text, "\""));
+  }
+  auto name = JobNameFromUserText(job_text);
+  if (!name.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("init_from: ", name.status().message()));
+  }
+  EDBP_ASSIGN_OR_RETURN(const std::string id, JobIdFromName(*name));
+  auto source = store_->GetJob(id);
+  if (!source.ok()) {
+    return absl::Status(source.status().code(),
+                        absl::StrCat("init_from: ", source.status().message()));
+  }
+  const fs::path path =
+      JobDirectory(data_dir_, id) /
+      (kind == "best" ? train::kBestCheckpoint : train::kLastCheckpoint);
+  if (!fs::is_regular_file(path)) {
+    return absl::NotFoundError(
+        absl::StrCat("init_from: job ", id, " has no ", kind, " checkpoint (yet)"));
+  }
+  return std::make_pair(absl::StrCat(*name, ":", kind), path.string());
 }
 
 grpc::Status TrainingServiceImpl::GetJob(grpc::ServerContext*,
@@ -115,7 +165,8 @@ grpc::Status TrainingServiceImpl::ListJobs(grpc::ServerContext*,
                      req->page_token(), "\"")));
   }
   // One more than asked tells whether another page exists.
-  auto jobs = store_->ListJobs(req->state(), before, size + 1);
+  if (absl::Status name = CheckListJobsRequest(*req); !name.ok()) return ToGrpc(name);
+  auto jobs = store_->ListJobs(req->state(), before, size + 1, req->display_name());
   if (!jobs.ok()) return ToGrpc(jobs.status());
   for (int i = 0; i < static_cast<int>(jobs->size()) && i < size; ++i) {
     *resp->add_jobs() = (*jobs)[i];
@@ -185,6 +236,87 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
     if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
   }
   return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::DeleteJob(grpc::ServerContext*,
+                                            const v1::DeleteJobRequest* req,
+                                            v1::DeleteJobResponse* resp) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto deleted = scheduler_->Delete(*id);
+  if (!deleted.ok()) return ToGrpc(deleted.status());
+  resp->set_name(JobName(*id));
+  resp->set_freed_bytes(deleted->freed_bytes);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ResumeJob(grpc::ServerContext*,
+                                            const v1::ResumeJobRequest* req,
+                                            v1::Job* job) {
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  auto resumed = scheduler_->Resume(*id);
+  if (!resumed.ok()) return ToGrpc(resumed.status());
+  *job = *resumed;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ReadJobLog(grpc::ServerContext* ctx,
+                                             const v1::ReadJobLogRequest* req,
+                                             grpc::ServerWriter<v1::LogChunk>* writer) {
+  constexpr size_t kLogChunkBytes = 64 << 10;
+  constexpr auto kPoll = std::chrono::milliseconds(200);
+  auto id = JobIdFromName(req->name());
+  if (!id.ok()) return ToGrpc(id.status());
+  if (req->offset() < 0) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("offset: must not be negative, got ", req->offset())));
+  }
+  if (auto job = store_->GetJob(*id); !job.ok()) return ToGrpc(job.status());
+  struct Follower {  // counts this stream while it follows
+    std::atomic<int>* count = nullptr;
+    ~Follower() {
+      if (count != nullptr) count->fetch_sub(1);
+    }
+  } follower;
+  if (req->follow()) {
+    if (log_followers_.fetch_add(1) >= kMaxLogFollowers) {
+      log_followers_.fetch_sub(1);
+      return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
+          "more than ", kMaxLogFollowers, " logs are followed at once; try later")));
+    }
+    follower.count = &log_followers_;
+  }
+  const fs::path path = JobDirectory(data_dir_, *id) / kJobLogFile;
+  int64_t offset = req->offset();
+  std::vector<char> buf(kLogChunkBytes);
+  while (true) {
+    // Whether the job had ended before this read: then the read gets everything.
+    bool ended = true;
+    if (req->follow()) {
+      auto job = store_->GetJob(*id);
+      if (!job.ok()) return ToGrpc(job.status());  // deleted meanwhile
+      ended = IsTerminal(job->state());
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (in) in.seekg(offset);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const std::streamsize n = in.gcount();
+      if (n <= 0) break;
+      v1::LogChunk chunk;
+      chunk.set_data(buf.data(), static_cast<size_t>(n));
+      chunk.set_offset(offset);
+      offset += n;
+      if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+    }
+    if (ended) return grpc::Status::OK;
+    if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+    if (shutting_down_.load()) {
+      return ToGrpc(absl::UnavailableError("the server is shutting down"));
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
 }
 
 absl::Status WorkerServiceImpl::CheckToken(grpc::ServerContext* ctx,

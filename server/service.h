@@ -78,8 +78,23 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
   grpc::Status DownloadCheckpoint(
       grpc::ServerContext* ctx, const v1::DownloadCheckpointRequest* req,
       grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
+  grpc::Status DeleteJob(grpc::ServerContext* ctx, const v1::DeleteJobRequest* req,
+                         v1::DeleteJobResponse* resp) override;
+  grpc::Status ResumeJob(grpc::ServerContext* ctx, const v1::ResumeJobRequest* req,
+                         v1::Job* job) override;
+  // A following reader holds one of the synchronous pool's threads while it waits (it
+  // polls the file): at most kMaxLogFollowers at once, RESOURCE_EXHAUSTED beyond.
+  grpc::Status ReadJobLog(grpc::ServerContext* ctx, const v1::ReadJobLogRequest* req,
+                          grpc::ServerWriter<v1::LogChunk>* writer) override;
+  static constexpr int kMaxLogFollowers = 64;
 
  private:
+  // CreateJobRequest.init_from: the canonical "jobs/{id}:best|last" and the path of
+  // that checkpoint. INVALID_ARGUMENT for bad syntax, NOT_FOUND for a job or a
+  // checkpoint that does not exist.
+  absl::StatusOr<std::pair<std::string, std::string>> ResolveInitFrom(
+      const std::string& text);
+
   JobStore* const store_;
   MetricsHub* const hub_;
   Scheduler* const scheduler_;
@@ -87,6 +102,7 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
   const bool has_gpu_slots_;
   const ServiceOptions options_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<int> log_followers_{0};
 };
 
 // Reports of the jobs' processes. Job tokens (server/job_token.h, issue 18): a call

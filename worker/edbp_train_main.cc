@@ -224,7 +224,12 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
     Inform(reporter, "gradients go through host memory over MPI: " + why_not);
   }
   dist::Communicator& run_comm = nccl != nullptr ? *nccl : comm;
-  const train::TrainerOptions options = MakeTrainerOptions(args, resume_file, run_comm);
+  train::TrainerOptions options = MakeTrainerOptions(args, resume_file, run_comm);
+  // The config's Network.seed where the command line gives none (a resumed run keeps
+  // the seed its checkpoint stores, whatever is given).
+  if (!args.seed_given && config.network.seed >= 0) {
+    options.seed = static_cast<uint64_t>(config.network.seed);
+  }
   if (options.keep_checkpoints && root) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {

@@ -5,6 +5,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "base/flag_spelling.h"
 
 ABSL_FLAG(std::string, out_dir, "",
@@ -12,7 +14,8 @@ ABSL_FLAG(std::string, out_dir, "",
 ABSL_FLAG(int64_t, epochs, 0, "Override Network.epochs (0: keep the config's)");
 ABSL_FLAG(int64_t, batch_size, 0, "Override Network.batch_size (0: keep the config's)");
 ABSL_FLAG(uint64_t, seed, 0,
-          "Seed of init, shuffling, augmentation and dropout: same seed, same metrics");
+          "Seed of init, shuffling, augmentation and dropout: same seed, same metrics "
+          "(default: the config's Network.seed, else 0)");
 ABSL_FLAG(std::string, resume, "",
           "Continue the run in this directory from its checkpoint_last.safetensors "
           "(the config may then be omitted: the checkpoint's is used)");
@@ -109,6 +112,15 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.epochs = absl::GetFlag(FLAGS_epochs);
   args.batch_size = absl::GetFlag(FLAGS_batch_size);
   args.seed = absl::GetFlag(FLAGS_seed);
+  // Whether --seed was given (Abseil's reflection keeps that private): its spellings
+  // --seed, -seed, --seed=N, -seed=N, up to a "--" that ends the flags.
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    name = name.substr(0, name.find('='));
+    if (arg.size() > 1 && arg[0] == '-' && name == "seed") args.seed_given = true;
+  }
   args.init_weights = absl::GetFlag(FLAGS_init_weights);
   args.metrics_jsonl = absl::GetFlag(FLAGS_metrics_jsonl);
   args.data_limit = absl::GetFlag(FLAGS_data_limit);

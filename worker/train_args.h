@@ -26,6 +26,7 @@ struct TrainArgs {
   int64_t epochs = 0;       // --epochs: overrides Network.epochs when > 0
   int64_t batch_size = 0;   // --batch-size: overrides Network.batch_size when > 0
   uint64_t seed = 0;
+  bool seed_given = false;  // --seed was on the command line (it beats Network.seed)
   std::string init_weights;
   std::string metrics_jsonl;
   int64_t data_limit = 0;

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "base/edit_distance.h"
 #include "base/job_name.h"
 
 namespace edbp::cli {
@@ -43,6 +45,10 @@ enum class Flag {
   kWorkers,
   kGpusPerWorker,
   kNodes,
+  kSeed,
+  kInitFrom,
+  kEvents,
+  kFormat,
 };
 
 struct FlagSpec {
@@ -52,7 +58,7 @@ struct FlagSpec {
   uint32_t commands;
 };
 
-constexpr std::array<FlagSpec, 22> kFlags = {{
+constexpr std::array<FlagSpec, 26> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
@@ -60,7 +66,11 @@ constexpr std::array<FlagSpec, 22> kFlags = {{
     {"-h", Flag::kHelp, false, kGlobal},
     {"--name", Flag::kName, true, Bit(Command::kSubmit)},
     {"--priority", Flag::kPriority, true, Bit(Command::kSubmit)},
-    {"--follow", Flag::kFollow, false, Bit(Command::kSubmit)},
+    {"--follow", Flag::kFollow, false, Bit(Command::kSubmit) | Bit(Command::kLogs)},
+    {"--seed", Flag::kSeed, true, Bit(Command::kSubmit)},
+    {"--init-from", Flag::kInitFrom, true, Bit(Command::kSubmit)},
+    {"--events", Flag::kEvents, false, Bit(Command::kLogs)},
+    {"--format", Flag::kFormat, true, Bit(Command::kMetrics)},
     {"--validate-only", Flag::kValidateOnly, false, Bit(Command::kSubmit)},
     {"--request-id", Flag::kRequestId, true, Bit(Command::kSubmit)},
     {"--workers", Flag::kWorkers, true, Bit(Command::kSubmit)},
@@ -83,7 +93,7 @@ struct CommandSpec {
   absl::string_view positional;  // "" when the command takes no argument
 };
 
-constexpr std::array<CommandSpec, 9> kCommands = {{
+constexpr std::array<CommandSpec, 12> kCommands = {{
     {"help", Command::kHelp, ""},
     {"submit", Command::kSubmit, "CONFIG.yaml"},
     {"list", Command::kList, ""},
@@ -93,6 +103,9 @@ constexpr std::array<CommandSpec, 9> kCommands = {{
     {"logs", Command::kLogs, "JOB"},
     {"download", Command::kDownload, "JOB"},
     {"health", Command::kHealth, ""},
+    {"delete", Command::kDelete, "JOB"},
+    {"resume", Command::kResume, "JOB"},
+    {"metrics", Command::kMetrics, "JOB"},
 }};
 
 absl::Status Usage(absl::string_view message) {
@@ -159,6 +172,32 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
     }
     case Flag::kFollow:
       o.follow = true;
+      return absl::OkStatus();
+    case Flag::kSeed:
+      // Digits only: SimpleAtoi would take "-1" as 2^64 - 1 or " 5" with a space.
+      if (v.empty() || v.size() > 20 ||
+          v.find_first_not_of("0123456789") != std::string::npos ||
+          !absl::SimpleAtoi(v, &o.seed)) {
+        return Usage(
+            absl::StrCat("--seed must be an integer from 0 to 2^64 - 1, not '", v, "'"));
+      }
+      o.has_seed = true;
+      return absl::OkStatus();
+    case Flag::kInitFrom:
+      if (v.empty()) return Usage("--init-from needs a job: JOB, JOB:best or JOB:last");
+      o.init_from = v;
+      return absl::OkStatus();
+    case Flag::kEvents:
+      o.events = true;
+      return absl::OkStatus();
+    case Flag::kFormat:
+      if (v == "csv") {
+        o.metrics_format = MetricsFormat::kCsv;
+      } else if (v == "jsonl") {
+        o.metrics_format = MetricsFormat::kJsonl;
+      } else {
+        return Usage(absl::StrCat("--format must be csv or jsonl, not '", v, "'"));
+      }
       return absl::OkStatus();
     case Flag::kValidateOnly:
       o.validate_only = true;
@@ -233,7 +272,14 @@ absl::StatusOr<SplitArgs> Split(const std::vector<std::string>& args) {
     for (const FlagSpec& s : kFlags) {
       if (s.name == name) spec = &s;
     }
-    if (spec == nullptr) return Usage(absl::StrCat("unknown flag ", name));
+    if (spec == nullptr) {
+      std::vector<absl::string_view> names;
+      for (const FlagSpec& s : kFlags) names.push_back(s.name);
+      const std::optional<std::string> close = ClosestMatch(name, names);
+      return Usage(
+          absl::StrCat("unknown flag ", name,
+                       close ? absl::StrCat(" (did you mean ", *close, "?)") : ""));
+    }
     FlagValue f{spec, ""};
     if (eq != std::string::npos) {
       if (!spec->takes_value) return Usage(absl::StrCat(name, " takes no value"));
@@ -256,7 +302,13 @@ absl::StatusOr<const CommandSpec*> FindCommand(
     if (c.name == positionals[0]) command = &c;
   }
   if (command == nullptr) {
-    return Usage(absl::StrCat("unknown command '", positionals[0], "'"));
+    std::vector<absl::string_view> names;
+    for (const CommandSpec& c : kCommands) names.push_back(c.name);
+    names.push_back("dashboard");
+    const std::optional<std::string> close = ClosestMatch(positionals[0], names);
+    return Usage(
+        absl::StrCat("unknown command '", positionals[0], "'",
+                     close ? absl::StrCat(" (did you mean '", *close, "'?)") : ""));
   }
   return command;
 }
@@ -297,10 +349,19 @@ absl::Status ApplyPositional(const std::vector<std::string>& positionals,
     case Command::kCancel:
     case Command::kWatch:
     case Command::kLogs:
-    case Command::kDownload: {
+    case Command::kDownload:
+    case Command::kDelete:
+    case Command::kResume:
+    case Command::kMetrics: {
+      // An id or jobs/ID; anything else is a display name, looked up on the server.
       absl::StatusOr<std::string> job = NormalizeJobName(positionals[1]);
-      if (!job.ok()) return job.status();
-      o.job = *std::move(job);
+      if (job.ok()) {
+        o.job = *std::move(job);
+      } else if (positionals[1].empty()) {
+        return Usage(absl::StrCat(command.name, ": JOB must not be empty"));
+      } else {
+        o.job_display_name = positionals[1];
+      }
       break;
     }
     case Command::kHelp:
@@ -378,7 +439,8 @@ std::string UsageText() {
          "                   [--token-file FILE] [--ca-cert FILE [--cert FILE --key "
          "FILE]]\n"
          "                   COMMAND [ARGS]   (edbp-client --help for details)\n"
-         "commands: submit, list, get, cancel, watch, logs, download, health, help\n";
+         "commands: submit, list, get, cancel, watch, logs, download, delete, resume, "
+         "metrics, health, help\n";
 }
 
 std::string HelpText() {
@@ -396,6 +458,13 @@ Commands:
                           batch_size must be divisible by N)
       --gpus-per-worker G GPUs per rank (default: 1 on a server with GPUs, else 0)
       --nodes M           machines to spread the ranks over (default 1; Slurm only)
+      --seed N            seed of init, shuffling, augmentation and dropout (default:
+                          the config's Network.seed, else 0); the same seed repeats
+                          a job's numbers
+      --init-from JOB[:best|last]
+                          start from that job's last (default) or best checkpoint
+                          instead of the config's initialisation (fine-tuning); the
+                          checkpoint is copied into the new job
       --follow            then watch the job and exit with its outcome
   list                  List the jobs, newest first (every page).
       --state STATE       only jobs in STATE: queued, running, succeeded, failed,
@@ -411,15 +480,28 @@ Commands:
                         attempts in a row (each probe waits --timeout for the
                         server) watch exits 3.
       --from-start        replay every event from the start of the job
-  logs JOB              Print the job's log lines so far, then exit.
+  logs JOB              Print the job's train.log (everything its edbp-train printed,
+                        warnings included) so far, then exit.
+      --follow            keep printing what is appended until the job ends
+      --events            print the job's log events (the server's and edbp-train's
+                          LogLine events) instead of train.log
   download JOB -o FILE  Save the job's last checkpoint in FILE (written to a
                         temporary file, then renamed).
       --best              the best-test-accuracy checkpoint instead
+  delete JOB            Delete an ended job: its history, checkpoints and files
+                        (cancel a queued or running job first).
+  resume JOB            Queue a CANCELLED or FAILED job again; it continues from its
+                        last checkpoint with the same config and seed.
+  metrics JOB           Print every finished epoch of the job: its metrics and each
+                        layer's gradient statistics.
+      --format csv|jsonl  csv (default): a header row, then one row per epoch with
+                          LAYER.FIELD columns; jsonl: one JSON object per epoch
   health                Ask the server's grpc.health.v1 service; exit 0 when it is
                         SERVING, 1 when not (used by the Docker HEALTHCHECK).
   help                  Show this text.
 
-JOB is a job id (17) or a job name (jobs/17).
+JOB is a job id (17), a job name (jobs/17) or a job's display name (submit --name)
+where only one job has it.
 
 Global flags (before or after the command):
   --server ADDR         edbp-server's address (default: $EDBP_SERVER, else
@@ -446,7 +528,8 @@ Exit codes:
   1  watch and submit --follow: the job FAILED or was CANCELLED; any other error
   2  usage error: unknown command or flag, missing argument, unreadable CONFIG
   3  edbp-server cannot be reached
-  4  not found: no such job, or no such checkpoint (yet)
+  4  not found: no such job (or no job with that display name), or no such
+     checkpoint (yet)
   5  invalid argument: the server rejected the request (e.g. an invalid config;
      every error it lists is printed), or CONFIG is not valid UTF-8
   6  not authenticated: no token or a wrong one, or the server refused the client

@@ -35,9 +35,17 @@ enum class Command {
   kGet,       // GetJob
   kCancel,    // CancelJob
   kWatch,     // WatchJob until the job ends
-  kLogs,      // the job's log lines so far
+  kLogs,      // ReadJobLog: the job's train.log (--events: its LogLine events)
   kDownload,  // DownloadCheckpoint into a file
   kHealth,    // grpc.health.v1 Check: exit 0 when the server is SERVING
+  kDelete,    // DeleteJob
+  kResume,    // ResumeJob
+  kMetrics,   // every epoch record of a job as CSV or JSON lines
+};
+
+enum class MetricsFormat {
+  kCsv,    // a header row, then one row per epoch (per-layer columns prefixed)
+  kJsonl,  // one JSON object per epoch
 };
 
 enum class OutputFormat {
@@ -60,8 +68,11 @@ struct Options {
   std::string cert;
   std::string key;
 
-  // get, cancel, watch, logs, download: the resource name "jobs/{id}".
+  // get, cancel, watch, logs, download, delete, resume, metrics: the resource name
+  // "jobs/{id}"; or, when the argument is not a job id, "" and job_display_name holds
+  // it (the client then looks the job up by its display name, which must be unique).
   std::string job;
+  std::string job_display_name;
 
   // submit
   std::string config_path;
@@ -73,6 +84,10 @@ struct Options {
   int32_t workers = 0;           // 0: the server's default (1)
   int32_t nodes = 0;             // 0: the server's default (1)
   int32_t gpus_per_worker = -1;  // -1: the server's default (unset in the request)
+  bool has_seed = false;         // --seed given
+  uint64_t seed = 0;
+  // --init-from JOB[:best|last] as given (JOB an id, jobs/ID or a display name).
+  std::string init_from;
 
   // list: JOB_STATE_UNSPECIFIED = every state.
   v1::JobState state_filter = v1::JOB_STATE_UNSPECIFIED;
@@ -83,6 +98,13 @@ struct Options {
   // download
   bool best = false;
   std::string output_file;
+
+  // logs: --follow (also submit's flag), --events (the job's LogLine events instead of
+  // its train.log).
+  bool events = false;
+
+  // metrics
+  MetricsFormat metrics_format = MetricsFormat::kCsv;
 };
 
 // Parses `args` (without the program name). `default_server` is used when --server is

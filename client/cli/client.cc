@@ -96,6 +96,11 @@ Client::Client(Options options, std::shared_ptr<grpc::Channel> channel, std::ost
       stub_(v1::TrainingService::NewStub(channel_)) {}
 
 ExitCode Client::Run() {
+  if (options_.job.empty() && !options_.job_display_name.empty()) {
+    const grpc::Status found =
+        ResolveDisplayName(options_.job_display_name, &options_.job);
+    if (!found.ok()) return Fail(found);
+  }
   switch (options_.command) {
     case Command::kSubmit:
       return Submit();
@@ -113,6 +118,12 @@ ExitCode Client::Run() {
       return Download();
     case Command::kHealth:
       return Health();
+    case Command::kDelete:
+      return Delete();
+    case Command::kResume:
+      return Resume();
+    case Command::kMetrics:
+      return Metrics();
     case Command::kHelp:
       break;
   }
@@ -225,6 +236,13 @@ ExitCode Client::Submit() {
     request.set_gpus_per_worker(options_.gpus_per_worker);
   request.set_validate_only(options_.validate_only);
   request.set_request_id(options_.request_id);
+  if (options_.has_seed) request.set_seed(options_.seed);
+  if (!options_.init_from.empty()) {
+    std::string init_from = options_.init_from;
+    const grpc::Status resolved = ResolveInitFrom(&init_from);
+    if (!resolved.ok()) return Fail(resolved);
+    request.set_init_from(init_from);
+  }
   v1::Job job;
   // The request id makes a retry return the job the first attempt created.
   const grpc::Status status = CallUnary(

@@ -34,9 +34,22 @@ class Client {
   // watch.cc. Follows `job` until it ends; `from_start` replays every event, else the
   // finished epochs are summarized first.
   ExitCode Watch(const std::string& job, bool from_start);
+  // watch.cc: train.log through ReadJobLog (--follow: until the job ends), or with
+  // --events the job's LogLine events so far.
   ExitCode Logs();
+  ExitCode LogEvents();
   // grpc.health.v1.Health/Check of the whole server ("").
   ExitCode Health();
+  // lifecycle.cc
+  ExitCode Delete();
+  ExitCode Resume();
+  ExitCode Metrics();
+  // The job named by a display name (options_.job_display_name): "jobs/{id}" of the
+  // one job with that name. NOT_FOUND when none has it, FAILED_PRECONDITION naming
+  // the ids when several do.
+  grpc::Status ResolveDisplayName(const std::string& display_name, std::string* job);
+  // --init-from JOB[:best|last] with JOB resolved to "jobs/{id}".
+  grpc::Status ResolveInitFrom(std::string* init_from);
 
   // Calls `call` with a context whose deadline is options_.timeout. With `retry`, an
   // UNAVAILABLE answer is retried (at most 3 attempts, within 2 timeouts): only for
@@ -54,7 +67,7 @@ class Client {
   // The job's outcome once its event stream has ended: kOk for SUCCEEDED.
   ExitCode Outcome(const std::string& job, v1::JobState last_state_seen);
 
-  const Options options_;
+  Options options_;  // job filled in by Run() where a display name named it
   std::ostream& out_;
   std::ostream& err_;
   const bool interactive_;

@@ -1,6 +1,8 @@
 // The streaming commands of Client: watch (and submit --follow) and logs, both over
 // the clients' one WatchJob follower (client/common/job_stream.h).
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -8,6 +10,7 @@
 #include "client/cli/event_printer.h"
 #include "client/cli/format.h"
 #include "client/common/job_stream.h"
+#include "nlohmann/json.hpp"
 
 namespace edbp::cli {
 namespace {
@@ -110,6 +113,43 @@ ExitCode Client::Outcome(const std::string& job, v1::JobState last_state_seen) {
 }
 
 ExitCode Client::Logs() {
+  if (options_.events) return LogEvents();
+  v1::ReadJobLogRequest request;
+  request.set_name(options_.job);
+  request.set_follow(options_.follow);
+  grpc::ClientContext context;  // no deadline: --follow lasts as long as the job
+  std::unique_ptr<grpc::ClientReader<v1::LogChunk>> reader =
+      stub_->ReadJobLog(&context, request);
+  v1::LogChunk chunk;
+  std::string partial;  // --output json: the start of a line not ended yet
+  auto emit_line = [&](absl::string_view line) {
+    out_ << nlohmann::json{{"job", options_.job}, {"line", line}}.dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace)
+         << "\n";
+  };
+  while (reader->Read(&chunk)) {
+    if (options_.output == OutputFormat::kText) {
+      out_ << chunk.data() << std::flush;
+      continue;
+    }
+    partial += chunk.data();
+    size_t start = 0;
+    for (size_t nl = partial.find('\n'); nl != std::string::npos;
+         nl = partial.find('\n', start)) {
+      emit_line(absl::string_view(partial).substr(start, nl - start));
+      start = nl + 1;
+    }
+    partial.erase(0, start);
+    out_ << std::flush;
+  }
+  if (!partial.empty()) emit_line(partial);
+  out_ << std::flush;
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) return Fail(status);
+  return ExitCode::kOk;
+}
+
+ExitCode Client::LogEvents() {
   // The log so far ends at the job's latest event; the stream itself would follow the
   // job until it ends.
   v1::Job current;

@@ -148,6 +148,9 @@ struct NetworkConfig {
   // edbp extension: > 0 uses only the first N training and N test samples (quick
   // jobs, tests); default 0 = all. edbp-train --data-limit overrides it.
   int64_t data_limit = 0;
+  // edbp extension: the seed of init, shuffling, augmentation and dropout, as
+  // edbp-train --seed (which overrides it); default -1 = not given (seed 0).
+  int64_t seed = -1;
   BackendChoice backend = BackendChoice::kAuto;
   OptimizerType optimizer = OptimizerType::kAdamW;  // required in the YAML
   double lr = 0;                                    // required, > 0

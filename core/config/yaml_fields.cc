@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "core/config/edit_distance.h"
+#include "base/edit_distance.h"
 
 namespace edbp::config::internal {
 namespace {

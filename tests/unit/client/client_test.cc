@@ -350,7 +350,7 @@ TEST_F(ClientTest, WatchUnknownJobExits4) {
 
 TEST_F(ClientTest, LogsPrintsOnlyLogLinesAndStopsAtTheLatestEvent) {
   const auto start = std::chrono::steady_clock::now();
-  const Result r = Run({"logs", "4"});  // its stream stays open after event 4
+  const Result r = Run({"logs", "4", "--events"});  // its stream stays open after event 4
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   const std::vector<std::string> lines = Lines(r.out);
@@ -360,7 +360,7 @@ TEST_F(ClientTest, LogsPrintsOnlyLogLinesAndStopsAtTheLatestEvent) {
 }
 
 TEST_F(ClientTest, LogsJson) {
-  const Result r = Run({"logs", "1", "--output", "json"});
+  const Result r = Run({"logs", "1", "--events", "--output", "json"});
   EXPECT_EQ(r.code, 0) << r.err;
   const std::vector<std::string> lines = Lines(r.out);
   ASSERT_EQ(lines.size(), 2u);
@@ -414,7 +414,18 @@ TEST_F(ClientTest, UsageErrorsExit2) {
   EXPECT_EQ(Run({"download", "1"}).code, 2);         // no -o
   EXPECT_EQ(Run({"watch", "1", "--best"}).code, 2);  // not a flag of watch
   EXPECT_EQ(Run({"get", "1", "2"}).code, 2);         // one JOB only
-  EXPECT_EQ(Run({"get", "job-1"}).code, 2);
+  EXPECT_EQ(Run({"get", ""}).code, 2);               // "job-1" would be a display name
+  // Typos get a suggestion.
+  r = Run({"sumbit", "x.yaml"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'sumbit' (did you mean 'submit'?)"));
+  r = Run({"submit", "x.yaml", "--folow"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown flag --folow (did you mean --follow?)"));
+  r = Run({"dashbaord"});
+  EXPECT_THAT(r.err, HasSubstr("(did you mean 'dashboard'?)"));
+  r = Run({"list", "--zzzzzzzz"});
+  EXPECT_THAT(r.err, HasSubstr("unknown flag --zzzzzzzz\n"));  // nothing close
   EXPECT_EQ(Run({"--output", "yaml", "list"}).code, 2);
   EXPECT_EQ(Run({"list", "--state", "sleeping"}).code, 2);
   EXPECT_EQ(RunWith({}).code, 2);

@@ -135,6 +135,50 @@ TEST_F(JobStoreTest, IdsIncreaseAndAreNeverReused) {
   EXPECT_EQ(created.first.name(), "jobs/4");
 }
 
+TEST_F(JobStoreTest, DeleteJobRemovesItsRowsAndKeepsItsIdRetired) {
+  ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
+  ASSERT_OK_AND_ASSIGN(auto one, store->CreateJob(QueuedJob("one"), "req-1"));
+  ASSERT_OK_AND_ASSIGN(auto two, store->CreateJob(QueuedJob("two"), ""));
+  v1::Event event;
+  event.set_job("jobs/1");
+  event.set_sequence(1);
+  ASSERT_OK(store->AppendEvent(event));
+  v1::Job ended = one.first;
+  ended.set_state(v1::SUCCEEDED);
+  ASSERT_OK(store->UpdateJob(ended));
+  ASSERT_OK(store->AddJobToken("1", 1, std::string(32, 'h')));
+  ASSERT_OK(store->DeleteJob("1"));
+  EXPECT_EQ(store->GetJob("1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->ReadEvents("1", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->FindJobToken(std::string(32, 'h')).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->DeleteJob("1").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->DeleteJob("x").code(), absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto left, store->ListJobs(v1::JOB_STATE_UNSPECIFIED, 0, 0));
+  EXPECT_EQ(Names(left), std::vector<std::string>{"jobs/2"});
+  // Neither the id nor the request id comes back: a new job with req-1 is a new job.
+  ASSERT_OK_AND_ASSIGN(auto three, store->CreateJob(QueuedJob("one"), "req-1"));
+  EXPECT_TRUE(three.second);
+  EXPECT_EQ(three.first.name(), "jobs/3");
+}
+
+TEST_F(JobStoreTest, ListJobsByDisplayNameCountsOnlyMatches) {
+  ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
+  for (const char* name : {"a", "b", "a", "c", "a", "b"}) {
+    v1::Job job = QueuedJob("x");
+    job.set_display_name(name);
+    ASSERT_OK(store->CreateJob(job, "").status());
+  }
+  ASSERT_OK_AND_ASSIGN(auto as, store->ListJobs(v1::JOB_STATE_UNSPECIFIED, 0, 2, "a"));
+  EXPECT_EQ(Names(as), (std::vector<std::string>{"jobs/5", "jobs/3"}));
+  ASSERT_OK_AND_ASSIGN(auto page2, store->ListJobs(v1::JOB_STATE_UNSPECIFIED, 3, 2, "a"));
+  EXPECT_EQ(Names(page2), std::vector<std::string>{"jobs/1"});
+  ASSERT_OK_AND_ASSIGN(auto none, store->ListJobs(v1::JOB_STATE_UNSPECIFIED, 0, 0, "z"));
+  EXPECT_TRUE(none.empty());
+  ASSERT_OK_AND_ASSIGN(auto bs, store->ListJobs(v1::QUEUED, 0, 0, "b"));
+  EXPECT_EQ(Names(bs), (std::vector<std::string>{"jobs/6", "jobs/2"}));
+}
+
 TEST_F(JobStoreTest, RequestIdReturnsTheFirstJob) {
   ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(path_));
   ASSERT_OK_AND_ASSIGN(auto first, store->CreateJob(QueuedJob("first"), "req-1"));

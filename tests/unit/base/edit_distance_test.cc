@@ -1,10 +1,10 @@
-#include "core/config/edit_distance.h"
+#include "base/edit_distance.h"
 
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace edbp::config::internal {
+namespace edbp {
 namespace {
 
 TEST(EditDistanceTest, CountsEditsIgnoringCase) {
@@ -27,4 +27,4 @@ TEST(EditDistanceTest, ClosestMatchOnlyWhenPlausible) {
 }
 
 }  // namespace
-}  // namespace edbp::config::internal
+}  // namespace edbp

@@ -1,11 +1,11 @@
-#include "core/config/edit_distance.h"
+#include "base/edit_distance.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 
-namespace edbp::config::internal {
+namespace edbp {
 
 int EditDistance(absl::string_view a, absl::string_view b) {
   const size_t n = a.size();
@@ -47,4 +47,4 @@ std::optional<std::string> ClosestMatch(absl::string_view word,
   return best;
 }
 
-}  // namespace edbp::config::internal
+}  // namespace edbp

@@ -1,6 +1,7 @@
-// Edit distance and "did you mean" suggestions for config keys and enum values.
-#ifndef EDBP_CORE_CONFIG_EDIT_DISTANCE_H_
-#define EDBP_CORE_CONFIG_EDIT_DISTANCE_H_
+// Edit distance and "did you mean" suggestions: config keys and enum values, and the
+// binaries' flags and commands.
+#ifndef EDBP_BASE_EDIT_DISTANCE_H_
+#define EDBP_BASE_EDIT_DISTANCE_H_
 
 #include <optional>
 #include <span>
@@ -8,7 +9,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace edbp::config::internal {
+namespace edbp {
 
 // Optimal-string-alignment distance (insertions, deletions, substitutions and swaps
 // of adjacent characters each cost 1), ignoring ASCII case.
@@ -19,6 +20,6 @@ int EditDistance(absl::string_view a, absl::string_view b);
 std::optional<std::string> ClosestMatch(absl::string_view word,
                                         std::span<const absl::string_view> candidates);
 
-}  // namespace edbp::config::internal
+}  // namespace edbp
 
-#endif  // EDBP_CORE_CONFIG_EDIT_DISTANCE_H_
+#endif  // EDBP_BASE_EDIT_DISTANCE_H_

@@ -1,0 +1,341 @@
+// Issue 19, the job lifecycle end to end: the real edbp-server runs real edbp-train
+// jobs, driven by the real edbp-client as a user types it: seeds, names, delete,
+// resume, init-from, logs --follow, the metrics export and retention.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "edbp/v1/training_service.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/server_fixture.h"
+#include "tests/process_util.h"
+#include "tests/wait_until.h"
+
+namespace edbp {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+using testing::CommandResult;
+using testing::ReadFile;
+using testing::RunCommand;
+using testing::ServerTest;
+using testing::TinyConfig;
+
+class WorkflowTest : public ServerTest {
+ protected:
+  // edbp-client against this test's server; `args` as typed after the program name.
+  CommandResult Client(const std::string& args) {
+    return RunCommand(
+        absl::StrCat(EDBP_CLIENT_BIN, " --server ", server_->address(), " ", args));
+  }
+  // Writes `yaml` to a config file in the test's directory; returns its path.
+  std::string WriteConfig(const std::string& name, const std::string& yaml) {
+    const fs::path path = dir_ / (name + ".yaml");
+    std::ofstream(path) << yaml;
+    return path.string();
+  }
+  // `submit` that must succeed; returns the job's name ("jobs/N").
+  std::string Submit(const std::string& config, const std::string& flags = "") {
+    const CommandResult r =
+        Client(absl::StrCat("--output json submit ", config, " ", flags));
+    EXPECT_EQ(r.code, 0) << r.output;
+    return nlohmann::json::parse(r.output, nullptr, false).value("name", "");
+  }
+  // `metrics JOB --format jsonl`: one object per epoch.
+  std::vector<nlohmann::json> Epochs(const std::string& job) {
+    const CommandResult r = Client("metrics " + job + " --format jsonl");
+    EXPECT_EQ(r.code, 0) << r.output;
+    std::vector<nlohmann::json> epochs;
+    for (absl::string_view line : absl::StrSplit(r.output, '\n', absl::SkipEmpty())) {
+      epochs.push_back(nlohmann::json::parse(line));
+    }
+    return epochs;
+  }
+};
+
+TEST_F(WorkflowTest, SeedRepeatsAJobAndChangesIt) {
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  const std::string a = Submit(config, "--seed 7");
+  const std::string b = Submit(config, "--seed 7");
+  const std::string c = Submit(config, "--seed 8");
+  // Network.seed in the config is the default of --seed.
+  std::string yaml = TinyConfig(1, 100);
+  yaml.replace(yaml.find("n_steps: 5"), 10, "n_steps: 5\n  seed: 8");
+  const std::string d = Submit(WriteConfig("seeded", yaml));
+  for (const std::string& job : {a, b, c, d}) {
+    EXPECT_EQ(WaitFor(job, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED) << job;
+  }
+  EXPECT_EQ(Get(a).seed(), 7u);
+  EXPECT_EQ(Get(c).seed(), 8u);
+  EXPECT_EQ(Get(d).seed(), 8u);
+  const auto ea = Epochs(a), eb = Epochs(b), ec = Epochs(c), ed = Epochs(d);
+  ASSERT_EQ(ea.size(), 1u);
+  ASSERT_EQ(eb.size(), 1u);
+  ASSERT_EQ(ec.size(), 1u);
+  ASSERT_EQ(ed.size(), 1u);
+  // The same seed: the same numbers, bit for bit (doubles printed round-trip).
+  EXPECT_EQ(ea[0]["train_loss"], eb[0]["train_loss"]);
+  EXPECT_EQ(ea[0]["test_loss"], eb[0]["test_loss"]);
+  EXPECT_EQ(ea[0]["layers"], eb[0]["layers"]);
+  // Another seed: other numbers; the config's seed 8 equals --seed 8.
+  EXPECT_NE(ea[0]["train_loss"], ec[0]["train_loss"]);
+  EXPECT_EQ(ec[0]["train_loss"], ed[0]["train_loss"]);
+  EXPECT_EQ(ec[0]["layers"], ed[0]["layers"]);
+  // Hostile seeds are usage errors of the client.
+  EXPECT_EQ(Client("submit " + config + " --seed -1").code, 2);
+  EXPECT_EQ(Client("submit " + config + " --seed 18446744073709551616").code, 2);
+  EXPECT_EQ(Client("submit " + config + " --seed 1e3").code, 2);
+}
+
+TEST_F(WorkflowTest, MetricsExportsEveryEpochAsCsvAndJsonLines) {
+  const std::string job = Submit(WriteConfig("tiny", TinyConfig(2, 100)));
+  ASSERT_EQ(WaitFor(job, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const CommandResult csv = Client("metrics " + job);
+  ASSERT_EQ(csv.code, 0) << csv.output;
+  const std::vector<std::string> rows =
+      absl::StrSplit(csv.output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 3u) << csv.output;  // the header and two epochs
+  EXPECT_TRUE(absl::StartsWith(rows[0], "job,epoch,epochs,train_loss,train_accuracy,"))
+      << rows[0];
+  EXPECT_TRUE(absl::StrContains(rows[0], ",conv_1.grad_norm,")) << rows[0];
+  const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
+  for (int i = 1; i <= 2; ++i) {
+    const std::vector<std::string> cells = absl::StrSplit(rows[i], ',');
+    EXPECT_EQ(cells.size(), header.size()) << rows[i];
+    EXPECT_EQ(cells[0], job);
+    EXPECT_EQ(cells[1], std::to_string(i));
+    EXPECT_EQ(cells[2], "2");
+  }
+  const auto epochs = Epochs(job);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(epochs[1]["epoch"], 2);  // a number, not a string
+  EXPECT_EQ(epochs[1]["layers"].size(), 4u);
+  EXPECT_EQ(epochs[1]["confusion"].size(), 100u);
+  EXPECT_EQ(Client("metrics " + job + " --format xml").code, 2);
+  EXPECT_EQ(Client("metrics 999").code, 4);
+}
+
+TEST_F(WorkflowTest, DeleteRefusesALiveJobThenRemovesEverything) {
+  const std::string config = WriteConfig("long", TinyConfig(50, 200));
+  const std::string job = Submit(config);
+  const std::string id(job.substr(5));
+  ASSERT_TRUE(WaitForFirstEpoch(job));
+  CommandResult r = Client("delete " + id);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "cancel it first")) << r.output;
+  ASSERT_EQ(Client("cancel " + id).code, 0);
+  ASSERT_EQ(WaitFor(job, v1::CANCELLED).state(), v1::CANCELLED);
+  ASSERT_TRUE(fs::exists(JobDir(id) + "checkpoint_last.safetensors"));
+  r = Client("delete " + id);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "deleted " + job)) << r.output;
+  EXPECT_FALSE(fs::exists(JobDir(id)));
+  EXPECT_EQ(Client("get " + id).code, 4);
+  EXPECT_EQ(Client("delete " + id).code, 4);
+  EXPECT_EQ(Client("list").output, "no jobs\n");
+  // Its id is never given again.
+  const std::string another = Submit(WriteConfig("tiny", TinyConfig(1, 100)));
+  EXPECT_EQ(another, "jobs/" + std::to_string(std::stoi(id) + 1));
+  EXPECT_EQ(WaitFor(another, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+}
+
+TEST_F(WorkflowTest, ResumeAfterCancelContinuesFromTheCheckpoint) {
+  const std::string job = Submit(WriteConfig("twenty", TinyConfig(20, 300)));
+  ASSERT_TRUE(WaitForFirstEpoch(job));
+  ASSERT_EQ(Client("cancel " + job).code, 0);
+  ASSERT_EQ(WaitFor(job, v1::CANCELLED).state(), v1::CANCELLED);
+  const int64_t done = Get(job).last_epoch();
+  ASSERT_GE(done, 1);
+  const CommandResult r = Client("resume " + job);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "resumed " + job)) << r.output;
+  const v1::Job ended = WaitFor(job, v1::SUCCEEDED, 240s);
+  ASSERT_EQ(ended.state(), v1::SUCCEEDED);
+  EXPECT_EQ(ended.error(), "");
+  EXPECT_FALSE(ended.has_end_time() && ended.end_time().seconds() == 0);
+  const std::vector<v1::Event> events = Watch(job);
+  ExpectRecordsOnceInOrder(events);
+  std::vector<int64_t> epochs;
+  bool said = false;
+  for (const v1::Event& e : events) {
+    if (e.has_epoch_metrics()) epochs.push_back(e.epoch_metrics().epoch());
+    said =
+        said || (e.has_log() &&
+                 absl::StrContains(e.log().text(), "continues from its last checkpoint"));
+  }
+  std::vector<int64_t> expected(20);
+  for (int i = 0; i < 20; ++i) expected[i] = i + 1;
+  EXPECT_EQ(epochs, expected);  // none lost, none trained twice
+  EXPECT_TRUE(said);
+  // A SUCCEEDED job has nothing to resume; an unknown one is not found.
+  const CommandResult again = Client("resume " + job);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_TRUE(absl::StrContains(again.output, "init_from")) << again.output;
+  EXPECT_EQ(Client("resume 4242").code, 4);
+}
+
+TEST_F(WorkflowTest, InitFromStartsFromAnotherJobsWeights) {
+  const std::string source =
+      Submit(WriteConfig("source", TinyConfig(1, 200)), "--name src");
+  ASSERT_EQ(WaitFor(source, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  // A learning rate too small to move a weight: its first test pass is the source's
+  // last one (the source's checkpoint is the weights of its last test pass).
+  std::string yaml = TinyConfig(1, 200);
+  yaml.replace(yaml.find("lr: 0.0005"), 10, "lr: 1.0e-30");
+  const std::string tuned =
+      Submit(WriteConfig("tuned", yaml), "--init-from src:last --seed 3");
+  ASSERT_EQ(WaitFor(tuned, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  EXPECT_EQ(Get(tuned).init_from(), source + ":last");
+  EXPECT_EQ(
+      ReadFile(JobDir(std::string(tuned.substr(5))) + "init_weights.safetensors"),
+      ReadFile(JobDir(std::string(source.substr(5))) + "checkpoint_last.safetensors"));
+  const auto from = Epochs(source), to = Epochs(tuned);
+  ASSERT_EQ(from.size(), 1u);
+  ASSERT_EQ(to.size(), 1u);
+  EXPECT_EQ(to[0]["test_accuracy"], from[0]["test_accuracy"]);
+  EXPECT_NEAR(to[0]["test_loss"].get<double>(), from[0]["test_loss"].get<double>(), 1e-6);
+  // The source may go away: the new job has its own copy.
+  ASSERT_EQ(Client("delete " + source).code, 0);
+  EXPECT_TRUE(
+      fs::exists(JobDir(std::string(tuned.substr(5))) + "init_weights.safetensors"));
+  // Hostile references: each a clear error, nothing created.
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  CommandResult r = Client("submit " + config + " --init-from " + source);
+  EXPECT_EQ(r.code, 4) << r.output;  // deleted
+  r = Client("submit " + config + " --init-from " + tuned + ":middle");
+  EXPECT_EQ(r.code, 4) << r.output;  // no job is named "jobs/N:middle"
+  r = Client("submit " + config + " --init-from nosuchname");
+  EXPECT_EQ(r.code, 4) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "no job is named \"nosuchname\"")) << r.output;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateJobRequest req;
+    req.set_config_yaml(TinyConfig(1, 100));
+    v1::Job job;
+    req.set_init_from(tuned + ":sideways");
+    EXPECT_EQ(server_->stub().CreateJob(&ctx, req, &job).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CreateJobRequest req;
+    req.set_config_yaml(TinyConfig(1, 100));
+    v1::Job job;
+    req.set_init_from(std::string(100, '7'));
+    EXPECT_EQ(server_->stub().CreateJob(&ctx, req, &job).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // A checkpoint that does not fit the config fails the job at its start, naming the
+  // tensor.
+  std::string wide = TinyConfig(1, 100);
+  wide.replace(wide.find("out_channels: 15"), 16, "out_channels: 16");
+  wide.replace(wide.find("in_channels: 15"), 15, "in_channels: 16");
+  const std::string misfit = Submit(WriteConfig("wide", wide), "--init-from " + tuned);
+  const v1::Job failed = WaitFor(misfit, v1::FAILED, 120s);
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_TRUE(absl::StrContains(failed.error(), "init_weights.safetensors"))
+      << failed.error();
+}
+
+TEST_F(WorkflowTest, NamesAddressJobsWhereUnique) {
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  const std::string alpha = Submit(config, "--name alpha");
+  Submit(config, "--name beta");
+  Submit(config, "--name beta");
+  CommandResult r = Client("--output json get alpha");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["name"], alpha);
+  r = Client("get beta");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(absl::StrContains(r.output, "the name \"beta\" is used by jobs 3, 2"))
+      << r.output;
+  r = Client("get gamma");
+  EXPECT_EQ(r.code, 4);
+  EXPECT_TRUE(absl::StrContains(r.output, "no job is named \"gamma\"")) << r.output;
+  for (const std::string job : {"jobs/1", "jobs/2", "jobs/3"}) {
+    EXPECT_EQ(WaitFor(job, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  }
+}
+
+TEST_F(WorkflowTest, LogsFollowStreamsTrainLogUntilTheJobEnds) {
+  const std::string job = Submit(WriteConfig("twenty", TinyConfig(20, 200)));
+  const std::string id(job.substr(5));
+  const CommandResult followed = Client("logs " + id + " --follow");
+  ASSERT_EQ(followed.code, 0) << followed.output;
+  const v1::Job ended = Get(job);
+  EXPECT_EQ(ended.state(), v1::SUCCEEDED);
+  const std::string log = ReadFile(JobDir(id) + "train.log");
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(followed.output, log);  // the whole of train.log, byte for byte
+  EXPECT_TRUE(absl::StrContains(log, "epoch")) << log;
+  // Without --follow: what the log holds now; as JSON, a line each.
+  EXPECT_EQ(Client("logs " + id).output, log);
+  const CommandResult json = Client("--output json logs " + id);
+  ASSERT_EQ(json.code, 0);
+  const std::vector<std::string> lines =
+      absl::StrSplit(json.output, '\n', absl::SkipEmpty());
+  const std::vector<std::string> log_lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), log_lines.size());
+  EXPECT_EQ(nlohmann::json::parse(lines.back())["line"], log_lines.back());
+  EXPECT_EQ(Client("logs 999 --follow").code, 4);
+  {
+    grpc::ClientContext ctx;
+    v1::ReadJobLogRequest req;
+    req.set_name(job);
+    req.set_offset(-5);
+    auto reader = server_->stub().ReadJobLog(&ctx, req);
+    v1::LogChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {  // past the end: nothing
+    grpc::ClientContext ctx;
+    v1::ReadJobLogRequest req;
+    req.set_name(job);
+    req.set_offset(int64_t{1} << 40);
+    auto reader = server_->stub().ReadJobLog(&ctx, req);
+    v1::LogChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_TRUE(reader->Finish().ok());
+  }
+}
+
+class RetentionTest : public WorkflowTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override { return {"--keep-jobs=1"}; }
+};
+
+TEST_F(RetentionTest, KeepsOnlyTheNewestEndedJobsAndSweepsOrphans) {
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  const std::string first = Submit(config);
+  ASSERT_EQ(WaitFor(first, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const std::string second = Submit(config);
+  ASSERT_EQ(WaitFor(second, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  EXPECT_TRUE(testing::WaitUntil([&] { return !fs::exists(JobDir("1")); }, 10s, 50ms));
+  EXPECT_EQ(Client("get 1").code, 4);
+  EXPECT_EQ(Client("get 2").code, 0);
+  // A directory without a job (a delete cut short by a crash) goes at the next start;
+  // what is not named like a job stays.
+  server_->Kill(SIGKILL);
+  fs::create_directories(dir_ / "jobs" / "77");
+  fs::create_directories(dir_ / "jobs" / "notes");
+  server_->Start(ServerFlags());
+  // Recovery runs once the server listens.
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return !fs::exists(dir_ / "jobs" / "77"); }, 10s, 20ms));
+  EXPECT_TRUE(fs::exists(dir_ / "jobs" / "notes"));
+  EXPECT_TRUE(fs::exists(JobDir("2")));
+}
+
+}  // namespace
+}  // namespace edbp
