@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE TABLE IF NOT EXISTS job_tokens(   -- issue 18; added to older stores on open
   token_sha256 BLOB PRIMARY KEY,         -- SHA-256 of a run's token, never the token
   job_id INTEGER NOT NULL, attempt INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sweeps(       -- issue 19; added to older stores on open
+  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused
+  sweep BLOB NOT NULL);                  -- serialized v1::Sweep
 )sql";
 
 absl::StatusCode CodeFor(int rc, int sys_errno) {
@@ -487,6 +490,92 @@ absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> JobStore::Tra
     if (!row) return transitions;
     transitions.emplace_back(static_cast<v1::JobState>(stmt.Int(0)),
                              static_cast<v1::JobState>(stmt.Int(1)));
+  }
+}
+
+namespace {
+
+absl::StatusOr<v1::Sweep> ParseSweep(absl::string_view bytes, int64_t id) {
+  v1::Sweep sweep;
+  if (!sweep.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("sweep ", id, ": stored record does not parse"));
+  }
+  return sweep;
+}
+
+// "sweeps/{id}" -> id; INVALID_ARGUMENT otherwise.
+absl::StatusOr<int64_t> SweepRowId(absl::string_view name) {
+  int64_t id = 0;
+  if (!absl::ConsumePrefix(&name, "sweeps/") || !absl::SimpleAtoi(name, &id) || id <= 0 ||
+      absl::StrCat(id) != name) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed sweep name \"", name, "\"; expected sweeps/ID"));
+  }
+  return id;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Sweep> JobStore::CreateSweep(v1::Sweep sweep) {
+  constexpr absl::string_view kOp = "CreateSweep";
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction txn(db_, kOp);
+  EDBP_RETURN_IF_ERROR(txn.Begin());
+  EDBP_RETURN_IF_ERROR(Execute(db_, kOp, "INSERT INTO sweeps(sweep) VALUES(X'')"));
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  sweep.set_name(absl::StrCat("sweeps/", id));
+  EDBP_RETURN_IF_ERROR(Execute(db_, kOp, "UPDATE sweeps SET sweep = ? WHERE id = ?",
+                               Blob{sweep.SerializeAsString()}, id));
+  EDBP_RETURN_IF_ERROR(txn.Commit());
+  return sweep;
+}
+
+absl::StatusOr<v1::Sweep> JobStore::GetSweep(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EDBP_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(db_, "GetSweep", "SELECT sweep FROM sweeps WHERE id = ?", id));
+  EDBP_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("sweep ", id, " not found"));
+  return ParseSweep(stmt.Bytes(0), id);
+}
+
+absl::Status JobStore::UpdateSweep(const v1::Sweep& sweep) {
+  EDBP_ASSIGN_OR_RETURN(const int64_t id, SweepRowId(sweep.name()));
+  const std::string op = absl::StrCat("UpdateSweep(", sweep.name(), ")");
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction txn(db_, op);
+  EDBP_RETURN_IF_ERROR(txn.Begin());
+  {
+    EDBP_ASSIGN_OR_RETURN(
+        Statement find,
+        Statement::Prepare(db_, op, "SELECT id FROM sweeps WHERE id = ?", id));
+    EDBP_ASSIGN_OR_RETURN(const bool row, find.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("sweep ", id, " not found"));
+  }
+  EDBP_RETURN_IF_ERROR(Execute(db_, op, "UPDATE sweeps SET sweep = ? WHERE id = ?",
+                               Blob{sweep.SerializeAsString()}, id));
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<v1::Sweep>> JobStore::ListSweeps(int64_t before_id,
+                                                            int limit) {
+  constexpr int64_t kNoBound = std::numeric_limits<int64_t>::max();
+  std::lock_guard<std::mutex> lock(mu_);
+  EDBP_ASSIGN_OR_RETURN(
+      Statement stmt,
+      Statement::Prepare(
+          db_, "ListSweeps",
+          "SELECT sweep, id FROM sweeps WHERE id < ? ORDER BY id DESC LIMIT ?",
+          before_id > 0 ? before_id : kNoBound,
+          static_cast<int64_t>(limit > 0 ? limit : -1)));
+  std::vector<v1::Sweep> sweeps;
+  while (true) {
+    EDBP_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+    if (!row) return sweeps;
+    EDBP_ASSIGN_OR_RETURN(v1::Sweep sweep, ParseSweep(stmt.Bytes(0), stmt.Int(1)));
+    sweeps.push_back(std::move(sweep));
   }
 }
 

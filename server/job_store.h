@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "edbp/v1/job.pb.h"
+#include "edbp/v1/sweep.pb.h"
 #include "edbp/v1/training_service.pb.h"
 
 struct sqlite3;
@@ -87,6 +88,16 @@ class JobStore {
   // changed the state (creation is none). NOT_FOUND for an unknown job.
   absl::StatusOr<std::vector<std::pair<v1::JobState, v1::JobState>>> Transitions(
       const std::string& id);
+
+  // Sweeps (issue 19): records of their own, "sweeps/{id}" with ids as jobs' (1, 2,
+  // ..., never reused). CreateSweep stores `sweep` under a new id and returns it with
+  // its name set; UpdateSweep replaces the stored one (NOT_FOUND when unknown);
+  // ListSweeps is newest first, below `before_id` (<= 0: no bound), at most `limit`
+  // (<= 0: all).
+  absl::StatusOr<v1::Sweep> CreateSweep(v1::Sweep sweep);
+  absl::StatusOr<v1::Sweep> GetSweep(int64_t id);
+  absl::Status UpdateSweep(const v1::Sweep& sweep);
+  absl::StatusOr<std::vector<v1::Sweep>> ListSweeps(int64_t before_id, int limit);
 
   // Job tokens (server/job_token.h): records that the run `attempt` of job `id` holds
   // the token whose SHA-256 is `token_sha256` (32 bytes; INVALID_ARGUMENT otherwise).

@@ -126,7 +126,7 @@ absl::Status Scheduler::Recover() {
           job, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
       if (!run.ok()) return run.status();  // the cluster cannot tell: start no second run
       if (!run->device.empty()) {
-        running_[id] = Running{{}, false, job.attempt()};
+        running_[id] = Running{{}, false, job.attempt(), ""};
         job.set_device(run->device);
         job.set_slurm_job_id(run->slurm_job_id);
         EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
@@ -161,7 +161,7 @@ absl::Status Scheduler::Recover() {
           job, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
       if (!run.ok()) return run.status();
       if (!run->device.empty()) {
-        running_[id] = Running{{}, false, job.attempt()};
+        running_[id] = Running{{}, false, job.attempt(), ""};
         job.set_device(run->device);
         job.set_slurm_job_id(run->slurm_job_id);
         EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
@@ -325,7 +325,7 @@ absl::Status Scheduler::Start(const std::string& id,
   job.set_slurm_job_id("");
   EDBP_RETURN_IF_ERROR(store_->UpdateJob(job));
   for (const std::string& slot : slots) busy_slots_.insert(slot);
-  running_[id] = Running{slots, false, attempt};
+  running_[id] = Running{slots, false, attempt, ""};
   auto started =
       executor_->Start(spec, [this, id](const ExitInfo& exit) { OnExit(id, exit); });
   if (!started.ok()) {
@@ -374,7 +374,7 @@ void Scheduler::OnExitLocked(const std::string& id, const ExitInfo& exit) {
   } else if (exit.exited && exit.code == 0) {
     EndJob(*job, id, v1::SUCCEEDED, "");
   } else if (run.cancel_requested) {
-    EndJob(*job, id, v1::CANCELLED, "cancelled by a client");
+    EndJob(*job, id, v1::CANCELLED, run.cancel_reason);
   } else if (draining_) {
     EndJob(*job, id, v1::QUEUED, "");  // resumes when the server comes back
   } else {
@@ -433,7 +433,8 @@ absl::Status Scheduler::EndPending(const std::string& job_id) {
   return it == pending_ends_.end() ? absl::OkStatus() : it->second.why;
 }
 
-absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
+absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id,
+                                          const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   if (pending_ends_.count(id) > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -447,10 +448,12 @@ absl::StatusOr<v1::Job> Scheduler::Cancel(const std::string& id) {
   auto it = running_.find(id);
   if (it == running_.end()) {
     queue_.erase({-static_cast<int64_t>(job.priority()), IdNumber(id)});
-    EDBP_RETURN_IF_ERROR(SetState(job, v1::CANCELLED, "cancelled by a client"));
+    EDBP_RETURN_IF_ERROR(SetState(job, v1::CANCELLED, reason));
     return job;
   }
+  if (it->second.cancel_requested) return job;  // already stopping, with its reason
   it->second.cancel_requested = true;
+  it->second.cancel_reason = reason;
   EDBP_RETURN_IF_ERROR(executor_->Terminate(id, options_.grace));
   spdlog::info("job {}: cancel requested (SIGTERM)", id);
   return job;

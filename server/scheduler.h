@@ -92,7 +92,9 @@ class Scheduler {
   // QUEUED: CANCELLED at once. RUNNING: SIGTERM (checkpoint at the next batch), SIGKILL
   // after the grace period; CANCELLED when the process ends. Ended jobs:
   // FAILED_PRECONDITION.
-  absl::StatusOr<v1::Job> Cancel(const std::string& job_id);
+  // `reason` becomes the job's error (a sweep's early stop says why).
+  absl::StatusOr<v1::Job> Cancel(const std::string& job_id,
+                                 const std::string& reason = "cancelled by a client");
 
   // CANCELLED or FAILED: QUEUED again with the same config, seed and resources; its
   // next run continues from the job's last checkpoint (edbp-train
@@ -129,7 +131,8 @@ class Scheduler {
   struct Running {
     std::vector<std::string> slots;  // none with an executor that queues itself
     bool cancel_requested = false;
-    int64_t attempt = 0;  // Job.attempt of this process
+    int64_t attempt = 0;        // Job.attempt of this process
+    std::string cancel_reason;  // the error of the CANCELLED job once it exits
   };
   // (-priority, id) orders the queue.
   using QueueKey = std::pair<int64_t, int64_t>;

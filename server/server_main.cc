@@ -322,6 +322,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   s->service_ = std::make_unique<TrainingServiceImpl>(
       s->store_.get(), s->hub_.get(), s->scheduler_.get(), data_dir.string(), gpus > 0,
       service_options);
+  s->worker_->AttachSweeps(s->service_->sweeps());
   grpc::ServerBuilder builder;
   int port = 0;
   // The port is ours alone: with SO_REUSEPORT (gRPC's default) a second server would

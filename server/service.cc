@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -39,72 +40,71 @@ grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
-                                            const v1::CreateJobRequest* req,
-                                            v1::Job* job) {
+absl::StatusOr<v1::Job> TrainingServiceImpl::DraftJob(const v1::CreateJobRequest& req,
+                                                      std::string* init_weights) {
   // Sizes, UTF-8 and control characters first: nothing else reads an unchecked string.
-  if (absl::Status limits = CheckCreateJobRequest(*req); !limits.ok()) {
-    return ToGrpc(limits);
-  }
+  EDBP_RETURN_IF_ERROR(CheckCreateJobRequest(req));
   // The trainer's own config code: every error with its field path.
-  auto config = config::ParseConfig(req->config_yaml(), "config.yaml");
-  if (!config.ok()) return ToGrpc(config.status());
-  if (absl::Status allowed =
-          CheckDataPath(config->network.data_path, options_.data_roots);
-      !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
+  EDBP_ASSIGN_OR_RETURN(const config::Config config,
+                        config::ParseConfig(req.config_yaml(), "config.yaml"));
+  EDBP_RETURN_IF_ERROR(CheckDataPath(config.network.data_path, options_.data_roots));
   // The frame cache is written there: the same roots (it escaped them: issue 17).
-  if (absl::Status allowed = CheckConfigPath(
-          "Network.cache_path", config->network.cache_path, options_.data_roots);
-      !allowed.ok()) {
-    return ToGrpc(allowed);
-  }
+  EDBP_RETURN_IF_ERROR(CheckConfigPath("Network.cache_path", config.network.cache_path,
+                                       options_.data_roots));
   if (options_.max_job_bytes > 0) {
-    const config::MemoryEstimate need = config::EstimateTrainingMemory(*config);
+    const config::MemoryEstimate need = config::EstimateTrainingMemory(config);
     if (need.total_bytes() > options_.max_job_bytes) {
-      return ToGrpc(absl::InvalidArgumentError(absl::StrFormat(
+      return absl::InvalidArgumentError(absl::StrFormat(
           "Network: the job's tensors need %s, more than this server allows per job "
           "(%.3g GiB, edbp-server --max-job-memory-gib)",
-          need.ToString(*config), options_.max_job_bytes / (1024.0 * 1024.0 * 1024.0))));
+          need.ToString(config), options_.max_job_bytes / (1024.0 * 1024.0 * 1024.0)));
     }
   }
-  auto resources = ResolveResources(*req, config->network.batch_size, options_.capacity);
-  if (!resources.ok()) return ToGrpc(resources.status());
-  if (config->network.backend == config::BackendChoice::kCuda && !has_gpu_slots_ &&
+  EDBP_ASSIGN_OR_RETURN(
+      const auto resources,
+      ResolveResources(req, config.network.batch_size, options_.capacity));
+  if (config.network.backend == config::BackendChoice::kCuda && !has_gpu_slots_ &&
       options_.capacity.executor == ExecutorKind::kLocal) {
-    return ToGrpc(absl::InvalidArgumentError(
-        "Network.backend: cuda, but this server has no GPU slots; use auto or cpu"));
+    return absl::InvalidArgumentError(
+        "Network.backend: cuda, but this server has no GPU slots; use auto or cpu");
   }
-  // §11 of the spec: the request's seed, else the config's, else 0.
+  // The request's seed, else the config's, else 0.
   uint64_t seed = 0;
-  if (req->has_seed()) {
-    seed = req->seed();
-  } else if (config->network.seed >= 0) {
-    seed = static_cast<uint64_t>(config->network.seed);
+  if (req.has_seed()) {
+    seed = req.seed();
+  } else if (config.network.seed >= 0) {
+    seed = static_cast<uint64_t>(config.network.seed);
   }
   std::pair<std::string, std::string> init;  // (canonical name, checkpoint path)
-  if (!req->init_from().empty()) {
-    auto resolved = ResolveInitFrom(req->init_from());
-    if (!resolved.ok()) return ToGrpc(resolved.status());
-    init = *std::move(resolved);
+  if (!req.init_from().empty()) {
+    EDBP_ASSIGN_OR_RETURN(init, ResolveInitFrom(req.init_from()));
   }
+  if (init_weights != nullptr) *init_weights = init.second;
   v1::Job draft;
   draft.set_seed(seed);
   draft.set_init_from(init.first);
-  draft.set_display_name(req->display_name());
-  draft.set_config_yaml(req->config_yaml());
-  draft.set_priority(req->priority());
-  draft.set_epochs(config->network.epochs);
-  draft.set_workers(resources->workers);
-  draft.set_gpus_per_worker(resources->gpus_per_worker);
-  draft.set_nodes(resources->nodes);
+  draft.set_display_name(req.display_name());
+  draft.set_config_yaml(req.config_yaml());
+  draft.set_priority(req.priority());
+  draft.set_epochs(config.network.epochs);
+  draft.set_workers(resources.workers);
+  draft.set_gpus_per_worker(resources.gpus_per_worker);
+  draft.set_nodes(resources.nodes);
+  draft.set_best_test_accuracy(-1);
+  return draft;
+}
+
+grpc::Status TrainingServiceImpl::CreateJob(grpc::ServerContext*,
+                                            const v1::CreateJobRequest* req,
+                                            v1::Job* job) {
+  std::string init_weights;
+  absl::StatusOr<v1::Job> draft = DraftJob(*req, &init_weights);
+  if (!draft.ok()) return ToGrpc(draft.status());
   if (req->validate_only()) {
-    *job = draft;
-    job->set_best_test_accuracy(-1);
+    *job = *std::move(draft);
     return grpc::Status::OK;
   }
-  auto created = scheduler_->Submit(std::move(draft), req->request_id(), init.second);
+  auto created = scheduler_->Submit(*std::move(draft), req->request_id(), init_weights);
   if (!created.ok()) return ToGrpc(created.status());
   *job = created->first;
   return grpc::Status::OK;
@@ -235,6 +235,43 @@ grpc::Status TrainingServiceImpl::DownloadCheckpoint(
     first = false;
     if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::CreateSweep(grpc::ServerContext*,
+                                              const v1::CreateSweepRequest* req,
+                                              v1::Sweep* sweep) {
+  auto created = sweeps_.Create(*req);
+  if (!created.ok()) return ToGrpc(created.status());
+  *sweep = *std::move(created);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::GetSweep(grpc::ServerContext*,
+                                           const v1::GetSweepRequest* req,
+                                           v1::Sweep* sweep) {
+  auto got = sweeps_.Get(req->name());
+  if (!got.ok()) return ToGrpc(got.status());
+  *sweep = *std::move(got);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::ListSweeps(grpc::ServerContext*,
+                                             const v1::ListSweepsRequest* req,
+                                             v1::ListSweepsResponse* resp) {
+  auto page = sweeps_.List(req->page_size(), req->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
+  for (v1::Sweep& sweep : page->first) *resp->add_sweeps() = std::move(sweep);
+  resp->set_next_page_token(page->second);
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingServiceImpl::CancelSweep(grpc::ServerContext*,
+                                              const v1::CancelSweepRequest* req,
+                                              v1::Sweep* sweep) {
+  auto cancelled = sweeps_.Cancel(req->name());
+  if (!cancelled.ok()) return ToGrpc(cancelled.status());
+  *sweep = *std::move(cancelled);
   return grpc::Status::OK;
 }
 
@@ -382,10 +419,17 @@ grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* ctx,
   }
   const bool epoch = event.has_epoch_metrics();
   const double seconds = epoch ? event.epoch_metrics().seconds() : 0;
+  const std::optional<v1::EpochMetrics> epoch_metrics =
+      epoch ? std::optional<v1::EpochMetrics>(event.epoch_metrics()) : std::nullopt;
   const absl::Status appended = hub_->Append(req->job_id(), std::move(event)).status();
   // A record stored before (a replay after a resume, a retried report): delivered.
   if (absl::IsAlreadyExists(appended)) return grpc::Status::OK;
   if (appended.ok() && epoch && metrics_ != nullptr) metrics_->OnEpochSeconds(seconds);
+  if (appended.ok() && epoch_metrics.has_value()) {
+    if (SweepManager* sweeps = sweeps_.load(); sweeps != nullptr) {
+      sweeps->OnEpoch(req->job_id(), *epoch_metrics);
+    }
+  }
   return ToGrpc(appended);
 }
 

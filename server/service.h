@@ -28,6 +28,7 @@
 #include "server/prometheus_metrics.h"
 #include "server/resources.h"
 #include "server/scheduler.h"
+#include "server/sweeps.h"
 
 namespace edbp::server {
 
@@ -59,7 +60,13 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
         scheduler_(scheduler),
         data_dir_(std::move(data_dir)),
         has_gpu_slots_(has_gpu_slots),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        sweeps_(store, scheduler, [this](const v1::CreateJobRequest& request) {
+          return DraftJob(request, nullptr);
+        }) {}
+
+  // The sweeps (for the worker service's early-stopping hook).
+  SweepManager* sweeps() { return &sweeps_; }
 
   // Ends every WatchJob stream, running or started later, with UNAVAILABLE "the server
   // is shutting down" (server shutdown).
@@ -87,8 +94,21 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
   grpc::Status ReadJobLog(grpc::ServerContext* ctx, const v1::ReadJobLogRequest* req,
                           grpc::ServerWriter<v1::LogChunk>* writer) override;
   static constexpr int kMaxLogFollowers = 64;
+  grpc::Status CreateSweep(grpc::ServerContext* ctx, const v1::CreateSweepRequest* req,
+                           v1::Sweep* sweep) override;
+  grpc::Status GetSweep(grpc::ServerContext* ctx, const v1::GetSweepRequest* req,
+                        v1::Sweep* sweep) override;
+  grpc::Status ListSweeps(grpc::ServerContext* ctx, const v1::ListSweepsRequest* req,
+                          v1::ListSweepsResponse* resp) override;
+  grpc::Status CancelSweep(grpc::ServerContext* ctx, const v1::CancelSweepRequest* req,
+                           v1::Sweep* sweep) override;
 
  private:
+  // Everything CreateJob checks and resolves before it queues a job (config, data
+  // roots, memory, resources, seed, init_from), as the draft job; `init_weights` (may
+  // be null) gets the checkpoint to copy in. Sweeps draft their trials with it too.
+  absl::StatusOr<v1::Job> DraftJob(const v1::CreateJobRequest& req,
+                                   std::string* init_weights);
   // CreateJobRequest.init_from: the canonical "jobs/{id}:best|last" and the path of
   // that checkpoint. INVALID_ARGUMENT for bad syntax, NOT_FOUND for a job or a
   // checkpoint that does not exist.
@@ -103,6 +123,7 @@ class TrainingServiceImpl final : public v1::TrainingService::WithCallbackMethod
   const ServiceOptions options_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<int> log_followers_{0};
+  SweepManager sweeps_;
 };
 
 // Reports of the jobs' processes. Job tokens (server/job_token.h, issue 18): a call
@@ -124,12 +145,15 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   // Sets the scheduler when it was null at construction (the worker port listens
   // before the scheduler exists); until then reports are UNAVAILABLE (retried).
   void Attach(Scheduler* scheduler) { scheduler_.store(scheduler); }
+  // The sweeps told of every epoch reported (early stopping); until then none is.
+  void AttachSweeps(SweepManager* sweeps) { sweeps_.store(sweeps); }
 
  private:
   absl::Status CheckToken(grpc::ServerContext* ctx, const v1::ReportRequest& req);
 
   MetricsHub* const hub_;
   std::atomic<Scheduler*> scheduler_;
+  std::atomic<SweepManager*> sweeps_{nullptr};
   ServerMetrics* const metrics_;
   JobStore* const store_;
   // Token hash → (job id, attempt) of the tokens seen; a token never changes owner, so
