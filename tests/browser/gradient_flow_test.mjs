@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const env = process.env;
@@ -33,9 +33,10 @@ const work = mkdtempSync(join(tmpdir(), 'edbp-gradient-flow-browser-'));
 
 try {
   const out = join(work, 'flow');
+  // Paths relative to the source root (the page shows them as given).
   const text = execFileSync(env.EDBP_TRAIN_BIN, [
-    resolve('tests/data/reference-small/config.yaml'), '--init-weights',
-    resolve('tests/data/reference-small/init.safetensors'), '--gradient-flow', out,
+    'tests/data/reference-small/config.yaml', '--init-weights',
+    'tests/data/reference-small/init.safetensors', '--gradient-flow', out,
   ], { encoding: 'utf8', timeout: 120000 });
   if (!text.includes('wrote')) throw new Error(`edbp-train: ${text}`);
 

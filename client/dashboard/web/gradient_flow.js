@@ -88,8 +88,12 @@
     return;
   }
   const charts = [];
+  // Time steps and layers are whole numbers: the x axes tick at whole increments only
+  // (uPlot reads axis.incrs at every redraw).
+  const whole = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
   const lineChart = (id, series, values, options) => {
     const chart = new EdbpCharts.LineChart($(id), { series, ...options });
+    chart.plot.axes[0].incrs = () => whole;
     for (const [x, ys] of values) chart.push(x, ys);
     charts.push(chart);
   };
