@@ -8,7 +8,9 @@
 # dashboard out instead of failing the build; it runs again only when the lock file
 # changes or node_modules is gone.
 # Results (cache INTERNAL, so tests/ sees them): EDBP_WITH_DASHBOARD (ON/OFF),
-# EDBP_DASHBOARD_NODE_MODULES (where `npm ci` installed the packages).
+# EDBP_DASHBOARD_NODE_MODULES (where `npm ci` installed the packages). Included by
+# worker/ (the --gradient-flow page embeds uPlot) and client/; it runs once.
+include_guard(GLOBAL)
 set(EDBP_DASHBOARD "AUTO" CACHE STRING
     "Build the dashboard of edbp-client: AUTO (where node, npm, cpp-httplib and the npm packages are available), ON, OFF")
 set_property(CACHE EDBP_DASHBOARD PROPERTY STRINGS AUTO ON OFF)

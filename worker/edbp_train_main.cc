@@ -1,5 +1,6 @@
 // edbp-train: trains one config end to end (ALGORITHM.md §10), or validates it,
-// evaluates a checkpoint, or writes the gradients of one step for inspection.
+// evaluates a checkpoint, writes the gradients of one step for inspection, or writes
+// the gradient-flow report of one batch (§14).
 // main() reads as the three steps: parse the command line (train_args.h), build what
 // the run needs (config, backend, metrics sinks, trainer), run the mode.
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "core/train/trainer.h"
 #include "dist/device_communicator.h"
 #include "dist/launch.h"
+#include "worker/gradient_flow_page.h"
 #include "worker/report_spool.h"
 #include "worker/run_lock.h"
 #include "worker/train_args.h"
@@ -146,6 +148,16 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
                 args.inspect_step.c_str());
     return 0;
   }
+  if (args.mode == TrainMode::kGradientFlow) {
+    EDBP_ASSIGN_OR_RETURN(const train::GradientFlowReport report,
+                          trainer.GradientFlow(args.gradient_flow_batch));
+    const std::string prefix = GradientFlowPrefix(args.gradient_flow);
+    EDBP_RETURN_IF_ERROR(WriteGradientFlow(prefix, report));
+    std::printf("loss %.7g\nwrote %s.json and %s.html%s\n", report.loss, prefix.c_str(),
+                prefix.c_str(),
+                GradientFlowPageHasCharts() ? "" : " (tables only: built without uPlot)");
+    return 0;
+  }
   if (args.mode == TrainMode::kEvaluate) {
     EDBP_ASSIGN_OR_RETURN(train::EvalResult result, trainer.Evaluate());
     std::printf("test accuracy %.2f%%  loss %.4f  (%lld samples, %.0f samples/s)\n%s",
@@ -192,6 +204,10 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
 absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
                           dist::Communicator& comm) {
   const bool root = comm.rank() == 0;
+  if (args.mode == TrainMode::kGradientFlow) {
+    // An unwritable OUT fails now, not after the data and the step.
+    EDBP_RETURN_IF_ERROR(CheckGradientFlowOutput(GradientFlowPrefix(args.gradient_flow)));
+  }
   const std::string resume_file =
       args.resume_dir.empty()
           ? std::string()

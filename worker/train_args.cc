@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/flag_spelling.h"
@@ -37,6 +38,19 @@ ABSL_FLAG(std::string, inspect_step, "",
           "Write one training step (first batch in file order, no augmentation, dropout "
           "off, labels injected, no optimizer step) to this safetensors file: loss, "
           "outputs, outputs_raw and every net.{i}.*.grad before clipping");
+ABSL_FLAG(
+    std::string, gradient_flow, "",
+    "Write the gradient-flow report of one training batch to OUT.json and OUT.html "
+    "(OUT may end in .json or .html) and exit: per conv/linear layer and time step "
+    "the sum of dL/dt entering its neurons, the sum of dL/dx it passes down and its "
+    "spikes; per layer ||dL/dW|| and its silent neurons; the gradient-sum invariant "
+    "pair by pair. The batch runs as with --inspect-step (file order, no "
+    "augmentation, dropout off, labels injected, no optimizer step). Weights: "
+    "--init-weights or --resume, else the init bisection from --seed. Writes no "
+    "other file");
+ABSL_FLAG(int64_t, gradient_flow_batch, 0,
+          "With --gradient-flow: which batch of the training split, 0-based, in file "
+          "order (default 0, the first)");
 ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
 ABSL_FLAG(int64_t, checkpoint_every, 0,
           "Also write checkpoint_last.safetensors after every N-th training batch of an "
@@ -66,6 +80,40 @@ ABSL_FLAG(std::string, tensorboard_dir, "",
           "Directory of the TensorBoard event files (default <out-dir>/tensorboard)");
 
 namespace edbp::worker {
+namespace {
+
+// --gradient-flow runs one batch and writes OUT.json and OUT.html only: no other mode,
+// and none of the flags that write files or report to edbp-server.
+absl::Status CheckGradientFlowFlags(const TrainArgs& args, bool evaluate) {
+  if (args.gradient_flow.empty()) {
+    if (args.gradient_flow_batch != 0) {
+      return absl::InvalidArgumentError(
+          "edbp-train: --gradient-flow-batch needs --gradient-flow OUT");
+    }
+    return absl::OkStatus();
+  }
+  if (args.gradient_flow_batch < 0) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --gradient-flow-batch must be >= 0 (0: the first batch)");
+  }
+  std::string other;
+  if (absl::GetFlag(FLAGS_validate)) other = "--validate";
+  if (evaluate) other = "--evaluate";
+  if (!args.inspect_step.empty()) other = "--inspect-step";
+  if (!args.report_to.empty()) other = "--report-to";
+  if (args.resume_if_present) other = "--resume-if-present";
+  if (!args.metrics_jsonl.empty()) other = "--metrics-jsonl";
+  if (!args.out_dir.empty()) other = "--out-dir";
+  if (args.checkpoint_every > 0) other = "--checkpoint-every";
+  if (!args.tensorboard_dir.empty()) other = "--tensorboard-dir";
+  if (args.epochs > 0) other = "--epochs";
+  if (other.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "edbp-train: --gradient-flow cannot be combined with ", other,
+      " (it runs one batch of the given weights and writes only OUT.json and OUT.html)"));
+}
+
+}  // namespace
 
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   const std::vector<std::string> positional = ParseFlags(
@@ -73,6 +121,8 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "trains a spiking neural network with event-driven backpropagation.\n"
       "usage: edbp-train CONFIG.yaml [flags]\n"
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
+      "       edbp-train CONFIG.yaml --init-weights CKPT --gradient-flow OUT   (one\n"
+      "         batch's gradient flow per layer and time step: OUT.json, OUT.html)\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
       "       mpirun -np W edbp-train CONFIG.yaml [flags]   (W data-parallel ranks;\n"
       "         also srun --mpi=pmix -K1 edbp-train ...: rank and size come from MPI,\n"
@@ -126,6 +176,8 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.data_limit = absl::GetFlag(FLAGS_data_limit);
   args.synthetic_data = absl::GetFlag(FLAGS_synthetic_data);
   args.inspect_step = absl::GetFlag(FLAGS_inspect_step);
+  args.gradient_flow = absl::GetFlag(FLAGS_gradient_flow);
+  args.gradient_flow_batch = absl::GetFlag(FLAGS_gradient_flow_batch);
   args.progress_every = absl::GetFlag(FLAGS_progress_every);
   args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   if (args.checkpoint_every < 0) {
@@ -139,9 +191,13 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   }
   args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
   args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);
-  // One mode; --validate wins, then --inspect-step, then --evaluate.
+  // One mode; --validate wins, then --inspect-step, then --evaluate. --gradient-flow
+  // combines with none of them.
   const bool evaluate = absl::GetFlag(FLAGS_evaluate);
-  if (absl::GetFlag(FLAGS_validate)) {
+  if (absl::Status s = CheckGradientFlowFlags(args, evaluate); !s.ok()) return s;
+  if (!args.gradient_flow.empty()) {
+    args.mode = TrainMode::kGradientFlow;
+  } else if (absl::GetFlag(FLAGS_validate)) {
     args.mode = TrainMode::kValidate;
   } else if (!args.inspect_step.empty()) {
     args.mode = TrainMode::kInspect;

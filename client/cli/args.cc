@@ -1,6 +1,7 @@
 #include "client/cli/args.h"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -9,9 +10,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/edit_distance.h"
 #include "base/job_name.h"
@@ -49,6 +52,16 @@ enum class Flag {
   kInitFrom,
   kEvents,
   kFormat,
+  kGrid,
+  kUniform,
+  kLogUniform,
+  kRandom,
+  kSeeds,
+  kEarlyStop,
+  kGraceEpochs,
+  kEta,
+  kMinTrials,
+  kSamplingSeed,
 };
 
 struct FlagSpec {
@@ -58,24 +71,36 @@ struct FlagSpec {
   uint32_t commands;
 };
 
-constexpr std::array<FlagSpec, 26> kFlags = {{
+constexpr uint32_t kCreates = Bit(Command::kSubmit) | Bit(Command::kSweep);
+
+constexpr std::array<FlagSpec, 36> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
     {"--help", Flag::kHelp, false, kGlobal},
     {"-h", Flag::kHelp, false, kGlobal},
-    {"--name", Flag::kName, true, Bit(Command::kSubmit)},
-    {"--priority", Flag::kPriority, true, Bit(Command::kSubmit)},
+    {"--name", Flag::kName, true, kCreates},
+    {"--priority", Flag::kPriority, true, kCreates},
     {"--follow", Flag::kFollow, false, Bit(Command::kSubmit) | Bit(Command::kLogs)},
     {"--seed", Flag::kSeed, true, Bit(Command::kSubmit)},
     {"--init-from", Flag::kInitFrom, true, Bit(Command::kSubmit)},
     {"--events", Flag::kEvents, false, Bit(Command::kLogs)},
     {"--format", Flag::kFormat, true, Bit(Command::kMetrics)},
-    {"--validate-only", Flag::kValidateOnly, false, Bit(Command::kSubmit)},
+    {"--grid", Flag::kGrid, true, Bit(Command::kSweep)},
+    {"--uniform", Flag::kUniform, true, Bit(Command::kSweep)},
+    {"--log-uniform", Flag::kLogUniform, true, Bit(Command::kSweep)},
+    {"--random", Flag::kRandom, true, Bit(Command::kSweep)},
+    {"--seeds", Flag::kSeeds, true, Bit(Command::kSweep)},
+    {"--early-stop", Flag::kEarlyStop, true, Bit(Command::kSweep)},
+    {"--grace-epochs", Flag::kGraceEpochs, true, Bit(Command::kSweep)},
+    {"--eta", Flag::kEta, true, Bit(Command::kSweep)},
+    {"--min-trials", Flag::kMinTrials, true, Bit(Command::kSweep)},
+    {"--sampling-seed", Flag::kSamplingSeed, true, Bit(Command::kSweep)},
+    {"--validate-only", Flag::kValidateOnly, false, kCreates},
     {"--request-id", Flag::kRequestId, true, Bit(Command::kSubmit)},
-    {"--workers", Flag::kWorkers, true, Bit(Command::kSubmit)},
-    {"--gpus-per-worker", Flag::kGpusPerWorker, true, Bit(Command::kSubmit)},
-    {"--nodes", Flag::kNodes, true, Bit(Command::kSubmit)},
+    {"--workers", Flag::kWorkers, true, kCreates},
+    {"--gpus-per-worker", Flag::kGpusPerWorker, true, kCreates},
+    {"--nodes", Flag::kNodes, true, kCreates},
     {"--state", Flag::kState, true, Bit(Command::kList)},
     {"--from-start", Flag::kFromStart, false, Bit(Command::kWatch)},
     {"--best", Flag::kBest, false, Bit(Command::kDownload)},
@@ -93,7 +118,7 @@ struct CommandSpec {
   absl::string_view positional;  // "" when the command takes no argument
 };
 
-constexpr std::array<CommandSpec, 12> kCommands = {{
+constexpr std::array<CommandSpec, 14> kCommands = {{
     {"help", Command::kHelp, ""},
     {"submit", Command::kSubmit, "CONFIG.yaml"},
     {"list", Command::kList, ""},
@@ -106,7 +131,25 @@ constexpr std::array<CommandSpec, 12> kCommands = {{
     {"delete", Command::kDelete, "JOB"},
     {"resume", Command::kResume, "JOB"},
     {"metrics", Command::kMetrics, "JOB"},
+    {"sweep", Command::kSweep, "CONFIG.yaml"},
+    {"sweeps", Command::kSweeps, ""},
 }};
+
+// A decimal uint64 (digits only: SimpleAtoi would take "-1" or " 5").
+bool ParseU64(const std::string& v, uint64_t* out) {
+  return !v.empty() && v.size() <= 20 &&
+         v.find_first_not_of("0123456789") == std::string::npos &&
+         absl::SimpleAtoi(v, out);
+}
+
+// "KEY=REST": the key and the rest; false without '=' or with an empty side.
+bool SplitAssignment(const std::string& v, std::string* key, std::string* rest) {
+  const size_t eq = v.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) return false;
+  *key = v.substr(0, eq);
+  *rest = v.substr(eq + 1);
+  return true;
+}
 
 absl::Status Usage(absl::string_view message) {
   return absl::InvalidArgumentError(message);
@@ -189,6 +232,86 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
       return absl::OkStatus();
     case Flag::kEvents:
       o.events = true;
+      return absl::OkStatus();
+    case Flag::kGrid: {
+      Options::Grid grid;
+      std::string values;
+      if (!SplitAssignment(v, &grid.key, &values)) {
+        return Usage(
+            absl::StrCat("--grid expects KEY=V1,V2,... (e.g. Network.lr=1e-4,1e-3), "
+                         "not '",
+                         v, "'"));
+      }
+      grid.values = absl::StrSplit(values, ',');
+      o.grid.push_back(std::move(grid));
+      return absl::OkStatus();
+    }
+    case Flag::kUniform:
+    case Flag::kLogUniform: {
+      Options::Range range;
+      range.log = f.spec->flag == Flag::kLogUniform;
+      std::string bounds;
+      const std::vector<std::string> parts =
+          SplitAssignment(v, &range.key, &bounds)
+              ? std::vector<std::string>(absl::StrSplit(bounds, ','))
+              : std::vector<std::string>();
+      if (parts.size() != 2 || !absl::SimpleAtod(parts[0], &range.min) ||
+          !absl::SimpleAtod(parts[1], &range.max) || !std::isfinite(range.min) ||
+          !std::isfinite(range.max) || range.min > range.max ||
+          (range.log && !(range.min > 0))) {
+        return Usage(absl::StrCat(f.spec->name, " expects KEY=LO,HI with LO <= HI",
+                                  range.log ? " and LO > 0" : "", ", not '", v, "'"));
+      }
+      auto integral = [](const std::string& t) {
+        return t.find_first_not_of("-0123456789") == std::string::npos;
+      };
+      range.integer = integral(parts[0]) && integral(parts[1]);
+      o.ranges.push_back(std::move(range));
+      return absl::OkStatus();
+    }
+    case Flag::kRandom:
+      if (!absl::SimpleAtoi(v, &o.random_trials) || o.random_trials < 1) {
+        return Usage(
+            absl::StrCat("--random must be a number of draws >= 1, not '", v, "'"));
+      }
+      return absl::OkStatus();
+    case Flag::kSeeds:
+      o.seeds.clear();
+      for (const std::string& part : std::vector<std::string>(absl::StrSplit(v, ','))) {
+        uint64_t seed = 0;
+        if (!ParseU64(part, &seed)) {
+          return Usage(
+              absl::StrCat("--seeds expects S1,S2,... of integers >= 0, not '", v, "'"));
+        }
+        o.seeds.push_back(seed);
+      }
+      return absl::OkStatus();
+    case Flag::kEarlyStop:
+      if (v != "none" && v != "median" && v != "halving") {
+        return Usage(
+            absl::StrCat("--early-stop must be none, median or halving, not '", v, "'"));
+      }
+      o.early_stop = v;
+      return absl::OkStatus();
+    case Flag::kGraceEpochs:
+    case Flag::kEta:
+    case Flag::kMinTrials: {
+      int32_t n = 0;
+      if (!absl::SimpleAtoi(v, &n) || n < 0) {
+        return Usage(
+            absl::StrCat(f.spec->name, " must be an integer >= 0, not '", v, "'"));
+      }
+      (f.spec->flag == Flag::kGraceEpochs ? o.grace_epochs
+       : f.spec->flag == Flag::kEta       ? o.eta
+                                          : o.min_trials) = n;
+      return absl::OkStatus();
+    }
+    case Flag::kSamplingSeed:
+      if (!ParseU64(v, &o.sampling_seed)) {
+        return Usage(
+            absl::StrCat("--sampling-seed must be an integer >= 0, not '", v, "'"));
+      }
+      o.has_sampling_seed = true;
       return absl::OkStatus();
     case Flag::kFormat:
       if (v == "csv") {
@@ -339,6 +462,7 @@ absl::Status ApplyPositional(const std::vector<std::string>& positionals,
   }
   switch (o.command) {
     case Command::kSubmit:
+    case Command::kSweep:
       o.config_path = positionals[1];
       if (o.display_name.empty()) {
         o.display_name = std::filesystem::path(o.config_path).stem().string();
@@ -347,6 +471,11 @@ absl::Status ApplyPositional(const std::vector<std::string>& positionals,
       break;
     case Command::kGet:
     case Command::kCancel:
+      if (absl::StartsWith(positionals[1], "sweeps/")) {
+        o.sweep = positionals[1];
+        break;
+      }
+      [[fallthrough]];
     case Command::kWatch:
     case Command::kLogs:
     case Command::kDownload:
@@ -367,6 +496,7 @@ absl::Status ApplyPositional(const std::vector<std::string>& positionals,
     case Command::kHelp:
     case Command::kList:
     case Command::kHealth:
+    case Command::kSweeps:
       break;
   }
   return absl::OkStatus();
@@ -376,6 +506,9 @@ absl::Status ApplyPositional(const std::vector<std::string>& positionals,
 absl::Status CheckCombinations(const Options& o) {
   if (o.cert.empty() != o.key.empty()) {
     return Usage("--cert and --key go together (a client certificate and its key)");
+  }
+  if (o.command == Command::kSweep && o.ranges.empty() != (o.random_trials == 0)) {
+    return Usage("sweep: --random N and --uniform/--log-uniform go together");
   }
   if (o.command == Command::kDownload && o.output_file.empty()) {
     return Usage("download: missing -o FILE");
@@ -439,8 +572,8 @@ std::string UsageText() {
          "                   [--token-file FILE] [--ca-cert FILE [--cert FILE --key "
          "FILE]]\n"
          "                   COMMAND [ARGS]   (edbp-client --help for details)\n"
-         "commands: submit, list, get, cancel, watch, logs, download, delete, resume, "
-         "metrics, health, help\n";
+         "commands: submit, sweep, list, sweeps, get, cancel, watch, logs, download, "
+         "delete, resume, metrics, gradient-flow, dashboard, health, help\n";
 }
 
 std::string HelpText() {
@@ -466,11 +599,34 @@ Commands:
                           instead of the config's initialisation (fine-tuning); the
                           checkpoint is copied into the new job
       --follow            then watch the job and exit with its outcome
+  sweep CONFIG.yaml     Queue a sweep: one job (trial) per point of the grid, random
+                        draw and seed, every trial's config checked before any job
+                        is created. Also --name, --priority, --workers,
+                        --gpus-per-worker, --nodes, --validate-only as for submit.
+      --grid KEY=V1,V2,...  a config key and its values (repeatable), e.g.
+                          --grid Network.lr=1e-4,5e-4 --grid Layers.conv_1.out_channels=8,16
+      --random N          N random draws of the --uniform/--log-uniform keys per grid
+                          point
+      --uniform KEY=LO,HI, --log-uniform KEY=LO,HI
+                          a key drawn uniformly (or log-uniformly) in [LO, HI];
+                          integers when both bounds are written as integers
+      --seeds S1,S2,...   repeat every trial with each seed
+      --early-stop none|median|halving
+                          stop lagging trials at epoch ends on test accuracy: below
+                          the median of the others (median), or outside the best 1/eta
+                          at rungs grace, grace*eta, ... (halving); default none
+      --grace-epochs N    epochs before a trial may be stopped (default 1)
+      --eta N             halving's reduction factor (default 3)
+      --min-trials N      other trials that must have reached the epoch (default 2)
+      --sampling-seed N   seed of the random draws (default: a random one, shown)
+  sweeps                List the sweeps, newest first, with their best trial.
   list                  List the jobs, newest first (every page).
       --state STATE       only jobs in STATE: queued, running, succeeded, failed,
                           cancelled
-  get JOB               Show every field of a job, its config included.
-  cancel JOB            Cancel a queued or running job.
+  get JOB|sweeps/ID     Show every field of a job, its config included; or a sweep
+                        with its trials, their state, parameters and accuracy.
+  cancel JOB|sweeps/ID  Cancel a queued or running job; or every trial of a sweep
+                        still queued or running.
   watch JOB             Follow a job until it ends: a live progress line, a row per
                         epoch with the per-layer gradient table, checkpoints, state
                         changes and log lines. By default the epochs finished so far

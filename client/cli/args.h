@@ -41,6 +41,8 @@ enum class Command {
   kDelete,    // DeleteJob
   kResume,    // ResumeJob
   kMetrics,   // every epoch record of a job as CSV or JSON lines
+  kSweep,     // CreateSweep
+  kSweeps,    // ListSweeps, every page
 };
 
 enum class MetricsFormat {
@@ -105,6 +107,33 @@ struct Options {
 
   // metrics
   MetricsFormat metrics_format = MetricsFormat::kCsv;
+
+  // get, cancel: "sweeps/{id}" when the argument names a sweep (then job is "").
+  std::string sweep;
+
+  // sweep CONFIG.yaml (also display_name, priority, resources, validate_only,
+  // config_path)
+  struct Grid {
+    std::string key;
+    std::vector<std::string> values;
+  };
+  struct Range {
+    std::string key;
+    double min = 0;
+    double max = 0;
+    bool log = false;
+    bool integer = false;  // both bounds written as integers
+  };
+  std::vector<Grid> grid;           // --grid KEY=V1,V2,...
+  std::vector<Range> ranges;        // --uniform / --log-uniform KEY=LO,HI
+  int32_t random_trials = 0;        // --random N
+  std::vector<uint64_t> seeds;      // --seeds S1,S2,...
+  std::string early_stop = "none";  // --early-stop none|median|halving
+  int32_t grace_epochs = 0;         // --grace-epochs
+  int32_t eta = 0;                  // --eta
+  int32_t min_trials = 0;           // --min-trials
+  bool has_sampling_seed = false;   // --sampling-seed
+  uint64_t sampling_seed = 0;
 };
 
 // Parses `args` (without the program name). `default_server` is used when --server is

@@ -10,6 +10,7 @@
 #include "client/cli/channel.h"
 #include "client/cli/client.h"
 #include "client/cli/dashboard_command.h"
+#include "client/cli/gradient_flow_command.h"
 
 namespace edbp::cli {
 
@@ -27,13 +28,17 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
            const CliEnvironment& environment) {
   // `dashboard` has its own flags and runs until a signal (dashboard_command.h).
   if (IsDashboardCommand(args)) return RunDashboardCommand(args, out, err, environment);
+  // So has `gradient-flow` (gradient_flow_command.h).
+  if (IsGradientFlowCommand(args)) {
+    return RunGradientFlowCommand(args, out, err, environment);
+  }
   absl::StatusOr<Options> options = ParseArgs(args, environment.default_server);
   if (!options.ok()) {
     err << "edbp-client: " << options.status().message() << "\n" << UsageText();
     return static_cast<int>(ExitCode::kUsage);
   }
   if (options->command == Command::kHelp) {
-    out << HelpText() << DashboardHelpEntry();
+    out << HelpText() << DashboardHelpEntry() << GradientFlowHelpEntry();
     return static_cast<int>(ExitCode::kOk);
   }
   ConnectionOptions connection;

@@ -107,9 +107,13 @@ ExitCode Client::Run() {
     case Command::kList:
       return List();
     case Command::kGet:
-      return Get();
+      return options_.sweep.empty() ? Get() : GetSweep();
     case Command::kCancel:
-      return Cancel();
+      return options_.sweep.empty() ? Cancel() : CancelSweep();
+    case Command::kSweep:
+      return CreateSweep();
+    case Command::kSweeps:
+      return ListSweeps();
     case Command::kWatch:
       return Watch(options_.job, options_.from_start);
     case Command::kLogs:

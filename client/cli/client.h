@@ -44,6 +44,11 @@ class Client {
   ExitCode Delete();
   ExitCode Resume();
   ExitCode Metrics();
+  // sweep_command.cc
+  ExitCode CreateSweep();
+  ExitCode ListSweeps();
+  ExitCode GetSweep();
+  ExitCode CancelSweep();
   // The job named by a display name (options_.job_display_name): "jobs/{id}" of the
   // one job with that name. NOT_FOUND when none has it, FAILED_PRECONDITION naming
   // the ids when several do.

@@ -1,11 +1,13 @@
 #include "client/cli/format.h"
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/job_name.h"
@@ -102,6 +104,78 @@ std::string FormatJobTable(const std::vector<v1::Job>& jobs) {
   return table.Render("");
 }
 
+std::string SweepStateName(v1::SweepState state) {
+  switch (state) {
+    case v1::SWEEP_RUNNING:
+      return "RUNNING";
+    case v1::SWEEP_FINISHED:
+      return "FINISHED";
+    case v1::SWEEP_CANCELLED:
+      return "CANCELLED";
+    default:
+      return "-";
+  }
+}
+
+std::string FormatSweepTable(const std::vector<v1::Sweep>& sweeps) {
+  Table table({false, false, false, true, true, true, false, false});
+  table.AddRow(
+      {"SWEEP", "NAME", "STATE", "TRIALS", "STOPPED", "BEST_ACC", "BEST_JOB", "CREATED"});
+  for (const v1::Sweep& sweep : sweeps) {
+    table.AddRow({sweep.name(), OrDash(sweep.display_name()),
+                  SweepStateName(sweep.state()), absl::StrCat(sweep.trials_size()),
+                  absl::StrCat(sweep.stopped_early()),
+                  FormatPercent(sweep.best_test_accuracy()), OrDash(sweep.best_job()),
+                  FormatTime(sweep.create_time())});
+  }
+  return table.Render("");
+}
+
+std::string FormatSweepDetails(const v1::Sweep& sweep,
+                               const std::map<std::string, v1::Job>& jobs) {
+  Table head({false, false});
+  head.AddRow({"name:", sweep.name()});
+  head.AddRow({"display name:", OrDash(sweep.display_name())});
+  head.AddRow({"state:", SweepStateName(sweep.state())});
+  head.AddRow({"trials:", absl::StrCat(sweep.trials_size(), " (", sweep.stopped_early(),
+                                       " stopped early)")});
+  const char* policy =
+      sweep.early_stopping().policy() == v1::EarlyStopping::MEDIAN ? "median"
+      : sweep.early_stopping().policy() == v1::EarlyStopping::SUCCESSIVE_HALVING
+          ? "successive halving"
+          : "none";
+  head.AddRow({"early stopping:", policy});
+  head.AddRow({"sampling seed:", absl::StrCat(sweep.sampling_seed())});
+  head.AddRow(
+      {"best:", sweep.best_job().empty()
+                    ? "-"
+                    : absl::StrCat(sweep.best_job(), " (",
+                                   FormatPercent(sweep.best_test_accuracy()), ")")});
+  head.AddRow({"created:", FormatTime(sweep.create_time())});
+  Table trials({true, false, false, true, true, false, false});
+  trials.AddRow({"TRIAL", "JOB", "STATE", "EPOCH", "BEST_ACC", "PARAMETERS", "NOTE"});
+  for (const v1::Trial& trial : sweep.trials()) {
+    std::vector<std::string> params;
+    for (const v1::TrialParameter& p : trial.parameters()) {
+      params.push_back(absl::StrCat(p.key(), "=", p.value()));
+    }
+    params.push_back(absl::StrCat("seed=", trial.seed()));
+    const auto found = jobs.find(trial.job());
+    const bool known = found != jobs.end();
+    std::string note =
+        known ? found->second.error() : (trial.job().empty() ? "" : "deleted");
+    if (const size_t nl = note.find('\n'); nl != std::string::npos) note.resize(nl);
+    trials.AddRow(
+        {absl::StrCat(trial.index()), OrDash(trial.job()),
+         known ? StateName(found->second.state()) : "-",
+         known ? absl::StrCat(found->second.last_epoch(), "/", found->second.epochs())
+               : "-",
+         known ? FormatPercent(found->second.best_test_accuracy()) : "-",
+         absl::StrJoin(params, " "), OrDash(note)});
+  }
+  return head.Render("") + trials.Render("");
+}
+
 std::string FormatJobDetails(const v1::Job& job) {
   Table table({false, false});
   table.AddRow({"name:", job.name()});
@@ -116,6 +190,9 @@ std::string FormatJobDetails(const v1::Job& job) {
                              " GPU(s) each, ", std::max(1, job.nodes()), " node(s))")});
   if (!job.slurm_job_id().empty()) table.AddRow({"slurm job:", job.slurm_job_id()});
   table.AddRow({"epochs:", absl::StrCat(job.last_epoch(), "/", job.epochs())});
+  table.AddRow({"seed:", absl::StrCat(job.seed())});
+  if (!job.init_from().empty()) table.AddRow({"init from:", job.init_from()});
+  if (!job.sweep().empty()) table.AddRow({"sweep:", job.sweep()});
   table.AddRow({"best test acc:", FormatPercent(job.best_test_accuracy())});
   table.AddRow({"created:", FormatTime(job.create_time())});
   table.AddRow({"started:", FormatTime(job.start_time())});

@@ -5,12 +5,14 @@
 #ifndef EDBP_CLIENT_CLI_FORMAT_H_
 #define EDBP_CLIENT_CLI_FORMAT_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "client/common/json.h"
 #include "edbp/v1/job.pb.h"
 #include "edbp/v1/metrics.pb.h"
+#include "edbp/v1/sweep.pb.h"
 #include "edbp/v1/training_service.pb.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -34,6 +36,14 @@ std::string FormatJobTable(const std::vector<v1::Job>& jobs);
 
 // Every field of the job, one per line, then its config indented.
 std::string FormatJobDetails(const v1::Job& job);
+
+// Sweeps: "RUNNING", "FINISHED", "CANCELLED"; the `sweeps` table; `get sweeps/ID`
+// with a row per trial (`jobs`: the trials' jobs by name, as fetched; a missing one
+// was deleted).
+std::string SweepStateName(v1::SweepState state);
+std::string FormatSweepTable(const std::vector<v1::Sweep>& sweeps);
+std::string FormatSweepDetails(const v1::Sweep& sweep,
+                               const std::map<std::string, v1::Job>& jobs);
 
 // The header line of the per-epoch table, and one row of it.
 std::string FormatEpochHeader();

@@ -102,6 +102,9 @@ absl::StatusOr<LayerForward> SpikingLayer::Forward(const Tensor& x,
        .o = ctx->o.f32(),
        .spike_count = spike_count.defined() ? spike_count.f32() : nullptr}));
 
+  if (observer_ != nullptr && options.keep_context) {
+    EDBP_RETURN_IF_ERROR(observer_->OnForwardSpikes(*this, ctx->o));
+  }
   LayerForward result;
   if (options.labels != nullptr) {
     // §5: label injection; the raw spikes are kept for the training accuracy (§9).

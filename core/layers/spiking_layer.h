@@ -49,6 +49,13 @@ class SpikingObserver {
   // first layer).
   virtual absl::Status OnBackward(const SpikingLayer& layer, const Tensor& event_grad,
                                   const Tensor& input_grad) = 0;
+  // After every forward that keeps its context (training or not; the gradient-flow
+  // report, core/train/gradient_flow.h): o [T, B, ...] the layer's spikes before label
+  // injection, valid during the call only. Default: nothing.
+  virtual absl::Status OnForwardSpikes(const SpikingLayer& /*layer*/,
+                                       const Tensor& /*o*/) {
+    return absl::OkStatus();
+  }
 };
 
 class SpikingLayer : public Layer {
@@ -74,6 +81,7 @@ class SpikingLayer : public Layer {
 
   // Not owned; null (the default) disables the calls.
   void set_observer(SpikingObserver* observer) { observer_ = observer; }
+  SpikingObserver* observer() const { return observer_; }
 
   // PyTorch's default init (§4): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), g = 1, b = 0.
   absl::Status ResetParameters(std::mt19937_64& rng);

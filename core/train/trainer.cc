@@ -604,4 +604,46 @@ absl::StatusOr<SafeTensors> Trainer::InspectStep() {
   return out;
 }
 
+absl::StatusOr<GradientFlowReport> Trainer::GradientFlow(int64_t batch) {
+  if (comm_->size() > 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--gradient-flow runs as one process, not as one of ", comm_->size(), " ranks"));
+  }
+  const config::NetworkConfig& nc = config_.network;
+  data::BatchLoader loader(data_.train, {.batch_size = nc.batch_size});
+  if (batch < 0 || batch >= loader.num_batches()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gradient-flow-batch: expected 0 to ", loader.num_batches() - 1,
+                     " (the training split has ", loader.num_batches(), " batches of ",
+                     nc.batch_size, "), got ", batch));
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::optional<data::Batch> skipped = loader.Next();
+    EDBP_CHECK(skipped.has_value());
+  }
+  std::optional<data::Batch> chosen = loader.Next();
+  EDBP_CHECK(chosen.has_value());
+  Tensor x, y;
+  EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(*chosen, x, y));
+  // The collector replaces the epoch statistics' observer for this one step.
+  EDBP_ASSIGN_OR_RETURN(std::unique_ptr<GradientFlowCollector> collector,
+                        GradientFlowCollector::Attach(*net_));
+  // §14: dropout off (training = false), labels injected, as InspectStep.
+  EDBP_ASSIGN_OR_RETURN(NetworkForward fwd, net_->Forward(x, &y, false, true, repeats));
+  Tensor grad;
+  EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+  EDBP_RETURN_IF_ERROR(net_->Backward(grad, fwd));
+  EDBP_ASSIGN_OR_RETURN(GradientFlowReport report, collector->Report());
+  report.config = config_.source_name;
+  report.weights =
+      !options_.resume_from.empty() ? options_.resume_from : options_.init_weights;
+  report.seed = options_.seed;
+  report.batch = batch;
+  report.batches = loader.num_batches();
+  report.batch_size = chosen->size;
+  report.time_steps = x.dim(0);
+  report.loss = loss;
+  return report;
+}
+
 }  // namespace edbp::train

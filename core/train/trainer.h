@@ -34,6 +34,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/checkpoint_names.h"
 #include "core/train/data_parallel.h"
+#include "core/train/gradient_flow.h"
 #include "core/train/layer_stats.h"
 #include "core/train/metrics.h"
 
@@ -103,6 +104,13 @@ class Trainer {
   // Returns `loss` [1], `outputs` [T,B,N] (after injection), `outputs_raw`, and
   // `net.{i}.{weight,norm_weight,norm_bias}.grad` (§ the reference fixture's layout).
   absl::StatusOr<SafeTensors> InspectStep();
+
+  // The gradient-flow report (ALGORITHM.md §14) of batch `batch` (0-based) of the
+  // training split in file order, run as InspectStep runs its step: no augmentation,
+  // dropout off, labels injected, no clipping, no optimiser step, nothing written.
+  // INVALID_ARGUMENT naming --gradient-flow-batch when the split has no such batch;
+  // FAILED_PRECONDITION as one of several ranks.
+  absl::StatusOr<GradientFlowReport> GradientFlow(int64_t batch);
 
   void RequestStop() { stop_.store(true); }
   Network& network() { return *net_; }

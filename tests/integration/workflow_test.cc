@@ -310,6 +310,98 @@ TEST_F(WorkflowTest, LogsFollowStreamsTrainLogUntilTheJobEnds) {
   }
 }
 
+TEST_F(WorkflowTest, SweepWithMedianStoppingStopsALaggingTrial) {
+  const std::string config = WriteConfig("base", TinyConfig(4, 400));
+  // Every trial's config is checked before any job exists.
+  CommandResult r =
+      Client("sweep " + config + " --grid Network.lr=abc,0.001 --seeds 0,1");
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "trial 0 (Network.lr=abc, seed=0): "))
+      << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "trial 1 (Network.lr=abc, seed=1): "))
+      << r.output;
+  EXPECT_FALSE(absl::StrContains(r.output, "trial 2")) << r.output;
+  r = Client("sweep " + config + " --grid Network.lrr=0.1");
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "did you mean")) << r.output;
+  EXPECT_EQ(Client("list").output, "no jobs\n");
+  r = Client("sweep " + config + " --grid Network.lr=1 --random 2");  // no range
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = Client("sweep " + config +
+             " --grid Network.lr=0.0005,1e-12 --seeds 0,1 --validate-only");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "the sweep's 4 trial configs are valid"))
+      << r.output;
+  EXPECT_EQ(Client("list").output, "no jobs\n");
+
+  // Trials run one at a time here: the tiny learning rate's trials start after both
+  // others have finished, and the median rule stops them after their first epoch.
+  r = Client(
+      "sweep " + config +
+      " --name lrs --grid Network.lr=0.0005,1e-12 --seeds 0,1 --early-stop median");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StartsWith(r.output, "created sweeps/1 \"lrs\" with 4 trials"))
+      << r.output;
+  for (const std::string job : {"jobs/1", "jobs/2", "jobs/3", "jobs/4"}) {
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] {
+          const v1::JobState state = Get(job).state();
+          return state == v1::SUCCEEDED || state == v1::CANCELLED || state == v1::FAILED;
+        },
+        240s, 100ms))
+        << job;
+  }
+  EXPECT_EQ(Get("jobs/1").state(), v1::SUCCEEDED);
+  EXPECT_EQ(Get("jobs/2").state(), v1::SUCCEEDED);
+  EXPECT_EQ(Get("jobs/1").sweep(), "sweeps/1");
+  EXPECT_EQ(Get("jobs/2").seed(), 1u);
+  EXPECT_EQ(Get("jobs/1").display_name(), "lrs#0");
+  int stopped = 0;
+  for (const std::string job : {"jobs/3", "jobs/4"}) {
+    const v1::Job trial = Get(job);
+    if (trial.state() != v1::CANCELLED) continue;
+    ++stopped;
+    EXPECT_TRUE(
+        absl::StartsWith(trial.error(), "stopped early by sweep 1: best test accuracy "))
+        << trial.error();
+    EXPECT_LT(trial.last_epoch(), 4);
+  }
+  EXPECT_GE(stopped, 1);
+  r = Client("--output json get sweeps/1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json sweep = nlohmann::json::parse(r.output);
+  EXPECT_EQ(sweep["state"], "SWEEP_FINISHED");
+  EXPECT_EQ(sweep["stopped_early"], stopped);
+  EXPECT_EQ(sweep["trials"].size(), 4u);
+  EXPECT_EQ(sweep["trials"][2]["parameters"][0]["value"], "1e-12");
+  EXPECT_TRUE(sweep["best_job"] == "jobs/1" || sweep["best_job"] == "jobs/2")
+      << sweep["best_job"];
+  r = Client("get sweeps/1");
+  EXPECT_TRUE(absl::StrContains(r.output, "Network.lr=1e-12 seed=0")) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "stopped early by sweep 1")) << r.output;
+  r = Client("sweeps");
+  EXPECT_TRUE(absl::StrContains(r.output, "sweeps/1")) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "FINISHED")) << r.output;
+  EXPECT_EQ(Client("get sweeps/9").code, 4);
+  EXPECT_EQ(Client("get sweeps/x").code, 5);
+}
+
+TEST_F(WorkflowTest, CancelSweepStopsItsLiveTrials) {
+  const std::string config = WriteConfig("long", TinyConfig(50, 200));
+  CommandResult r = Client("sweep " + config + " --seeds 1,2,3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(WaitForFirstEpoch("jobs/1"));
+  r = Client("cancel sweeps/1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const std::string job : {"jobs/1", "jobs/2", "jobs/3"}) {
+    const v1::Job trial = WaitFor(job, v1::CANCELLED);
+    EXPECT_EQ(trial.state(), v1::CANCELLED) << job;
+    EXPECT_EQ(trial.error(), "cancelled with sweep 1") << job;
+  }
+  r = Client("--output json get sweeps/1");
+  EXPECT_EQ(nlohmann::json::parse(r.output)["state"], "SWEEP_CANCELLED");
+}
+
 class RetentionTest : public WorkflowTest {
  protected:
   std::vector<std::string> ServerFlags() const override { return {"--keep-jobs=1"}; }
