@@ -22,11 +22,22 @@ RUN apt-get -o DPkg::Lock::Timeout=600 update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN ./scripts/install-deps.sh \
- && make build BUILD_DIR=/src/build CMAKE_ARGS="-DEDBP_BUILD_TESTS=OFF" \
+# --build: the build's packages only (no test, lint, browser or Slurm tools).
+RUN ./scripts/install-deps.sh --build \
+ && make build BUILD_DIR=/src/build DEPS_ARGS=--build CMAKE_ARGS="-DEDBP_BUILD_TESTS=OFF" \
  && ./scripts/collect-runtime.sh /src/build /stage
 
 FROM ${BASE:-${CUDA_IMAGE}-runtime-ubuntu24.04} AS runtime
+# --build-arg MPI=1 adds Open MPI's mpirun and an SSH server, for the launcher and the
+# workers of deploy/k8s/mpijob (about 60 MB more). The default image has neither
+# (edbp-train carries its own libmpi for one-process runs).
+ARG MPI=0
+RUN if [ "$MPI" = 1 ]; then \
+      apt-get -o DPkg::Lock::Timeout=600 update \
+   && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
+        --no-install-recommends openmpi-bin openssh-server openssh-client \
+   && rm -rf /var/lib/apt/lists/*; \
+    fi
 # One layer from the build stage: the staged binaries and libraries, nothing else.
 COPY --from=build /stage /opt/edbp
 ENV PATH=/opt/edbp/bin:${PATH} \
