@@ -6,7 +6,8 @@
 # The build stage runs what CI runs (scripts/install-deps.sh and the CMake commands of
 # `make build`); the runtime stage copies only the directory scripts/collect-runtime.sh
 # stages: the binaries and the shared libraries the runtime base lacks
-# (tests/deploy/deploy_test.cc checks both with ldd). See README.md, "Deployment".
+# (tests/deploy/deploy_test.cc checks both with ldd). `make image-test` builds the CPU
+# image with podman and runs it end to end (scripts/image-test.sh). See README.md, "Deployment".
 
 # BASE empty: the CUDA images (devel to build, runtime to run). Any other BASE is used
 # for both stages.

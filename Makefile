@@ -68,6 +68,11 @@ slurm: build
 
 test: lint unit integration deploy gpu browser slurm
 
+# The CPU image built with rootful podman and run end to end (issue 21; root, Debian 12,
+# tens of minutes: not part of `make test`): scripts/image-test.sh, README "Deployment".
+image-test:
+	scripts/image-test.sh $(BUILD_DIR)
+
 # The service end to end: a server on a free loopback port with a temporary data dir,
 # the reference Fashion-MNIST network submitted for one epoch and followed to the end.
 demo: build
