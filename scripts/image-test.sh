@@ -10,10 +10,11 @@
 # usage: scripts/image-test.sh [BUILD_DIR]   BUILD_DIR (default build): where the host's
 #                                           edbp-client is built (configured if needed)
 #   EDBP_IMAGE_STAGES  the stages to run, default all of them, in this order:
-#                      setup base build run health stop compose
+#                      setup base build run health stop k8s mpi compose
 #   EDBP_IMAGE_KEEP=1  keep the image at the end (the test containers, volumes and the
 #                      temporary folder are always removed)
 #   EDBP_IMAGE_NO_CACHE=1  build without podman's layer cache (from a clean state)
+#   EDBP_IMAGE_MPI=1   build with --build-arg MPI=1 and run stage mpi
 #
 # Stages:
 #   setup    installs podman, buildah, runc, netavark, iptables, podman-compose and
@@ -33,6 +34,11 @@
 #   stop     a longer job; `podman stop` (SIGTERM: the server drains, the job
 #            checkpoints) while it runs, `podman start`: the job resumes from its
 #            checkpoint and succeeds, the first job and its checkpoint are still there.
+#   k8s      the container as deploy/k8s's StatefulSet runs it: the ConfigMap's flags as
+#            --flagfile, token and TLS files as Secrets mount them (root:10001, 0440),
+#            read-only root, no capabilities, no new privileges: a job to SUCCEEDED.
+#   mpi      (EDBP_IMAGE_MPI=1 only) mpirun and sshd in the image; `mpirun -np 2
+#            edbp-train` trains one epoch as two ranks.
 #   compose  deploy/compose.yaml under podman-compose (its GPU reservation ignored):
 #            up, healthy, a job to SUCCEEDED, down.
 # Exit status 0 when every stage passed; the summary gives each stage's seconds.
@@ -40,7 +46,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build_dir=${1:-build}
-stages=${EDBP_IMAGE_STAGES:-setup base build run health stop compose}
+stages=${EDBP_IMAGE_STAGES:-setup base build run health stop k8s mpi compose}
 image=localhost/edbp:latest
 base_image=localhost/debian:12-slim
 prefix=edbp-image-test
@@ -65,7 +71,8 @@ cleanup() {
     podman logs "$prefix-server" > /tmp/edbp-image-test-logs/server.log 2>&1 || true
     echo "image-test: logs in /tmp/edbp-image-test-logs"
   fi
-  podman rm -f -t 0 "$prefix-server" >/dev/null 2>&1 || true
+  podman rm -f -t 0 "$prefix-server" "$prefix-pod" >/dev/null 2>&1 || true
+  podman volume rm -f "$prefix-pod-data" >/dev/null 2>&1 || true
   if [ -f "$work/compose.yaml" ]; then
     compose down -v >/dev/null 2>&1 || true
   fi
@@ -183,6 +190,7 @@ stage_build() {
   log "podman build (compiles the project in the container; tens of minutes on 2 cores)"
   local cache=()
   [ "${EDBP_IMAGE_NO_CACHE:-0}" != 1 ] || cache=(--no-cache)
+  [ "${EDBP_IMAGE_MPI:-0}" != 1 ] || cache+=(--build-arg MPI=1)
   podman build --format docker --pull=never "${cache[@]}" --build-arg BASE="$base_image" \
     -t "$image" -f Dockerfile . > "$work/build.log" 2>&1 ||
     { tail -40 "$work/build.log"; fail "podman build (log above)"; }
@@ -405,6 +413,67 @@ PY
   podman volume rm -f "$prefix-data" >/dev/null
 }
 
+# ---- the pod of deploy/k8s, emulated -------------------------------------------------
+
+# The StatefulSet's container as podman can give it: the ConfigMap's flags as the
+# --flagfile, the token and TLS files as Secrets mount them (root:10001, 0440,
+# read-only), read-only root with /tmp a tmpfs, every capability dropped, no new
+# privileges, the data set where the flags' --data_roots expect it.
+stage_k8s() {
+  podman image exists "$image" || fail "no $image (stage build)"
+  prepare_client
+  local c=$prefix-pod d=$work/pod
+  mkdir -p "$d/flags" "$d/token" "$d/tls"
+  sed -n 's/^    \(--.*\)$/\1/p' deploy/k8s/configmap.yaml > "$d/flags/flags"
+  grep -q -- '^--auth_token_file=/etc/edbp/token/token$' "$d/flags/flags" ||
+    fail "deploy/k8s/configmap.yaml: no --auth_token_file=/etc/edbp/token/token"
+  echo "$token" > "$d/token/token"
+  cp "$work/certs/server.pem" "$work/certs/server-key.pem" "$work/certs/ca.pem" "$d/tls/"
+  chown -R 0:10001 "$d/token" "$d/tls"
+  chmod 0755 "$d/token" "$d/tls"
+  chmod 0440 "$d"/token/* "$d"/tls/*
+  podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+  podman volume rm -f "$prefix-pod-data" >/dev/null 2>&1 || true
+  podman run -d --name "$c" --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+    -v "$prefix-pod-data:/data" -v "$d/flags:/etc/edbp/flags:ro" \
+    -v "$d/token:/etc/edbp/token:ro" -v "$d/tls:/etc/edbp/tls:ro" \
+    -v "$datasets:/usr/share/datasets/fashion-mnist:ro" \
+    -p 127.0.0.1::50051 -p 127.0.0.1::50052 -p 127.0.0.1::9090 \
+    "$image" --flagfile=/etc/edbp/flags/flags >/dev/null
+  ports_of "$c"
+  wait_healthy "$c" 60
+  sed 's|^  data_path: .*|  data_path: "/usr/share/datasets/fashion-mnist"|' "$work/job.yaml" \
+    > "$work/pod-job.yaml"
+  local job
+  job=$(submit_and_follow "$work/pod-job.yaml")
+  [ "$(podman exec "$c" sh -c 'grep "^CapEff:" /proc/1/status' | awk '{print $2}')" = 0000000000000000 ] ||
+    fail "$c has capabilities: $(podman exec "$c" grep ^Cap /proc/1/status)"
+  podman rm -f -t 0 "$c" >/dev/null
+  podman volume rm -f "$prefix-pod-data" >/dev/null
+  stage_note="the StatefulSet's flagfile, Secret-like token/TLS (0440), no capabilities: $job SUCCEEDED"
+}
+
+# ---- MPI (EDBP_IMAGE_MPI=1) ----------------------------------------------------------
+
+# The image built with --build-arg MPI=1 (deploy/k8s/mpijob): mpirun and sshd are there,
+# and `mpirun -np 2 edbp-train` trains one epoch as two ranks, as uid 10001.
+stage_mpi() {
+  if [ "${EDBP_IMAGE_MPI:-0}" != 1 ]; then
+    stage_note="not run (EDBP_IMAGE_MPI=1 builds and checks the MPI image)"
+    return
+  fi
+  prepare_client
+  local out
+  out=$(podman run --rm --read-only --no-healthcheck -v "$work/job.yaml:/cfg/job.yaml:ro" \
+    -v "$datasets:/datasets/fashion-mnist:ro" --entrypoint sh "$image" -c \
+    'test -x /usr/sbin/sshd && mpirun --version | head -1 &&
+     mpirun -np 2 --oversubscribe edbp-train /cfg/job.yaml --out-dir /tmp/run \
+       --notensorboard && test -s /tmp/run/checkpoint_last.safetensors' 2>&1) ||
+    { echo "$out" | tail -20 >&2; fail "mpirun -np 2 edbp-train in the MPI image"; }
+  echo "$out" | grep -q '^all-reduce: ' || fail "no all-reduce in the two ranks' output"
+  stage_note="$(echo "$out" | grep -m1 'Open MPI'), sshd; mpirun -np 2 edbp-train: $(echo "$out" | grep -m1 '^all-reduce: ')"
+}
+
 # ---- compose -------------------------------------------------------------------------
 
 # compose ARGS...: podman-compose on the copy of deploy/compose.yaml in $work, with the
@@ -464,6 +533,6 @@ stage_compose() {
 for s in $stages; do
   declare -F "stage_$s" >/dev/null || fail "unknown stage '$s' (EDBP_IMAGE_STAGES)"
 done
-for s in setup base build run health stop compose; do
+for s in setup base build run health stop k8s mpi compose; do
   stage "$s"
 done
