@@ -6,7 +6,8 @@
 # The build stage runs what CI runs (scripts/install-deps.sh and the CMake commands of
 # `make build`); the runtime stage copies only the directory scripts/collect-runtime.sh
 # stages: the binaries and the shared libraries the runtime base lacks
-# (tests/deploy/deploy_test.cc checks both with ldd). See README.md, "Deployment".
+# (tests/deploy/deploy_test.cc checks both with ldd). `make image-test` builds the CPU
+# image with podman and runs it end to end (scripts/image-test.sh). See README.md, "Deployment".
 
 # BASE empty: the CUDA images (devel to build, runtime to run). Any other BASE is used
 # for both stages.
@@ -22,11 +23,22 @@ RUN apt-get -o DPkg::Lock::Timeout=600 update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN ./scripts/install-deps.sh \
- && make build BUILD_DIR=/src/build CMAKE_ARGS="-DEDBP_BUILD_TESTS=OFF" \
+# --build: the build's packages only (no test, lint, browser or Slurm tools).
+RUN ./scripts/install-deps.sh --build \
+ && make build BUILD_DIR=/src/build DEPS_ARGS=--build CMAKE_ARGS="-DEDBP_BUILD_TESTS=OFF" \
  && ./scripts/collect-runtime.sh /src/build /stage
 
 FROM ${BASE:-${CUDA_IMAGE}-runtime-ubuntu24.04} AS runtime
+# --build-arg MPI=1 adds Open MPI's mpirun and an SSH server, for the launcher and the
+# workers of deploy/k8s/mpijob (303 MB -> 493 MB for the CPU image). The default image has neither
+# (edbp-train carries its own libmpi for one-process runs).
+ARG MPI=0
+RUN if [ "$MPI" = 1 ]; then \
+      apt-get -o DPkg::Lock::Timeout=600 update \
+   && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
+        --no-install-recommends openmpi-bin openssh-server openssh-client \
+   && rm -rf /var/lib/apt/lists/*; \
+    fi
 # One layer from the build stage: the staged binaries and libraries, nothing else.
 COPY --from=build /stage /opt/edbp
 ENV PATH=/opt/edbp/bin:${PATH} \

@@ -13,6 +13,16 @@
 # our Debian packages, so it cannot build), unpacked into a temporary folder. Where no
 # bundle exists but cmake does, it builds one first. Exit status: 0 when every step passed; a test that reports
 # "skipped" on a GPU machine counts as a failure (it means the device was not usable).
+#
+# The CUDA image (the Dockerfile's default stages on nvidia/cuda:13.0.1-cudnn-*; it
+# cannot be built where no registry is reachable, so scripts/image-test.sh builds and
+# runs the CPU image only) is smoke-tested here too when EDBP_GPU_IMAGE names it, on a
+# machine with docker and the NVIDIA container toolkit:
+#   docker build -t edbp:gpu .                        # tens of minutes: compiles edbp
+#   EDBP_GPU_IMAGE=edbp:gpu scripts/gpu-check.sh
+# Steps image_train (one epoch of configs/small.yaml on synthetic data, as uid 10001,
+# on the GPU: the log must say cuda) and image_server (edbp-server with --gpus all:
+# healthy through the image's HEALTHCHECK command, one GPU slot or more in its log).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -104,6 +114,45 @@ if command -v mpiexec >/dev/null 2>&1; then
   fi
 else
   rows+=("$(printf '%-28s %-34s' mpi_w2 "not run: no mpiexec on this machine")")
+fi
+
+# The CUDA image (see the top of this file). The steps run under timeout, through bash
+# -c with the functions exported.
+# shellcheck disable=SC2317  # called through bash -c
+image_train() {
+  local log
+  log=$(docker run --rm --gpus all --entrypoint edbp-train -v "$PWD/configs:/configs:ro" \
+    "$EDBP_GPU_IMAGE" /configs/small.yaml --synthetic-data --data-limit 1000 --epochs 1 \
+    --out-dir /tmp/run --notensorboard 2>&1)
+  local rc=$?
+  echo "$log"
+  [ "$rc" -eq 0 ] || return "$rc"
+  echo "$log" | grep -qi cuda || { echo "image_train: the log does not name cuda" >&2; return 1; }
+}
+# shellcheck disable=SC2317  # called through bash -c
+image_server() {
+  local c=edbp-gpu-check-$$ i rc=1
+  docker run -d --name "$c" --gpus all "$EDBP_GPU_IMAGE" --listen=127.0.0.1:50051 \
+    --data-dir=/data --health-listen=0.0.0.0:50052 >/dev/null || return 1
+  for ((i = 0; i < 60; i++)); do
+    if docker exec "$c" edbp-client --server=127.0.0.1:50052 --timeout=3 health; then
+      rc=0
+      break
+    fi
+    sleep 1
+  done
+  docker logs "$c" 2>&1 | tail -20
+  docker logs "$c" 2>&1 | grep -qi 'gpu\|cuda' || { echo "image_server: no GPU slot in the log" >&2; rc=1; }
+  docker rm -f "$c" >/dev/null
+  return "$rc"
+}
+if [ -n "${EDBP_GPU_IMAGE:-}" ] && command -v docker >/dev/null 2>&1; then
+  export EDBP_GPU_IMAGE
+  export -f image_train image_server
+  step image_train 300 bash -c image_train
+  step image_server 120 bash -c image_server
+else
+  rows+=("$(printf '%-28s %s' image "not run: docker build -t edbp:gpu . && EDBP_GPU_IMAGE=edbp:gpu $0")")
 fi
 
 echo

@@ -3,6 +3,11 @@
 # Fashion-MNIST data set. Idempotent: when every package is already installed it does
 # not touch apt at all. Uses sudo when not run as root.
 #
+# usage: scripts/install-deps.sh [--build]
+#   --build  only what `make build CMAKE_ARGS=-DEDBP_BUILD_TESTS=OFF` needs (the
+#            Dockerfile's build stage): no test, lint, browser, Slurm or data set
+#            packages, and no node/npm, so the image's edbp-client has no dashboard.
+#
 # Runs on Debian 12 and on Ubuntu 24.04 (the base of the CUDA images the Dockerfile
 # builds on); the package names are the same except where noted below.
 set -euo pipefail
@@ -23,6 +28,24 @@ case "$os_id:$os_version" in
     ;;
 esac
 
+build_only=0
+case "${1:-}" in
+  "") ;;
+  --build) build_only=1 ;;
+  *)
+    echo "usage: $0 [--build]" >&2
+    exit 2
+    ;;
+esac
+
+# The libraries and tools of the build itself (MPI included: edbp-train links it).
+build_packages=(
+  cmake make ninja-build pkg-config
+  libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
+  libopenblas-dev zlib1g-dev prometheus-cpp-dev libcpp-httplib-dev openssl libssl-dev
+  libopenmpi-dev
+)
 packages=(
   cmake make ninja-build
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
@@ -43,6 +66,9 @@ packages=(
 # nodesource's nodejs ships npm; Debian's nodejs needs the npm package.
 if ! command -v npm >/dev/null 2>&1; then
   packages+=(npm)
+fi
+if [ "$build_only" -eq 1 ]; then
+  packages=("${build_packages[@]}")
 fi
 if [ "$os_id" = ubuntu ]; then
   # Ubuntu ships chromium only as a snap, which apt cannot install in a container: the

@@ -167,11 +167,16 @@ TEST(DockerfileTest, BuildStageRunsWhatCiRuns) {
   }
   EXPECT_THAT(runs, HasSubstr("./scripts/install-deps.sh"));
   EXPECT_THAT(runs, HasSubstr("make build BUILD_DIR=/src/build"));
+  // The build's packages only, in the RUN and in `make build`'s deps step (otherwise
+  // make would install the test, lint and browser tools into the build stage).
+  EXPECT_THAT(runs, HasSubstr("./scripts/install-deps.sh --build"));
+  EXPECT_THAT(runs, HasSubstr("DEPS_ARGS=--build"));
+  EXPECT_THAT(runs, HasSubstr("-DEDBP_BUILD_TESTS=OFF"));
   EXPECT_THAT(runs, HasSubstr("./scripts/collect-runtime.sh /src/build /stage"));
   // CI (.ci/run) runs `make test`, whose build goes through the same targets.
   EXPECT_THAT(ReadFile(".ci/run"), HasSubstr("make test"));
   const std::string makefile = ReadFile("Makefile");
-  EXPECT_THAT(makefile, HasSubstr("deps:\n\t./scripts/install-deps.sh"));
+  EXPECT_THAT(makefile, HasSubstr("deps:\n\t./scripts/install-deps.sh $(DEPS_ARGS)"));
   EXPECT_THAT(makefile,
               HasSubstr("configure: deps\n\tcmake -S . -B $(BUILD_DIR) -G Ninja"));
   EXPECT_THAT(makefile, HasSubstr("build: configure\n\tcmake --build $(BUILD_DIR)"));
@@ -211,7 +216,22 @@ TEST(DockerfileTest, RuntimeStageCopiesOnlyTheStagingDirAndRunsAsNonRoot) {
        it != std::sregex_iterator(); ++it) {
     EXPECT_THAT(flags, Contains(SplitFlag((*it)[1].str()).first)) << (*it)[1].str();
   }
-  EXPECT_THAT(ReadFile(".dockerignore"), HasSubstr("build-*"));
+  const std::string ignore = ReadFile(".dockerignore");
+  for (const char* excluded : {"\n.git\n", "\nbuild-*\n", "\ntests\n", "\ndeploy\n"}) {
+    EXPECT_THAT(ignore, HasSubstr(excluded));
+  }
+  // --build-arg MPI=1 adds mpirun and sshd (deploy/k8s/mpijob); the default has neither.
+  std::string mpi_run;
+  for (const Instruction& ins : d.stages[1].instructions) {
+    if (ins.keyword == "ARG" && absl::StartsWith(ins.args, "MPI")) {
+      EXPECT_EQ(ins.args, "MPI=0");
+    }
+    if (ins.keyword == "RUN" && absl::StrContains(ins.args, "openmpi-bin")) {
+      mpi_run = ins.args;
+    }
+  }
+  EXPECT_THAT(mpi_run, HasSubstr("if [ \"$MPI\" = 1 ]"));
+  EXPECT_THAT(mpi_run, HasSubstr("openssh-server"));
 }
 
 // ---- the staged runtime -----------------------------------------------------------
