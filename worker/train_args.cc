@@ -33,7 +33,12 @@ ABSL_FLAG(bool, validate, false,
 ABSL_FLAG(std::string, inspect_step, "",
           "Write one training step (first batch in file order, no augmentation, dropout "
           "off, labels injected, no optimizer step) to this safetensors file: loss, "
-          "outputs, outputs_raw and every net.{i}.*.grad before clipping");
+          "inputs, outputs, outputs_raw and every net.{i}.*.grad before clipping");
+ABSL_FLAG(std::string, export_nir, "",
+          "Write the network with the --init-weights (or --resume) weights to this file "
+          "in NIR's HDF5 layout (the Neuromorphic Intermediate Representation: Conv2d / "
+          "Affine with the standardised weights, CubaLIF neurons, AvgPool2d, Flatten; "
+          "README \"NIR export\") and exit; reads no data");
 ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
 ABSL_FLAG(int64_t, checkpoint_every, 0,
           "Also write checkpoint_last.safetensors after every N-th training batch of an "
@@ -71,6 +76,7 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "usage: edbp-train CONFIG.yaml [flags]\n"
       "       edbp-train --resume DIR [CONFIG.yaml] [flags]\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
+      "       edbp-train CONFIG.yaml --init-weights CKPT --export-nir OUT.nir\n"
       "       mpirun -np W edbp-train CONFIG.yaml [flags]   (W data-parallel ranks;\n"
       "         also srun --mpi=pmix -K1 edbp-train ...: rank and size come from MPI,\n"
       "         Network.batch_size is the global batch, rank 0 writes and reports)\n"
@@ -114,6 +120,7 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.data_limit = absl::GetFlag(FLAGS_data_limit);
   args.synthetic_data = absl::GetFlag(FLAGS_synthetic_data);
   args.inspect_step = absl::GetFlag(FLAGS_inspect_step);
+  args.export_nir = absl::GetFlag(FLAGS_export_nir);
   args.progress_every = absl::GetFlag(FLAGS_progress_every);
   args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   if (args.checkpoint_every < 0) {
@@ -127,10 +134,17 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   }
   args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
   args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);
-  // One mode; --validate wins, then --inspect-step, then --evaluate.
+  // One mode; --validate wins, then --export-nir, --inspect-step, --evaluate.
   const bool evaluate = absl::GetFlag(FLAGS_evaluate);
   if (absl::GetFlag(FLAGS_validate)) {
     args.mode = TrainMode::kValidate;
+  } else if (!args.export_nir.empty()) {
+    args.mode = TrainMode::kExportNir;
+    if (args.init_weights.empty() && args.resume_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "edbp-train: --export-nir needs --init-weights or --resume (the weights to "
+          "export)");
+    }
   } else if (!args.inspect_step.empty()) {
     args.mode = TrainMode::kInspect;
   } else if (evaluate) {

@@ -11,10 +11,11 @@ namespace edbp::worker {
 
 // What edbp-train does with the config.
 enum class TrainMode {
-  kTrain,     // the epoch loop with checkpoints (the default)
-  kValidate,  // --validate: check the config, print the network summary
-  kEvaluate,  // --evaluate: the test set only, with --init-weights or --resume
-  kInspect,   // --inspect-step FILE: one training step written to FILE
+  kTrain,      // the epoch loop with checkpoints (the default)
+  kValidate,   // --validate: check the config, print the network summary
+  kEvaluate,   // --evaluate: the test set only, with --init-weights or --resume
+  kInspect,    // --inspect-step FILE: one training step written to FILE
+  kExportNir,  // --export-nir FILE: the network and its weights as NIR (HDF5), no data
 };
 
 // Every flag and positional argument, as given (empty / 0: not given).
@@ -31,6 +32,7 @@ struct TrainArgs {
   int64_t data_limit = 0;
   bool synthetic_data = false;
   std::string inspect_step;  // the file of kInspect
+  std::string export_nir;    // the file of kExportNir
   int64_t progress_every = 20;
   int64_t checkpoint_every = 0;  // --checkpoint-every: batches between resume checkpoints
   std::string report_to;         // --report-to: edbp-server's worker service
@@ -46,7 +48,7 @@ struct TrainArgs {
 // Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process for
 // --help and for unknown or malformed flags, as Abseil does. A command line that parses
 // but asks for something impossible (no config and no --resume, --report-to without
-// --job-id, --evaluate without weights, a negative --checkpoint-every) is
+// --job-id, --evaluate or --export-nir without weights, a negative --checkpoint-every) is
 // INVALID_ARGUMENT with a one-line message: edbp-train exits 2 on it.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
 

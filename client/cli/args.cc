@@ -35,6 +35,7 @@ enum class Flag {
   kFromStart,
   kBest,
   kOutputFile,
+  kFormat,
   kTokenFile,
   kTls,
   kCaCert,
@@ -52,7 +53,7 @@ struct FlagSpec {
   uint32_t commands;
 };
 
-constexpr std::array<FlagSpec, 22> kFlags = {{
+constexpr std::array<FlagSpec, 23> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
@@ -70,6 +71,7 @@ constexpr std::array<FlagSpec, 22> kFlags = {{
     {"--from-start", Flag::kFromStart, false, Bit(Command::kWatch)},
     {"--best", Flag::kBest, false, Bit(Command::kDownload)},
     {"-o", Flag::kOutputFile, true, Bit(Command::kDownload)},
+    {"--format", Flag::kFormat, true, Bit(Command::kDownload)},
     {"--token-file", Flag::kTokenFile, true, kGlobal},
     {"--tls", Flag::kTls, false, kGlobal},
     {"--ca-cert", Flag::kCaCert, true, kGlobal},
@@ -178,6 +180,15 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
       return absl::OkStatus();
     case Flag::kBest:
       o.best = true;
+      return absl::OkStatus();
+    case Flag::kFormat:
+      if (v == "safetensors") {
+        o.nir = false;
+      } else if (v == "nir") {
+        o.nir = true;
+      } else {
+        return Usage(absl::StrCat("--format must be safetensors or nir, not '", v, "'"));
+      }
       return absl::OkStatus();
     case Flag::kOutputFile:
       if (v.empty()) return Usage("-o needs a file name");
@@ -415,6 +426,10 @@ Commands:
   download JOB -o FILE  Save the job's last checkpoint in FILE (written to a
                         temporary file, then renamed).
       --best              the best-test-accuracy checkpoint instead
+      --format F          safetensors (default: the checkpoint as stored) or nir:
+                          the network with those weights in NIR's HDF5 layout
+                          (converted here, from the config the checkpoint holds;
+                          README "NIR export")
   health                Ask the server's grpc.health.v1 service; exit 0 when it is
                         SERVING, 1 when not (used by the Docker HEALTHCHECK).
   help                  Show this text.

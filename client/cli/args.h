@@ -83,6 +83,7 @@ struct Options {
   // download
   bool best = false;
   std::string output_file;
+  bool nir = false;  // --format nir: convert the checkpoint to NIR (HDF5) here
 };
 
 // Parses `args` (without the program name). `default_server` is used when --server is

@@ -594,6 +594,8 @@ absl::StatusOr<SafeTensors> Trainer::InspectStep() {
   EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
   SafeTensors out;
   out.tensors["loss"] = {{1}, {static_cast<float>(loss)}};
+  EDBP_ASSIGN_OR_RETURN(std::vector<float> inputs, x.ToHost());
+  out.tensors["inputs"] = {x.shape(), std::move(inputs)};
   EDBP_ASSIGN_OR_RETURN(std::vector<float> o, fwd.output.ToHost());
   out.tensors["outputs"] = {fwd.output.shape(), std::move(o)};
   EDBP_ASSIGN_OR_RETURN(std::vector<float> raw, fwd.raw_output.ToHost());
