@@ -136,8 +136,8 @@ restore "$md"
 
 # 4. The other citation forms: a range's far end, a list, a subsection.
 save "$cc"
-printf '// ALGORITHM.md %s2-%s14\n' "$sect" "$sect" >> "$tmp/$cc"
-expect_fail "range ${sect}2-${sect}14" "cites ${sect}14"
+printf '// ALGORITHM.md %s2-%s16\n' "$sect" "$sect" >> "$tmp/$cc"
+expect_fail "range ${sect}2-${sect}16" "cites ${sect}16"
 restore "$cc"
 save "$cc"
 printf '// ALGORITHM.md %s3-15\n' "$sect" >> "$tmp/$cc"
