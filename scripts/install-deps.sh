@@ -61,6 +61,8 @@ packages=(
   # Issue 18: MPI ranks (mpirun), and a Slurm cluster (scripts/slurm-cluster.sh) whose
   # `srun --mpi=pmix` needs Slurm's PMIx plugin (in slurm-wlm) and libpmix.
   openmpi-bin libopenmpi-dev slurm-wlm munge libpmix-dev python3
+  # Issue 20: NIR export (HDF5 C API) and its Python test (h5py, numpy).
+  libhdf5-dev python3-h5py python3-numpy
 )
 # npm builds the dashboard's page (uPlot, pinned in client/dashboard/web/package-lock.json).
 # nodesource's nodejs ships npm; Debian's nodejs needs the npm package.

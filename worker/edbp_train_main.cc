@@ -23,8 +23,10 @@
 #include "core/config/config.h"
 #include "core/device.h"
 #include "core/io/safetensors.h"
+#include "core/train/checkpoint.h"
 #include "core/train/console.h"
 #include "core/train/metrics.h"
+#include "core/train/nir_export.h"
 #include "core/train/tensorboard.h"
 #include "core/train/trainer.h"
 #include "dist/device_communicator.h"
@@ -229,6 +231,20 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
     return 0;
   }
   if (!backend.ok()) return backend.status();
+  if (args.mode == TrainMode::kExportNir) {
+    // The config's network with the given weights, straight to the file: no data, no
+    // run directory (train/nir_export.h).
+    if (!root) return 0;
+    EDBP_ASSIGN_OR_RETURN(std::unique_ptr<Network> net,
+                          Network::Create(config, *backend, args.seed));
+    const std::string weights =
+        args.init_weights.empty() ? resume_file : args.init_weights;
+    EDBP_RETURN_IF_ERROR(train::LoadWeights(weights, *net));
+    EDBP_RETURN_IF_ERROR(train::ExportNir(*net, args.export_nir));
+    Inform(reporter, absl::StrCat("wrote ", args.export_nir, " (NIR ", train::kNirVersion,
+                                  ", weights of ", weights, ")"));
+    return 0;
+  }
 
   // Ranks on GPUs, one each, sum their gradients with NCCL on the devices; otherwise
   // through host memory over the launcher's MPI (dist/device_communicator.h).

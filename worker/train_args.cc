@@ -37,7 +37,7 @@ ABSL_FLAG(bool, validate, false,
 ABSL_FLAG(std::string, inspect_step, "",
           "Write one training step (first batch in file order, no augmentation, dropout "
           "off, labels injected, no optimizer step) to this safetensors file: loss, "
-          "outputs, outputs_raw and every net.{i}.*.grad before clipping");
+          "inputs, outputs, outputs_raw and every net.{i}.*.grad before clipping");
 ABSL_FLAG(
     std::string, gradient_flow, "",
     "Write the gradient-flow report of one training batch to OUT.json and OUT.html "
@@ -51,6 +51,11 @@ ABSL_FLAG(
 ABSL_FLAG(int64_t, gradient_flow_batch, 0,
           "With --gradient-flow: which batch of the training split, 0-based, in file "
           "order (default 0, the first)");
+ABSL_FLAG(std::string, export_nir, "",
+          "Write the network with the --init-weights (or --resume) weights to this file "
+          "in NIR's HDF5 layout (the Neuromorphic Intermediate Representation: Conv2d / "
+          "Affine with the standardised weights, CubaLIF neurons, AvgPool2d, Flatten; "
+          "README \"NIR export\") and exit; reads no data");
 ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
 ABSL_FLAG(int64_t, checkpoint_every, 0,
           "Also write checkpoint_last.safetensors after every N-th training batch of an "
@@ -124,6 +129,7 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "       edbp-train CONFIG.yaml --init-weights CKPT --gradient-flow OUT   (one\n"
       "         batch's gradient flow per layer and time step: OUT.json, OUT.html)\n"
       "       edbp-train ... --report-to unix:SOCKET --job-id ID   (run by edbp-server)\n"
+      "       edbp-train CONFIG.yaml --init-weights CKPT --export-nir OUT.nir\n"
       "       mpirun -np W edbp-train CONFIG.yaml [flags]   (W data-parallel ranks;\n"
       "         also srun --mpi=pmix -K1 edbp-train ...: rank and size come from MPI,\n"
       "         Network.batch_size is the global batch, rank 0 writes and reports)\n"
@@ -178,6 +184,7 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.inspect_step = absl::GetFlag(FLAGS_inspect_step);
   args.gradient_flow = absl::GetFlag(FLAGS_gradient_flow);
   args.gradient_flow_batch = absl::GetFlag(FLAGS_gradient_flow_batch);
+  args.export_nir = absl::GetFlag(FLAGS_export_nir);
   args.progress_every = absl::GetFlag(FLAGS_progress_every);
   args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   if (args.checkpoint_every < 0) {
@@ -191,14 +198,25 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   }
   args.tensorboard = absl::GetFlag(FLAGS_tensorboard);
   args.tensorboard_dir = absl::GetFlag(FLAGS_tensorboard_dir);
-  // One mode; --validate wins, then --inspect-step, then --evaluate. --gradient-flow
-  // combines with none of them.
+  // One mode; --validate wins, then --export-nir, --inspect-step, --evaluate.
+  // --gradient-flow combines with none of them.
   const bool evaluate = absl::GetFlag(FLAGS_evaluate);
   if (absl::Status s = CheckGradientFlowFlags(args, evaluate); !s.ok()) return s;
+  if (!args.gradient_flow.empty() && !args.export_nir.empty()) {
+    return absl::InvalidArgumentError(
+        "edbp-train: --gradient-flow and --export-nir are two modes; give one");
+  }
   if (!args.gradient_flow.empty()) {
     args.mode = TrainMode::kGradientFlow;
   } else if (absl::GetFlag(FLAGS_validate)) {
     args.mode = TrainMode::kValidate;
+  } else if (!args.export_nir.empty()) {
+    args.mode = TrainMode::kExportNir;
+    if (args.init_weights.empty() && args.resume_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "edbp-train: --export-nir needs --init-weights or --resume (the weights to "
+          "export)");
+    }
   } else if (!args.inspect_step.empty()) {
     args.mode = TrainMode::kInspect;
   } else if (evaluate) {

@@ -16,6 +16,7 @@ enum class TrainMode {
   kEvaluate,      // --evaluate: the test set only, with --init-weights or --resume
   kInspect,       // --inspect-step FILE: one training step written to FILE
   kGradientFlow,  // --gradient-flow OUT: the gradient-flow report of one batch
+  kExportNir,     // --export-nir FILE: the network and its weights as NIR (HDF5), no data
 };
 
 // Every flag and positional argument, as given (empty / 0: not given).
@@ -35,6 +36,7 @@ struct TrainArgs {
   std::string inspect_step;         // the file of kInspect
   std::string gradient_flow;        // OUT of kGradientFlow (OUT.json, OUT.html)
   int64_t gradient_flow_batch = 0;  // --gradient-flow-batch: which training batch
+  std::string export_nir;           // the file of kExportNir
   int64_t progress_every = 20;
   int64_t checkpoint_every = 0;  // --checkpoint-every: batches between resume checkpoints
   std::string report_to;         // --report-to: edbp-server's worker service
@@ -50,9 +52,9 @@ struct TrainArgs {
 // Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process for
 // --help and for unknown or malformed flags, as Abseil does. A command line that parses
 // but asks for something impossible (no config and no --resume, --report-to without
-// --job-id, --evaluate without weights, a negative --checkpoint-every, --gradient-flow
-// with another mode or with a flag that writes files) is INVALID_ARGUMENT with a
-// one-line message: edbp-train exits 2 on it.
+// --job-id, --evaluate or --export-nir without weights, a negative --checkpoint-every,
+// --gradient-flow with another mode or with a flag that writes files) is
+// INVALID_ARGUMENT with a one-line message: edbp-train exits 2 on it.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
 
 }  // namespace edbp::worker

@@ -40,6 +40,7 @@ enum class Flag {
   kFromStart,
   kBest,
   kOutputFile,
+  kFormat,
   kTokenFile,
   kTls,
   kCaCert,
@@ -51,7 +52,6 @@ enum class Flag {
   kSeed,
   kInitFrom,
   kEvents,
-  kFormat,
   kGrid,
   kUniform,
   kLogUniform,
@@ -85,7 +85,8 @@ constexpr std::array<FlagSpec, 36> kFlags = {{
     {"--seed", Flag::kSeed, true, Bit(Command::kSubmit)},
     {"--init-from", Flag::kInitFrom, true, Bit(Command::kSubmit)},
     {"--events", Flag::kEvents, false, Bit(Command::kLogs)},
-    {"--format", Flag::kFormat, true, Bit(Command::kMetrics)},
+    // metrics: csv|jsonl; download: safetensors|nir.
+    {"--format", Flag::kFormat, true, Bit(Command::kMetrics) | Bit(Command::kDownload)},
     {"--grid", Flag::kGrid, true, Bit(Command::kSweep)},
     {"--uniform", Flag::kUniform, true, Bit(Command::kSweep)},
     {"--log-uniform", Flag::kLogUniform, true, Bit(Command::kSweep)},
@@ -314,7 +315,16 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
       o.has_sampling_seed = true;
       return absl::OkStatus();
     case Flag::kFormat:
-      if (v == "csv") {
+      if (o.command == Command::kDownload) {
+        if (v == "safetensors") {
+          o.nir = false;
+        } else if (v == "nir") {
+          o.nir = true;
+        } else {
+          return Usage(
+              absl::StrCat("--format must be safetensors or nir, not '", v, "'"));
+        }
+      } else if (v == "csv") {
         o.metrics_format = MetricsFormat::kCsv;
       } else if (v == "jsonl") {
         o.metrics_format = MetricsFormat::kJsonl;
@@ -644,6 +654,10 @@ Commands:
   download JOB -o FILE  Save the job's last checkpoint in FILE (written to a
                         temporary file, then renamed).
       --best              the best-test-accuracy checkpoint instead
+      --format F          safetensors (default: the checkpoint as stored) or nir:
+                          the network with those weights in NIR's HDF5 layout
+                          (converted here, from the config the checkpoint holds;
+                          README "NIR export")
   delete JOB            Delete an ended job: its history, checkpoints and files
                         (cancel a queued or running job first).
   resume JOB            Queue a CANCELLED or FAILED job again; it continues from its

@@ -134,6 +134,7 @@ struct Options {
   int32_t min_trials = 0;           // --min-trials
   bool has_sampling_seed = false;   // --sampling-seed
   uint64_t sampling_seed = 0;
+  bool nir = false;  // --format nir: convert the checkpoint to NIR (HDF5) here
 };
 
 // Parses `args` (without the program name). `default_server` is used when --server is

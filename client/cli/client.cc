@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "base/text_check.h"
 #include "client/cli/format.h"
+#include "core/train/nir_export.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "nlohmann/json.hpp"
 
@@ -342,7 +343,11 @@ ExitCode Client::Cancel() {
 }
 
 ExitCode Client::Download() {
-  TempFile file(options_.output_file);
+  // --format nir: the checkpoint goes to a temporary file next to FILE first, and FILE
+  // is the NIR export of it (core/train/nir_export.h), converted here.
+  const std::string checkpoint_file =
+      options_.nir ? options_.output_file + ".checkpoint" : options_.output_file;
+  TempFile file(checkpoint_file);
   if (absl::Status s = file.Open(); !s.ok()) {
     PrintError(std::string(s.message()));
     return ExitCode::kFailed;
@@ -380,16 +385,29 @@ ExitCode Client::Download() {
     PrintError(std::string(s.message()));
     return ExitCode::kFailed;
   }
+  if (options_.nir) {
+    const absl::Status s =
+        train::ExportNirFromCheckpoint(checkpoint_file, options_.output_file);
+    std::error_code ec;
+    std::filesystem::remove(checkpoint_file, ec);
+    if (!s.ok()) {
+      PrintError(absl::StrCat("the checkpoint of ", options_.job,
+                              " could not be converted to NIR: ", s.message()));
+      return ExitCode::kFailed;
+    }
+  }
   const char* kind = options_.best ? "best" : "last";
   if (options_.output == OutputFormat::kJson) {
     const nlohmann::json doc = {{"job", options_.job},
                                 {"checkpoint", kind},
+                                {"format", options_.nir ? "nir" : "safetensors"},
                                 {"file", options_.output_file},
                                 {"bytes", received}};
     out_ << doc.dump() << "\n";
   } else {
-    out_ << "saved the " << kind << " checkpoint of " << options_.job << " in "
-         << options_.output_file << " (" << received << " bytes)\n";
+    out_ << "saved the " << kind << " checkpoint of " << options_.job
+         << (options_.nir ? " as NIR" : "") << " in " << options_.output_file << " ("
+         << received << " bytes" << (options_.nir ? " downloaded" : "") << ")\n";
   }
   out_ << std::flush;
   return ExitCode::kOk;

@@ -135,7 +135,8 @@ struct NetworkConfig {
   int64_t n_steps = 0;     // required, >= 1 (T)
   int64_t t_train = 0;     // default n_steps; == n_steps unless event data (§0)
   // required: MNIST, FashionMNIST, CIFAR10, CIFAR100, NMNIST, DVS128Gesture,
-  // CIFAR10DVS (both 2x128x128 event frames, issue 20), SMNIST (n_steps 28), or
+  // CIFAR10DVS (2x128x128 event frames; CIFAR10DVS samples reach the network
+  // resized to 2x48x48, ALGORITHM.md §11.1; issue 20), SMNIST (n_steps 28), or
   // Synthetic (edbp's own, whose sample shape comes from the extension key
   // `input_shape: [C, H, W]` or `[N]`; for the others input_shape is optional and must
   // match). `model_import` is rejected: the network must be written out in `Layers:`.

@@ -69,7 +69,7 @@ std::span<const DatasetInfo> Datasets() {
       {"CIFAR100", {3, 32, 32}, false},
       {"NMNIST", {2, 34, 34}, true},
       {"DVS128Gesture", {2, 128, 128}, true, 0, true},  // the sensor's full frames
-      {"CIFAR10DVS", {2, 128, 128}, true},
+      {"CIFAR10DVS", {2, 48, 48}, true},  // its 128x128 frames resized (§11.1)
       {"SMNIST", {1, 28, 1}, false, 28},  // per step: one column of an MNIST image
       {"Synthetic", {}, false},           // edbp's own: shape from Network.input_shape
   };

@@ -4,8 +4,8 @@
 //
 // These samples are the sensor's full 128x128 frames, n_steps of them. DVS128 Gesture's
 // training transform (crop, flip, temporal deletion to t_train frames) is applied when
-// batches are made (transform.h, ALGORITHM.md §11); CIFAR10-DVS's (crop, 48x48 resize,
-// flip, NDA; the test frames resized too) is not written yet.
+// batches are made (transform.h, ALGORITHM.md §11); so are CIFAR10-DVS's (crop, 48x48
+// resize, flip, NDA; the test frames resized, dvs_transform.h, §11.1).
 //
 // With a cache directory and no limit, the frames are kept in the frame cache
 // (frame_cache.h), keyed by the data set, the folder, the split, n_steps and every

@@ -87,7 +87,7 @@ struct BatchLoader::State {
     Batch batch;
     batch.size = end - begin;
     batch.frames = maker.output_frames(options.augment);
-    const int64_t numel = dataset.sample_numel() * std::max<int64_t>(batch.frames, 1);
+    const int64_t numel = maker.output_numel() * std::max<int64_t>(batch.frames, 1);
     batch.images.resize(static_cast<size_t>(batch.size * numel));
     batch.labels.resize(static_cast<size_t>(batch.size));
     batch.indices.assign(order.begin() + begin, order.begin() + end);

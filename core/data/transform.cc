@@ -7,6 +7,8 @@
 
 #include "base/check.h"
 #include "core/data/augment.h"
+#include "core/data/dvs.h"
+#include "core/data/dvs_transform.h"
 
 namespace edbp::data {
 namespace {
@@ -31,27 +33,27 @@ Normalization NormalizationFor(std::string_view dataset_name) {
   return {};  // N-MNIST and others: none (samples are then u8 / 255)
 }
 
+config::SampleShape InputShapeOf(const Dataset& ds) {
+  if (DatasetOf(ds.name) == "CIFAR10DVS" && ds.shape.size() == 3) {
+    return {ds.shape[0], kCifar10DvsInputSide, kCifar10DvsInputSide};
+  }
+  return ds.shape;
+}
+
+config::SampleShape StoredShapeFor(std::string_view dataset,
+                                   const config::SampleShape& input) {
+  if (DatasetOf(dataset) == "CIFAR10DVS" && input.size() == 3) {
+    return {input[0], kDvsSide, kDvsSide};
+  }
+  return input;
+}
+
 void GestureTrainingFrames(const float* in, int64_t frames, int64_t channels,
                            int64_t height, int64_t width, int64_t kept,
                            std::mt19937_64& rng, float* out) {
   EDBP_CHECK(kept >= 1 && kept <= frames) << "kept " << kept << " of " << frames;
   // RandomResizedCrop's box (torchvision's get_params, scale (0.5, 1), ratio (3/4, 4/3)).
-  const double area = static_cast<double>(height * width);
-  int64_t top = 0, left = 0, h = height, w = width;
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    const double target = area * (0.5 + 0.5 * DrawUnit(rng));
-    const double log_lo = std::log(3.0 / 4.0), log_hi = std::log(4.0 / 3.0);
-    const double ratio = std::exp(log_lo + (log_hi - log_lo) * DrawUnit(rng));
-    const auto bw = static_cast<int64_t>(std::lround(std::sqrt(target * ratio)));
-    const auto bh = static_cast<int64_t>(std::lround(std::sqrt(target / ratio)));
-    if (bw > 0 && bw <= width && bh > 0 && bh <= height) {
-      h = bh;
-      w = bw;
-      top = DrawBelow(rng, static_cast<int>(height - h + 1));
-      left = DrawBelow(rng, static_cast<int>(width - w + 1));
-      break;
-    }
-  }
+  const CropBox box = DrawResizedCropBox(height, width, 0.5, rng);
   const bool flip = (rng() >> 63) != 0;
   // RandomTemporalDelete: `kept` distinct frames, in order (a partial Fisher-Yates).
   std::vector<int64_t> order(static_cast<size_t>(frames));
@@ -61,24 +63,11 @@ void GestureTrainingFrames(const float* in, int64_t frames, int64_t channels,
     std::swap(order[k], order[pick]);
   }
   std::sort(order.begin(), order.begin() + kept);
-  // Nearest-neighbour sources of each output row and column.
-  std::vector<int64_t> src_y(static_cast<size_t>(height)),
-      src_x(static_cast<size_t>(width));
-  for (int64_t y = 0; y < height; ++y) src_y[y] = top + std::min(y * h / height, h - 1);
-  for (int64_t x = 0; x < width; ++x) {
-    const int64_t from = flip ? width - 1 - x : x;
-    src_x[x] = left + std::min(from * w / width, w - 1);
-  }
+  // The kept frames' planes, each cropped, resized back by nearest neighbour, flipped.
   const int64_t plane = height * width;
   for (int64_t k = 0; k < kept; ++k) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const float* src = in + (order[k] * channels + c) * plane;
-      float* dst = out + (k * channels + c) * plane;
-      for (int64_t y = 0; y < height; ++y) {
-        const float* row = src + src_y[y] * width;
-        for (int64_t x = 0; x < width; ++x) dst[y * width + x] = row[src_x[x]];
-      }
-    }
+    CropResizeNearest(in + order[k] * channels * plane, channels, height, width, box,
+                      height, width, flip, out + k * channels * plane);
   }
 }
 
@@ -110,9 +99,13 @@ SampleMaker::SampleMaker(const Dataset& ds, const Normalization& norm,
   crops_ = dataset == "CIFAR10" || dataset == "CIFAR100";
   auto_augment_ = dataset == "CIFAR10";
   // MNIST, N-MNIST, SMNIST (loadSMNIST.py) and Synthetic: no training transform.
-  // DVS128 Gesture and CIFAR10-DVS: none yet (issue 20: the later configs' resize,
-  // crop, flip, rotation and temporal deletion are to come; README says so).
+  // DVS128 Gesture: crop, flip, temporal deletion (§11); CIFAR10-DVS: resize to 48x48,
+  // and in training crop, flip and NDA (§11.1).
   gesture_ = dataset == "DVS128Gesture";
+  cifar10_dvs_ = dataset == "CIFAR10DVS";
+  EDBP_CHECK(!cifar10_dvs_ || ds.frames > 0) << ds.name << ": frames of events expected";
+  output_numel_ = 1;
+  for (int64_t d : InputShapeOf(ds)) output_numel_ *= d;
   EDBP_CHECK(frames_kept_ == 0 || (gesture_ && frames_kept_ <= ds.frames))
       << ds.name << ": keeps " << frames_kept_ << " of " << ds.frames
       << " frames; only DVS128 Gesture deletes frames";
@@ -137,8 +130,9 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
     flip = (rng() >> 63) != 0;
   }
   if (ds_.is_events()) {
-    // §6, §11: event counts as they are (no normalisation), zero elsewhere.
-    const bool transform = augment && gesture_;
+    // §6, §11: event counts as they are (no normalisation), zero elsewhere; then the
+    // data set's transform (CIFAR10-DVS's resize in the test pass too, §11.1).
+    const bool transform = (augment && gesture_) || cifar10_dvs_;
     std::vector<float> frames;
     float* dense = out;
     if (transform) {
@@ -151,7 +145,13 @@ void SampleMaker::Make(int64_t index, bool augment, std::mt19937_64& rng,
       const FrameCount& c = ds_.frame_counts[k];
       dense[c.index] = static_cast<float>(c.count);
     }
-    if (transform) {
+    if (cifar10_dvs_ && augment) {
+      Cifar10DvsTrainingFrames(dense, ds_.frames, ds_.shape[0], ds_.shape[1],
+                               ds_.shape[2], rng, out);
+    } else if (cifar10_dvs_) {
+      Cifar10DvsTestFrames(dense, ds_.frames, ds_.shape[0], ds_.shape[1], ds_.shape[2],
+                           out);
+    } else if (transform) {
       GestureTrainingFrames(dense, ds_.frames, ds_.shape[0], ds_.shape[1], ds_.shape[2],
                             output_frames(true), rng, out);
     }

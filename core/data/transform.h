@@ -30,8 +30,19 @@ Normalization NormalizationFor(std::string_view dataset);
 // crop with zero padding 4 then flip; CIFAR10: those then AutoAugment(IMAGENET), on
 // the u8 image before normalisation, augment.h; DVS128Gesture: the random resized crop
 // and flip of GestureTrainingFrames on the counts, with frames_kept (SampleMaker) its
-// random temporal deletion too; NMNIST, CIFAR10DVS, SMNIST: none); without, draws
-// nothing from `rng`.
+// random temporal deletion too; CIFAR10DVS: Cifar10DvsTrainingFrames, dvs_transform.h;
+// NMNIST, SMNIST: none); without, draws nothing from `rng`. CIFAR10DVS frames are
+// resized to 48x48 in both cases (§11.1): `out` holds InputShapeOf(ds) per frame.
+
+// The per-frame shape of the samples MakeSample / SampleMaker make of `ds`: {C, 48, 48}
+// for CIFAR10-DVS (its frames are resized, §11.1), else ds.shape.
+config::SampleShape InputShapeOf(const Dataset& ds);
+// The per-frame shape a data set named `dataset` is stored in when the network sees
+// `input` (MakeSyntheticSplits' shape for --synthetic-data): CIFAR10DVS's 128x128
+// sensor frames (§11.1), else `input`.
+config::SampleShape StoredShapeFor(std::string_view dataset,
+                                   const config::SampleShape& input);
+
 void MakeSample(const Dataset& ds, const Normalization& norm, int64_t index, bool augment,
                 std::mt19937_64& rng, float* out);
 
@@ -61,12 +72,14 @@ class SampleMaker {
   SampleMaker(const Dataset& ds, const Normalization& norm, int64_t frames_kept = 0);
 
   // The same as MakeSample(ds, norm, index, augment, rng, out), `out` holding
-  // sample_numel() x max(output_frames(augment), 1) floats.
+  // output_numel() x max(output_frames(augment), 1) floats.
   void Make(int64_t index, bool augment, std::mt19937_64& rng, float* out) const;
   // Frames of a sample made with `augment` (0 for static images).
   int64_t output_frames(bool augment) const {
     return augment && frames_kept_ > 0 ? frames_kept_ : ds_.frames;
   }
+  // Floats of one output frame (or static image): the product of InputShapeOf(ds).
+  int64_t output_numel() const { return output_numel_; }
 
  private:
   const Dataset& ds_;
@@ -75,6 +88,8 @@ class SampleMaker {
   bool crops_ = false;            // ... or crop + flip on the u8 image (CIFAR10/100)
   bool auto_augment_ = false;     // ... then AutoAugment (CIFAR10)
   bool gesture_ = false;          // ... or DVS128 Gesture's crop, flip, deletion (§11)
+  bool cifar10_dvs_ = false;      // CIFAR10-DVS: resized to 48x48, crop, flip, NDA
+  int64_t output_numel_ = 0;      // floats of one output frame
   int64_t frames_kept_ = 0;       // frames a Gesture training sample keeps (0: all)
   std::vector<float> table_;      // [C][256]: normalised value of each u8 level
 };

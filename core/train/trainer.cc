@@ -11,6 +11,7 @@
 #include "base/check.h"
 #include "core/data/loader.h"
 #include "core/data/synthetic.h"
+#include "core/data/transform.h"
 #include "core/encoding.h"
 #include "core/optim/schedule.h"
 #include "core/readout.h"
@@ -62,8 +63,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
       t->options_.data_limit > 0 ? t->options_.data_limit : nc.data_limit;
   if (t->options_.synthetic_data || nc.dataset == "Synthetic") {
     t->data_ = data::MakeSyntheticSplits(
-        nc.dataset, t->config_.input_shape, nc.n_class, limit > 0 ? limit : 1000,
-        limit > 0 ? limit : 200, t->options_.seed, data::FramesPerSample(nc));
+        nc.dataset, data::StoredShapeFor(nc.dataset, t->config_.input_shape), nc.n_class,
+        limit > 0 ? limit : 1000, limit > 0 ? limit : 200, t->options_.seed,
+        data::FramesPerSample(nc));
   } else {
     EDBP_ASSIGN_OR_RETURN(t->data_, data::LoadDataSplits(nc, limit));
   }
@@ -76,11 +78,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(config::Config config,
                      t->data_.train.name, " samples have ", t->data_.train.frames,
                      " frames and no temporal deletion), got ", nc.t_train));
   }
-  if (t->data_.train.shape != t->config_.input_shape) {
+  // The shape the network sees: CIFAR10-DVS's frames resized (§11.1), else as stored.
+  if (data::InputShapeOf(t->data_.train) != t->config_.input_shape) {
     return absl::InvalidArgumentError(
         absl::StrCat(t->data_.train.name, " has samples of shape ",
-                     ShapeToString(t->data_.train.shape), " but the config expects ",
-                     ShapeToString(t->config_.input_shape)));
+                     ShapeToString(data::InputShapeOf(t->data_.train)),
+                     " but the config expects ", ShapeToString(t->config_.input_shape)));
   }
   if (t->data_.train.size == 0 || t->data_.test.size == 0) {
     return absl::InvalidArgumentError("the data set has no training or no test samples");
@@ -591,6 +594,8 @@ absl::StatusOr<SafeTensors> Trainer::InspectStep() {
   EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
   SafeTensors out;
   out.tensors["loss"] = {{1}, {static_cast<float>(loss)}};
+  EDBP_ASSIGN_OR_RETURN(std::vector<float> inputs, x.ToHost());
+  out.tensors["inputs"] = {x.shape(), std::move(inputs)};
   EDBP_ASSIGN_OR_RETURN(std::vector<float> o, fwd.output.ToHost());
   out.tensors["outputs"] = {fwd.output.shape(), std::move(o)};
   EDBP_ASSIGN_OR_RETURN(std::vector<float> raw, fwd.raw_output.ToHost());

@@ -101,7 +101,8 @@ class Trainer {
 
   // One training step on the first batch_size training samples in file order, no
   // augmentation, dropout off, labels injected, no clipping and no optimiser step.
-  // Returns `loss` [1], `outputs` [T,B,N] (after injection), `outputs_raw`, and
+  // Returns `loss` [1], `inputs` (the network's input x, [T,B,...]), `outputs` [T,B,N]
+  // (after injection), `outputs_raw`, and
   // `net.{i}.{weight,norm_weight,norm_bias}.grad` (§ the reference fixture's layout).
   absl::StatusOr<SafeTensors> InspectStep();
 

@@ -196,5 +196,41 @@ TEST(EventConfig, DvsGestureTrainsOnTTrainFramesAndTestsOnNSteps) {
   fs::remove_all(dir);
 }
 
+// §11.1: a CIFAR10-DVS run reads 2x128x128 synthetic frames resized to 2x48x48 (the
+// shape its config declares), with the training transform in training: an epoch of a
+// small network runs and its record counts every sample.
+TEST(EventConfig, Cifar10DvsTrainsOnResizedFrames) {
+  std::ifstream in("configs/cifar10_dvs.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  const size_t layers = yaml.find("Layers:");
+  ASSERT_NE(layers, std::string::npos);
+  // 48x48 -> 12x12 -> conv -> 3x3: 4 channels of 9.
+  yaml = yaml.substr(0, layers) +
+         "Layers:\n  pool_0:\n    type: pooling\n    kernel_size: 4\n"
+         "  conv_1:\n    type: conv\n    in_channels: 2\n    out_channels: 4\n"
+         "    kernel_size: 3\n    padding: 1\n    threshold: 1\n"
+         "  pool_1:\n    type: pooling\n    kernel_size: 4\n"
+         "  output:\n    type: linear\n    n_inputs: 36\n    n_outputs: 10\n"
+         "    threshold: 1\n";
+  const fs::path dir =
+      fs::temp_directory_path() / ("edbp_cifar10_dvs_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "c.yaml") << yaml;
+  std::string out;
+  ASSERT_EQ(RunTrain((dir / "c.yaml").string() +
+                         " --synthetic-data --data-limit 16 --epochs 1 --notensorboard"
+                         " --out-dir " +
+                         (dir / "run").string() + " --metrics-jsonl " +
+                         (dir / "m.jsonl").string(),
+                     &out),
+            0)
+      << out;
+  std::ifstream metrics(dir / "m.jsonl");
+  std::string text((std::istreambuf_iterator<char>(metrics)), {});
+  EXPECT_NE(text.find("\"train_samples\":16"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"test_samples\":16"), std::string::npos) << text;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace edbp

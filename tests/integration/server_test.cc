@@ -87,6 +87,37 @@ TEST_F(ServerTest, SubmitWatchSucceedAndDownload) {
       " configs/small.yaml --evaluate --data-limit 300 --init-weights " + file.string() +
       " > /dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
+
+  // Issue 20: the same checkpoint as NIR through edbp-client (converted on the client's
+  // side with the config the checkpoint holds): an HDF5 file, and no temporary left.
+  const fs::path nir = dir_ / "best.nir";
+  testing::CommandResult r = testing::RunCommand(
+      std::string(EDBP_CLIENT_BIN) + " --server " + server_->address() + " download " +
+      job.name() + " --best --format nir -o " + nir.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("as NIR in " + nir.string()), std::string::npos) << r.output;
+  std::ifstream in(nir, std::ios::binary);
+  std::string signature(8, '\0');
+  in.read(signature.data(), 8);
+  EXPECT_EQ(signature, std::string("\x89HDF\r\n\x1a\n", 8));
+  EXPECT_FALSE(fs::exists(nir.string() + ".checkpoint"));
+  // edbp-train exports it too; a checkpoint of another network or an unwritable path
+  // is an error naming what is wrong, and leaves no file.
+  const std::string train = std::string(EDBP_TRAIN_BIN) + " configs/";
+  const std::string weights = " --init-weights " + file.string() + " --export-nir ";
+  r = testing::RunCommand(train + "small.yaml" + weights + (dir_ / "t.nir").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir_ / "t.nir"));
+  r = testing::RunCommand(train + "cifar10.yaml" + weights + (dir_ / "m.nir").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("net.0.weight"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "m.nir"));
+  r = testing::RunCommand(train + "small.yaml" + weights + "/nonexistent-dir/x.nir");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(
+      r.output.find("cannot write /nonexistent-dir/x.nir: No such file or directory"),
+      std::string::npos)
+      << r.output;
 }
 
 TEST_F(ServerTest, WatchersSeeTheSameStreamAndLateOnesGetTheReplay) {

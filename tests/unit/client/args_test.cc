@@ -94,6 +94,10 @@ TEST(ArgsTest, WatchAndDownload) {
   EXPECT_EQ(d.job, "jobs/3");
   EXPECT_TRUE(d.best);
   EXPECT_EQ(d.output_file, "out.ckpt");
+  EXPECT_FALSE(d.nir);
+  // Issue 20: --format nir converts the checkpoint; safetensors is the default.
+  EXPECT_TRUE(Parse({"download", "3", "--format", "nir", "-o", "out.nir"}).nir);
+  EXPECT_FALSE(Parse({"download", "3", "--format=safetensors", "-o", "o"}).nir);
 }
 
 TEST(ArgsTest, DoubleDashEndsTheFlags) {
@@ -117,6 +121,9 @@ TEST(ArgsTest, Errors) {
   EXPECT_EQ(Error({"cancel"}), "cancel: missing JOB");
   EXPECT_EQ(Error({"list", "x"}), "list: unexpected argument 'x'");
   EXPECT_EQ(Error({"download", "1"}), "download: missing -o FILE");
+  EXPECT_EQ(Error({"download", "1", "-o", "f", "--format", "onnx"}),
+            "--format must be safetensors or nir, not 'onnx'");
+  EXPECT_THAT(Error({"watch", "1", "--format", "nir"}), HasSubstr("--format"));
   EXPECT_THAT(Error({"--timeout", "0", "list"}), HasSubstr("--timeout"));
   EXPECT_THAT(Error({"--timeout", "soon", "list"}), HasSubstr("--timeout"));
   EXPECT_THAT(Error({"submit", "a.yaml", "--priority", "high"}), HasSubstr("--priority"));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/config/test_configs.h"
@@ -161,6 +162,24 @@ TEST(ConfigTest, DvsGestureTrainsOnFewerSteps) {  // §0, §11: its temporal del
   EXPECT_EQ(config->network.n_steps, 20);
   EXPECT_EQ(config->input_shape, (SampleShape{2, 128, 128}));
   EXPECT_EQ(config->source_name, "<string>");
+}
+
+// §11.1: the reference's CIFAR10-DVS network reads 2x48x48 frames (its 128x128 frames
+// resized) and trains on all n_steps = 20 of them; 48 -> 3 after four poolings.
+TEST(ConfigTest, Cifar10DvsReadsResizedFrames) {
+  const absl::StatusOr<Config> config = ParseConfig(ReadText("configs/cifar10_dvs.yaml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->network.n_steps, 20);
+  EXPECT_EQ(config->network.t_train, 20);
+  EXPECT_EQ(config->input_shape, (SampleShape{2, 48, 48}));
+  EXPECT_EQ(config->layers.size(), 21u);
+  EXPECT_EQ(config->layers.back().out_shape, (SampleShape{10}));
+  const absl::StatusOr<Config> fewer = ParseConfig(
+      absl::StrReplaceAll(ReadText("configs/cifar10_dvs.yaml"),
+                          {{"  n_steps: 20\n", "  n_steps: 20\n  t_train: 14\n"}}));
+  ASSERT_FALSE(fewer.ok());  // no temporal deletion for CIFAR10-DVS (§0)
+  EXPECT_NE(fewer.status().message().find("t_train"), std::string::npos)
+      << fewer.status();
 }
 
 TEST(ConfigTest, OptionalKeysOverrideDefaults) {
