@@ -1,6 +1,5 @@
 #include "client/cli/dashboard_command.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -49,8 +48,16 @@ absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(message);
 }
 
+// Set by a SIGINT/SIGTERM that reached a thread not blocking it: one started before
+// BlockedSignals (OpenBLAS starts its pool when the library loads, before main). The
+// waiting thread polls it with each sigtimedwait tick.
+volatile sig_atomic_t g_stop_signal = 0;
+
+void NoteSignal(int signal) { g_stop_signal = signal; }
+
 // Blocks SIGINT and SIGTERM in the calling thread (and the threads it starts) for its
-// lifetime, so that a sigwait thread takes them.
+// lifetime, so that a sigtimedwait thread takes them; in threads that already ran, a
+// handler notes them in g_stop_signal for that thread.
 class BlockedSignals {
  public:
   BlockedSignals() {
@@ -58,8 +65,18 @@ class BlockedSignals {
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    g_stop_signal = 0;
+    struct sigaction forward = {};
+    forward.sa_handler = NoteSignal;
+    sigemptyset(&forward.sa_mask);
+    sigaction(SIGINT, &forward, &previous_int_);
+    sigaction(SIGTERM, &forward, &previous_term_);
   }
-  ~BlockedSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  ~BlockedSignals() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
   BlockedSignals(const BlockedSignals&) = delete;
   BlockedSignals& operator=(const BlockedSignals&) = delete;
   const sigset_t& signals() const { return signals_; }
@@ -67,6 +84,8 @@ class BlockedSignals {
  private:
   sigset_t signals_;
   sigset_t previous_;
+  struct sigaction previous_int_ = {};
+  struct sigaction previous_term_ = {};
 };
 
 }  // namespace
@@ -223,7 +242,7 @@ int RunDashboardCommand(const std::vector<std::string>& args, std::ostream& out,
   std::thread waiter([&] {
     const timespec tick = {0, 200 * 1000 * 1000};
     while (!served.load()) {
-      if (sigtimedwait(&blocked.signals(), nullptr, &tick) > 0) {
+      if (sigtimedwait(&blocked.signals(), nullptr, &tick) > 0 || g_stop_signal != 0) {
         server.Stop();
         return;
       }

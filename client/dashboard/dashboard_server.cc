@@ -15,8 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/job_name.h"
 #include "client/common/json.h"
+#include "client/dashboard/http_reply.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
@@ -25,52 +25,11 @@ namespace edbp::dashboard {
 using client::JobStream;
 using client::StreamItem;
 
-using client::StatusJson;
 using client::ToJson;
 namespace {
 
-constexpr char kJson[] = "application/json";
 constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr int kMaxItemsPerWrite = 256;
-
-int HttpStatus(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return 200;
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return 400;
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return 401;
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return 403;
-    case grpc::StatusCode::NOT_FOUND:
-      return 404;
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return 409;
-    case grpc::StatusCode::UNAVAILABLE:
-      return 503;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return 504;
-    default:
-      return 502;
-  }
-}
-
-void Reply(httplib::Response& res, const grpc::Status& status,
-           const google::protobuf::Message& message) {
-  res.status = HttpStatus(status.error_code());
-  res.set_content(status.ok() ? ToJson(message) : StatusJson(status), kJson);
-}
-
-void Refuse(httplib::Response& res, int http_status, const std::string& code,
-            const std::string& error) {
-  res.status = http_status;
-  const nlohmann::json doc = {{"code", code}, {"error", error}};
-  res.set_content(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  kJson);
-}
 
 // The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1", "[::1]:80" -> "::1".
 std::string HostName(std::string host) {
@@ -251,6 +210,8 @@ void DashboardServer::Routes() {
   RouteGuards();
   RouteJobsApi();
   RouteEvents();
+  RouteRunsApi();
+  RouteSweepsApi();
   RouteAssets();
 }
 
@@ -274,12 +235,12 @@ void DashboardServer::RouteJobsApi() {
   http_->Get(R"(/api/info)", [this](const httplib::Request&, httplib::Response& res) {
     const nlohmann::json doc = {{"server", options_.server_address}};
     res.set_content(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    kJson);
+                    kJsonType);
   });
 
   http_->Get(R"(/api/jobs)", [this](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
-    res.set_content(monitor_.SnapshotJson(), kJson);
+    res.set_content(monitor_.SnapshotJson(), kJsonType);
   });
 
   http_->Post(R"(/api/jobs)", [this](const httplib::Request& req,
@@ -294,10 +255,13 @@ void DashboardServer::RouteJobsApi() {
     if (status.ok()) monitor_.Wake();
   });
 
-  http_->Post(R"(/api/jobs/(\d+)/cancel)", [this](const httplib::Request& req,
-                                                  httplib::Response& res) {
+  http_->Post(R"(/api/jobs/([^/]*)/cancel)", [this](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    const std::optional<std::string> name =
+        ResourceName("jobs", "job", req.matches[1].str(), res);
+    if (!name.has_value()) return;
     v1::CancelJobRequest request;
-    request.set_name(JobName(req.matches[1].str()));
+    request.set_name(*name);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     v1::Job job;
@@ -308,14 +272,16 @@ void DashboardServer::RouteJobsApi() {
 }
 
 void DashboardServer::RouteEvents() {
-  http_->Get(R"(/api/jobs/(\d+)/events)", [this](const httplib::Request& req,
-                                                 httplib::Response& res) {
+  http_->Get(R"(/api/jobs/([^/]*)/events)", [this](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    const std::optional<std::string> name =
+        ResourceName("jobs", "job", req.matches[1].str(), res);
+    if (!name.has_value()) return;
     const std::optional<int64_t> from = FirstSequence(req, res);
     if (!from.has_value()) return;
     client::FollowPolicy policy;  // a page stays open across any outage: never give up
     policy.backoff = options_.backoff;
-    auto stream = std::make_shared<JobStream>(stub_.get(), JobName(req.matches[1].str()),
-                                              *from, policy);
+    auto stream = std::make_shared<JobStream>(stub_.get(), *name, *from, policy);
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(

@@ -8,6 +8,24 @@
 //   POST /api/jobs/{id}/cancel        CancelJob; the Job as JSON
 //   GET  /api/jobs/{id}/events?from=N text/event-stream: the job's events from N
 //                                     (default 1, or Last-Event-ID + 1), then live
+// The run comparison, the sweep view and the job lifecycle (issue 19):
+//   GET  /api/jobs/{id}               GetJob: the Job with config_yaml, plus "config"
+//                                     (its Network and Layers keys flattened, see
+//                                     run_json.h's JobDetailJson)
+//   GET  /api/jobs/{id}/epochs        the job's epoch records up to its latest event,
+//                                     numbers as JSON numbers (run_json.h's EpochsJson)
+//   POST /api/jobs/{id}/delete        DeleteJob; the DeleteJobResponse as JSON
+//   POST /api/jobs/{id}/resume        ResumeJob; the Job as JSON
+//   GET  /api/sweeps                  ListSweeps, every page: {"reachable": bool,
+//                                     "error": "...", "sweeps": [Sweep without
+//                                     config_yaml], newest first}; 200 also when
+//                                     edbp-server does not answer (reachable false)
+//   POST /api/sweeps                  body: a CreateSweepRequest as JSON (protobuf's
+//                                     JSON mapping) -> CreateSweep; the Sweep as JSON
+//   GET  /api/sweeps/{id}             GetSweep; the Sweep as JSON
+//   POST /api/sweeps/{id}/cancel      CancelSweep; the Sweep as JSON
+// An {id} that is not 1 to 19 decimal digits (at most INT64_MAX) answers 400
+// INVALID_ARGUMENT naming it, before edbp-server is asked.
 //
 // SSE messages: "event: edbp" (id: the sequence, data: the Event as JSON), "event:
 // status" (data: {"reachable": bool, "error": "..."}) when edbp-server goes away or
@@ -78,10 +96,15 @@ class DashboardServer {
  private:
   // Registers every route; httplib tries them in registration order.
   void Routes();
-  void RouteGuards();   // the pre-routing checks against other web sites
-  void RouteJobsApi();  // /api/info and /api/jobs: JSON over unary calls
-  void RouteEvents();   // /api/jobs/{id}/events: Server-Sent Events
-  void RouteAssets();   // the page; a catch-all, so registered last
+  void RouteGuards();     // the pre-routing checks against other web sites
+  void RouteJobsApi();    // /api/info and /api/jobs: JSON over unary calls
+  void RouteEvents();     // /api/jobs/{id}/events: Server-Sent Events
+  void RouteRunsApi();    // /api/jobs/{id}[/epochs|/delete|/resume] (runs_api.cc)
+  void RouteSweepsApi();  // /api/sweeps[/{id}[/cancel]] (runs_api.cc)
+  void RouteAssets();     // the page; a catch-all, so registered last
+
+  // GetJob(name) with the unary deadline.
+  grpc::Status FetchJob(const std::string& name, v1::Job* job);
 
   const std::unique_ptr<v1::TrainingService::StubInterface> stub_;
   const std::span<const Asset> assets_;

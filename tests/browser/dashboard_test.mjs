@@ -13,133 +13,25 @@
 //   - SIGTERM ends the dashboard with exit status 0.
 // Screenshots: $EDBP_ARTIFACTS/*.png. Exit 77 (ctest: skipped) only where no Chromium
 // is installed. Run by ctest (tests/browser/CMakeLists.txt) from the source root.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+
+import {
+  artifacts, children, chromium, chromiumPath, log, peek, startProcess, startServerAndDashboard,
+  stop, tinyConfig, waitFor,
+} from './browser_util.mjs';
 
 const env = process.env;
-const started = Date.now();
-const log = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
-
-function skip(reason) {
-  console.log(`SKIPPED: ${reason}`);
-  process.exit(77);
-}
-
-// $EDBP_CHROMIUM (CMake's find_program result: "...-NOTFOUND" when it found none) or
-// Debian's path.
-const given = env.EDBP_CHROMIUM && !env.EDBP_CHROMIUM.endsWith('-NOTFOUND') ? env.EDBP_CHROMIUM : '';
-const chromiumPath = given || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync) || '';
-if (!existsSync(chromiumPath)) {
-  skip(`Chromium is not installed${given ? ` at ${given}` : ''} (apt-get install chromium)`);
-}
-for (const name of ['EDBP_SERVER_BIN', 'EDBP_CLIENT_BIN', 'EDBP_NODE_MODULES', 'EDBP_ARTIFACTS']) {
-  if (!env[name]) throw new Error(`${name} is not set (run this test through ctest)`);
-}
-const require = createRequire(join(env.EDBP_NODE_MODULES, 'noop.js'));
-const { chromium } = require('playwright-core');
-
-const artifacts = env.EDBP_ARTIFACTS;
-mkdirSync(artifacts, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'edbp-browser-'));
-const children = new Set();
 const TINY_EPOCHS = 16;  // long enough to stop edbp-server in the middle of it
-
-// ---- processes ---------------------------------------------------------------------
-
-// Starts `program`; resolves with the first stdout line matching `pattern` (its match).
-function startProcess(program, args, pattern, logFile) {
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const stderr = [];
-  child.stderr.on('data', (d) => stderr.push(d.toString()));
-  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    children.delete(child);
-    resolve({ code, signal });
-  }));
-  child.stderrText = () => stderr.join('');
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => reject(new Error(`${program} did not start: ${child.stderrText()}`)), 20000);
-    lines.on('line', (line) => {
-      const match = pattern.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${program} exited with ${code}: ${child.stderrText()}`));
-    });
-  });
-}
-
-async function stop(child, signal = 'SIGTERM') {
-  if (!children.has(child)) return child.exited;
-  child.kill(signal);
-  return child.exited;
-}
-
-// ---- configs -----------------------------------------------------------------------
-
-// configs/small.yaml for `epochs` epochs on the first `limit` samples (Fashion-MNIST
-// where installed, else synthetic data of the same shape), on the CPU (the pace of the
-// test must not depend on a GPU).
-function tinyConfig(epochs, limit) {
-  let yaml = readFileSync('configs/small.yaml', 'utf8');
-  yaml = yaml.replace(/^ {2}epochs: \d+$/m, `  epochs: ${epochs}`);
-  yaml = yaml.replace(/^ {2}n_steps: 5$/m, `  n_steps: 5\n  data_limit: ${limit}`);
-  yaml = yaml.replace(/^ {2}backend: .*$/m, '  backend: "cpu"');
-  if (!existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz')) {
-    yaml = yaml.replace(/^ {2}dataset: .*$/m, '  dataset: "Synthetic"\n  input_shape: [1, 28, 28]');
-  }
-  return yaml;
-}
 
 // ---- the test ----------------------------------------------------------------------
 
-// Polls `check` every 100 ms until it returns a truthy value (returned) or `timeoutMs`
-// passes (an error naming `what` and the last value seen). A falsy value means "not yet";
-// a throw from `check` means "never" and ends the wait at once, so probes must not throw
-// for what is merely not there yet: they read the page through `peek`.
-async function waitFor(what, check, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// fn(element) of the first element matching `selector`, or undefined while there is none
-// (the job table is rebuilt from ListJobs every second: a row may not be there yet).
-// Unlike page.$eval it never throws for a missing element, and unlike page.textContent
-// it never waits.
-async function peek(page, selector, fn) {
-  const element = await page.$(selector);
-  return element ? element.evaluate(fn) : undefined;
-}
-
 async function main() {
-  const dataDir = join(work, 'server');
-  const serverArgs = (listen) => [`--listen=${listen}`, `--data-dir=${dataDir}`,
-                                  '--cpu-slots=2', '--grace-seconds=5'];
-  let server = await startProcess(env.EDBP_SERVER_BIN, serverArgs('127.0.0.1:0'),
-                                  /^listening on (.*)$/);
-  const serverAddress = server.match[1];
-  log(`edbp-server on ${serverAddress}`);
-  const dashboard = await startProcess(
-    env.EDBP_CLIENT_BIN, ['--server', serverAddress, 'dashboard', '--listen', '127.0.0.1:0'],
-    /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/) \(edbp-server at (.*)\)$/);
-  const url = dashboard.match[1];
-  if (dashboard.match[2] !== serverAddress) throw new Error(`wrong server: ${dashboard.match[0]}`);
-  log(`dashboard on ${url}`);
+  const started = await startServerAndDashboard(join(work, 'server'));
+  let { server } = started;
+  const { serverAddress, serverArgs, dashboard, url } = started;
 
   const browser = await chromium.launch({
     executablePath: chromiumPath,

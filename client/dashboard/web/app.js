@@ -1,6 +1,7 @@
-// The dashboard page: the job table (polled from /api/jobs), submit and cancel, and
-// the selected job's event stream (/api/jobs/ID/events, Server-Sent Events: the whole
+// The dashboard page: the job table (polled from /api/jobs), submit, cancel, delete
+// and resume, and the selected job's event stream (/api/jobs/ID/events, Server-Sent Events: the whole
 // history first, then live) drawn as charts. See client/dashboard/dashboard_server.h.
+// The run comparison and the sweeps are compare.js's.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +16,7 @@ const page = {
   serverError: '',        // edbp-server unreachable, as the dashboard reports it
   streamError: '',        // ... as the selected job's relay reports it
   rows: new Map(),        // job name -> <tr>
+  jobs: new Map(),        // job name -> the job as the last /api/jobs listed it
   view: null,             // the selected job's JobView
 };
 
@@ -83,7 +85,8 @@ function updateBanner() {
 function makeRow(job) {
   const tr = document.createElement('tr');
   tr.dataset.job = job.name;
-  tr.innerHTML = '<td class="id num"></td><td class="name"></td>' +
+  tr.innerHTML = '<td class="pick-cell"><input type="checkbox" class="pick" title="compare"></td>' +
+      '<td class="id num"></td><td class="name"></td>' +
       '<td><span class="state"></span></td>' +
       '<td class="progress"><span class="bar"><span></span></span><span class="text"></span></td>' +
       '<td class="eta num"></td><td class="epoch num"></td><td class="best num"></td>' +
@@ -95,7 +98,24 @@ function makeRow(job) {
     e.stopPropagation();
     cancelJob(tr.dataset.job, cancel);
   });
-  tr.querySelector('.actions').appendChild(cancel);
+  const resume = document.createElement('button');
+  resume.className = 'resume';
+  resume.textContent = 'Resume';
+  resume.addEventListener('click', (e) => {
+    e.stopPropagation();
+    resumeJob(tr.dataset.job, resume);
+  });
+  const remove = document.createElement('button');
+  remove.className = 'delete';
+  remove.textContent = 'Delete';
+  remove.addEventListener('click', (e) => {
+    e.stopPropagation();
+    deleteJob(tr.dataset.job, remove);
+  });
+  tr.querySelector('.actions').append(cancel, resume, remove);
+  const pick = tr.querySelector('input.pick');
+  pick.addEventListener('click', (e) => e.stopPropagation());
+  pick.addEventListener('change', () => toggleCompare(tr.dataset.job, pick.checked));
   tr.addEventListener('click', () => selectJob(jobId(tr.dataset.job)));
   return tr;
 }
@@ -117,12 +137,17 @@ function updateRow(tr, job) {
   setText(tr.querySelector('.best'), formatPercent(num(job.best_test_accuracy)));
   setText(tr.querySelector('.device'), job.device || '–');
   tr.querySelector('.cancel').hidden = !(job.state === 'QUEUED' || job.state === 'RUNNING');
+  tr.querySelector('.resume').hidden = !(job.state === 'CANCELLED' || job.state === 'FAILED');
+  tr.querySelector('.delete').hidden =
+      !(job.state === 'SUCCEEDED' || job.state === 'CANCELLED' || job.state === 'FAILED');
+  tr.querySelector('input.pick').checked = isCompared(job.name);
   tr.classList.toggle('selected', page.view != null && page.view.id === id);
 }
 
 function renderJobs(jobs) {
   const tbody = document.querySelector('#job-table tbody');
   const seen = new Set();
+  page.jobs = new Map(jobs.map((job) => [job.name, job]));
   jobs.forEach((job, index) => {
     seen.add(job.name);
     let tr = page.rows.get(job.name);
@@ -441,6 +466,16 @@ class JobView {
   }
 }
 
+// Hides the selected job's view (its job was deleted).
+function closeJobView() {
+  if (!page.view) return;
+  page.view.destroy();
+  page.view = null;
+  $('job-view').hidden = true;
+  history.replaceState(null, '', location.pathname);
+  updateBanner();
+}
+
 function selectJob(id) {
   if (page.view && page.view.id === id) return;
   if (page.view) page.view.destroy();
@@ -464,6 +499,7 @@ async function start() {
   const match = /job=(\d+)/.exec(location.hash);
   if (match) selectJob(match[1]);
   pollJobs();
+  startCompare();
 }
 
 start();

@@ -46,11 +46,19 @@ const EdbpCharts = (() => {
     }
   }
 
+  // Ticks of an axis whose values are whole numbers (epochs): steps of 1, 2, 5, 10, ...
+  // and no label at a fractional value.
+  const INTEGER_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+  const integerValues = (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : ''));
+
   // A line chart over x = epoch (or fractional epoch).
-  //   series: [{label, color?, dash?}], log: log10 y axis, maxPoints: decimate beyond.
+  //   series: [{label, color?, dash?}], log: log10 y axis, maxPoints: decimate beyond,
+  //   integerX: x is a whole epoch (integer ticks; default: xLabel is 'epoch'),
+  //   liveLegend: the legend shows the values under the cursor (default true; false:
+  //   labels only, see setLabels).
   class LineChart {
     constructor(el, {series, log = false, xLabel = 'epoch', yLabel = '', maxPoints = 0,
-                     percent = false}) {
+                     percent = false, integerX = xLabel === 'epoch', liveLegend = true}) {
       this.el = el;
       this.maxPoints = maxPoints;
       this.x = [];
@@ -63,7 +71,8 @@ const EdbpCharts = (() => {
         height: 220,
         scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
         axes: [
-          { label: xLabel, size: 36 },
+          integerX ? { label: xLabel, size: 36, incrs: INTEGER_INCRS, values: integerValues }
+                   : { label: xLabel, size: 36 },
           { label: yLabel, size: 64,
             // A log axis passes null for the ticks it leaves unlabelled.
             values: (u, vals) => vals.map((v) => (v == null ? ''
@@ -79,9 +88,27 @@ const EdbpCharts = (() => {
             points: { show: false },
             value: (u, v) => fmt(v),
           }))),
-        legend: { live: true },
+        legend: { live: liveLegend },
       };
       this.plot = new uPlot(opts, [[], ...series.map(() => [])], el);
+    }
+
+    // Sets the legend's text of each series (labels[i] for series i).
+    setLabels(labels) {
+      const rows = this.plot.root.querySelectorAll('.u-legend .u-series');
+      // A live legend has a row for x first; a static one has not.
+      const first = rows.length - labels.length;
+      labels.forEach((text, i) => {
+        const label = rows[first + i] && rows[first + i].querySelector('.u-label');
+        if (label && label.textContent !== text) label.textContent = text;
+      });
+    }
+
+    // Replaces every point at once: xs ascending, ys[k] the values of series k.
+    setData(xs, ys) {
+      this.x = xs.slice();
+      this.ys = ys.map((s) => s.slice());
+      schedule(this);
     }
 
     // Appends one x with a value per series (null: none); replaces x values >= x first
@@ -127,6 +154,71 @@ const EdbpCharts = (() => {
     }
   }
 
+  // Points (no lines) of y against one hyper-parameter: x numeric (log10 axis with
+  // `logX`; integer ticks with `integer`), or `categories` (x = index into them,
+  // labelled by name).
+  class ScatterChart {
+    constructor(el, {xLabel, yLabel = '', percent = false, logX = false, categories = null,
+                     integer = false, label = '', color = PALETTE[0]}) {
+      this.el = el;
+      const fmt = percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
+                          : (v) => (v == null ? '–' : formatNumber(v));
+      const xText = (v) => (categories ? (categories[v] ?? '') : formatNumber(v));
+      const xAxis = { label: xLabel, size: 36,
+                      values: (u, vals) => vals.map((v) => (v == null ? '' : xText(v))) };
+      if (logX) {
+        // Labels at 1, 2 and 5 × 10^k (uPlot's default labels the decades only).
+        xAxis.filter = (u, splits) => splits.map((v) => {
+          const mantissa = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+          return [1, 2, 5].some((k) => Math.abs(mantissa - k) < 1e-6) ? v : null;
+        });
+      }
+      if (integer && !logX && !categories) {
+        xAxis.incrs = INTEGER_INCRS;
+        xAxis.values = integerValues;
+      }
+      if (categories) {
+        xAxis.incrs = [1];
+        xAxis.values = (u, vals) =>
+          vals.map((v) => (Number.isInteger(v) ? (categories[v] ?? '') : ''));
+      }
+      // Ranges with a margin around every point: trials share x values (seeds), and
+      // uPlot's own range would end at the first of equal last x values, leaving the
+      // others out.
+      const xRange = categories ? [-0.5, categories.length - 0.5]
+          : (u, min, max) => (logX ? [min / 1.5, max * 1.5]
+                                   : [min - (0.08 * (max - min) || 0.5), max + (0.08 * (max - min) || 0.5)]);
+      const yRange = (u, min, max) => [min - (0.1 * (max - min) || 0.01),
+                                       max + (0.1 * (max - min) || 0.01)];
+      this.plot = new uPlot({
+        width: Math.max(200, el.clientWidth || 400),
+        height: 220,
+        scales: { x: Object.assign({ time: false, range: xRange }, logX ? { distr: 3 } : {}),
+                  y: { range: yRange } },
+        axes: [xAxis, { label: yLabel, size: 64,
+                        values: (u, vals) => vals.map((v) => (v == null ? '' : fmt(v))) }],
+        series: [{ label: xLabel, value: (u, v) => (v == null ? '–' : xText(v)) },
+                 { label, stroke: color, fill: color, paths: () => null,
+                   points: { show: true, space: 0, size: 9, fill: color, stroke: color },
+                   value: (u, v) => fmt(v) }],
+        legend: { live: true },
+      }, [[], []], el);
+    }
+
+    // Points (x, y), any order; y == null is left out.
+    setPoints(points) {
+      const kept = points.filter((p) => p.y != null && isFinite(p.x)).sort((a, b) => a.x - b.x);
+      this.plot.setData([kept.map((p) => p.x), kept.map((p) => p.y)]);
+    }
+
+    resize() {
+      const w = Math.max(200, this.el.clientWidth || 400);
+      if (w !== this.plot.width) this.plot.setSize({ width: w, height: 220 });
+    }
+
+    destroy() { this.plot.destroy(); }
+  }
+
   function formatNumber(v) {
     if (v == null || !isFinite(v)) return String(v);
     const a = Math.abs(v);
@@ -167,5 +259,5 @@ const EdbpCharts = (() => {
     }
   }
 
-  return { PALETTE, LineChart, decimate, drawConfusion, formatNumber };
+  return { PALETTE, LineChart, ScatterChart, decimate, drawConfusion, formatNumber };
 })();

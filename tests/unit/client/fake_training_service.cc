@@ -154,6 +154,27 @@ FakeTrainingService::FakeTrainingService() {
   for (auto& [id, job] : jobs_) {
     job.set_last_sequence(static_cast<int64_t>(scripts_[job.name()].size()));
   }
+  sweep_.set_name("sweeps/1");
+  sweep_.set_display_name("lr");
+  sweep_.set_config_yaml("Network:\n  epochs: 2\n");
+  v1::GridParameter* grid = sweep_.add_grid();
+  grid->set_key("Network.lr");
+  grid->add_values("0.001");
+  grid->add_values("0.0005");
+  const char* lrs[] = {"0.001", "0.0005"};
+  const char* trial_jobs[] = {"jobs/1", "jobs/5"};
+  for (int i = 0; i < 2; ++i) {
+    v1::Trial* trial = sweep_.add_trials();
+    trial->set_job(trial_jobs[i]);
+    trial->set_index(i);
+    trial->set_seed(i);
+    v1::TrialParameter* parameter = trial->add_parameters();
+    parameter->set_key("Network.lr");
+    parameter->set_value(lrs[i]);
+  }
+  sweep_.set_state(v1::SWEEP_FINISHED);
+  sweep_.set_best_job("jobs/1");
+  sweep_.set_best_test_accuracy(0.9);
 }
 
 grpc::Status FakeTrainingService::CreateJob(grpc::ServerContext*,
@@ -310,6 +331,105 @@ grpc::Status FakeTrainingService::DownloadCheckpoint(
     writer->Write(chunk);
   }
   return grpc::Status::OK;
+}
+
+grpc::Status FakeTrainingService::DeleteJob(grpc::ServerContext*,
+                                            const v1::DeleteJobRequest* request,
+                                            v1::DeleteJobResponse* response) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+    if (it->second.name() != request->name()) continue;
+    if (!Ended(it->second.state())) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("job ", request->name(), " is ",
+                       v1::JobState_Name(it->second.state()), ": cancel it first"));
+    }
+    scripts_.erase(request->name());
+    jobs_.erase(it);
+    response->set_name(request->name());
+    response->set_freed_bytes(4096);
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("job ", request->name(), " not found"));
+}
+
+grpc::Status FakeTrainingService::ResumeJob(grpc::ServerContext*,
+                                            const v1::ResumeJobRequest* request,
+                                            v1::Job* job) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, existing] : jobs_) {
+    if (existing.name() != request->name()) continue;
+    if (existing.state() != v1::CANCELLED && existing.state() != v1::FAILED) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("job ", request->name(), " is ",
+                                       v1::JobState_Name(existing.state()),
+                                       ": only CANCELLED or FAILED jobs resume"));
+    }
+    existing.set_state(v1::QUEUED);
+    existing.set_error("");
+    *job = existing;
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("job ", request->name(), " not found"));
+}
+
+grpc::Status FakeTrainingService::CreateSweep(grpc::ServerContext*,
+                                              const v1::CreateSweepRequest* request,
+                                              v1::Sweep* sweep) {
+  if (request->sweep().config_yaml().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "sweep.config_yaml: required");
+  }
+  *sweep = request->sweep();
+  sweep->set_name("sweeps/2");
+  sweep->set_state(v1::SWEEP_RUNNING);
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeTrainingService::GetSweep(grpc::ServerContext*,
+                                           const v1::GetSweepRequest* request,
+                                           v1::Sweep* sweep) {
+  absl::MutexLock lock(&mu_);
+  if (request->name() != sweep_.name()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("sweep ", request->name(), " not found"));
+  }
+  *sweep = sweep_;
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeTrainingService::ListSweeps(grpc::ServerContext*,
+                                             const v1::ListSweepsRequest*,
+                                             v1::ListSweepsResponse* response) {
+  absl::MutexLock lock(&mu_);
+  *response->add_sweeps() = sweep_;
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeTrainingService::CancelSweep(grpc::ServerContext*,
+                                              const v1::CancelSweepRequest* request,
+                                              v1::Sweep* sweep) {
+  absl::MutexLock lock(&mu_);
+  if (request->name() != sweep_.name()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("sweep ", request->name(), " not found"));
+  }
+  sweep_.set_state(v1::SWEEP_CANCELLED);
+  *sweep = sweep_;
+  return grpc::Status::OK;
+}
+
+void FakeTrainingService::SetConfig(const std::string& job,
+                                    const std::string& config_yaml, uint64_t seed) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, existing] : jobs_) {
+    if (existing.name() != job) continue;
+    existing.set_config_yaml(config_yaml);
+    existing.set_seed(seed);
+  }
 }
 
 void FakeTrainingService::FailNextCreates(int n) {

@@ -11,6 +11,13 @@
 //   jobs/5 "flaky"   SUCCEEDED  SuccessScript; the first WatchJob breaks with
 //                               UNAVAILABLE after 3 events; its checkpoint stream
 //                               announces 100 bytes and sends 9
+// DeleteJob: FAILED_PRECONDITION for QUEUED/RUNNING jobs, else removes the job (freed
+// 4096 bytes). ResumeJob: CANCELLED/FAILED jobs become QUEUED, others
+// FAILED_PRECONDITION. One sweep, sweeps/1 "lr" (SWEEP_FINISHED) with trials jobs/1
+// (Network.lr=0.001, seed 0) and jobs/5 (Network.lr=0.0005, seed 1), best jobs/1;
+// CancelSweep makes it SWEEP_CANCELLED. CreateSweep answers the request's sweep as
+// sweeps/2 (SWEEP_RUNNING, no trials) and creates nothing; INVALID_ARGUMENT without a
+// config.
 // CreateJob: INVALID_ARGUMENT with two lines for a config containing "bad"; else a
 // new QUEUED job (jobs/6, ...) whose script is SuccessScript. ListJobs pages 2 jobs at
 // a time, newest first.
@@ -58,6 +65,25 @@ class FakeTrainingService final : public v1::TrainingService::Service {
       grpc::ServerContext* context, const v1::DownloadCheckpointRequest* request,
       grpc::ServerWriter<v1::CheckpointChunk>* writer) override;
 
+  grpc::Status DeleteJob(grpc::ServerContext* context,
+                         const v1::DeleteJobRequest* request,
+                         v1::DeleteJobResponse* response) override;
+  grpc::Status ResumeJob(grpc::ServerContext* context,
+                         const v1::ResumeJobRequest* request, v1::Job* job) override;
+  grpc::Status CreateSweep(grpc::ServerContext* context,
+                           const v1::CreateSweepRequest* request,
+                           v1::Sweep* sweep) override;
+  grpc::Status GetSweep(grpc::ServerContext* context, const v1::GetSweepRequest* request,
+                        v1::Sweep* sweep) override;
+  grpc::Status ListSweeps(grpc::ServerContext* context,
+                          const v1::ListSweepsRequest* request,
+                          v1::ListSweepsResponse* response) override;
+  grpc::Status CancelSweep(grpc::ServerContext* context,
+                           const v1::CancelSweepRequest* request,
+                           v1::Sweep* sweep) override;
+
+  // Replaces a job's config YAML and seed.
+  void SetConfig(const std::string& job, const std::string& config_yaml, uint64_t seed);
   // The next `n` CreateJob calls fail with UNAVAILABLE (before doing anything).
   void FailNextCreates(int n);
   // Replaces a job's script; its last_sequence follows.
@@ -74,6 +100,7 @@ class FakeTrainingService final : public v1::TrainingService::Service {
   absl::Mutex mu_;
   std::map<int64_t, v1::Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<v1::Event>> scripts_ ABSL_GUARDED_BY(mu_);
+  v1::Sweep sweep_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> by_request_id_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 6;
   int fail_creates_ ABSL_GUARDED_BY(mu_) = 0;
