@@ -44,7 +44,7 @@ build_packages=(
   libabsl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libsqlite3-dev
   libopenblas-dev zlib1g-dev prometheus-cpp-dev libcpp-httplib-dev openssl libssl-dev
-  libopenmpi-dev
+  libopenmpi-dev libhdf5-dev
 )
 packages=(
   cmake make ninja-build
