@@ -135,10 +135,10 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::CreateSweepRequest& req
     }
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  sweep.set_best_test_accuracy(-1);
+  if (request.validate_only()) return sweep;  // no name, time or state: nothing exists
   *sweep.mutable_create_time() = Now();
   sweep.set_state(v1::SWEEP_RUNNING);
-  sweep.set_best_test_accuracy(-1);
-  if (request.validate_only()) return sweep;
 
   EDBP_ASSIGN_OR_RETURN(sweep, store_->CreateSweep(std::move(sweep)));
   for (size_t i = 0; i < drafts.size(); ++i) {

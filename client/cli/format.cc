@@ -134,7 +134,7 @@ std::string FormatSweepTable(const std::vector<v1::Sweep>& sweeps) {
 std::string FormatSweepDetails(const v1::Sweep& sweep,
                                const std::map<std::string, v1::Job>& jobs) {
   Table head({false, false});
-  head.AddRow({"name:", sweep.name()});
+  head.AddRow({"name:", OrDash(sweep.name())});
   head.AddRow({"display name:", OrDash(sweep.display_name())});
   head.AddRow({"state:", SweepStateName(sweep.state())});
   head.AddRow({"trials:", absl::StrCat(sweep.trials_size(), " (", sweep.stopped_early(),
