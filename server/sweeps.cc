@@ -28,6 +28,7 @@ std::string DescribeParameters(
     const std::vector<std::pair<std::string, std::string>>& params,
     const std::optional<uint64_t>& seed) {
   std::vector<std::string> parts;
+  parts.reserve(params.size() + 1);
   for (const auto& [key, value] : params) parts.push_back(absl::StrCat(key, "=", value));
   if (seed.has_value()) parts.push_back(absl::StrCat("seed=", *seed));
   return absl::StrJoin(parts, ", ");

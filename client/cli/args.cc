@@ -407,6 +407,7 @@ absl::StatusOr<SplitArgs> Split(const std::vector<std::string>& args) {
     }
     if (spec == nullptr) {
       std::vector<absl::string_view> names;
+      names.reserve(kFlags.size());
       for (const FlagSpec& s : kFlags) names.push_back(s.name);
       const std::optional<std::string> close = ClosestMatch(name, names);
       return Usage(
@@ -436,6 +437,7 @@ absl::StatusOr<const CommandSpec*> FindCommand(
   }
   if (command == nullptr) {
     std::vector<absl::string_view> names;
+    names.reserve(kCommands.size() + 1);
     for (const CommandSpec& c : kCommands) names.push_back(c.name);
     names.push_back("dashboard");
     const std::optional<std::string> close = ClosestMatch(positionals[0], names);

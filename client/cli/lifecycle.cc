@@ -52,7 +52,7 @@ std::vector<std::pair<std::string, nlohmann::json>> LayerFields(
 std::string Cell(const nlohmann::json& value) {
   if (value.is_boolean()) return value.get<bool>() ? "1" : "0";
   if (!value.is_string()) return value.dump();
-  const std::string text = value.get<std::string>();
+  std::string text = value.get<std::string>();
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
   for (const char c : text) {
@@ -119,7 +119,7 @@ grpc::Status Client::ResolveInitFrom(std::string* init_from) {
   if (absl::StatusOr<std::string> name = JobNameFromUserText(job_text); name.ok()) {
     job = *name;
   } else {
-    const grpc::Status found = ResolveDisplayName(job_text, &job);
+    grpc::Status found = ResolveDisplayName(job_text, &job);
     if (!found.ok()) return found;
   }
   *init_from = kind.empty() ? job : absl::StrCat(job, ":", kind);
