@@ -550,6 +550,21 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
   return o;
 }
 
+size_t CommandIndex(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return i + 1;
+    if (arg.size() < 2 || arg[0] != '-') return i;
+    if (arg.find('=') != std::string::npos) continue;
+    bool takes_value = true;
+    for (const FlagSpec& spec : kFlags) {
+      if (spec.name == arg) takes_value = spec.takes_value;
+    }
+    if (takes_value) ++i;
+  }
+  return args.size();
+}
+
 absl::StatusOr<std::string> NormalizeJobName(const std::string& job) {
   absl::StatusOr<std::string> name = JobNameFromUserText(job);
   if (!name.ok()) return Usage(std::string(name.status().message()));

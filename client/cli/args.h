@@ -142,6 +142,12 @@ struct Options {
 absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args,
                                   const std::string& default_server);
 
+// The index of the command in `args` (the first argument that is not a flag or a flag's
+// value; after "--", the next one), or args.size(). Whether a flag takes a value comes
+// from the flag table; a flag it does not know (a command's own, e.g. dashboard's
+// --listen) takes one unless written --flag=value.
+size_t CommandIndex(const std::vector<std::string>& args);
+
 // "17" or "jobs/17" -> "jobs/17"; anything else is INVALID_ARGUMENT.
 absl::StatusOr<std::string> NormalizeJobName(const std::string& job);
 

@@ -21,29 +21,6 @@
 namespace edbp::cli {
 namespace {
 
-// Flags of edbp-client that take no value; every other flag without "=" consumes the
-// next argument.
-constexpr std::array<const char*, 7> kBooleanFlags = {
-    "--help", "-h", "--follow", "--validate-only", "--from-start", "--best", "--tls"};
-
-bool IsFlag(const std::string& arg) { return arg.size() >= 2 && arg[0] == '-'; }
-
-bool TakesValue(const std::string& flag) {
-  if (flag.find('=') != std::string::npos) return false;
-  return std::find(kBooleanFlags.begin(), kBooleanFlags.end(), flag) ==
-         kBooleanFlags.end();
-}
-
-// The index of the command in `args`, or args.size().
-size_t CommandIndex(const std::vector<std::string>& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--") return i + 1;
-    if (!IsFlag(args[i])) return i;
-    if (TakesValue(args[i])) ++i;
-  }
-  return args.size();
-}
-
 absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(message);
 }

@@ -27,28 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Flags of edbp-client that take no value; every other flag without "=" consumes the
-// next argument (as dashboard_command.cc reads the command line).
-constexpr std::array<const char*, 7> kBooleanFlags = {
-    "--help", "-h", "--follow", "--validate-only", "--from-start", "--best", "--tls"};
-
-bool IsFlag(const std::string& arg) { return arg.size() >= 2 && arg[0] == '-'; }
-
-bool TakesValue(const std::string& flag) {
-  if (flag.find('=') != std::string::npos) return false;
-  return std::find(kBooleanFlags.begin(), kBooleanFlags.end(), flag) ==
-         kBooleanFlags.end();
-}
-
-size_t CommandIndex(const std::vector<std::string>& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--") return i + 1;
-    if (!IsFlag(args[i])) return i;
-    if (TakesValue(args[i])) ++i;
-  }
-  return args.size();
-}
-
 absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(message);
 }
@@ -170,7 +148,8 @@ absl::StatusOr<GradientFlowCommandLine> ParseGradientFlowArgs(
     // The command's own flags, as --flag VALUE or --flag=VALUE.
     std::string name = arg, value;
     bool has_value = false;
-    if (const size_t eq = arg.find('='); IsFlag(arg) && eq != std::string::npos) {
+    if (const size_t eq = arg.find('=');
+        arg.size() >= 2 && arg[0] == '-' && eq != std::string::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
       has_value = true;

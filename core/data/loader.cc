@@ -11,18 +11,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "base/check.h"
+#include "base/splitmix64.h"
 
 namespace edbp::data {
 namespace {
 
-// SplitMix64's finaliser: decorrelates the augmentation stream from the order stream
-// that starts from the same seed.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+// Decorrelates the augmentation stream from the order stream that starts from the
+// same seed.
+uint64_t Mix(uint64_t x) { return SplitMix64(x); }
 
 // Uniform in [0, bound) by rejection: unbiased, and the same on every standard library
 // (std::uniform_int_distribution and std::shuffle are implementation-defined).

@@ -33,9 +33,11 @@ using testing::TinyConfig;
 class WorkflowTest : public ServerTest {
  protected:
   // edbp-client against this test's server; `args` as typed after the program name.
+  // A deadline of 60 s, not the default 10: on a loaded 2-core machine (CI runs tests
+  // in parallel) a first connection has been seen to take longer than 10 s.
   CommandResult Client(const std::string& args) {
-    return RunCommand(
-        absl::StrCat(EDBP_CLIENT_BIN, " --server ", server_->address(), " ", args));
+    return RunCommand(absl::StrCat(EDBP_CLIENT_BIN, " --server ", server_->address(),
+                                   " --timeout 60 ", args));
   }
   // Writes `yaml` to a config file in the test's directory; returns its path.
   std::string WriteConfig(const std::string& name, const std::string& yaml) {
