@@ -6,8 +6,10 @@
 //
 // Prints the CPU model, then per instruction-set level (kernels/cpu/isa.h; default:
 // the active one; a level above the CPU's is skipped), op and density, the median CPU
-// ms (summed over threads) of each path and dense ÷ sparse (> 1: the sparse path is
-// faster). The per-level crossovers in kernels/cpu/sparse.cc come from this table
+// ms (summed over threads) of each path (BLAS, the event-driven kernel, and `auto`,
+// the default, which chooses between them by density) with dense ÷ sparse (> 1: the
+// sparse path is faster), dense ÷ auto (< 1: the default loses to BLAS) and the path
+// auto took. The per-level crossovers in kernels/cpu/sparse.cc come from this table
 // (bench/RESULTS.md).
 #include <cblas.h>
 
@@ -61,19 +63,38 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The path kAuto took in the calls since the last ResetOperandDensities(): "sparse",
+// "dense" (BLAS) or "mixed".
+const char* AutoPath() {
+  int64_t sparse = 0, dense = 0;
+  for (const auto& d : edbp::kernels::cpu::GetOperandDensities()) {
+    sparse += d.sparse_calls;
+    dense += d.dense_calls;
+  }
+  return dense == 0 ? "sparse" : (sparse == 0 ? "dense" : "mixed");
+}
+
+// Times the three paths alternately: BLAS (kBlas), the event-driven kernel (kAlways)
+// and the default (kAuto: counts the operand's non-zeros, then takes one of the two by
+// the level's crossover; what a training run pays). dense ÷ auto below 1 beyond noise
+// would mean the default loses to BLAS at that density (issue 23's acceptance).
 void Compare(const std::string& name, double density, int iters,
              const std::function<void()>& fn) {
-  std::vector<double> dense, sparse;
+  std::vector<double> dense, sparse, automatic;
   TimeOnce(SparseMode::kAlways, fn);  // warm the scratch buffers
   TimeOnce(SparseMode::kBlas, fn);
+  edbp::kernels::cpu::ResetOperandDensities();
+  TimeOnce(SparseMode::kAuto, fn);
+  const char* path = AutoPath();
   for (int i = 0; i < iters; ++i) {
     dense.push_back(TimeOnce(SparseMode::kBlas, fn));
     sparse.push_back(TimeOnce(SparseMode::kAlways, fn));
+    automatic.push_back(TimeOnce(SparseMode::kAuto, fn));
   }
-  const double d = Median(dense), s = Median(sparse);
-  std::printf("| %-8s | %-34s | %5.2f | %8.2f | %8.2f | %5.2f |\n",
+  const double d = Median(dense), s = Median(sparse), a = Median(automatic);
+  std::printf("| %-8s | %-34s | %5.2f | %8.2f | %8.2f | %8.2f | %5.2f | %5.2f | %-6s |\n",
               edbp::kernels::cpu::CpuIsaName(edbp::kernels::cpu::ActiveCpuIsa()),
-              name.c_str(), density, d * 1e3, s * 1e3, d / s);
+              name.c_str(), density, d * 1e3, s * 1e3, a * 1e3, d / s, d / a, path);
 }
 
 Conv2dShape ConvShape(int64_t n, int64_t c_in, int64_t hw, int64_t c_out) {
@@ -204,8 +225,8 @@ int main(int argc, char** argv) {
               edbp::kernels::cpu::CpuIsaName(edbp::kernels::cpu::DetectedCpuIsa()));
   std::printf(
       "| isa | op (Fashion-MNIST shape, T·B = 250) | density | dense CPU ms | "
-      "sparse CPU ms | dense ÷ sparse |\n");
-  std::printf("|---|---|---|---|---|---|\n");
+      "sparse CPU ms | auto CPU ms | dense ÷ sparse | dense ÷ auto | auto took |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (const CpuIsa level : levels) {
     if (level > edbp::kernels::cpu::DetectedCpuIsa()) {
       std::fprintf(stderr, "skipping %s: this CPU's best level is %s\n",

@@ -421,6 +421,22 @@ int64_t BuildSparseRows(const GemmArgs& g, bool keep_zeros, SparseRows& rows) {
   return total.load();
 }
 
+// Number of non-zeros of op(A), the m × k entries of A as stored (rows of k at lda, or
+// of m when transposed): what BuildSparseRows would list, without the lists.
+int64_t CountOperandA(const GemmArgs& g) {
+  const int64_t rows = g.trans_a ? g.k : g.m, cols = g.trans_a ? g.m : g.k;
+  if (g.lda == cols) return CountNonZeros(g.a, rows * cols);
+  std::atomic<int64_t> total{0};
+  ParallelFor(rows, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(cols, 1)),
+              [&](int64_t begin, int64_t end) {
+                int64_t nz = 0;
+                for (int64_t r = begin; r < end; ++r)
+                  nz += CountRange(g.a + r * g.lda, 0, cols);
+                total += nz;
+              });
+  return total.load();
+}
+
 // C[rows, col .. col + 16·NV) from the lists and the column block b (its kKBlock-row
 // tiles, row stride ldb). Each element is summed over increasing k, as one unbroken
 // gather would: the running sum is stored and reloaded between k-blocks, which does
@@ -983,23 +999,26 @@ bool SparseGemm(const GemmArgs& g) {
   if (g.k > int64_t{0x7fffffff}) return false;
   const SparseMode mode = GetSparseMode();
   if (mode == SparseMode::kBlas) return false;
-  // The lists of op(A)'s non-zeros are built first; kAuto and kOff decide by how many
-  // they hold (one pass over A either way), and kOff rebuilds them with every entry.
+  // kAuto and kOff count op(A)'s non-zeros first and build the lists only for the
+  // event-driven path: where the density sends the call to BLAS, auto then costs BLAS
+  // plus one vectorised count, not BLAS plus the lists (bench/RESULTS.md, issue 23:
+  // up to 13 % over BLAS at high density before). kOff builds its lists once, with
+  // every entry.
   // Plain references: the lambdas below run on pool threads, where the name of a
   // thread_local would denote that thread's own instance.
   thread_local SparseRows lists;
   SparseRows& rows = lists;
-  const int64_t nz = BuildSparseRows(g, /*keep_zeros=*/false, rows);
+  Path path = Path::kSkip;
   if (mode != SparseMode::kAlways) {
     const SparseCrossover& x = GetSparseCrossover();
-    const Path path = ChoosePathFor(
+    path = ChoosePathFor(
         Key("Gemm", g.trans_a ? "A^T" : "A", {g.m, g.k}) + (g.trans_b ? " B^T" : " B") +
             "[" + std::to_string(g.k) + "," + std::to_string(g.n) + "]",
-        nz, g.m * g.k,
+        CountOperandA(g), g.m * g.k,
         g.trans_b ? x.gemm_transposed_b : (g.trans_a ? x.gemm_transposed_a : x.gemm));
     if (path == Path::kBlas) return false;
-    if (KeepZeros(path)) BuildSparseRows(g, /*keep_zeros=*/true, rows);
   }
+  BuildSparseRows(g, KeepZeros(path), rows);
   // op(B) [k, n] by column blocks of kBlock: B itself (row stride ldb) when not
   // transposed; else its transpose, packed block by block so that each block's rows
   // are contiguous (a row stride of n floats, 4 KiB for n = 1024, would map a tile's

@@ -449,5 +449,57 @@ TEST(SparseMode, AutoAndOffTakeTheEventDrivenPathOnlyBelowTheCrossover) {
                            .ldc = 2}));
 }
 
+// auto counts op(A)'s non-zeros before it builds any list (the lists are built only for
+// the event-driven path): the count covers the m × k entries and never the padding of
+// a leading dimension, transposed or not, so the choice is the one the lists' own count
+// gave before.
+TEST(SparseMode, GemmCountsOnlyTheEntriesOfOpABeforeChoosing) {
+  ScopedMode scoped(SparseMode::kAuto);
+  for (const bool trans_a : {false, true}) {
+    ResetOperandDensities();
+    const int64_t m = 300, k = 70, pad = 9;
+    const int64_t rows = trans_a ? k : m, cols = trans_a ? m : k, lda = cols + pad;
+    // Every padding float is 1 (counted by mistake, the density would be far above
+    // every level's crossover); inside, entry (r, c) is non-zero when
+    // (r + 2c) % 50 == 0: 420 of 21,000 (2 %, below every level's crossover).
+    Floats a(static_cast<size_t>(rows * lda), 1.0f);
+    int64_t want = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const bool on = (r + 2 * c) % 50 == 0;
+        a[r * lda + c] = on ? 0.5f : 0.0f;
+        want += on;
+      }
+    }
+    ASSERT_EQ(want, 420);
+    const Floats b(static_cast<size_t>(k * 16), 1.0f);
+    Floats c(static_cast<size_t>(m * 16), -7.0f);
+    EXPECT_TRUE(SparseGemm({.trans_a = trans_a,
+                            .m = m,
+                            .n = 16,
+                            .k = k,
+                            .alpha = 1.0f,
+                            .a = a.data(),
+                            .lda = lda,
+                            .b = b.data(),
+                            .ldb = 16,
+                            .beta = 0.0f,
+                            .c = c.data(),
+                            .ldc = 16}));
+    const std::vector<OperandDensity> log = GetOperandDensities();
+    ASSERT_EQ(log.size(), 1u);
+    EXPECT_EQ(log[0].nonzeros, want) << "trans_a " << trans_a;
+    EXPECT_EQ(log[0].total, m * k);
+    EXPECT_EQ(log[0].sparse_calls, 1);
+    // C[i, :] = 0.5 × the non-zeros of op(A)'s row i (B is all ones).
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t on = 0;
+      for (int64_t p = 0; p < k; ++p)
+        on += (trans_a ? (p + 2 * i) : (i + 2 * p)) % 50 == 0;
+      ASSERT_EQ(c[i * 16], 0.5f * static_cast<float>(on)) << "row " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace edbp::kernels::cpu
