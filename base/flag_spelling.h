@@ -38,7 +38,8 @@ inline std::string DocumentedFlag(absl::string_view name) {
 inline std::vector<std::string> OwnFlags(absl::string_view main_file) {
   std::vector<std::string> names;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), main_file)) names.push_back(DocumentedFlag(name));
+    if (absl::EndsWith(flag->Filename(), main_file))
+      names.push_back(DocumentedFlag(name));
   }
   std::sort(names.begin(), names.end());  // GetAllFlags' order is a hash map's
   return names;
@@ -134,8 +135,8 @@ inline absl::StatusOr<std::vector<std::string>> NormalizeFlags(
 // flags; Abseil itself would exit 1); unknown or malformed flags are INVALID_ARGUMENT
 // (NormalizeFlags).
 inline absl::StatusOr<std::vector<std::string>> ParseFlags(int argc, char** argv,
-                                                          const char* usage,
-                                                          const char* main_file) {
+                                                           const char* usage,
+                                                           const char* main_file) {
   absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [main_file](absl::string_view path) {
@@ -143,7 +144,8 @@ inline absl::StatusOr<std::vector<std::string>> ParseFlags(int argc, char** argv
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
-  absl::StatusOr<std::vector<std::string>> storage = NormalizeFlags(argc, argv, main_file);
+  absl::StatusOr<std::vector<std::string>> storage =
+      NormalizeFlags(argc, argv, main_file);
   if (!storage.ok()) return storage.status();
   std::vector<char*> raw;
   raw.reserve(storage->size());

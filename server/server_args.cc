@@ -123,9 +123,9 @@ absl::Status CheckServerArgs(const ServerArgs& args) {
                      args.keep_jobs, " and ", args.keep_days));
   }
   if (!(args.max_job_memory_gib >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-job-memory-gib: expected 0 (half the machine) or more, got ",
-        args.max_job_memory_gib));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-job-memory-gib: expected 0 (half the machine) or more, got ",
+                     args.max_job_memory_gib));
   }
   if (args.event_cache_mib < 0 || args.event_cache_mib > kMaxEventCacheMib) {
     return absl::InvalidArgumentError(absl::StrCat("--event-cache-mib: expected 0 to ",

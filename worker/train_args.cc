@@ -180,10 +180,9 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   TrainArgs args;
   args.resume_dir = absl::GetFlag(FLAGS_resume);
   if (positional.size() > 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("edbp-train: one CONFIG.yaml, not '", positional[1], "' and '",
-                     positional[2],
-                     "'; usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "edbp-train: one CONFIG.yaml, not '", positional[1], "' and '", positional[2],
+        "'; usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)"));
   }
   if (positional.size() < 2 && args.resume_dir.empty()) {
     return absl::InvalidArgumentError(

@@ -268,7 +268,7 @@ constexpr std::array<CommandSpec, 14> kCommands = {{
 // The commands with a parser of their own (dashboard_command.h, gradient_flow_command.h),
 // listed in the help after the table's.
 constexpr std::array<absl::string_view, 2> kOwnParserCommands = {"gradient-flow",
-                                                                  "dashboard"};
+                                                                 "dashboard"};
 
 // `label` at `indent`, then `text` from `column` on (on the next line when the label
 // reaches the column); the text's further lines start at `column`.
@@ -872,8 +872,8 @@ std::string HelpText() {
     }
     std::string text(c.help);
     if (also_for != nullptr) {
-      std::string line = Wrap(absl::StrCat("Also ", also, " as for ", also_for->name, "."),
-                              80 - 24);
+      std::string line =
+          Wrap(absl::StrCat("Also ", also, " as for ", also_for->name, "."), 80 - 24);
       line.pop_back();  // AppendEntry ends the entry
       absl::StrAppend(&text, "\n", line);
     }
@@ -887,7 +887,8 @@ where only one job has it.
 Global flags (before or after the command):
 )";
   for (const FlagSpec& f : kFlags) {
-    if (f.commands == kGlobal && !f.label.empty()) AppendEntry(out, 2, f.label, 24, f.help);
+    if (f.commands == kGlobal && !f.label.empty())
+      AppendEntry(out, 2, f.label, 24, f.help);
   }
   return out + R"(
 Exit codes:
@@ -908,9 +909,9 @@ std::string CommandHelpText(absl::string_view name) {
   const CommandSpec* c = FindCommandSpec(name);
   if (c == nullptr) return "";
   const std::vector<const FlagSpec*> flags = OwnFlagRows(c->command);
-  std::string out = absl::StrCat("usage: edbp-client [GLOBAL FLAGS] ", c->synopsis,
-                                 flags.empty() ? "" : " [FLAGS]", "\n\n", c->help,
-                                 "\n\n");
+  std::string out =
+      absl::StrCat("usage: edbp-client [GLOBAL FLAGS] ", c->synopsis,
+                   flags.empty() ? "" : " [FLAGS]", "\n\n", c->help, "\n\n");
   if (flags.empty()) {
     out += "Flags: none of its own.\n";
   } else {

@@ -174,8 +174,8 @@ TEST(ClusterFlags, HostileFlagsAreRefused) {
     int code;
   };
   const Case cases[] = {
-      {"--executor=kubernetes",
-       "--executor: expected local or slurm, got \"kubernetes\"", 2},
+      {"--executor=kubernetes", "--executor: expected local or slurm, got \"kubernetes\"",
+       2},
       {"--executor=slurm", "--executor slurm needs --worker-listen", 2},
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-extra='--output=/etc/x'",
        "--slurm-extra: --output is set by edbp-server itself", 2},

@@ -15,9 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::AllOf;
+using testing::CommandResult;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::CommandResult;
 using testing::RunCommand;
 
 CommandResult Train(const std::string& args) {
@@ -39,7 +39,8 @@ CommandResult Client(const std::string& args) {
 // The occurrences of `part` in `text`.
 size_t Count(const std::string& text, const std::string& part) {
   size_t n = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+  for (size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + 1)) {
     ++n;
   }
   return n;
@@ -47,8 +48,9 @@ size_t Count(const std::string& text, const std::string& part) {
 
 // The reference's `main.py -config X`, in each spelling.
 TEST(TrainUsage, TheConfigIsPositional) {
-  for (const char* args : {"-config configs/small.yaml", "--config configs/small.yaml",
-                           "-config=configs/small.yaml", "--epochs 2 --config configs/small.yaml"}) {
+  for (const char* args :
+       {"-config configs/small.yaml", "--config configs/small.yaml",
+        "-config=configs/small.yaml", "--epochs 2 --config configs/small.yaml"}) {
     const CommandResult r = Train(args);
     EXPECT_EQ(r.code, 2) << args;
     EXPECT_EQ(r.output,
@@ -72,9 +74,11 @@ TEST(TrainUsage, FlagTyposGetTheClosestFlag) {
        "edbp-train: unknown flag --epoch (did you mean --epochs?); --help lists the "
        "flags\n"},
       {"configs/small.yaml -seeed 3",
-       "edbp-train: unknown flag --seeed (did you mean --seed?); --help lists the flags\n"},
+       "edbp-train: unknown flag --seeed (did you mean --seed?); --help lists the "
+       "flags\n"},
       {"configs/small.yaml --synthetic_dat",
-       "edbp-train: unknown flag --synthetic-dat (did you mean --synthetic-data?); --help "
+       "edbp-train: unknown flag --synthetic-dat (did you mean --synthetic-data?); "
+       "--help "
        "lists the flags\n"},
       {"configs/small.yaml --init-weight w.safetensors",
        "edbp-train: unknown flag --init-weight (did you mean --init-weights?); --help "
@@ -90,8 +94,9 @@ TEST(TrainUsage, FlagTyposGetTheClosestFlag) {
       {"a.yaml b.yaml",
        "edbp-train: one CONFIG.yaml, not 'a.yaml' and 'b.yaml'; usage: edbp-train "
        "CONFIG.yaml [flags]   (--help for the flags)\n"},
-      {"", "edbp-train: missing CONFIG.yaml; usage: edbp-train CONFIG.yaml [flags]   "
-           "(--help for the flags)\n"},
+      {"",
+       "edbp-train: missing CONFIG.yaml; usage: edbp-train CONFIG.yaml [flags]   "
+       "(--help for the flags)\n"},
       {"configs/small.yaml --evaluate",
        "edbp-train: --evaluate needs --init-weights or --resume\n"},
   };
@@ -103,10 +108,12 @@ TEST(TrainUsage, FlagTyposGetTheClosestFlag) {
   // A value the flag's type refuses: named, with Abseil's reason.
   const CommandResult bad = Train("configs/small.yaml --epochs=many");
   EXPECT_EQ(bad.code, 2);
-  EXPECT_THAT(bad.output, HasSubstr("edbp-train: --epochs: 'many' is not a valid value ("));
+  EXPECT_THAT(bad.output,
+              HasSubstr("edbp-train: --epochs: 'many' is not a valid value ("));
   const CommandResult negative = Train("configs/small.yaml --seed -1");
   EXPECT_EQ(negative.code, 2);
-  EXPECT_THAT(negative.output, HasSubstr("edbp-train: --seed: '-1' is not a valid value"));
+  EXPECT_THAT(negative.output,
+              HasSubstr("edbp-train: --seed: '-1' is not a valid value"));
 }
 
 // Both spellings and the "no" form still parse: --validate runs (exit 0).
@@ -141,8 +148,9 @@ TEST(TrainUsage, HelpListsOnlyItsOwnFlags) {
 TEST(ServerUsage, HelpListsOnlyItsOwnFlags) {
   const CommandResult r = Server("--help");
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_THAT(r.output, AllOf(HasSubstr("usage: edbp-server"), HasSubstr("--data_roots"),
-                              HasSubstr("--executor"), HasSubstr("exit status: 0 stopped")));
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("usage: edbp-server"), HasSubstr("--data_roots"),
+                    HasSubstr("--executor"), HasSubstr("exit status: 0 stopped")));
   EXPECT_EQ(Count(r.output, "Flags from "), 1u) << r.output;
   EXPECT_THAT(r.output, HasSubstr("server/server_args.cc:"));
   EXPECT_THAT(r.output, AllOf(Not(HasSubstr("--flagfile")), Not(HasSubstr("--out_dir")),
@@ -166,9 +174,11 @@ TEST(ServerUsage, UsageErrorsExit2) {
        "lists them)\n"},
       {"--executor=kubernetes",
        "edbp-server: --executor: expected local or slurm, got \"kubernetes\"\n"},
-      {"--grace-seconds=-1", "edbp-server: --grace-seconds: expected 0 or more, got -1\n"},
+      {"--grace-seconds=-1",
+       "edbp-server: --grace-seconds: expected 0 or more, got -1\n"},
       {"--max-job-memory-gib=-2",
-       "edbp-server: --max-job-memory-gib: expected 0 (half the machine) or more, got -2\n"},
+       "edbp-server: --max-job-memory-gib: expected 0 (half the machine) or more, got "
+       "-2\n"},
       {"--event-cache-mib=-1",
        "edbp-server: --event-cache-mib: expected 0 to 1048576 MiB, got -1\n"},
       {"--listen", "edbp-server: --listen needs a value\n"},
@@ -180,7 +190,8 @@ TEST(ServerUsage, UsageErrorsExit2) {
   }
   const CommandResult bad = Server("--cpu-slots=two");
   EXPECT_EQ(bad.code, 2);
-  EXPECT_THAT(bad.output, HasSubstr("edbp-server: --cpu-slots: 'two' is not a valid value"));
+  EXPECT_THAT(bad.output,
+              HasSubstr("edbp-server: --cpu-slots: 'two' is not a valid value"));
 }
 
 // What needs the machine is a failure to start (exit 1), not a usage error.
@@ -201,7 +212,8 @@ TEST(ClientUsage, CommandHelpThroughTheBinary) {
   EXPECT_EQ(Client("help submit").output, r.output);
   const CommandResult typo = Client("sbumit c.yaml");
   EXPECT_EQ(typo.code, 2);
-  EXPECT_THAT(typo.output, HasSubstr("unknown command 'sbumit' (did you mean 'submit'?)"));
+  EXPECT_THAT(typo.output,
+              HasSubstr("unknown command 'sbumit' (did you mean 'submit'?)"));
   const CommandResult flag = Client("list --stat running");
   EXPECT_EQ(flag.code, 2);
   EXPECT_THAT(flag.output, HasSubstr("unknown flag --stat (did you mean --state?)"));

@@ -121,14 +121,16 @@ TEST(ArgsTest, HelpTopics) {
   EXPECT_EQ(Parse({"help"}).help_topic, "");
   EXPECT_EQ(Parse({"submit", "--help"}).help_topic, "submit");
   EXPECT_EQ(Parse({"-h", "watch"}).help_topic, "watch");
-  EXPECT_EQ(Parse({"--server", "h:1", "sweep", "c.yaml", "--grid", "a=1", "-h"}).help_topic,
-            "sweep");
+  EXPECT_EQ(
+      Parse({"--server", "h:1", "sweep", "c.yaml", "--grid", "a=1", "-h"}).help_topic,
+      "sweep");
   EXPECT_EQ(Parse({"help", "metrics"}).help_topic, "metrics");
   EXPECT_EQ(Parse({"help", "help"}).help_topic, "help");
   EXPECT_EQ(Parse({"help", "dashboard"}).help_topic, "dashboard");
   EXPECT_EQ(Parse({"help", "gradient-flow"}).help_topic, "gradient-flow");
   EXPECT_EQ(Parse({"help", "--help"}).help_topic, "help");  // as COMMAND --help
-  EXPECT_EQ(Error({"help", "sbumit"}), "unknown command 'sbumit' (did you mean 'submit'?)");
+  EXPECT_EQ(Error({"help", "sbumit"}),
+            "unknown command 'sbumit' (did you mean 'submit'?)");
   EXPECT_EQ(Error({"sbumit", "--help"}),
             "unknown command 'sbumit' (did you mean 'submit'?)");
   EXPECT_EQ(Error({"help", "gradient-flwo"}),
@@ -145,10 +147,10 @@ TEST(ArgsTest, FlagsWithAMeaningPerCommand) {
   EXPECT_TRUE(Parse({"download", "3", "-o", "f", "--format", "nir"}).nir);
   EXPECT_EQ(Error({"watch", "3", "--follow"}), "--follow is not a flag of 'watch'");
   EXPECT_EQ(Error({"list", "--format", "csv"}), "--format is not a flag of 'list'");
-  EXPECT_TRUE(Parse({"sweep", "a.yaml", "--log-uniform", "Network.lr=1e-4,1e-2",
-                     "--random", "2"})
-                  .ranges.front()
-                  .log);
+  EXPECT_TRUE(
+      Parse({"sweep", "a.yaml", "--log-uniform", "Network.lr=1e-4,1e-2", "--random", "2"})
+          .ranges.front()
+          .log);
   EXPECT_EQ(Parse({"list", "--cert", "c.pem", "--key", "k.pem"}).key, "k.pem");
 }
 
@@ -203,17 +205,19 @@ TEST(ArgsTest, CommandHelpListsItsOwnFlags) {
 // The whole --help lists the shared flags of sweep once, under submit.
 TEST(ArgsTest, HelpNamesSharedFlagsOnce) {
   const std::string help = HelpText();
-  EXPECT_THAT(help, HasSubstr("  sweep CONFIG.yaml     Queue a sweep: one job (trial) per "
-                              "point of the grid, random\n"));
+  EXPECT_THAT(help,
+              HasSubstr("  sweep CONFIG.yaml     Queue a sweep: one job (trial) per "
+                        "point of the grid, random\n"));
   EXPECT_THAT(help, HasSubstr("                        Also --name, --priority, "
                               "--validate-only, --workers,\n"
                               "                        --gpus-per-worker, --nodes as "
                               "for submit.\n"));
   EXPECT_THAT(help, HasSubstr("  cancel JOB|sweeps/ID  Cancel a queued or running job"));
   EXPECT_THAT(help, HasSubstr("  -h, --help            show this text"));
-  EXPECT_THAT(UsageText(), HasSubstr("commands: submit, sweep, sweeps, list, get, cancel, "
-                                     "watch, logs, download, delete, resume, metrics, "
-                                     "health, gradient-flow, dashboard, help\n"));
+  EXPECT_THAT(UsageText(),
+              HasSubstr("commands: submit, sweep, sweeps, list, get, cancel, "
+                        "watch, logs, download, delete, resume, metrics, "
+                        "health, gradient-flow, dashboard, help\n"));
 }
 
 TEST(ArgsTest, Errors) {
