@@ -932,6 +932,7 @@ std::string CommandHelpText(absl::string_view name) {
 
 std::vector<std::string> CommandNames() {
   std::vector<std::string> names;
+  names.reserve(kCommands.size() + kOwnParserCommands.size());
   for (const CommandSpec& c : kCommands) names.emplace_back(c.name);
   for (absl::string_view c : kOwnParserCommands) names.emplace_back(c);
   return names;

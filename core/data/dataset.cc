@@ -364,7 +364,7 @@ absl::Status CheckDataFiles(const config::NetworkConfig& network) {
                                        "data_batch_5.bin", "test_batch.bin"}
             : std::vector<std::string>{"train.bin", "test.bin"};
     for (const std::string& file : files) {
-      if (has({file, folder + "/" + file}, false)) continue;
+      if (has({file, absl::StrCat(folder, "/", file)}, false)) continue;
       return missing(file, absl::StrCat(ten ? "data_batch_1.bin .. data_batch_5.bin and "
                                               "test_batch.bin"
                                             : "train.bin and test.bin",
