@@ -109,8 +109,9 @@ ProcessSample Sample(pid_t pid) {
   return s;
 }
 
-// A config the server accepts (configs/small.yaml, 1 epoch) with the fake trainer's
-// plan in a comment.
+// A config the server accepts (configs/small.yaml, 1 epoch, on Synthetic data: the fake
+// trainer reads none, and the server checks a data set's files at submit) with the fake
+// trainer's plan in a comment.
 std::string Config(const std::string& plan) {
   std::ifstream in("configs/small.yaml");
   std::stringstream text;
@@ -121,6 +122,9 @@ std::string Config(const std::string& plan) {
     std::exit(2);
   }
   yaml.replace(yaml.find("epochs: 100"), 11, "epochs: 1");
+  const std::string dataset = "dataset: \"FashionMNIST\"";
+  yaml.replace(yaml.find(dataset), dataset.size(),
+               "dataset: \"Synthetic\"\n  input_shape: [1, 28, 28]");
   return absl::StrCat("# fake-train: ", plan, "\n", yaml);
 }
 

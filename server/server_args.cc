@@ -4,7 +4,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/flag_spelling.h"
+#include "server/slurm_executor.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address of the public API (host:port; port 0 picks a free one, printed at "
@@ -88,8 +92,63 @@ ABSL_FLAG(int, slurm_poll_ms, 1000,
 
 namespace edbp::server {
 
-ServerArgs ParseServerArgs(int argc, char** argv) {
-  ParseFlags(
+absl::Status CheckServerArgs(const ServerArgs& args) {
+  if (args.executor != "local" && args.executor != "slurm") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--executor: expected local or slurm, got \"", args.executor, "\""));
+  }
+  if (args.executor == "slurm") {
+    if (args.worker_listen.empty()) {
+      return absl::InvalidArgumentError(
+          "--executor slurm needs --worker-listen HOST:PORT (jobs on the cluster's nodes "
+          "report there)");
+    }
+    if (args.slurm_poll_ms < 100 || args.slurm_poll_ms > 60000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--slurm-poll-ms: expected 100 to 60000, got ", args.slurm_poll_ms));
+    }
+    if (absl::Status s = CheckSlurmOptions(SlurmOptionsOf(args, "")); !s.ok()) return s;
+  }
+  if (args.grace_seconds < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grace-seconds: expected 0 or more, got ", args.grace_seconds));
+  }
+  if (args.checkpoint_every < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--checkpoint-every: expected 0 or more batches, got ", args.checkpoint_every));
+  }
+  if (args.keep_jobs < 0 || !(args.keep_days >= 0) || args.keep_days > 1e6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--keep-jobs and --keep-days: expected 0 (keep all) or more, got ",
+                     args.keep_jobs, " and ", args.keep_days));
+  }
+  if (!(args.max_job_memory_gib >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-job-memory-gib: expected 0 (half the machine) or more, got ",
+                     args.max_job_memory_gib));
+  }
+  if (args.event_cache_mib < 0 || args.event_cache_mib > kMaxEventCacheMib) {
+    return absl::InvalidArgumentError(absl::StrCat("--event-cache-mib: expected 0 to ",
+                                                   kMaxEventCacheMib, " MiB, got ",
+                                                   args.event_cache_mib));
+  }
+  return absl::OkStatus();
+}
+
+SlurmOptions SlurmOptionsOf(const ServerArgs& args, const std::string& data_dir) {
+  SlurmOptions options;
+  options.data_dir = data_dir;
+  options.partition = args.slurm_partition;
+  options.account = args.slurm_account;
+  options.time = args.slurm_time;
+  options.extra =
+      absl::StrSplit(args.slurm_extra, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  options.poll = std::chrono::milliseconds(args.slurm_poll_ms);
+  return options;
+}
+
+absl::StatusOr<ServerArgs> ParseServerArgs(int argc, char** argv) {
+  const absl::StatusOr<std::vector<std::string>> positional = ParseFlags(
       argc, argv,
       "the edbp training service.\n"
       "usage: edbp-server [--listen 127.0.0.1:50051] [--data-dir ./edbp-data] [flags]\n"
@@ -99,8 +158,18 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
       "executors: --executor local (default) or --executor slurm --worker-listen "
       "HOST:PORT [--slurm-partition P] [--slurm-time T] [--slurm-extra \"...\"]\n"
       "flags may be spelled --data-dir or --data_dir; SIGTERM/SIGINT shut down "
-      "gracefully (running jobs checkpoint and resume at the next start)",
+      "gracefully (running jobs checkpoint and resume at the next start)\n"
+      "exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot start (the data dir is locked "
+      "by another server, a port is taken, a file cannot be read, ...) or failed; 2 "
+      "usage: an unknown flag (with the closest one), a missing or malformed value, a "
+      "value out of range, an argument that is not a flag",
       "server/server_args.cc");
+  if (!positional.ok()) return positional.status();
+  if (positional->size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", (*positional)[1],
+                     "': edbp-server takes flags only (--help lists them)"));
+  }
   ServerArgs args;
   args.listen = absl::GetFlag(FLAGS_listen);
   args.data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -128,6 +197,7 @@ ServerArgs ParseServerArgs(int argc, char** argv) {
   args.slurm_time = absl::GetFlag(FLAGS_slurm_time);
   args.slurm_extra = absl::GetFlag(FLAGS_slurm_extra);
   args.slurm_poll_ms = absl::GetFlag(FLAGS_slurm_poll_ms);
+  if (absl::Status s = CheckServerArgs(args); !s.ok()) return s;
   return args;
 }
 

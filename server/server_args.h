@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/slurm_executor.h"
+
 namespace edbp::server {
 
 // The flags as given; defaults are those of `edbp-server --help`.
@@ -35,9 +39,26 @@ struct ServerArgs {
   int slurm_poll_ms = 1000;  // --slurm-poll-ms: squeue interval
 };
 
-// Parses argv with both flag spellings (--data-dir, --data_dir). Exits the process for
-// --help and for unknown or malformed flags, as Abseil does.
-ServerArgs ParseServerArgs(int argc, char** argv);
+// The most --event-cache-mib allows (1 TiB).
+inline constexpr int64_t kMaxEventCacheMib = int64_t{1} << 20;
+
+// Parses argv with both flag spellings (--data-dir, --data_dir), then CheckServerArgs.
+// Exits the process (0) for --help. Usage errors are INVALID_ARGUMENT with a one-line
+// message, on which edbp-server exits 2: an unknown flag (with the closest of the
+// server's own, base/flag_spelling.h), a missing or malformed value, an argument that
+// is not a flag, or what CheckServerArgs refuses.
+absl::StatusOr<ServerArgs> ParseServerArgs(int argc, char** argv);
+
+// The flags' values that no start can succeed with, each INVALID_ARGUMENT naming its
+// flag: --executor other than local/slurm; slurm without --worker-listen, with
+// --slurm-poll-ms outside 100..60000 or Slurm options CheckSlurmOptions refuses; negative
+// --grace-seconds, --checkpoint-every, --keep-jobs, --keep-days, --max-job-memory-gib;
+// --event-cache-mib outside 0..kMaxEventCacheMib. What needs the machine (ports, files,
+// the data dir's lock) is Server::Start's, a failure to start (exit 1).
+absl::Status CheckServerArgs(const ServerArgs& args);
+
+// The Slurm executor's options from the flags, with `data_dir`.
+SlurmOptions SlurmOptionsOf(const ServerArgs& args, const std::string& data_dir);
 
 }  // namespace edbp::server
 

@@ -24,7 +24,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "base/check.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -51,9 +50,6 @@ namespace edbp::server {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The largest --event-cache-mib (1 TiB): larger values are typos.
-constexpr int64_t kMaxEventCacheMib = int64_t{1} << 20;
 
 // The public listener's security, settled before anything is created: the token from
 // --auth-token-file or $EDBP_AUTH_TOKEN (then removed from the environment, which job
@@ -99,16 +95,7 @@ absl::StatusOr<SchedulerOptions> MakeSchedulerOptions(const ServerArgs& args,
   fs::remove(socket, ec);
   options.worker_address = WorkerSocketAddress(data_dir);
   options.grace = std::chrono::seconds(args.grace_seconds);
-  if (args.checkpoint_every < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--checkpoint-every: expected 0 or more batches, got ", args.checkpoint_every));
-  }
-  options.checkpoint_every = args.checkpoint_every;
-  if (args.keep_jobs < 0 || !(args.keep_days >= 0) || args.keep_days > 1e6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--keep-jobs and --keep-days: expected 0 (keep all) or more, got ",
-                     args.keep_jobs, " and ", args.keep_days));
-  }
+  options.checkpoint_every = args.checkpoint_every;  // CheckServerArgs checked them
   options.keep_jobs = args.keep_jobs;
   options.keep_age = std::chrono::seconds(static_cast<int64_t>(args.keep_days * 86400));
   for (int g = 0; g < gpus; ++g) options.slots.push_back(absl::StrCat("cuda:", g));
@@ -185,30 +172,9 @@ std::string AdvertisedWorkerAddress(const std::string& listen, int port) {
 absl::StatusOr<std::unique_ptr<Executor>> MakeExecutor(const ServerArgs& args,
                                                        const fs::path& data_dir,
                                                        Launcher* launcher) {
+  // CheckServerArgs checked --executor and the Slurm flags.
   if (args.executor == "local") return std::make_unique<LocalExecutor>(launcher);
-  if (args.executor != "slurm") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--executor: expected local or slurm, got \"", args.executor, "\""));
-  }
-  if (args.worker_listen.empty()) {
-    return absl::InvalidArgumentError(
-        "--executor slurm needs --worker-listen HOST:PORT (jobs on the cluster's nodes "
-        "report there)");
-  }
-  if (args.slurm_poll_ms < 100 || args.slurm_poll_ms > 60000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--slurm-poll-ms: expected 100 to 60000, got ", args.slurm_poll_ms));
-  }
-  SlurmOptions options;
-  options.data_dir = data_dir.string();
-  options.partition = args.slurm_partition;
-  options.account = args.slurm_account;
-  options.time = args.slurm_time;
-  options.extra =
-      absl::StrSplit(args.slurm_extra, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  options.poll = std::chrono::milliseconds(args.slurm_poll_ms);
-  EDBP_RETURN_IF_ERROR(CheckSlurmOptions(options));
-  return std::make_unique<SlurmExecutor>(std::move(options));
+  return std::make_unique<SlurmExecutor>(SlurmOptionsOf(args, data_dir.string()));
 }
 
 // "host:port" with the port that was bound, for the ready lines.
@@ -265,11 +231,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
   EDBP_ASSIGN_OR_RETURN(s->executor_, MakeExecutor(args, data_dir, &s->launcher_));
   const bool slurm = args.executor == "slurm";
   EDBP_ASSIGN_OR_RETURN(s->store_, JobStore::Open(StorePath(data_dir).string()));
-  if (args.event_cache_mib < 0 || args.event_cache_mib > kMaxEventCacheMib) {
-    return absl::InvalidArgumentError(absl::StrCat("--event-cache-mib: expected 0 to ",
-                                                   kMaxEventCacheMib, " MiB, got ",
-                                                   args.event_cache_mib));
-  }
   s->hub_ = std::make_unique<MetricsHub>(s->store_.get(),
                                          static_cast<size_t>(args.event_cache_mib) << 20);
   s->options_.store_health = &s->store_health_;
@@ -416,7 +377,15 @@ int main(int argc, char** argv) {
   // frame caches) is private to the server's user: configs and logs may name paths and
   // data, and a token protects the API, not the files.
   umask(0077);
-  const edbp::server::ServerArgs args = edbp::server::ParseServerArgs(argc, argv);
+  const absl::StatusOr<edbp::server::ServerArgs> parsed =
+      edbp::server::ParseServerArgs(argc, argv);
+  if (!parsed.ok()) {
+    // A usage error (server_args.h): exit 2, before anything is touched.
+    std::fprintf(stderr, "edbp-server: %s\n",
+                 std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  const edbp::server::ServerArgs& args = *parsed;
   // Logs go to stderr; stdout carries only the "listening on HOST:PORT" line (then
   // "health on ..." and "metrics on ..." when those listen).
   spdlog::set_default_logger(spdlog::stderr_color_mt("edbp-server"));

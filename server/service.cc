@@ -14,8 +14,10 @@
 #include "absl/strings/str_format.h"
 #include "base/check.h"
 #include "base/job_name.h"
+#include "base/text_check.h"
 #include "core/config/config.h"
 #include "core/config/memory_estimate.h"
+#include "core/data/dataset.h"
 #include "core/train/checkpoint_names.h"
 #include "server/auth.h"
 #include "server/data_dir.h"
@@ -28,6 +30,8 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr int kDefaultPageSize = 50;
+// Network.data_path and cache_path: PATH_MAX, as the kernel takes them.
+constexpr size_t kMaxPathBytes = 4096;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr size_t kMaxCachedTokens = 4096;
@@ -47,10 +51,22 @@ absl::StatusOr<v1::Job> TrainingServiceImpl::DraftJob(const v1::CreateJobRequest
   // The trainer's own config code: every error with its field path.
   EDBP_ASSIGN_OR_RETURN(const config::Config config,
                         config::ParseConfig(req.config_yaml(), "config.yaml"));
+  // YAML escapes ("\x1b") may put control characters into a path: refused before any
+  // message quotes it.
+  EDBP_RETURN_IF_ERROR(
+      CheckText("Network.data_path", config.network.data_path, kMaxPathBytes, false));
+  EDBP_RETURN_IF_ERROR(
+      CheckText("Network.cache_path", config.network.cache_path, kMaxPathBytes, false));
   EDBP_RETURN_IF_ERROR(CheckDataPath(config.network.data_path, options_.data_roots));
   // The frame cache is written there: the same roots (it escaped them: issue 17).
   EDBP_RETURN_IF_ERROR(CheckConfigPath("Network.cache_path", config.network.cache_path,
                                        options_.data_roots));
+  // The data set's files, where the job will look for them: a job that would fail on
+  // its first read is refused now. Local jobs only: a Slurm job reads on a compute node,
+  // whose mounts this machine need not share.
+  if (options_.capacity.executor == ExecutorKind::kLocal) {
+    EDBP_RETURN_IF_ERROR(data::CheckDataFiles(config.network));
+  }
   if (options_.max_job_bytes > 0) {
     const config::MemoryEstimate need = config::EstimateTrainingMemory(config);
     if (need.total_bytes() > options_.max_job_bytes) {

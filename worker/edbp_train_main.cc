@@ -377,6 +377,12 @@ int Main(TrainArgs args, WorkerReporter* reporter, dist::Communicator& comm) {
 }  // namespace
 }  // namespace edbp::worker
 
+// Exit status (listed in --help and the README's "edbp-train" section):
+//   0  done (a run, or a mode: --validate of a valid config, --evaluate, ...)
+//   1  a runtime failure: an invalid config (every error printed), data or a checkpoint
+//      that cannot be read, a run that failed, a busy run directory
+//   2  usage: whatever ParseTrainArgs refuses (worker/train_args.h), before anything runs
+//   3  stopped by SIGTERM/SIGINT (or fenced off by edbp-server); checkpoint saved
 int main(int argc, char** argv) {
   using edbp::worker::WorkerReporter;
   // Line-buffered even into a file (train.log under edbp-server): logs stay current.

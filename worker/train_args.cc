@@ -118,10 +118,34 @@ absl::Status CheckGradientFlowFlags(const TrainArgs& args, bool evaluate) {
       " (it runs one batch of the given weights and writes only OUT.json and OUT.html)"));
 }
 
+// The reference's habit, `main.py -config X`: edbp-train takes the config as its
+// positional argument, and says so (Abseil would only call -config unknown).
+absl::Status CheckConfigFlag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    absl::string_view name = arg;
+    if (!absl::ConsumePrefix(&name, "-")) continue;
+    absl::ConsumePrefix(&name, "-");
+    const size_t eq = name.find('=');
+    if (name.substr(0, eq) != "config") continue;
+    std::string config = "CONFIG.yaml";
+    if (eq != absl::string_view::npos) {
+      config = std::string(name.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      config = argv[i + 1];
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "edbp-train: the config is positional: edbp-train ", config, " [flags]"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
-  const std::vector<std::string> positional = ParseFlags(
+  if (absl::Status s = CheckConfigFlag(argc, argv); !s.ok()) return s;
+  const absl::StatusOr<std::vector<std::string>> parsed = ParseFlags(
       argc, argv,
       "trains a spiking neural network with event-driven backpropagation.\n"
       "usage: edbp-train CONFIG.yaml [flags]\n"
@@ -134,7 +158,10 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "         also srun --mpi=pmix -K1 edbp-train ...: rank and size come from MPI,\n"
       "         Network.batch_size is the global batch, rank 0 writes and reports)\n"
       "flags may be spelled --out-dir or --out_dir\n"
-      "exit status: 0 done, 1 error, 2 usage, 3 stopped by a signal (checkpoint saved)\n"
+      "exit status: 0 done (also --validate of a valid config); 1 a run or mode that\n"
+      "  failed, or an invalid config (every error printed); 2 usage: an unknown flag\n"
+      "  (with the closest one), a missing or malformed value, flags that do not go\n"
+      "  together, no CONFIG; 3 stopped by a signal (checkpoint saved)\n"
       "environment: EDBP_NUM_THREADS (CPU threads; default the cores available),\n"
       "  EDBP_SPARSE=auto|off|always|blas (CPU conv/GEMM kernels; default auto: the\n"
       "  event-driven kernels skip zero spikes where the density pays; off: the same\n"
@@ -145,11 +172,22 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
       "  EDBP_CUDA_MODULE_DIR=DIR (where libedbp_cuda.so and libedbp_cuda_query.so\n"
       "  are; default: ../lib/edbp next to this binary)",
       "worker/train_args.cc");
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("edbp-train: ", parsed.status().message()));
+  }
+  const std::vector<std::string>& positional = *parsed;
   TrainArgs args;
   args.resume_dir = absl::GetFlag(FLAGS_resume);
-  if (positional.size() > 2 || (positional.size() < 2 && args.resume_dir.empty())) {
+  if (positional.size() > 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "edbp-train: one CONFIG.yaml, not '", positional[1], "' and '", positional[2],
+        "'; usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)"));
+  }
+  if (positional.size() < 2 && args.resume_dir.empty()) {
     return absl::InvalidArgumentError(
-        "usage: edbp-train CONFIG.yaml [flags]   (--help for the flags)");
+        "edbp-train: missing CONFIG.yaml; usage: edbp-train CONFIG.yaml [flags]   "
+        "(--help for the flags)");
   }
   if (positional.size() == 2) args.config_path = positional[1];
   args.report_to = absl::GetFlag(FLAGS_report_to);

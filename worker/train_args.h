@@ -49,12 +49,14 @@ struct TrainArgs {
   std::string tensorboard_dir;
 };
 
-// Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process for
-// --help and for unknown or malformed flags, as Abseil does. A command line that parses
-// but asks for something impossible (no config and no --resume, --report-to without
-// --job-id, --evaluate or --export-nir without weights, a negative --checkpoint-every,
-// --gradient-flow with another mode or with a flag that writes files) is
-// INVALID_ARGUMENT with a one-line message: edbp-train exits 2 on it.
+// Parses argv with both flag spellings (--out-dir, --out_dir). Exits the process (0) for
+// --help. Every usage error is INVALID_ARGUMENT with a one-line message starting
+// "edbp-train: ", on which edbp-train exits 2: an unknown flag (with the closest of
+// edbp-train's own, base/flag_spelling.h), `-config X` (the reference's main.py habit:
+// the config is positional), a missing or malformed value, no config and no --resume,
+// two configs, --report-to without --job-id, --evaluate or --export-nir without weights,
+// a negative --checkpoint-every, --gradient-flow with another mode or with a flag that
+// writes files.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
 
 }  // namespace edbp::worker

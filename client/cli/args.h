@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "edbp/v1/job.pb.h"
 
@@ -58,6 +59,9 @@ enum class OutputFormat {
 // Everything the command line says. Fields of other commands keep their defaults.
 struct Options {
   Command command = Command::kHelp;
+  // kHelp: "" for the whole text, else the command whose help COMMAND --help or
+  // help COMMAND asks for (dashboard and gradient-flow included).
+  std::string help_topic;
   std::string server;  // host:port
   OutputFormat output = OutputFormat::kText;
   absl::Duration timeout = absl::Seconds(10);  // deadline of each unary request
@@ -157,9 +161,22 @@ absl::StatusOr<v1::JobState> ParseJobState(const std::string& text);
 // A random 128-bit id formatted like a UUID (version 4).
 std::string RandomRequestId();
 
-// The full --help text and the short usage printed after a usage error.
+// The full --help text and the short usage printed after a usage error. Both come from
+// the tables of commands and flags in args.cc, as does CommandHelpText.
 std::string HelpText();
 std::string UsageText();
+
+// `edbp-client COMMAND --help` (or help COMMAND): the command's usage line, what it
+// does, its own flags (one entry each) and an example; "" for a name that is not one of
+// the table's (dashboard and gradient-flow have their own: DashboardHelpText,
+// GradientFlowHelpText).
+std::string CommandHelpText(absl::string_view command);
+
+// Every command, in the order of --help: the table's, then gradient-flow and dashboard.
+std::vector<std::string> CommandNames();
+
+// The names of `command`'s own flags (the global ones excluded), for the tests.
+std::vector<std::string> FlagsOf(absl::string_view command);
 
 }  // namespace edbp::cli
 

@@ -38,7 +38,16 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return static_cast<int>(ExitCode::kUsage);
   }
   if (options->command == Command::kHelp) {
-    out << HelpText() << DashboardHelpEntry() << GradientFlowHelpEntry();
+    const std::string& topic = options->help_topic;
+    if (topic.empty()) {
+      out << HelpText() << DashboardHelpEntry() << GradientFlowHelpEntry();
+    } else if (topic == "dashboard") {
+      out << DashboardHelpText();
+    } else if (topic == "gradient-flow") {
+      out << GradientFlowHelpText();
+    } else {
+      out << CommandHelpText(topic);
+    }
     return static_cast<int>(ExitCode::kOk);
   }
   ConnectionOptions connection;

@@ -145,6 +145,9 @@ reconnects by itself. Runs until Ctrl-C (SIGINT) or SIGTERM.
                         localhost. The page has no login of its own: keep it on
                         a loopback address unless the network is trusted.
 
+Example:
+  edbp-client --server 10.0.0.5:50051 dashboard --listen 127.0.0.1:8080
+
 The global flags (--server, --timeout, --token-file, --tls, --ca-cert, --cert,
 --key) work as for every command (edbp-client --help).
 

@@ -234,6 +234,9 @@ It runs on this machine: the config's data_path must be readable here.
   --train-program PATH    the edbp-train to run (default: the one next to
                           edbp-client)
 
+Example:
+  edbp-client gradient-flow 17 --checkpoint best -o flow   (flow.json, flow.html)
+
 The global flags (--server, --timeout, --token-file, --tls, --ca-cert, --cert,
 --key) work as for every command (edbp-client --help).
 

@@ -10,12 +10,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
 #include <system_error>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -307,6 +309,93 @@ int64_t Dataset::sample_numel() const {
 
 int64_t Dataset::sample_floats() const {
   return sample_numel() * std::max<int64_t>(frames, 1);
+}
+
+absl::Status CheckDataFiles(const config::NetworkConfig& network) {
+  namespace fs = std::filesystem;
+  const std::string& dataset = network.dataset;
+  if (dataset == "Synthetic") return absl::OkStatus();
+  std::string dir = network.data_path;
+  std::string shown = absl::StrCat("\"", dir, "\"");
+  if (dir.empty()) {
+    dir = dataset == "CIFAR10"    ? "/usr/share/datasets/cifar10"
+          : dataset == "CIFAR100" ? "/usr/share/datasets/cifar100"
+                                  : DefaultDir(dataset);
+    shown = absl::StrCat("\"\" (", dataset, "'s default, ", dir, ")");
+  }
+  const auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Network.data_path: ", shown, " ", why));
+  };
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  if (!fs::exists(status)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return refuse(absl::StrCat("cannot be read: ", ec.message()));
+    }
+    return refuse("does not exist");
+  }
+  if (!fs::is_directory(status)) return refuse("is not a directory");
+  // A regular file (a folder when `folder`) at any of `names` under the directory.
+  const auto has = [&](std::initializer_list<std::string> names, bool folder) {
+    return std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+      const fs::path path = fs::path(dir) / name;
+      return folder ? fs::is_directory(path, ec) : fs::is_regular_file(path, ec);
+    });
+  };
+  const auto missing = [&](absl::string_view what, absl::string_view reads) {
+    return refuse(absl::StrCat("holds no ", what, " (", dataset, " reads ", reads, ")"));
+  };
+  if (dataset == "MNIST" || dataset == "FashionMNIST" || dataset == "SMNIST") {
+    for (const std::string base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+      if (has({base + ".gz", base}, false)) continue;
+      return missing(
+          base + "[.gz]",
+          "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+          "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz");
+    }
+  } else if (dataset == "CIFAR10" || dataset == "CIFAR100") {
+    const bool ten = dataset == "CIFAR10";
+    const std::string folder = ten ? "cifar-10-batches-bin" : "cifar-100-binary";
+    const std::vector<std::string> files =
+        ten ? std::vector<std::string>{"data_batch_1.bin", "data_batch_2.bin",
+                                       "data_batch_3.bin", "data_batch_4.bin",
+                                       "data_batch_5.bin", "test_batch.bin"}
+            : std::vector<std::string>{"train.bin", "test.bin"};
+    for (const std::string& file : files) {
+      if (has({file, absl::StrCat(folder, "/", file)}, false)) continue;
+      return missing(file, absl::StrCat(ten ? "data_batch_1.bin .. data_batch_5.bin and "
+                                              "test_batch.bin"
+                                            : "train.bin and test.bin",
+                                        ", there or in ", folder, "/"));
+    }
+  } else if (dataset == "NMNIST") {
+    for (const std::string split : {"Train", "Test"}) {
+      for (int label = -1; label < 10; ++label) {
+        const std::string folder = label < 0 ? split : absl::StrCat(split, "/", label);
+        if (has({folder}, true)) continue;
+        return missing(
+            folder + "/",
+            "Train/ and Test/, each with the class folders 0..9 of .bin files");
+      }
+    }
+  } else if (dataset == "DVS128Gesture") {
+    for (const std::string list : {"trials_to_train.txt", "trials_to_test.txt"}) {
+      if (has({list}, false)) continue;
+      return missing(list,
+                     "trials_to_train.txt, trials_to_test.txt and the .aedat and "
+                     "_labels.csv files they list");
+    }
+  } else if (dataset == "CIFAR10DVS") {
+    for (const std::string folder : {"airplane", "automobile", "bird", "cat", "deer",
+                                     "dog", "frog", "horse", "ship", "truck"}) {
+      if (has({folder}, true)) continue;
+      return missing(folder + "/",
+                     "the ten class folders airplane/ .. truck/ of .aedat files");
+    }
+  }
+  return absl::OkStatus();  // an unknown name is the config's error (ParseConfig)
 }
 
 int64_t FramesPerSample(const config::NetworkConfig& network) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/config/config.h"
 
@@ -86,6 +87,20 @@ absl::StatusOr<Dataset> ReadIdx(const std::string& images_path,
 // `network.cache_path` (default `<data_path>/edbp_frame_cache`).
 absl::StatusOr<DataSplits> LoadDataSplits(const config::NetworkConfig& network,
                                           int64_t limit = 0);
+
+// Whether the files LoadDataSplits reads for `network` are there, without reading them:
+// edbp-server's check at submit (a job that would fail on its first read is refused
+// instead). The directory is network.data_path, else the data set's default (as
+// LoadDataSplits); it must be a directory holding, for MNIST, FashionMNIST and SMNIST,
+// the four IDX files (each raw or .gz); for CIFAR10 data_batch_1..5.bin and
+// test_batch.bin, for CIFAR100 train.bin and test.bin (there or in the archive's
+// folder); for NMNIST Train/ and Test/, each with the class folders 0..9; for
+// DVS128Gesture trials_to_train.txt and trials_to_test.txt; for CIFAR10DVS the ten class
+// folders airplane .. truck. Synthetic reads nothing. INVALID_ARGUMENT otherwise,
+// naming Network.data_path, the directory and the first thing missing, e.g.
+// `Network.data_path: "/data/mnist" holds no t10k-labels-idx1-ubyte[.gz] (MNIST reads
+// ...)`. Whether the files hold what they should is the loaders' to say, at run time.
+absl::Status CheckDataFiles(const config::NetworkConfig& network);
 
 // Time steps per sample of `network.dataset`: n_steps for event data sets (§6: the
 // recording is split into n_steps frames) and for sequence data sets (SMNIST, whose

@@ -159,7 +159,9 @@ TEST_F(LocalMpiTest, TwoWorkerJobSucceeds) {
   EXPECT_EQ(epochs, 1);
 }
 
-// edbp-server's new flags: a bad value stops it at once, naming the flag.
+// edbp-server's new flags: a bad value stops it at once, naming the flag: a usage error
+// (exit 2) where the value alone is wrong, a failure to start (1) where the machine
+// refuses it.
 TEST(ClusterFlags, HostileFlagsAreRefused) {
   const std::string dir =
       (fs::temp_directory_path() / ("edbp_cluster_flags_" + std::to_string(getpid())))
@@ -169,27 +171,28 @@ TEST(ClusterFlags, HostileFlagsAreRefused) {
   struct Case {
     std::string flags;
     const char* expected;
+    int code;
   };
   const Case cases[] = {
-      {"--executor=kubernetes",
-       "--executor: expected local or slurm, got \"kubernetes\""},
-      {"--executor=slurm", "--executor slurm needs --worker-listen"},
+      {"--executor=kubernetes", "--executor: expected local or slurm, got \"kubernetes\"",
+       2},
+      {"--executor=slurm", "--executor slurm needs --worker-listen", 2},
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-extra='--output=/etc/x'",
-       "--slurm-extra: --output is set by edbp-server itself"},
+       "--slurm-extra: --output is set by edbp-server itself", 2},
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-time='1;reboot'",
-       "--slurm-time: only letters"},
+       "--slurm-time: only letters", 2},
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-partition=\"$(printf "
        "'a\\nb')\"",
-       "--slurm-partition: only letters"},
+       "--slurm-partition: only letters", 2},
       {"--executor=slurm --worker-listen=127.0.0.1:0 --slurm-poll-ms=0",
-       "--slurm-poll-ms: expected 100 to 60000, got 0"},
-      {"--worker-listen=256.1.1.1:99999", "or on --worker-listen 256.1.1.1:99999"},
+       "--slurm-poll-ms: expected 100 to 60000, got 0", 2},
+      {"--worker-listen=256.1.1.1:99999", "or on --worker-listen 256.1.1.1:99999", 1},
       {"--worker-listen=127.0.0.1:0 --worker-ca=/nonexistent/ca.pem",
-       "--worker-ca /nonexistent/ca.pem: cannot read it"},
+       "--worker-ca /nonexistent/ca.pem: cannot read it", 1},
   };
   for (const Case& c : cases) {
     const auto r = testing::RunCommand(server + c.flags + " </dev/null");
-    EXPECT_EQ(r.code, 1) << c.flags << ": " << r.output;
+    EXPECT_EQ(r.code, c.code) << c.flags << ": " << r.output;
     EXPECT_THAT(r.output, HasSubstr(c.expected)) << c.flags;
   }
   fs::remove_all(dir);

@@ -559,5 +559,115 @@ TEST(ClientCli, ClosedPortIsAOneLineErrorAndNonZeroExit) {
   EXPECT_NE(out.find("cannot reach edbp-server"), std::string::npos) << out;
 }
 
+// Issue 19 item 8: a data_path the job could not read is refused at submit, naming
+// Network.data_path, the path and what is missing; not a job that fails later. Its own
+// server, whose only data root is a temporary directory: runs without any data set.
+class DataPathAtSubmit : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("edbp_data_path_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "store");
+    roots_ = dir_ / "roots";
+    fs::create_directories(roots_ / "empty");
+    std::ofstream(roots_ / "file") << "not a directory";
+    for (const char* name : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+      fs::create_directories(roots_ / "complete");
+      std::ofstream(roots_ / "complete" / name) << "";
+    }
+    server_ = std::make_unique<testing::ServerProcess>(dir_ / "store");
+    server_->Start({"--data-roots=" + roots_.string()});
+  }
+  void TearDown() override {
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // The tiny config reading its data from `path` (written into the YAML as it is).
+  static std::string WithDataPath(const std::string& path) {
+    std::string yaml = TinyConfig(1, 100);
+    const std::string old = "data_path: \"/usr/share/datasets/fashion-mnist\"";
+    yaml.replace(yaml.find(old), old.size(), "data_path: \"" + path + "\"");
+    return yaml;
+  }
+
+  grpc::Status Create(const std::string& yaml) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    v1::CreateJobRequest req;
+    req.set_config_yaml(yaml);
+    req.set_validate_only(true);
+    v1::Job job;
+    return server_->stub().CreateJob(&ctx, req, &job);
+  }
+
+  fs::path dir_;
+  fs::path roots_;
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
+TEST_F(DataPathAtSubmit, WhatTheJobCouldNotReadIsRefused) {
+  const std::string root = roots_.string();
+  struct Case {
+    std::string path;  // as written in the YAML
+    std::string message;
+  };
+  const Case cases[] = {
+      {root + "/missing", "Network.data_path: \"" + root + "/missing\" does not exist"},
+      {root + "/empty",
+       "Network.data_path: \"" + root +
+           "/empty\" holds no train-images-idx3-ubyte[.gz] (FashionMNIST reads "
+           "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+           "t10k-labels-idx1-ubyte, each raw or .gz)"},
+      {root + "/file", "Network.data_path: \"" + root + "/file\" is not a directory"},
+      // YAML escapes: a terminal escape is refused before any message quotes it; other
+      // characters are a path like any (this one does not exist).
+      {root + "/\\e[2J", "Network.data_path: control character U+001B at byte " +
+                             std::to_string(root.size() + 1)},
+      {root + "/\\x01", "Network.data_path: control character U+0001 at byte " +
+                            std::to_string(root.size() + 1)},
+      {root + "/\\xff\\u00e9", "Network.data_path: \"" + root +
+                                   "/\xc3\xbf\xc3\xa9\" does "
+                                   "not exist"},
+  };
+  for (const Case& c : cases) {
+    const grpc::Status s = Create(WithDataPath(c.path));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.path;
+    EXPECT_EQ(s.error_message(), c.message) << c.path;
+  }
+  // The four files there (their content is the job's to read): accepted.
+  const grpc::Status ok = Create(WithDataPath(root + "/complete"));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  // The roots still come first: outside them, the path is not looked at.
+  const grpc::Status outside = Create(WithDataPath("/nonexistent/mnist"));
+  EXPECT_NE(outside.error_message().find("is outside the server's data roots"),
+            std::string::npos)
+      << outside.error_message();
+}
+
+// Every trial of a sweep goes through the same check before any job exists.
+TEST_F(DataPathAtSubmit, ASweepsTrialsAreCheckedToo) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  v1::CreateSweepRequest req;
+  req.mutable_sweep()->set_config_yaml(WithDataPath(roots_.string() + "/empty"));
+  v1::GridParameter* grid = req.mutable_sweep()->add_grid();
+  grid->set_key("Network.lr");
+  grid->add_values("1e-4");
+  grid->add_values("1e-3");
+  v1::Sweep sweep;
+  const grpc::Status s = server_->stub().CreateSweep(&ctx, req, &sweep);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string missing = "Network.data_path: \"" + roots_.string() +
+                              "/empty\" holds no train-images-idx3-ubyte[.gz]";
+  EXPECT_NE(s.error_message().find("trial 0 (Network.lr=1e-4): " + missing),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("trial 1 (Network.lr=1e-3): " + missing),
+            std::string::npos)
+      << s.error_message();
+}
+
 }  // namespace
 }  // namespace edbp

@@ -10,8 +10,12 @@
 namespace edbp::cli {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kDefault[] = "127.0.0.1:50051";
 
@@ -109,6 +113,111 @@ TEST(ArgsTest, Help) {
   EXPECT_EQ(Parse({"--help"}).command, Command::kHelp);
   EXPECT_EQ(Parse({"watch", "-h"}).command, Command::kHelp);
   EXPECT_EQ(Parse({"help"}).command, Command::kHelp);
+}
+
+// Issue 19 item 8: COMMAND --help and help COMMAND ask for that command's help.
+TEST(ArgsTest, HelpTopics) {
+  EXPECT_EQ(Parse({"--help"}).help_topic, "");
+  EXPECT_EQ(Parse({"help"}).help_topic, "");
+  EXPECT_EQ(Parse({"submit", "--help"}).help_topic, "submit");
+  EXPECT_EQ(Parse({"-h", "watch"}).help_topic, "watch");
+  EXPECT_EQ(
+      Parse({"--server", "h:1", "sweep", "c.yaml", "--grid", "a=1", "-h"}).help_topic,
+      "sweep");
+  EXPECT_EQ(Parse({"help", "metrics"}).help_topic, "metrics");
+  EXPECT_EQ(Parse({"help", "help"}).help_topic, "help");
+  EXPECT_EQ(Parse({"help", "dashboard"}).help_topic, "dashboard");
+  EXPECT_EQ(Parse({"help", "gradient-flow"}).help_topic, "gradient-flow");
+  EXPECT_EQ(Parse({"help", "--help"}).help_topic, "help");  // as COMMAND --help
+  EXPECT_EQ(Error({"help", "sbumit"}),
+            "unknown command 'sbumit' (did you mean 'submit'?)");
+  EXPECT_EQ(Error({"sbumit", "--help"}),
+            "unknown command 'sbumit' (did you mean 'submit'?)");
+  EXPECT_EQ(Error({"help", "gradient-flwo"}),
+            "unknown command 'gradient-flwo' (did you mean 'gradient-flow'?)");
+  EXPECT_EQ(Error({"help", "list", "watch"}), "help: unexpected argument 'watch'");
+}
+
+// The flags that mean different things to different commands parse per command.
+TEST(ArgsTest, FlagsWithAMeaningPerCommand) {
+  EXPECT_TRUE(Parse({"logs", "3", "--follow"}).follow);
+  EXPECT_TRUE(Parse({"submit", "a.yaml", "--follow"}).follow);
+  EXPECT_EQ(Parse({"metrics", "3", "--format", "jsonl"}).metrics_format,
+            MetricsFormat::kJsonl);
+  EXPECT_TRUE(Parse({"download", "3", "-o", "f", "--format", "nir"}).nir);
+  EXPECT_EQ(Error({"watch", "3", "--follow"}), "--follow is not a flag of 'watch'");
+  EXPECT_EQ(Error({"list", "--format", "csv"}), "--format is not a flag of 'list'");
+  EXPECT_TRUE(
+      Parse({"sweep", "a.yaml", "--log-uniform", "Network.lr=1e-4,1e-2", "--random", "2"})
+          .ranges.front()
+          .log);
+  EXPECT_EQ(Parse({"list", "--cert", "c.pem", "--key", "k.pem"}).key, "k.pem");
+}
+
+// Each command's help holds its own flags and no other command's.
+TEST(ArgsTest, CommandHelpListsItsOwnFlags) {
+  for (const std::string& name : CommandNames()) {
+    if (name == "dashboard" || name == "gradient-flow") {
+      EXPECT_EQ(CommandHelpText(name), "") << name;  // their own (cli.cc)
+      continue;
+    }
+    const std::string help = CommandHelpText(name);
+    EXPECT_THAT(help, StartsWith("usage: edbp-client [GLOBAL FLAGS] " + name)) << name;
+    EXPECT_THAT(help, HasSubstr("\nExample:\n  edbp-client ")) << name;
+    for (const std::string& flag : FlagsOf(name)) {
+      EXPECT_THAT(help, HasSubstr(flag)) << name << " " << flag;
+    }
+  }
+  const std::string submit = CommandHelpText("submit");
+  EXPECT_THAT(submit, HasSubstr("usage: edbp-client [GLOBAL FLAGS] submit CONFIG.yaml "
+                                "[FLAGS]\n\nQueue a training job for the config file."));
+  EXPECT_THAT(submit, HasSubstr("\n  --seed N              seed of init, shuffling, "
+                                "augmentation and dropout (default:\n"
+                                "                        the config's Network.seed"));
+  EXPECT_THAT(submit, HasSubstr("\n  --init-from JOB[:best|last]\n"
+                                "                        start from that job's last"));
+  EXPECT_THAT(submit, HasSubstr("  --follow              then watch the job and exit"));
+  EXPECT_THAT(submit, Not(HasSubstr("--grid")));
+  EXPECT_THAT(submit, Not(HasSubstr("keep printing")));  // logs' --follow
+  EXPECT_THAT(CommandHelpText("logs"),
+              AllOf(HasSubstr("  --follow              keep printing what is appended"),
+                    HasSubstr("--events"), Not(HasSubstr("then watch the job"))));
+  EXPECT_THAT(CommandHelpText("metrics"),
+              AllOf(HasSubstr("--format csv|jsonl"), Not(HasSubstr("safetensors"))));
+  EXPECT_THAT(CommandHelpText("download"),
+              AllOf(HasSubstr("  -o FILE               the file to write (required)"),
+                    HasSubstr("--format F"), HasSubstr("nir"), Not(HasSubstr("jsonl"))));
+  EXPECT_THAT(CommandHelpText("sweep"),
+              AllOf(HasSubstr("--grid KEY=V1,V2,..."), HasSubstr("--name NAME"),
+                    HasSubstr("--uniform KEY=LO,HI, --log-uniform KEY=LO,HI"),
+                    Not(HasSubstr("--request-id")), Not(HasSubstr("--seed N "))));
+  EXPECT_THAT(CommandHelpText("get"), HasSubstr("Flags: none of its own."));
+  EXPECT_THAT(CommandHelpText("get"),
+              HasSubstr("\n\nThe global flags (--server, --output, --timeout, "
+                        "--token-file, --tls, --ca-cert,\n--cert, --key) work as for "
+                        "every command; edbp-client --help lists them, with\nJOB's forms "
+                        "and the exit codes.\n"));
+  EXPECT_EQ(CommandHelpText("frob"), "");
+  EXPECT_THAT(FlagsOf("list"), ElementsAre("--state"));
+  EXPECT_THAT(FlagsOf("download"), ElementsAre("-o", "--best", "--format"));
+}
+
+// The whole --help lists the shared flags of sweep once, under submit.
+TEST(ArgsTest, HelpNamesSharedFlagsOnce) {
+  const std::string help = HelpText();
+  EXPECT_THAT(help,
+              HasSubstr("  sweep CONFIG.yaml     Queue a sweep: one job (trial) per "
+                        "point of the grid, random\n"));
+  EXPECT_THAT(help, HasSubstr("                        Also --name, --priority, "
+                              "--validate-only, --workers,\n"
+                              "                        --gpus-per-worker, --nodes as "
+                              "for submit.\n"));
+  EXPECT_THAT(help, HasSubstr("  cancel JOB|sweeps/ID  Cancel a queued or running job"));
+  EXPECT_THAT(help, HasSubstr("  -h, --help            show this text"));
+  EXPECT_THAT(UsageText(),
+              HasSubstr("commands: submit, sweep, sweeps, list, get, cancel, "
+                        "watch, logs, download, delete, resume, metrics, "
+                        "health, gradient-flow, dashboard, help\n"));
 }
 
 TEST(ArgsTest, Errors) {

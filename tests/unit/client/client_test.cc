@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -12,7 +14,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/cli/args.h"
 #include "client/cli/cli.h"
+#include "client/cli/dashboard_command.h"
+#include "client/cli/gradient_flow_command.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -439,7 +444,41 @@ TEST_F(ClientTest, HelpListsCommandsAndExitCodes) {
                            HasSubstr("3  edbp-server cannot be reached"),
                            HasSubstr("5  invalid argument")));
   EXPECT_EQ(RunWith({"help"}).out, r.out);
-  EXPECT_EQ(RunWith({"list", "-h"}).out, r.out);
+  // After a command, --help is that command's (issue 19 item 8).
+  EXPECT_EQ(RunWith({"list", "-h"}).out, CommandHelpText("list"));
+}
+
+// Every command that --help lists has a help of its own, as COMMAND --help and as
+// help COMMAND: exit 0, its usage line and an example.
+TEST_F(ClientTest, EveryListedCommandHasItsHelp) {
+  const Result all = RunWith({"--help"});
+  ASSERT_EQ(all.code, 0);
+  std::set<std::string> listed;
+  const std::regex entry("^  ([a-z][a-z-]+)( |$)");
+  std::istringstream lines(all.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, entry)) listed.insert(m[1]);
+  }
+  const std::vector<std::string> names = CommandNames();
+  EXPECT_EQ(listed, std::set<std::string>(names.begin(), names.end()));
+  for (const std::string& name : listed) {
+    const Result r = RunWith({name, "--help"});
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+    EXPECT_EQ(r.err, "") << name;
+    EXPECT_THAT(r.out, HasSubstr("usage: edbp-client [GLOBAL FLAGS] " + name)) << name;
+    EXPECT_THAT(r.out, HasSubstr("Example:\n  edbp-client ")) << name;
+    EXPECT_NE(r.out, all.out) << name;
+    const Result h = RunWith({"help", name});
+    EXPECT_EQ(h.code, 0) << name;
+    EXPECT_EQ(h.out, r.out) << name;
+  }
+  EXPECT_EQ(RunWith({"help", "dashboard"}).out, DashboardHelpText());
+  EXPECT_EQ(RunWith({"help", "gradient-flow"}).out, GradientFlowHelpText());
+  const Result typo = RunWith({"help", "wacth"});
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("unknown command 'wacth' (did you mean 'watch'?)"));
+  EXPECT_EQ(typo.out, "");
 }
 
 TEST(CliEnvironmentTest, ServerFromTheEnvironment) {
