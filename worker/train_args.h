@@ -38,6 +38,7 @@ struct TrainArgs {
   int64_t gradient_flow_batch = 0;  // --gradient-flow-batch: which training batch
   std::string export_nir;           // the file of kExportNir
   int64_t progress_every = 20;
+  bool progress_every_given = false;  // it beats Network.progress_every
   int64_t checkpoint_every = 0;  // --checkpoint-every: batches between resume checkpoints
   std::string report_to;         // --report-to: edbp-server's worker service
   std::string job_id;            // --job-id, required with --report-to
@@ -53,6 +54,7 @@ struct TrainArgs {
 // --help and for unknown or malformed flags, as Abseil does. A command line that parses
 // but asks for something impossible (no config and no --resume, --report-to without
 // --job-id, --evaluate or --export-nir without weights, a negative --checkpoint-every,
+// a --progress-every outside [0, 1000000],
 // --gradient-flow with another mode or with a flag that writes files) is
 // INVALID_ARGUMENT with a one-line message: edbp-train exits 2 on it.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
