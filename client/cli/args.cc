@@ -50,6 +50,7 @@ enum class Flag {
   kGpusPerWorker,
   kNodes,
   kSeed,
+  kProgressEvery,
   kInitFrom,
   kEvents,
   kGrid,
@@ -73,7 +74,7 @@ struct FlagSpec {
 
 constexpr uint32_t kCreates = Bit(Command::kSubmit) | Bit(Command::kSweep);
 
-constexpr std::array<FlagSpec, 36> kFlags = {{
+constexpr std::array<FlagSpec, 37> kFlags = {{
     {"--server", Flag::kServer, true, kGlobal},
     {"--output", Flag::kOutput, true, kGlobal},
     {"--timeout", Flag::kTimeout, true, kGlobal},
@@ -83,6 +84,7 @@ constexpr std::array<FlagSpec, 36> kFlags = {{
     {"--priority", Flag::kPriority, true, kCreates},
     {"--follow", Flag::kFollow, false, Bit(Command::kSubmit) | Bit(Command::kLogs)},
     {"--seed", Flag::kSeed, true, Bit(Command::kSubmit)},
+    {"--progress-every", Flag::kProgressEvery, true, Bit(Command::kSubmit)},
     {"--init-from", Flag::kInitFrom, true, Bit(Command::kSubmit)},
     {"--events", Flag::kEvents, false, Bit(Command::kLogs)},
     // metrics: csv|jsonl; download: safetensors|nir.
@@ -226,6 +228,16 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
             absl::StrCat("--seed must be an integer from 0 to 2^64 - 1, not '", v, "'"));
       }
       o.has_seed = true;
+      return absl::OkStatus();
+    case Flag::kProgressEvery:
+      // The range is the server's to check (it names the field); here the syntax.
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+          !absl::SimpleAtoi(v, &o.progress_every)) {
+        return Usage(absl::StrCat(
+            "--progress-every must be an integer >= 0 (batches between progress "
+            "records; 0: none), not '",
+            v, "'"));
+      }
       return absl::OkStatus();
     case Flag::kInitFrom:
       if (v.empty()) return Usage("--init-from needs a job: JOB, JOB:best or JOB:last");
@@ -621,11 +633,16 @@ Commands:
       --seed N            seed of init, shuffling, augmentation and dropout (default:
                           the config's Network.seed, else 0); the same seed repeats
                           a job's numbers
+      --progress-every N  batches between progress records of the training and of
+                          the test pass, each pass's last batch also reported
+                          (0: none; at most 1000000; default: the config's
+                          Network.progress_every, else 20)
       --init-from JOB[:best|last]
                           start from that job's last (default) or best checkpoint
                           instead of the config's initialisation (fine-tuning); the
                           checkpoint is copied into the new job
-      --follow            then watch the job and exit with its outcome
+      --follow            then watch the job as watch --from-start does, and exit
+                          with its outcome
   sweep CONFIG.yaml     Queue a sweep: one job (trial) per point of the grid, random
                         draw and seed, every trial's config checked before any job
                         is created. Also --name, --priority, --workers,
@@ -654,14 +671,23 @@ Commands:
                         with its trials, their state, parameters and accuracy.
   cancel JOB|sweeps/ID  Cancel a queued or running job; or every trial of a sweep
                         still queued or running.
-  watch JOB             Follow a job until it ends: a live progress line, a row per
-                        epoch with the per-layer gradient table, checkpoints, state
-                        changes and log lines. By default the epochs finished so far
-                        are shown as rows (with the latest layer table) and the rest
-                        of the history is skipped; then live events follow. A
-                        lost stream is resumed where it broke; after 4 failed
-                        attempts in a row (each probe waits --timeout for the
-                        server) watch exits 3.
+  watch JOB             Follow a job until it ends: a live progress line of the
+                        training pass, then of the test pass ("test batch i/n"),
+                        with the pass's eta and the job's ("job eta": epochs left
+                        x the mean seconds per epoch so far), a row per epoch with
+                        the per-layer gradient table, checkpoints, state changes
+                        and log lines (a resumed job says from where). By default
+                        the epochs finished so far are shown as rows (with the
+                        latest layer table), with the state changes and the log
+                        lines since the job was last queued again (a resume or a
+                        server restart), and the rest of the history is skipped;
+                        then live events
+                        follow. It ends with a summary (text output): the final
+                        state (and why it FAILED or was CANCELLED), the best test
+                        accuracy and its epoch, the checkpoints' paths on the
+                        server's machine and the download commands. A lost stream
+                        is resumed where it broke; after 4 failed attempts in a row
+                        (each probe waits --timeout for the server) watch exits 3.
       --from-start        replay every event from the start of the job
   logs JOB              Print the job's train.log (everything its edbp-train printed,
                         warnings included) so far, then exit.
