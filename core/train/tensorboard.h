@@ -58,8 +58,8 @@ class TensorBoardWriter {
 // test/accuracy, lr, epoch_seconds and grad_norm/<layer> for every conv/linear layer;
 // per progress record of the training pass (step = batches trained since the start of
 // the run): progress/loss and progress/accuracy; of the test pass (step = test batches
-// since the start): progress/test_loss and progress/test_accuracy. A failed write is reported once on stderr and
-// ends the writing (training goes on).
+// since the start): progress/test_loss and progress/test_accuracy. A failed write is
+// reported once on stderr and ends the writing (training goes on).
 class TensorBoardSink final : public MetricsSink {
  public:
   explicit TensorBoardSink(std::unique_ptr<TensorBoardWriter> writer)
