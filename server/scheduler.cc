@@ -298,6 +298,11 @@ absl::Status Scheduler::Start(const std::string& id,
     spec.args.insert(spec.args.end(),
                      {"--init-weights", (workdir / kInitWeightsFile).string()});
   }
+  // Jobs stored before issue 19 have none: edbp-train's default (the config's, else 20).
+  if (job.has_progress_every()) {
+    spec.args.insert(spec.args.end(),
+                     {"--progress-every", absl::StrCat(job.progress_every())});
+  }
   // A job that ran before resumes from its last checkpoint. edbp-train decides that
   // once it holds the directory's lock: a process of the previous attempt may still
   // be writing that checkpoint (worker/run_lock.h); it waits for it up to the grace
@@ -377,6 +382,13 @@ void Scheduler::OnExitLocked(const std::string& id, const ExitInfo& exit) {
     EndJob(*job, id, v1::CANCELLED, run.cancel_reason);
   } else if (draining_) {
     EndJob(*job, id, v1::QUEUED, "");  // resumes when the server comes back
+    v1::Event note;
+    note.mutable_log()->set_level(v1::LogLine::WARNING);
+    note.mutable_log()->set_text(
+        "the server shut down while this job ran; it stopped at a checkpoint, is "
+        "re-queued and resumes from there when the server comes back");
+    const absl::Status noted = hub_->Append(id, std::move(note)).status();
+    if (!noted.ok()) spdlog::warn("job {}: {}", id, noted.ToString());
   } else {
     const fs::path log = JobDirectory(options_.data_dir, id) / kJobLogFile;
     std::string why = exit.detail.empty() ? absl::StrCat("edbp-train ", exit.Describe())

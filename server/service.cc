@@ -91,6 +91,19 @@ absl::StatusOr<v1::Job> TrainingServiceImpl::DraftJob(const v1::CreateJobRequest
   } else if (config.network.seed >= 0) {
     seed = static_cast<uint64_t>(config.network.seed);
   }
+  // Likewise the batches between progress records (config.h's default, 20).
+  int64_t progress_every = config::kDefaultProgressEvery;
+  if (req.has_progress_every()) {
+    if (req.progress_every() < 0 || req.progress_every() > config::kMaxProgressEvery) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("progress_every: expected 0 (no progress records) to ",
+                       config::kMaxProgressEvery,
+                       " batches between progress records, got ", req.progress_every()));
+    }
+    progress_every = req.progress_every();
+  } else if (config.network.progress_every >= 0) {
+    progress_every = config.network.progress_every;
+  }
   std::pair<std::string, std::string> init;  // (canonical name, checkpoint path)
   if (!req.init_from().empty()) {
     EDBP_ASSIGN_OR_RETURN(init, ResolveInitFrom(req.init_from()));
@@ -98,6 +111,7 @@ absl::StatusOr<v1::Job> TrainingServiceImpl::DraftJob(const v1::CreateJobRequest
   if (init_weights != nullptr) *init_weights = init.second;
   v1::Job draft;
   draft.set_seed(seed);
+  draft.set_progress_every(progress_every);
   draft.set_init_from(init.first);
   draft.set_display_name(req.display_name());
   draft.set_config_yaml(req.config_yaml());

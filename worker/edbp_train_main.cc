@@ -262,6 +262,11 @@ absl::StatusOr<int> Train(const TrainArgs& args, WorkerReporter* reporter,
   if (!args.seed_given && config.network.seed >= 0) {
     options.seed = static_cast<uint64_t>(config.network.seed);
   }
+  // Likewise Network.progress_every (a resume gets it again from the server, which
+  // stored the job's).
+  if (!args.progress_every_given && config.network.progress_every >= 0) {
+    options.progress_every = config.network.progress_every;
+  }
   if (options.keep_checkpoints && root) {
     // A kill -9 during a checkpoint write leaves its temporary file behind (issue 17).
     for (const std::string& path : train::RemoveStaleCheckpointTemps(options.out_dir)) {

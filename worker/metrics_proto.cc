@@ -1,6 +1,8 @@
 #include "worker/metrics_proto.h"
 
 #include <cstddef>
+#include <filesystem>
+#include <system_error>
 
 namespace edbp::worker {
 namespace {
@@ -24,7 +26,7 @@ constexpr std::size_t MemberCount() {
 static_assert(MemberCount<train::EpochMetrics>() == 17,
               "map the new member of EpochMetrics");
 static_assert(MemberCount<train::LayerStats>() == 11, "map the new member of LayerStats");
-static_assert(MemberCount<train::ProgressRecord>() == 8,
+static_assert(MemberCount<train::ProgressRecord>() == 10,
               "map the new member of ProgressRecord");
 static_assert(MemberCount<train::CheckpointRecord>() == 4,
               "map the new member of CheckpointRecord");
@@ -74,6 +76,8 @@ v1::Progress ToProto(const train::ProgressRecord& r) {
   p.set_running_accuracy(r.running_accuracy);
   p.set_samples_per_second(r.samples_per_second);
   p.set_eta_seconds(r.eta_seconds);
+  p.set_phase(r.phase == train::Phase::kTest ? v1::Progress::TEST : v1::Progress::TRAIN);
+  p.set_epochs(r.epochs);
   return p;
 }
 
@@ -81,6 +85,11 @@ v1::CheckpointSaved ToProto(const train::CheckpointRecord& r) {
   v1::CheckpointSaved p;
   p.set_epoch(r.epoch);
   p.set_kind(r.kind);
+  // Absolute, so that a reader elsewhere knows where it is (the process's directory is
+  // its run directory, which the path may be relative to).
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(r.path, ec);
+  p.set_path(ec ? r.path : absolute.lexically_normal().string());
   return p;
 }
 

@@ -1,8 +1,8 @@
 // The one mapping of edbp-train's records (core/train/metrics.h) to the API's messages
-// (proto/edbp/v1/metrics.proto, job.proto). Every member of a record has its field,
-// except CheckpointRecord::path (CheckpointSaved has none: the server knows the job's
-// directory). A new member fails the build (metrics_proto.cc counts them) and a new
-// proto field fails metrics_proto_test (it reads the descriptors).
+// (proto/edbp/v1/metrics.proto, job.proto). Every member of a record has its field
+// (CheckpointRecord::path made absolute). A new member fails the build
+// (metrics_proto.cc counts them) and a new proto field fails metrics_proto_test (it
+// reads the descriptors).
 #ifndef EDBP_WORKER_METRICS_PROTO_H_
 #define EDBP_WORKER_METRICS_PROTO_H_
 

@@ -1,5 +1,6 @@
 #include "worker/train_args.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "base/flag_spelling.h"
+#include "core/config/config.h"
 
 ABSL_FLAG(std::string, out_dir, "",
           "Directory for checkpoint_last/best.safetensors (default runs/<config name>)");
@@ -56,7 +58,10 @@ ABSL_FLAG(std::string, export_nir, "",
           "in NIR's HDF5 layout (the Neuromorphic Intermediate Representation: Conv2d / "
           "Affine with the standardised weights, CubaLIF neurons, AvgPool2d, Flatten; "
           "README \"NIR export\") and exit; reads no data");
-ABSL_FLAG(int64_t, progress_every, 20, "Batches between progress records (0: none)");
+ABSL_FLAG(int64_t, progress_every, 20,
+          "Batches between progress records of the training and of the test pass, each "
+          "pass's last batch also reported (0: none; at most 1000000; default: the "
+          "config's Network.progress_every, else 20)");
 ABSL_FLAG(int64_t, checkpoint_every, 0,
           "Also write checkpoint_last.safetensors after every N-th training batch of an "
           "epoch, for --resume (a kill -9 then loses at most N batches; 0: only at epoch "
@@ -141,6 +146,22 @@ absl::Status CheckConfigFlag(int argc, char** argv) {
   return absl::OkStatus();
 }
 
+// Whether flag `name` (underscores) was given (Abseil's reflection keeps that private):
+// its spellings --name, -name, --name=V, -name=V, with '-' or '_' between words, up to
+// a "--" that ends the flags.
+bool FlagGiven(int argc, char** argv, absl::string_view name) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string given(absl::StripPrefix(absl::StripPrefix(arg, "-"), "-"));
+    given = given.substr(0, given.find('='));
+    std::replace(given.begin(), given.end(), '-', '_');
+    if (given == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
@@ -206,15 +227,7 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.epochs = absl::GetFlag(FLAGS_epochs);
   args.batch_size = absl::GetFlag(FLAGS_batch_size);
   args.seed = absl::GetFlag(FLAGS_seed);
-  // Whether --seed was given (Abseil's reflection keeps that private): its spellings
-  // --seed, -seed, --seed=N, -seed=N, up to a "--" that ends the flags.
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    absl::string_view name = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
-    name = name.substr(0, name.find('='));
-    if (arg.size() > 1 && arg[0] == '-' && name == "seed") args.seed_given = true;
-  }
+  args.seed_given = FlagGiven(argc, argv, "seed");
   args.init_weights = absl::GetFlag(FLAGS_init_weights);
   args.metrics_jsonl = absl::GetFlag(FLAGS_metrics_jsonl);
   args.data_limit = absl::GetFlag(FLAGS_data_limit);
@@ -224,6 +237,12 @@ absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv) {
   args.gradient_flow_batch = absl::GetFlag(FLAGS_gradient_flow_batch);
   args.export_nir = absl::GetFlag(FLAGS_export_nir);
   args.progress_every = absl::GetFlag(FLAGS_progress_every);
+  args.progress_every_given = FlagGiven(argc, argv, "progress_every");
+  if (args.progress_every < 0 || args.progress_every > config::kMaxProgressEvery) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("edbp-train: --progress-every must be from 0 (no records) to ",
+                     config::kMaxProgressEvery, ", not ", args.progress_every));
+  }
   args.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   if (args.checkpoint_every < 0) {
     return absl::InvalidArgumentError(

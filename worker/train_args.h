@@ -38,6 +38,7 @@ struct TrainArgs {
   int64_t gradient_flow_batch = 0;  // --gradient-flow-batch: which training batch
   std::string export_nir;           // the file of kExportNir
   int64_t progress_every = 20;
+  bool progress_every_given = false;  // it beats Network.progress_every
   int64_t checkpoint_every = 0;  // --checkpoint-every: batches between resume checkpoints
   std::string report_to;         // --report-to: edbp-server's worker service
   std::string job_id;            // --job-id, required with --report-to
@@ -55,8 +56,8 @@ struct TrainArgs {
 // edbp-train's own, base/flag_spelling.h), `-config X` (the reference's main.py habit:
 // the config is positional), a missing or malformed value, no config and no --resume,
 // two configs, --report-to without --job-id, --evaluate or --export-nir without weights,
-// a negative --checkpoint-every, --gradient-flow with another mode or with a flag that
-// writes files.
+// a negative --checkpoint-every, a --progress-every outside [0, 1000000], --gradient-flow
+// with another mode or with a flag that writes files.
 absl::StatusOr<TrainArgs> ParseTrainArgs(int argc, char** argv);
 
 }  // namespace edbp::worker

@@ -52,6 +52,7 @@ enum class Flag {
   kGpusPerWorker,
   kNodes,
   kSeed,
+  kProgressEvery,
   kInitFrom,
   kEvents,
   kGrid,
@@ -83,7 +84,7 @@ struct FlagSpec {
 
 constexpr uint32_t kCreates = Bit(Command::kSubmit) | Bit(Command::kSweep);
 
-constexpr std::array<FlagSpec, 38> kFlags = {{
+constexpr std::array<FlagSpec, 39> kFlags = {{
     // submit, and sweep's trials.
     {"--name", Flag::kName, true, kCreates, "--name NAME",
      "display name (default: the file name without extension)"},
@@ -109,8 +110,15 @@ constexpr std::array<FlagSpec, 38> kFlags = {{
      "start from that job's last (default) or best checkpoint\n"
      "instead of the config's initialisation (fine-tuning); the\n"
      "checkpoint is copied into the new job"},
+    {"--progress-every", Flag::kProgressEvery, true, Bit(Command::kSubmit),
+     "--progress-every N",
+     "batches between progress records of the training and of\n"
+     "the test pass, each pass's last batch also reported\n"
+     "(0: none; at most 1000000; default: the config's\n"
+     "Network.progress_every, else 20)"},
     {"--follow", Flag::kFollow, false, Bit(Command::kSubmit), "--follow",
-     "then watch the job and exit with its outcome"},
+     "then watch the job as watch --from-start does, and exit\n"
+     "with its outcome"},
     // sweep
     {"--grid", Flag::kGrid, true, Bit(Command::kSweep), "--grid KEY=V1,V2,...",
      "a config key and its values (repeatable), e.g.\n"
@@ -426,6 +434,16 @@ absl::Status ApplyFlag(const FlagValue& f, Options& o) {
             absl::StrCat("--seed must be an integer from 0 to 2^64 - 1, not '", v, "'"));
       }
       o.has_seed = true;
+      return absl::OkStatus();
+    case Flag::kProgressEvery:
+      // The range is the server's to check (it names the field); here the syntax.
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+          !absl::SimpleAtoi(v, &o.progress_every)) {
+        return Usage(absl::StrCat(
+            "--progress-every must be an integer >= 0 (batches between progress "
+            "records; 0: none), not '",
+            v, "'"));
+      }
       return absl::OkStatus();
     case Flag::kInitFrom:
       if (v.empty()) return Usage("--init-from needs a job: JOB, JOB:best or JOB:last");

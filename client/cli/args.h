@@ -92,6 +92,7 @@ struct Options {
   int32_t gpus_per_worker = -1;  // -1: the server's default (unset in the request)
   bool has_seed = false;         // --seed given
   uint64_t seed = 0;
+  int64_t progress_every = -1;  // --progress-every; -1: not given (unset in the request)
   // --init-from JOB[:best|last] as given (JOB an id, jobs/ID or a display name).
   std::string init_from;
 

@@ -242,6 +242,7 @@ ExitCode Client::Submit() {
   request.set_validate_only(options_.validate_only);
   request.set_request_id(options_.request_id);
   if (options_.has_seed) request.set_seed(options_.seed);
+  if (options_.progress_every >= 0) request.set_progress_every(options_.progress_every);
   if (!options_.init_from.empty()) {
     std::string init_from = options_.init_from;
     const grpc::Status resolved = ResolveInitFrom(&init_from);

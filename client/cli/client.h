@@ -69,6 +69,9 @@ class Client {
   ExitCode Unreachable(const std::string& reason);
   // Prints each line of `message` prefixed "edbp-client: ".
   void PrintError(const std::string& message);
+  // "edbp-client --server ADDR" with the credential flags given: the start of a
+  // command that reaches the same server as this one (watch.cc).
+  std::string CommandPrefix() const;
   // The job's outcome once its event stream has ended: kOk for SUCCEEDED.
   ExitCode Outcome(const std::string& job, v1::JobState last_state_seen);
 

@@ -11,13 +11,16 @@ void EventPrinter::Print(const v1::Event& event) {
   }
   switch (event.kind_case()) {
     case v1::Event::kProgress:
+      eta_.OnProgress(event.progress());
       if (live_) {
-        out_ << "\r\033[K" << FormatProgress(event.progress(), /*bar=*/true)
+        out_ << "\r\033[K"
+             << FormatProgress(event.progress(), /*bar=*/true, eta_.JobSeconds())
              << std::flush;
         progress_open_ = true;
       } else {
         BeginLine();
-        out_ << FormatProgress(event.progress(), /*bar=*/false) << "\n";
+        out_ << FormatProgress(event.progress(), /*bar=*/false, eta_.JobSeconds())
+             << "\n";
         after_epoch_row_ = false;
       }
       break;
@@ -71,6 +74,7 @@ void EventPrinter::BeginLine() {
 }
 
 void EventPrinter::EpochRow(const v1::EpochMetrics& metrics) {
+  eta_.OnEpoch(metrics);
   const bool header = !after_epoch_row_;
   BeginLine();
   if (header) out_ << FormatEpochHeader();

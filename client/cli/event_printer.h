@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "client/cli/args.h"
+#include "client/cli/job_eta.h"
 #include "edbp/v1/training_service.pb.h"
 
 namespace edbp::cli {
@@ -12,7 +13,9 @@ namespace edbp::cli {
 // Not thread-safe; one per stream. In text mode an epoch's row is preceded by the
 // table header unless the line before it was another epoch row, and with `live` (a
 // terminal) progress records rewrite one line in place, erased before anything else is
-// printed. In JSON mode every printed event is one line of JSON.
+// printed; a progress line ends with the job's time left (job_eta.h) once the epoch
+// records and progress printed so far tell it. In JSON mode every printed event is
+// one line of JSON.
 class EventPrinter {
  public:
   EventPrinter(std::ostream& out, OutputFormat format, bool live)
@@ -40,6 +43,7 @@ class EventPrinter {
   const bool live_;
   bool progress_open_ = false;    // a live progress line is on screen
   bool after_epoch_row_ = false;  // the last line printed was an epoch row
+  JobEta eta_;                    // fed the epochs and progress printed
 };
 
 }  // namespace edbp::cli

@@ -1,6 +1,8 @@
 #include "client/cli/format.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <string_view>
 
@@ -191,6 +193,14 @@ std::string FormatJobDetails(const v1::Job& job) {
   if (!job.slurm_job_id().empty()) table.AddRow({"slurm job:", job.slurm_job_id()});
   table.AddRow({"epochs:", absl::StrCat(job.last_epoch(), "/", job.epochs())});
   table.AddRow({"seed:", absl::StrCat(job.seed())});
+  // Jobs created before issue 19 have none stored: edbp-train's default.
+  std::string every = "- (edbp-train's default)";
+  if (job.has_progress_every()) {
+    every = job.progress_every() == 0
+                ? "none (progress every 0 batches)"
+                : absl::StrCat("every ", job.progress_every(), " batches");
+  }
+  table.AddRow({"progress:", every});
   if (!job.init_from().empty()) table.AddRow({"init from:", job.init_from()});
   if (!job.sweep().empty()) table.AddRow({"sweep:", job.sweep()});
   table.AddRow({"best test acc:", FormatPercent(job.best_test_accuracy())});
@@ -238,7 +248,8 @@ std::string FormatLayerTable(const v1::EpochMetrics& m) {
   return table.Render("    ");
 }
 
-std::string FormatProgress(const v1::Progress& p, bool bar) {
+std::string FormatProgress(const v1::Progress& p, bool bar,
+                           std::optional<double> job_eta_seconds) {
   std::string out = absl::StrCat("epoch ", p.epoch(), "  ");
   if (bar) {
     constexpr int kWidth = 20;
@@ -250,11 +261,24 @@ std::string FormatProgress(const v1::Progress& p, bool bar) {
     absl::StrAppend(&out, "[", std::string(filled, '#'),
                     std::string(kWidth - filled, '.'), "] ");
   }
-  absl::StrAppendFormat(
-      &out, "batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs", p.batch(),
-      p.batches(), p.running_loss(), 100 * p.running_accuracy(), p.samples_per_second(),
-      p.eta_seconds());
+  absl::StrAppendFormat(&out,
+                        "%sbatch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs",
+                        p.phase() == v1::Progress::TEST ? "test " : "", p.batch(),
+                        p.batches(), p.running_loss(), 100 * p.running_accuracy(),
+                        p.samples_per_second(), p.eta_seconds());
+  if (job_eta_seconds.has_value()) {
+    absl::StrAppend(&out, "  job eta ", FormatDuration(*job_eta_seconds));
+  }
   return out;
+}
+
+std::string FormatDuration(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) return "-";
+  if (seconds >= 1e12) return ">30000y";  // no int64 overflow below
+  const int64_t s = std::llround(seconds);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm %02ds", s / 60, s % 60);
+  return absl::StrFormat("%dh %02dm", s / 3600, (s % 3600) / 60);
 }
 
 std::string FormatStateChange(const v1::StateChange& change) {
@@ -266,7 +290,7 @@ std::string FormatStateChange(const v1::StateChange& change) {
 
 std::string FormatCheckpoint(const v1::CheckpointSaved& saved) {
   return absl::StrCat("checkpoint: ", saved.kind(), " saved after epoch ", saved.epoch(),
-                      "\n");
+                      saved.path().empty() ? "" : ": ", saved.path(), "\n");
 }
 
 std::string FormatLogLine(const google::protobuf::Timestamp& time,

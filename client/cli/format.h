@@ -6,6 +6,7 @@
 #define EDBP_CLIENT_CLI_FORMAT_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,11 +54,18 @@ std::string FormatEpochRow(const v1::EpochMetrics& m);
 // Σout, rate, silent, |W|, |dW|/|W|. Empty when the epoch has no layers.
 std::string FormatLayerTable(const v1::EpochMetrics& m);
 
-// The progress within an epoch as one line without "\n"; with `bar` a bar of #.
-std::string FormatProgress(const v1::Progress& p, bool bar);
+// The progress within an epoch's pass as one line without "\n" ("test batch" in the
+// test pass); with `bar` a bar of #; with `job_eta_seconds` the job's time left
+// (job_eta.h) after the pass's own eta.
+std::string FormatProgress(const v1::Progress& p, bool bar,
+                           std::optional<double> job_eta_seconds = std::nullopt);
 
-// One line each (with "\n"): a state change, a saved checkpoint, a log line (with the
-// event's time).
+// Seconds as "42s", "3m 05s", "2h 07m" (rounded to the second); "-" when negative or
+// not finite.
+std::string FormatDuration(double seconds);
+
+// One line each (with "\n"): a state change, a saved checkpoint (with its path on the
+// server's machine where the event has one), a log line (with the event's time).
 std::string FormatStateChange(const v1::StateChange& change);
 std::string FormatCheckpoint(const v1::CheckpointSaved& saved);
 std::string FormatLogLine(const google::protobuf::Timestamp& time,

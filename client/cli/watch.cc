@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "client/cli/client.h"
 #include "client/cli/event_printer.h"
+#include "client/cli/follow_summary.h"
 #include "client/cli/format.h"
 #include "client/common/job_stream.h"
 #include "nlohmann/json.hpp"
@@ -27,10 +28,25 @@ bool IsTerminal(v1::JobState state) {
 
 }  // namespace
 
+std::string Client::CommandPrefix() const {
+  std::string out = absl::StrCat("edbp-client --server ", ShellQuote(options_.server));
+  if (!options_.token_file.empty()) {
+    absl::StrAppend(&out, " --token-file ", ShellQuote(options_.token_file));
+  }
+  if (options_.tls) out += " --tls";
+  if (!options_.ca_cert.empty())
+    absl::StrAppend(&out, " --ca-cert ", ShellQuote(options_.ca_cert));
+  if (!options_.cert.empty())
+    absl::StrAppend(&out, " --cert ", ShellQuote(options_.cert));
+  if (!options_.key.empty()) absl::StrAppend(&out, " --key ", ShellQuote(options_.key));
+  return out;
+}
+
 ExitCode Client::Watch(const std::string& job, bool from_start) {
   // Events up to history_end happened before the watch began: without --from-start
-  // only their epoch rows (and the latest epoch's layer table) and state changes are
-  // shown.
+  // only their epoch rows (and the latest epoch's layer table), state changes, and the
+  // log lines after the job was queued again (a resume, a server restart: they say why
+  // and from where it continues) are shown.
   int64_t history_end = 0;
   if (!from_start) {
     v1::Job current;
@@ -46,6 +62,9 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
     latest_epoch.reset();
   };
   v1::JobState last_state = v1::JOB_STATE_UNSPECIFIED;
+  FollowSummary summary;  // of every event, the history's too
+  bool started = false;   // the history had a state change
+  bool requeued = false;  // ... and then one to QUEUED
   // A server restart keeps the sequence numbers: the stream resumes after the last
   // event. Where the server never answered (--from-start asks nothing first) the
   // address is wrong, not the server away: fail at once.
@@ -72,6 +91,7 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
         return Fail(item->status);
     }
     const v1::Event& event = item->event;
+    summary.Observe(event);
     if (event.has_state_change()) last_state = event.state_change().state();
     if (event.sequence() > history_end) {
       end_history();
@@ -82,12 +102,24 @@ ExitCode Client::Watch(const std::string& job, bool from_start) {
       printer.PrintEpochRow(event);
       latest_epoch = event.epoch_metrics();
     } else if (event.has_state_change()) {
+      requeued = requeued || (started && event.state_change().state() == v1::QUEUED);
+      started = true;
+      printer.Print(event);
+    } else if (event.has_log() && requeued) {
       printer.Print(event);
     }
     if (event.sequence() == history_end) end_history();
   }
   end_history();
   printer.Finish();
+  if (options_.output == OutputFormat::kText) {
+    // The summary of an ended job: its state and reason, best epoch, checkpoints.
+    v1::Job ended;
+    if (FetchJob(job, &ended).ok() && IsTerminal(ended.state())) {
+      out_ << summary.Format(ended, CommandPrefix()) << std::flush;
+      last_state = ended.state();
+    }
+  }
   return Outcome(job, last_state);
 }
 

@@ -21,7 +21,9 @@ constexpr int kMaxPages = 20;    // 20,000 jobs; the page shows far fewer
 double ProgressFraction(const v1::Progress& p, int64_t epochs) {
   if (epochs < 1) return 0;
   double within = 0;
-  if (p.batches() > 0) {
+  if (p.phase() == v1::Progress::TEST) {
+    within = 1;  // the epoch's training is done; its test pass counts as its end
+  } else if (p.batches() > 0) {
     within = std::clamp(static_cast<double>(p.batch()) / static_cast<double>(p.batches()),
                         0.0, 1.0);
   }

@@ -129,6 +129,12 @@ struct ResidualParts {
 ResidualParts ResidualBlockParts(const LayerConfig& block);
 
 // `Network:`, with the reference's defaults.
+// Network.progress_every (and edbp-train --progress-every, CreateJobRequest.
+// progress_every) where none is given, and the largest accepted: a record per million
+// batches is already none in practice.
+inline constexpr int64_t kDefaultProgressEvery = 20;
+inline constexpr int64_t kMaxProgressEvery = 1000000;
+
 struct NetworkConfig {
   int64_t epochs = 0;      // required, >= 1
   int64_t batch_size = 0;  // required, >= 1
@@ -152,6 +158,11 @@ struct NetworkConfig {
   // edbp extension: the seed of init, shuffling, augmentation and dropout, as
   // edbp-train --seed (which overrides it); default -1 = not given (seed 0).
   int64_t seed = -1;
+  // edbp extension: batches between progress records of the training and the test
+  // pass (0: none), as edbp-train --progress-every (which overrides it) and
+  // CreateJobRequest.progress_every; at most kMaxProgressEvery; default -1 = not given
+  // (20).
+  int64_t progress_every = -1;
   BackendChoice backend = BackendChoice::kAuto;
   OptimizerType optimizer = OptimizerType::kAdamW;  // required in the YAML
   double lr = 0;                                    // required, > 0

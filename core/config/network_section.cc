@@ -21,7 +21,7 @@ constexpr absl::string_view kNetworkKeys[] = {
     "loss_reverse", "norm_grad", "gradient_type", "forward_type", "pooling_type",
     "n_class", "desired_count", "undesired_count", "tau_m", "tau_s", "tau_grad",
     "max_dudt_inv", "encoding", "amp", "weight_norm_backward", "input_shape", "data_limit",
-    "seed", "cache_path", "model_import"};
+    "seed", "progress_every", "cache_path", "model_import"};
 // clang-format on
 
 // The shortest text that reads back as `value` ("5", "2.5", "0.0005").
@@ -117,6 +117,12 @@ void ReadRunKeys(MapReader& r, NetworkSection* section, KeysRead* read) {
   r.String("cache_path", Need::kOptional, &c.cache_path);  // edbp: event frame cache
   r.Int("data_limit", Need::kOptional, 0, &c.data_limit);  // edbp: 0 = all samples
   r.Int("seed", Need::kOptional, 0, &c.seed);              // edbp: -1 = not given
+  if (r.Int("progress_every", Need::kOptional, 0, &c.progress_every) &&
+      c.progress_every > kMaxProgressEvery) {  // edbp: -1 = not given
+    r.Error("progress_every",
+            absl::StrCat("expected at most ", kMaxProgressEvery,
+                         " (batches between progress records), got ", c.progress_every));
+  }
   r.Enum("backend", Need::kOptional, "backend", BackendChoiceNames(), &c.backend);
 }
 

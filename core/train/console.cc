@@ -7,10 +7,11 @@
 namespace edbp::train {
 
 void ConsoleSink::OnProgress(const ProgressRecord& r) {
+  // "test batch" in the test pass: its loss and accuracy are the test split's.
   const std::string line = absl::StrFormat(
-      "epoch %d  batch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs", r.epoch,
-      r.batch, r.batches, r.running_loss, 100 * r.running_accuracy, r.samples_per_second,
-      r.eta_seconds);
+      "epoch %d  %sbatch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  eta %.0fs",
+      r.epoch, r.phase == Phase::kTest ? "test " : "", r.batch, r.batches, r.running_loss,
+      100 * r.running_accuracy, r.samples_per_second, r.eta_seconds);
   if (live_) {
     std::fprintf(out_, "\r\033[K%s", line.c_str());
     progress_open_ = true;

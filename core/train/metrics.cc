@@ -9,6 +9,8 @@
 
 namespace edbp::train {
 
+const char* PhaseName(Phase phase) { return phase == Phase::kTest ? "test" : "train"; }
+
 void MultiSink::OnProgress(const ProgressRecord& r) {
   for (MetricsSink* s : sinks_) s->OnProgress(r);
 }
@@ -64,7 +66,9 @@ std::string ToJson(const ProgressRecord& r) {
                             {"running_loss", r.running_loss},
                             {"running_accuracy", r.running_accuracy},
                             {"samples_per_second", r.samples_per_second},
-                            {"eta_seconds", r.eta_seconds}};
+                            {"eta_seconds", r.eta_seconds},
+                            {"phase", PhaseName(r.phase)},
+                            {"epochs", r.epochs}};
   return j.dump();
 }
 

@@ -75,15 +75,27 @@ struct EpochMetrics {
   bool best = false;               // best test accuracy so far
 };
 
+// Which pass of an epoch a ProgressRecord is about.
+enum class Phase {
+  kTrain,  // the training pass
+  kTest,   // the test pass that follows it
+};
+
+// "train" or "test".
+const char* PhaseName(Phase phase);
+
+// Every TrainerOptions::progress_every-th batch of a pass, and its last batch.
 struct ProgressRecord {
   int64_t record = 0;  // position in the run's records (above)
   int64_t epoch = 0;
-  int64_t batch = 0;            // batches done in this epoch
-  int64_t batches = 0;          // in the epoch
-  double running_loss = 0;      // mean per sample so far this epoch
-  double running_accuracy = 0;  // so far this epoch
+  int64_t batch = 0;            // batches of the pass done in this epoch
+  int64_t batches = 0;          // of the pass
+  double running_loss = 0;      // mean per sample so far in this pass
+  double running_accuracy = 0;  // so far in this pass (training: before injection)
   double samples_per_second = 0;
-  double eta_seconds = 0;  // to the end of this epoch's training pass
+  double eta_seconds = 0;  // to the end of this pass
+  Phase phase = Phase::kTrain;
+  int64_t epochs = 0;  // of the run
 };
 
 struct CheckpointRecord {

@@ -138,9 +138,13 @@ absl::Status TensorBoardWriter::WriteRecord(absl::string_view data) {
 }
 
 void TensorBoardSink::OnProgress(const ProgressRecord& r) {
+  // The test pass's running values are another split's, on a step axis of its batches.
+  const bool test = r.phase == Phase::kTest;
   Write((r.epoch - 1) * r.batches + r.batch,
-        {{"progress/loss", static_cast<float>(r.running_loss)},
-         {"progress/accuracy", static_cast<float>(r.running_accuracy)}});
+        {{test ? "progress/test_loss" : "progress/loss",
+          static_cast<float>(r.running_loss)},
+         {test ? "progress/test_accuracy" : "progress/accuracy",
+          static_cast<float>(r.running_accuracy)}});
 }
 
 void TensorBoardSink::OnEpoch(const EpochMetrics& m) {

@@ -56,9 +56,10 @@ class TensorBoardWriter {
 
 // Writes, per epoch (step = epoch): train/loss, train/accuracy, test/loss,
 // test/accuracy, lr, epoch_seconds and grad_norm/<layer> for every conv/linear layer;
-// per progress record (step = batches trained since the start of the run):
-// progress/loss and progress/accuracy. A failed write is reported once on stderr and
-// ends the writing (training goes on).
+// per progress record of the training pass (step = batches trained since the start of
+// the run): progress/loss and progress/accuracy; of the test pass (step = test batches
+// since the start): progress/test_loss and progress/test_accuracy. A failed write is
+// reported once on stderr and ends the writing (training goes on).
 class TensorBoardSink final : public MetricsSink {
  public:
   explicit TensorBoardSink(std::unique_ptr<TensorBoardWriter> writer)

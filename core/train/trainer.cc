@@ -381,7 +381,9 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
             .running_loss = p.loss_total / p.seen,
             .running_accuracy = static_cast<double>(p.correct) / p.seen,
             .samples_per_second = (p.seen - first_seen) / elapsed,
-            .eta_seconds = elapsed / (p.batch - first_batch) * (p.batches - p.batch)};
+            .eta_seconds = elapsed / (p.batch - first_batch) * (p.batches - p.batch),
+            .phase = Phase::kTrain,
+            .epochs = nc.epochs};
         if (sink_ != nullptr) sink_->OnProgress(r);
       }
       if (options_.checkpoint_every > 0 && p.batch % options_.checkpoint_every == 0) {
@@ -407,9 +409,14 @@ absl::Status Trainer::TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
   return absl::OkStatus();
 }
 
-absl::StatusOr<EvalResult> Trainer::Evaluate() {
+absl::StatusOr<EvalResult> Trainer::Evaluate() { return TestPass(0); }
+
+absl::StatusOr<EvalResult> Trainer::TestPass(int64_t epoch) {
   const config::NetworkConfig& nc = config_.network;
   data::BatchLoader loader(data_.test, {.batch_size = nc.batch_size});
+  const int64_t batches = loader.num_batches();
+  const bool report = epoch > 0 && options_.progress_every > 0;
+  int64_t seen = 0;  // of this rank's samples, for the progress records
   EvalResult r;
   r.n_class = nc.n_class;
   r.confusion.assign(nc.n_class * nc.n_class, 0);
@@ -434,21 +441,43 @@ absl::StatusOr<EvalResult> Trainer::Evaluate() {
     const data::Batch mine = many ? TakeSlice(*batch, slice) : data::Batch();
     const data::Batch& local = many ? mine : *batch;
     r.samples += batch->size;
-    if (local.size == 0) continue;
-    loss_->set_mean_batch(many ? batch->size : 0);
-    Tensor x, y;
-    EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(local, x, y));
-    // Test runs without labels: no injection (§9), no dropout.
-    EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
-                          net_->Forward(x, nullptr, false, false, repeats));
-    EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
-    loss_total += PerSampleTotal(*loss_, loss, batch->size);
-    EDBP_ASSIGN_OR_RETURN(const std::vector<float> out, fwd.output.ToHost());
-    const std::vector<int32_t> predicted =
-        Predict(out, fwd.output.dim(0), local.size, nc.n_class);
-    for (int64_t b = 0; b < local.size; ++b) {
-      correct += predicted[b] == local.labels[b];
-      ++r.confusion[local.labels[b] * nc.n_class + predicted[b]];
+    // A rank whose slice is empty computes nothing, but counts the records as rank 0.
+    if (local.size > 0) {
+      loss_->set_mean_batch(many ? batch->size : 0);
+      Tensor x, y;
+      EDBP_ASSIGN_OR_RETURN(const bool repeats, MakeInputs(local, x, y));
+      // Test runs without labels: no injection (§9), no dropout.
+      EDBP_ASSIGN_OR_RETURN(NetworkForward fwd,
+                            net_->Forward(x, nullptr, false, false, repeats));
+      EDBP_ASSIGN_OR_RETURN(const double loss, loss_->Compute(fwd.output, y, &grad));
+      loss_total += PerSampleTotal(*loss_, loss, batch->size);
+      EDBP_ASSIGN_OR_RETURN(const std::vector<float> out, fwd.output.ToHost());
+      const std::vector<int32_t> predicted =
+          Predict(out, fwd.output.dim(0), local.size, nc.n_class);
+      for (int64_t b = 0; b < local.size; ++b) {
+        correct += predicted[b] == local.labels[b];
+        ++r.confusion[local.labels[b] * nc.n_class + predicted[b]];
+      }
+      seen += local.size;
+    }
+    const int64_t done = b + 1;
+    if (report && (done % options_.progress_every == 0 || done == batches)) {
+      // Every rank's sums so far (each rank reaches every report point: collective).
+      double so_far[3] = {loss_total, static_cast<double>(correct),
+                          static_cast<double>(seen)};
+      if (many) EDBP_RETURN_IF_ERROR(comm_->AllReduceSum(so_far, 3));
+      const double elapsed = SecondsSince(t0);
+      const ProgressRecord p{.record = ++state_.records,
+                             .epoch = epoch,
+                             .batch = done,
+                             .batches = batches,
+                             .running_loss = so_far[0] / so_far[2],
+                             .running_accuracy = so_far[1] / so_far[2],
+                             .samples_per_second = r.samples / elapsed,
+                             .eta_seconds = elapsed / done * (batches - done),
+                             .phase = Phase::kTest,
+                             .epochs = config_.network.epochs};
+      if (sink_ != nullptr) sink_->OnProgress(p);
     }
   }
   loss_->set_mean_batch(0);
@@ -549,10 +578,13 @@ absl::Status Trainer::Run() {
     // other, so they go back to the system between phases (once per phase, not per
     // step: the cache still serves every step).
     backend_->ReleaseCachedMemory();
-    absl::StatusOr<EvalResult> tested = Evaluate();
+    const int64_t records_before_test = state_.records;
+    absl::StatusOr<EvalResult> tested = TestPass(epoch);
     backend_->ReleaseCachedMemory();
     if (absl::IsCancelled(tested.status())) {
-      // Training done, test pending: the resume runs the (deterministic) test pass.
+      // Training done, test pending: the resume runs the (deterministic) test pass
+      // again whole, and sends its progress records again with their numbers.
+      state_.records = records_before_test;
       EDBP_RETURN_IF_ERROR(SaveResumeCheckpoint(progress));
       return tested.status();
     }

@@ -48,7 +48,9 @@ struct TrainerOptions {
   // Random data of the config's shape instead of the data set's files (data_limit
   // samples, default 1000 training / 200 test). Always on for dataset: Synthetic.
   bool synthetic_data = false;
-  int64_t progress_every = 20;   // batches between progress records (0: never)
+  // Batches between progress records of the training pass and of the test pass (each
+  // pass's last batch too; 0: never).
+  int64_t progress_every = config::kDefaultProgressEvery;
   std::string init_weights;      // safetensors with net.* keys: skip the bisection
   std::string resume_from;       // a checkpoint file to continue from
   bool keep_checkpoints = true;  // false: write none (e.g. --inspect-step)
@@ -95,8 +97,8 @@ class Trainer {
   // holds the state after the last finished batch).
   absl::Status Run();
 
-  // One pass over the test split. CANCELLED when a stop is requested between two of
-  // its batches.
+  // One pass over the test split, without progress records. CANCELLED when a stop is
+  // requested between two of its batches.
   absl::StatusOr<EvalResult> Evaluate();
 
   // One training step on the first batch_size training samples in file order, no
@@ -137,6 +139,9 @@ class Trainer {
   // batch, also when CANCELLED.
   absl::Status TrainEpoch(int64_t epoch, double lr, EpochMetrics& m,
                           EpochProgress& progress);
+  // Evaluate() of epoch `epoch`'s test pass, which reports progress records (phase
+  // test) as the training pass does; epoch 0: none.
+  absl::StatusOr<EvalResult> TestPass(int64_t epoch);
   // The epoch-end checkpoints (last, and best when m.best), with their records.
   absl::Status SaveCheckpoints(const EpochMetrics& m);
   // The last checkpoint with `progress` of epoch state_.epoch + 1, for a resume: no

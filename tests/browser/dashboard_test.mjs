@@ -229,6 +229,38 @@ async function main() {
     if (load.records !== 20000 || load.epochs !== 200) throw new Error(JSON.stringify(load));
     if (load.drawn > 602 || load.drawn < 300) throw new Error(`decimation drew ${load.drawn} points`);
     if (load.total > 5000) throw new Error(`200 epochs took ${load.total} ms`);
+    // Issue 19: the job view's eta follows client/cli/job_eta.h's rule (job_eta_test's
+    // hand-made records give the same seconds here), and a test-pass record says so.
+    const eta = await page.evaluate(() => {
+      const e = new JobEta();
+      const P = (epoch, phase, batch, batches, left) => ({
+        epoch: String(epoch), epochs: '3', phase, batch: String(batch),
+        batches: String(batches), eta_seconds: left });
+      const out = [];
+      e.onProgress(P(1, 'TRAIN', 10, 40, 30)); out.push(e.jobSeconds());
+      e.onProgress(P(1, 'TEST', 2, 10, 8)); out.push(e.jobSeconds());
+      e.onEpoch({ seconds: 50 }); out.push(e.jobSeconds());
+      e.onProgress(P(2, 'TRAIN', 20, 40, 25)); out.push(e.jobSeconds());
+      e.onEpoch({ seconds: 70 });
+      e.onProgress(P(3, 'TEST', 5, 10, 3)); out.push(e.jobSeconds());
+      const view = page.view;
+      const before = view.charts.running.x.length;
+      view.onEvent({ sequence: '30000', progress: {
+        epoch: '201', epochs: '300', phase: 'TEST', batch: '2', batches: '4',
+        eta_seconds: 1, samples_per_second: 10 } });
+      view.state = 'RUNNING';
+      view.render();
+      return { out, text: document.getElementById('job-progress').textContent,
+               pushed: view.charts.running.x.length - before };
+    });
+    log(`job eta ${JSON.stringify(eta)}`);
+    if (JSON.stringify(eta.out) !== JSON.stringify([110, 88, null, 75, 3])) {
+      throw new Error(`job eta ${JSON.stringify(eta.out)}`);
+    }
+    if (!eta.text.includes('epoch 201: test batch 2/4') || !eta.text.includes('job eta')) {
+      throw new Error(`job progress: ${eta.text}`);
+    }
+    if (eta.pushed !== 0) throw new Error('a test-pass record went into the running loss');
     await page.screenshot({ path: join(artifacts, 'dashboard-200-epochs.png'), fullPage: true });
     if (errors.length) throw new Error(errors.join('\n'));
   } finally {

@@ -134,12 +134,15 @@ TEST_P(ConfigTrains, TrainsAFewBatchesOnSyntheticDataAndWritesMetrics) {
       << out;
   std::ifstream in(metrics);
   std::string line, epoch_line;
-  int progress = 0;
+  int progress = 0, test_progress = 0;
   while (std::getline(in, line)) {
     if (line.find("\"type\":\"epoch\"") != std::string::npos) epoch_line = line;
     progress += line.find("\"type\":\"progress\"") != std::string::npos;
+    test_progress += line.find("\"phase\":\"test\"") != std::string::npos;
   }
-  EXPECT_EQ(progress, 2) << out;  // 8 samples in batches of 4
+  // 8 samples in batches of 4, of the training pass and of the test pass.
+  EXPECT_EQ(progress, 4) << out;
+  EXPECT_EQ(test_progress, 2) << out;
   ASSERT_FALSE(epoch_line.empty()) << out;
   EXPECT_NE(epoch_line.find("\"train_samples\":8"), std::string::npos) << epoch_line;
   EXPECT_NE(epoch_line.find("\"test_samples\":8"), std::string::npos) << epoch_line;

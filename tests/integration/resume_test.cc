@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 // Every record of a run in order, flattened to what must match between runs.
 struct Rec {
-  std::string kind = {};  // "progress", "epoch", "checkpoint"
+  std::string kind = {};  // "progress" (training pass), "progress:test", "epoch", ...
   int64_t record = 0;
   int64_t epoch = 0;
   int64_t batch = 0;  // progress only
@@ -34,19 +34,21 @@ struct Rec {
   EpochMetrics metrics = {};  // epoch only
 };
 
-// Records every record; asks the trainer to stop after progress (epoch, batch), and
-// calls `on_progress` (if set) with each progress record.
+// Records every record; asks the trainer to stop after the progress (epoch, batch) of
+// the training pass (of the test pass with stop_in_test), and calls `on_progress` (if
+// set) with each progress record.
 class Recorder : public MetricsSink {
  public:
   void OnProgress(const ProgressRecord& r) override {
-    recs.push_back({.kind = "progress",
+    recs.push_back({.kind = r.phase == Phase::kTest ? "progress:test" : "progress",
                     .record = r.record,
                     .epoch = r.epoch,
                     .batch = r.batch,
                     .loss = r.running_loss,
                     .accuracy = r.running_accuracy});
     if (on_progress) on_progress(r);
-    if (trainer != nullptr && r.epoch == stop_epoch && r.batch == stop_batch) {
+    if (trainer != nullptr && (r.phase == Phase::kTest) == stop_in_test &&
+        r.epoch == stop_epoch && r.batch == stop_batch) {
       trainer->RequestStop();
     }
   }
@@ -65,6 +67,7 @@ class Recorder : public MetricsSink {
   std::vector<Rec> recs;
   Trainer* trainer = nullptr;
   int64_t stop_epoch = -1, stop_batch = -1;
+  bool stop_in_test = false;
   std::function<void(const ProgressRecord&)> on_progress;
 };
 
@@ -192,14 +195,21 @@ class ResumeTest : public ::testing::Test {
 
 TEST_F(ResumeTest, TheReferenceRunNumbersItsRecords) {
   const std::vector<Rec>& r = Reference().recs;
-  // Per epoch: progress after batches 2, 4, 6, the epoch, the last checkpoint and the
-  // best one (epoch 2 may not be the best).
-  ASSERT_GE(r.size(), 11u);
-  EXPECT_EQ(r[0].kind, "progress");
-  EXPECT_EQ(r[0].batch, 2);
-  EXPECT_EQ(r[3].kind, "epoch");
-  EXPECT_EQ(r[4].kind, "checkpoint:last");
-  EXPECT_EQ(r[5].kind, "checkpoint:best");  // the first test is the best so far
+  // Per epoch: progress after training batches 2, 4, 6, after test batches 2, 4, 6
+  // (300 test samples), the epoch, the last checkpoint and the best one (epoch 2 may
+  // not be the best).
+  ASSERT_GE(r.size(), 17u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(r[i].kind, i < 3 ? "progress" : "progress:test") << i;
+    EXPECT_EQ(r[i].epoch, 1) << i;
+    EXPECT_EQ(r[i].batch, static_cast<int64_t>(2 * (i % 3) + 2)) << i;
+  }
+  EXPECT_EQ(r[6].kind, "epoch");
+  EXPECT_EQ(r[7].kind, "checkpoint:last");
+  EXPECT_EQ(r[8].kind, "checkpoint:best");  // the first test is the best so far
+  // The test pass's last record holds the epoch's test loss and accuracy.
+  EXPECT_EQ(r[5].loss, r[6].metrics.test_loss);
+  EXPECT_EQ(r[5].accuracy, r[6].metrics.test_accuracy);
   for (size_t i = 0; i < r.size(); ++i)
     EXPECT_EQ(r[i].record, static_cast<int64_t>(i) + 1);
   auto last = ReadSafeTensors(Last("reference"));
@@ -222,6 +232,42 @@ TEST_F(ResumeTest, AStopDuringTheTestPassResumesWithTheTestPass) {
   ExpectSameFiles("test");
 }
 
+// Issue 19: a stop between two batches of the test pass saves the state of the training
+// pass's end with its record count (the test pass's records not counted); the resume
+// runs the test pass again whole and sends its records again under their numbers,
+// which a consumer keeping the first record of each number reads as the uninterrupted
+// run's.
+TEST_F(ResumeTest, AStopInsideTheTestPassSendsItsRecordsAgainUnderTheirNumbers) {
+  const std::vector<Rec> want = Reference().recs;
+  Recorder rec;
+  TrainerOptions o = Options("intest");
+  rec.stop_epoch = 1;
+  rec.stop_batch = 2;
+  rec.stop_in_test = true;
+  ASSERT_EQ(Train(o, rec).code(), absl::StatusCode::kCancelled);
+  ASSERT_EQ(rec.recs.size(), 4u);  // training progress 2, 4, 6; test progress 2
+  EXPECT_EQ(rec.recs[3].kind, "progress:test");
+  EXPECT_EQ(rec.recs[3].record, 4);
+  auto file = ReadSafeTensors(Last("intest"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->metadata.at("records"), "3");
+  EXPECT_EQ(file->metadata.at("epoch"), "0");
+  EXPECT_EQ(file->metadata.at("epoch_batch"), std::to_string(kBatches));
+  rec.stop_epoch = -1;
+  o.resume_from = Last("intest");
+  ASSERT_TRUE(Train(o, rec).ok());
+  ASSERT_EQ(rec.recs.size(), want.size() + 1);
+  // Record 4 twice, the same both times; without the repeat, the reference's records.
+  EXPECT_EQ(rec.recs[4].record, 4);
+  EXPECT_EQ(rec.recs[4].kind, "progress:test");
+  EXPECT_EQ(rec.recs[4].loss, rec.recs[3].loss);
+  EXPECT_EQ(rec.recs[4].accuracy, rec.recs[3].accuracy);
+  std::vector<Rec> kept = rec.recs;
+  kept.erase(kept.begin() + 4);
+  ExpectSameRecords(want, kept);
+  ExpectSameFiles("intest");
+}
+
 // --checkpoint-every: the uninterrupted run is the same, its extra checkpoints are no
 // records, and a crash after one (simulated by resuming from a copy of it) replays the
 // lost records under the numbers they had.
@@ -232,8 +278,8 @@ TEST_F(ResumeTest, PeriodicCheckpointsChangeNothingAndReplayUnderTheSameNumbers)
   o.checkpoint_every = 3;
   const std::string copy = (dir_ / "crash" / kLastCheckpoint).string();
   rec.on_progress = [&](const ProgressRecord& r) {
-    // Epoch 2 after batch 4: the checkpoint of batch 3 is the newest.
-    if (r.epoch == 2 && r.batch == 4) {
+    // Epoch 2 after training batch 4: the checkpoint of batch 3 is the newest.
+    if (r.phase == Phase::kTrain && r.epoch == 2 && r.batch == 4) {
       fs::create_directories(dir_ / "crash");
       fs::copy_file(Last("periodic"), copy);
     }
@@ -245,8 +291,9 @@ TEST_F(ResumeTest, PeriodicCheckpointsChangeNothingAndReplayUnderTheSameNumbers)
   auto crashed = ReadSafeTensors(copy);
   ASSERT_TRUE(crashed.ok()) << crashed.status();
   EXPECT_EQ(crashed->metadata.at("epoch_batch"), "3");
-  // Records up to the progress of epoch 2 batch 2 (the 8th): 3 progress, epoch, last,
-  // best, progress 2 — the count depends on whether epoch 1 was best, so read it.
+  // Records up to the progress of epoch 2 batch 2: 3 training and 3 test progress,
+  // epoch, last, best, progress 2 — the count depends on whether epoch 1 was best, so
+  // read it.
   int64_t before = 0;
   for (const Rec& r : want) {
     if (r.kind == "progress" && r.epoch == 2 && r.batch == 2) before = r.record;

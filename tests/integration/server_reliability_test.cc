@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -43,21 +44,30 @@ std::vector<int64_t> EpochsOf(const std::vector<v1::Event>& events) {
   return epochs;
 }
 
-// Every progress record of an epoch, once and in order: one per 20 batches (edbp-train's
-// default --progress-every) and one at the end of the training pass.
+// Every progress record of an epoch, once and in order: one per 20 batches (the default
+// progress_every) and one at the end of the training pass, then the same for the test
+// pass (issue 19).
 void ExpectEveryProgressRecordOnce(const std::vector<v1::Event>& events) {
-  std::map<int64_t, std::vector<int64_t>> batches;  // epoch -> batches reported
-  int64_t per_epoch = 0;
+  // (epoch, test pass) -> batches reported
+  std::map<std::pair<int64_t, bool>, std::vector<int64_t>> batches;
+  int64_t per_pass[2] = {0, 0};  // batches of the training and the test pass
   for (const v1::Event& e : events) {
     if (!e.has_progress()) continue;
-    batches[e.progress().epoch()].push_back(e.progress().batch());
-    per_epoch = e.progress().batches();
+    const bool test = e.progress().phase() == v1::Progress::TEST;
+    batches[{e.progress().epoch(), test}].push_back(e.progress().batch());
+    per_pass[test] = e.progress().batches();
   }
-  ASSERT_GT(per_epoch, 0);
-  std::vector<int64_t> expected;
-  for (int64_t b = 20; b < per_epoch; b += 20) expected.push_back(b);
-  expected.push_back(per_epoch);
-  for (const auto& [epoch, got] : batches) EXPECT_EQ(got, expected) << "epoch " << epoch;
+  ASSERT_GT(per_pass[0], 0);
+  ASSERT_GT(per_pass[1], 0);
+  std::vector<int64_t> expected[2];
+  for (int test = 0; test < 2; ++test) {
+    for (int64_t b = 20; b < per_pass[test]; b += 20) expected[test].push_back(b);
+    expected[test].push_back(per_pass[test]);
+  }
+  for (const auto& [at, got] : batches) {
+    EXPECT_EQ(got, expected[at.second])
+        << "epoch " << at.first << (at.second ? " test" : "");
+  }
 }
 
 TEST_F(ServerTest, TheJobDirectoryHasOneTrainerAndAStaleAttemptIsFencedOff) {
@@ -155,7 +165,7 @@ TEST_F(ServerTest, WhatAnEndedTrainerCouldNotDeliverTheServerStores) {
 }
 
 // The training records of a history by number, without what differs between two runs
-// of one config: wall times and speeds.
+// of one config: wall times, speeds, and the job's directory in checkpoint paths.
 std::map<int64_t, std::string> Records(const std::vector<v1::Event>& events) {
   std::map<int64_t, std::string> records;
   for (v1::Event e : events) {
@@ -166,6 +176,10 @@ std::map<int64_t, std::string> Records(const std::vector<v1::Event>& events) {
     if (e.has_progress()) {
       e.mutable_progress()->clear_samples_per_second();
       e.mutable_progress()->clear_eta_seconds();
+    }
+    if (e.has_checkpoint_saved()) {
+      v1::CheckpointSaved* c = e.mutable_checkpoint_saved();
+      c->set_path(fs::path(c->path()).filename().string());
     }
     if (e.has_epoch_metrics()) {
       v1::EpochMetrics* m = e.mutable_epoch_metrics();
@@ -265,8 +279,8 @@ TEST_F(ExactResumeTest, AJobStoppedInItsTestPassEndsAsIfUninterrupted) {
     req.set_name(b.name());
     auto reader = server_->stub().WatchJob(&ctx, req);
     for (v1::Event e; reader->Read(&e);) {
-      if (e.has_progress() && e.progress().epoch() == 1 &&
-          e.progress().batch() == e.progress().batches()) {
+      if (e.has_progress() && e.progress().phase() == v1::Progress::TRAIN &&
+          e.progress().epoch() == 1 && e.progress().batch() == e.progress().batches()) {
         kill(server_->pid(), SIGTERM);
         break;
       }

@@ -113,6 +113,21 @@ TEST(TrainMpi, TwoRanksTrainTheEpochOfOneProcessAndOnlyRankZeroWrites) {
       ExpectNear(x, y, key, 1e-3);
     }
   }
+  // Issue 19: the test pass's progress records (every 5 of 20 batches) carry every
+  // rank's running sums: the last one is the epoch's test accuracy and loss.
+  std::vector<nlohmann::json> test_progress;
+  {
+    std::ifstream in(tmp / "two" / "m.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.value("phase", "") == "test") test_progress.push_back(j);
+    }
+  }
+  ASSERT_EQ(test_progress.size(), 4u);
+  EXPECT_EQ(test_progress.back().at("batch"), 20);
+  EXPECT_EQ(test_progress.back().at("running_accuracy"), b.at("test_accuracy"));
+  EXPECT_EQ(test_progress.back().at("running_loss").get<double>(),
+            b.at("test_loss").get<double>());
   // Rank 0 wrote what the one process wrote (one TensorBoard file among them), and rank
   // 1 nothing.
   const std::multiset<std::string> files = FilesUnder(tmp / "two");

@@ -47,10 +47,58 @@ function jobFraction(job) {
   if (!(epochs > 0)) return 0;
   const p = job.progress;
   if (job.state === 'RUNNING' && p && num(p.batches) > 0) {
-    const f = (num(p.epoch) - 1 + num(p.batch) / num(p.batches)) / epochs;
+    // The test pass counts as its epoch's end (as jobs_monitor.cc's ProgressFraction).
+    const within = p.phase === 'TEST' ? 1 : num(p.batch) / num(p.batches);
+    const f = (num(p.epoch) - 1 + within) / epochs;
     return Math.min(1, Math.max(f, num(job.last_epoch) / epochs));
   }
   return Math.min(1, num(job.last_epoch) / epochs);
+}
+
+// The job's time left, by client/cli/job_eta.h's rule: pace P = mean seconds of the
+// finished epochs, else the current training pass extrapolated (eta per batch left ×
+// batches); training pass: (E − e + batches left / batches) × P; test pass:
+// (E − e) × P + its own eta. null when unknown.
+class JobEta {
+  constructor() {
+    this.epochSeconds = 0;
+    this.epochsDone = 0;
+    this.latest = null;
+    this.estimateEpoch = 0;
+    this.trainPassEstimate = null;
+  }
+
+  onEpoch(m) {
+    this.epochSeconds += Math.max(0, num(m.seconds) || 0);
+    this.epochsDone += 1;
+    this.latest = null;
+  }
+
+  onProgress(p) {
+    if (num(p.epoch) !== this.estimateEpoch) {
+      this.estimateEpoch = num(p.epoch);
+      this.trainPassEstimate = null;
+    }
+    const batch = num(p.batch), batches = num(p.batches), eta = num(p.eta_seconds);
+    if (p.phase !== 'TEST' && batch > 0 && batch < batches && eta >= 0) {
+      this.trainPassEstimate = eta / (batches - batch) * batches;
+    }
+    this.latest = p;
+  }
+
+  pace() {
+    return this.epochsDone > 0 ? this.epochSeconds / this.epochsDone : this.trainPassEstimate;
+  }
+
+  jobSeconds() {
+    const pace = this.pace(), p = this.latest;
+    if (p == null || pace == null) return null;
+    const epochs = num(p.epochs), batches = num(p.batches);
+    if (!(epochs > 0) || !(batches > 0)) return null;
+    const after = Math.max(0, epochs - num(p.epoch));
+    if (p.phase === 'TEST') return after * pace + Math.max(0, num(p.eta_seconds));
+    return (after + Math.max(0, batches - num(p.batch)) / batches) * pace;
+  }
 }
 
 // ---- the banner --------------------------------------------------------------------
@@ -249,6 +297,7 @@ class JobView {
     this.lastSequence = 0;
     this.state = '';
     this.progressText = '';
+    this.eta = new JobEta();
     this.layers = null;       // layer names, from the first epoch record
     this.latest = null;       // the latest EpochMetrics
     this.logLines = [];
@@ -330,17 +379,26 @@ class JobView {
       if (event.state_change.error) this.jobError = event.state_change.error;
     } else if (event.progress) {
       const p = event.progress;
-      const x = num(p.epoch) - 1 + (num(p.batches) > 0 ? num(p.batch) / num(p.batches) : 0);
-      this.charts.running.push(x, [num(p.running_loss)]);
-      this.progressText = `epoch ${num(p.epoch)}: batch ${num(p.batch)}/${num(p.batches)}, ` +
-          `${num(p.samples_per_second).toFixed(0)} samples/s`;
+      const test = p.phase === 'TEST';
+      if (!test) {  // the chart is the training loss; the test pass's is another split's
+        const x = num(p.epoch) - 1 + (num(p.batches) > 0 ? num(p.batch) / num(p.batches) : 0);
+        this.charts.running.push(x, [num(p.running_loss)]);
+      }
+      this.eta.onProgress(p);
+      const job = this.eta.jobSeconds();
+      this.progressText = `epoch ${num(p.epoch)}: ${test ? 'test ' : ''}batch ` +
+          `${num(p.batch)}/${num(p.batches)}, ` +
+          `${num(p.samples_per_second).toFixed(0)} samples/s, ` +
+          `eta ${formatDuration(num(p.eta_seconds))}` +
+          (job == null ? '' : `, job eta ${formatDuration(job)}`);
     } else if (event.epoch_metrics) {
       this.onEpoch(event.epoch_metrics);
     } else if (event.log) {
       this.addLog(event.time, event.log.level, event.log.text);
     } else if (event.checkpoint_saved) {
       const c = event.checkpoint_saved;
-      this.addLog(event.time, 'INFO', `checkpoint ${c.kind} saved (epoch ${num(c.epoch)})`);
+      this.addLog(event.time, 'INFO', `checkpoint ${c.kind} saved (epoch ${num(c.epoch)})` +
+                  (c.path ? `: ${c.path}` : ''));
     }
     this.touch();
   }
@@ -374,6 +432,8 @@ class JobView {
   }
 
   onEpoch(m) {
+    this.eta.onEpoch(m);
+    this.progressText = '';
     const epoch = num(m.epoch);
     this.epochs = epoch;
     this.totalEpochs = num(m.epochs);

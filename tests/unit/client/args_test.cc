@@ -84,6 +84,22 @@ TEST(ArgsTest, Submit) {
   EXPECT_TRUE(named.validate_only);
 }
 
+TEST(ArgsTest, SubmitProgressEvery) {
+  EXPECT_EQ(Parse({"submit", "a.yaml"}).progress_every, -1);  // not given: unset
+  EXPECT_EQ(Parse({"submit", "a.yaml", "--progress-every", "5"}).progress_every, 5);
+  EXPECT_EQ(Parse({"submit", "a.yaml", "--progress-every=0"}).progress_every, 0);
+  // The range is the server's to check; the syntax is the client's.
+  EXPECT_EQ(Parse({"submit", "a.yaml", "--progress-every", "2000000"}).progress_every,
+            2000000);
+  for (const char* bad : {"-1", "x", "", "1e3", "99999999999999999999"}) {
+    EXPECT_THAT(Error({"submit", "a.yaml", "--progress-every", bad}),
+                HasSubstr("--progress-every must be an integer >= 0"))
+        << bad;
+  }
+  EXPECT_THAT(Error({"watch", "1", "--progress-every", "5"}),
+              HasSubstr("--progress-every"));
+}
+
 TEST(ArgsTest, ListStateFilter) {
   EXPECT_EQ(Parse({"list", "--state", "running"}).state_filter, v1::RUNNING);
   EXPECT_EQ(Parse({"list", "--state=CANCELLED"}).state_filter, v1::CANCELLED);

@@ -278,10 +278,35 @@ TEST_F(ClientTest, WatchSummarizesTheHistoryByDefault) {
   EXPECT_THAT(r.out,
               AllOf(HasSubstr("1/2"), HasSubstr("2/2"), HasSubstr("state: SUCCEEDED"),
                     Not(HasSubstr("batch")), Not(HasSubstr("learning rate")),
-                    Not(HasSubstr("checkpoint"))));
+                    Not(HasSubstr("checkpoint: "))));
   EXPECT_EQ(Count(r.out, "train_loss"), 1u);  // the epoch rows form one table
   EXPECT_EQ(Count(r.out, "conv_1"), 1u);      // the latest epoch's layers only
   EXPECT_LT(r.out.find("2/2"), r.out.find("conv_1"));
+}
+
+// Issue 19: the text output ends with the job's summary (follow_summary.h), from the
+// events (best epoch, checkpoints) and the ended job; JSON output has none.
+TEST_F(ClientTest, WatchEndsWithASummary) {
+  const Result r = Run({"watch", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  const std::string client = "edbp-client --server " + server_.address();
+  EXPECT_TRUE(absl::EndsWith(r.out,
+                             "summary: jobs/1 \"mnist\" SUCCEEDED after 2/2 epochs\n"
+                             "  best test accuracy: 90.00% at epoch 2\n"
+                             "  checkpoints (on the server's machine):\n"
+                             "    last (epoch 1): (path not reported)\n"
+                             "    best (epoch 2): (path not reported)\n"
+                             "  download: " +
+                                 client + " download jobs/1 -o job1_last.safetensors\n" +
+                                 "            " + client +
+                                 " download jobs/1 --best -o job1_best.safetensors\n"))
+      << r.out;
+  const Result failed = Run({"watch", "2", "--from-start"});
+  EXPECT_EQ(failed.code, 1);
+  EXPECT_THAT(failed.out, HasSubstr("summary: jobs/2 \"fmnist\" FAILED after 2/2 epochs: "
+                                    "edbp-train exited with status 1\n"));
+  const Result json = Run({"watch", "1", "--output", "json"});
+  EXPECT_THAT(json.out, Not(HasSubstr("summary")));
 }
 
 TEST_F(ClientTest, WatchFailedJobExits1) {

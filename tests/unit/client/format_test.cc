@@ -1,6 +1,8 @@
 // edbp-client's text renderings.
 #include "client/cli/format.h"
 
+#include <limits>
+
 #include "base/job_name.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -99,6 +101,43 @@ TEST(FormatTest, EventLines) {
   EXPECT_EQ(FormatProgress(p, /*bar=*/true),
             "epoch 2  [#####...............] batch 25/100  loss 0.0000  acc 0.00%  "
             "0 samples/s  eta 0s");
+  // The test pass, with the job's time left.
+  p.set_phase(v1::Progress::TEST);
+  p.set_batch(3);
+  p.set_batches(4);
+  p.set_running_accuracy(0.5);
+  p.set_eta_seconds(2.4);
+  EXPECT_EQ(FormatProgress(p, /*bar=*/false, 185.2),
+            "epoch 2  test batch 3/4  loss 0.0000  acc 50.00%  0 samples/s  eta 2s  "
+            "job eta 3m 05s");
+  saved.set_path("/data/jobs/3/checkpoint_best.safetensors");
+  EXPECT_EQ(FormatCheckpoint(saved),
+            "checkpoint: best saved after epoch 4: "
+            "/data/jobs/3/checkpoint_best.safetensors\n");
+}
+
+// Issue 19: the batches between a job's progress records; none stored before then.
+TEST(FormatTest, JobDetailsShowProgressEvery) {
+  v1::Job job;
+  job.set_name("jobs/1");
+  EXPECT_THAT(FormatJobDetails(job),
+              HasSubstr("\nprogress:       - (edbp-train's default)\n"));
+  job.set_progress_every(4);
+  EXPECT_THAT(FormatJobDetails(job), HasSubstr("\nprogress:       every 4 batches\n"));
+  job.set_progress_every(0);
+  EXPECT_THAT(FormatJobDetails(job),
+              HasSubstr("\nprogress:       none (progress every 0 batches)\n"));
+}
+
+TEST(FormatTest, DurationsInSecondsMinutesOrHours) {
+  EXPECT_EQ(FormatDuration(0), "0s");
+  EXPECT_EQ(FormatDuration(42.4), "42s");
+  EXPECT_EQ(FormatDuration(59.6), "1m 00s");
+  EXPECT_EQ(FormatDuration(185), "3m 05s");
+  EXPECT_EQ(FormatDuration(7620), "2h 07m");
+  EXPECT_EQ(FormatDuration(-1), "-");
+  EXPECT_EQ(FormatDuration(std::numeric_limits<double>::quiet_NaN()), "-");
+  EXPECT_EQ(FormatDuration(std::numeric_limits<double>::infinity()), "-");
 }
 
 TEST(FormatTest, JsonUsesProtoFieldNames) {

@@ -64,6 +64,21 @@ TEST(ConfigErrorsTest, WrongType) {
               ElementsAre("Network.loss_reverse: expected true or false, got \"maybe\""));
 }
 
+// Issue 19: edbp's Network.progress_every, from 0 to kMaxProgressEvery.
+TEST(ConfigErrorsTest, ProgressEveryOutOfRange) {
+  EXPECT_THAT(ErrorLines(FashionMnistWith(
+                  {{"  tau_grad: 2.5\n", "  tau_grad: 2.5\n  progress_every: -1\n"}})),
+              ElementsAre("Network.progress_every: expected an integer >= 0, got -1"));
+  EXPECT_THAT(
+      ErrorLines(FashionMnistWith(
+          {{"  tau_grad: 2.5\n", "  tau_grad: 2.5\n  progress_every: 1000001\n"}})),
+      ElementsAre("Network.progress_every: expected at most 1000000 (batches between "
+                  "progress records), got 1000001"));
+  EXPECT_THAT(ErrorLines(FashionMnistWith(
+                  {{"  tau_grad: 2.5\n", "  tau_grad: 2.5\n  progress_every: 1e99\n"}})),
+              ElementsAre(HasSubstr("Network.progress_every: expected an integer >= 0")));
+}
+
 TEST(ConfigErrorsTest, LinearInputsMustMatchFlattenedShape) {
   EXPECT_THAT(
       ErrorLines(FashionMnistWith({{"    n_inputs: 3136", "    n_inputs: 3000"}})),

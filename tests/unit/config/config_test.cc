@@ -41,7 +41,8 @@ TEST(ConfigTest, FashionMnistFileHasEveryFieldAndDefault) {
   EXPECT_EQ(n.t_train, 5);  // default n_steps (§0)
   EXPECT_EQ(n.dataset, "FashionMNIST");
   EXPECT_EQ(n.data_path, "/usr/share/datasets/fashion-mnist");
-  EXPECT_EQ(n.data_limit, 0);  // edbp extension: all samples
+  EXPECT_EQ(n.data_limit, 0);       // edbp extension: all samples
+  EXPECT_EQ(n.progress_every, -1);  // edbp extension: not given (20)
   EXPECT_EQ(n.log_path, "logs/FashionMNIST");
   EXPECT_EQ(n.backend, BackendChoice::kAuto);
   EXPECT_EQ(n.optimizer, OptimizerType::kAdamW);
@@ -188,7 +189,7 @@ TEST(ConfigTest, OptionalKeysOverrideDefaults) {
        "  tau_grad: 2.5\n  backend: python\n  loss_reverse: false\n  norm_grad: 0\n"
        "  max_dudt_inv: 1000\n  encoding: TTFS\n  forward_type: nonleaky\n"
        "  weight_norm_backward: exact\n  amp: false\n  t_train: 5\n"
-       "  input_shape: [1, 28, 28]\n  data_limit: 300\n"},
+       "  input_shape: [1, 28, 28]\n  data_limit: 300\n  progress_every: 0\n"},
       {"  loss: \"count\"", "  loss: TET"},
       {"  optimizer: \"AdamW\"", "  optimizer: Adam"},
       {"  pooling_type: \"adjusted_avg\"", "  pooling_type: max"},
@@ -206,6 +207,7 @@ TEST(ConfigTest, OptionalKeysOverrideDefaults) {
   EXPECT_EQ(n.optimizer, OptimizerType::kAdam);
   EXPECT_EQ(n.pooling_type, PoolingType::kMax);
   EXPECT_EQ(n.data_limit, 300);
+  EXPECT_EQ(n.progress_every, 0);
 }
 
 TEST(ConfigTest, StringPairsAsInTheReference) {  // layers/functions.py readConfig

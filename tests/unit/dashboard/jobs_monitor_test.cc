@@ -29,6 +29,12 @@ TEST(ProgressFractionTest, CountsFinishedEpochsAndBatches) {
   EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 0.2);
   p.set_epoch(12);  // more than the run (a changed config): clamped
   EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 1.0);
+  // Issue 19: the test pass counts as its epoch's end, whatever its batch.
+  p.set_epoch(3);
+  p.set_batches(4);
+  p.set_batch(1);
+  p.set_phase(v1::Progress::TEST);
+  EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 0.3);
 }
 
 TEST(EstimateRemainingSecondsTest, ExtrapolatesThePaceSinceTheFirstRecord) {

@@ -197,6 +197,33 @@ TEST_F(TensorBoardTest, SinkWritesEpochAndProgressScalars) {
                                                              {"train/loss", 0.5f}}));
 }
 
+// Issue 19: the test pass's progress goes to its own tags, on a step axis of its
+// batches (its running values are the test split's).
+TEST_F(TensorBoardTest, TestPassProgressHasItsOwnTags) {
+  auto writer = TensorBoardWriter::Open(dir_.string());
+  ASSERT_TRUE(writer.ok());
+  const std::string path = (*writer)->path();
+  {
+    TensorBoardSink sink(*std::move(writer));
+    ProgressRecord progress;
+    progress.epoch = 3;
+    progress.batch = 2;
+    progress.batches = 4;
+    progress.running_loss = 0.25;
+    progress.running_accuracy = 0.75;
+    progress.phase = Phase::kTest;
+    sink.OnProgress(progress);
+  }
+  std::string error;
+  const std::vector<tb::Event> events = ReadEvents(path, &error);
+  EXPECT_EQ(error, "");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].step(), 10);  // (3 - 1) * 4 + 2
+  EXPECT_EQ(Values(events[1]),
+            (std::map<std::string, float>{{"progress/test_accuracy", 0.75f},
+                                          {"progress/test_loss", 0.25f}}));
+}
+
 TEST_F(TensorBoardTest, OpenErrorNamesThePath) {
   std::ofstream(dir_ / "file") << "x";
   auto writer = TensorBoardWriter::Open((dir_ / "file" / "tb").string());

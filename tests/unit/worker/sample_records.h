@@ -90,7 +90,9 @@ inline train::ProgressRecord SampleProgress() {
           .running_loss = 0.875,
           .running_accuracy = 0.625,
           .samples_per_second = 1234.5,
-          .eta_seconds = 17.25};
+          .eta_seconds = 17.25,
+          .phase = train::Phase::kTest,
+          .epochs = 3};
 }
 
 // SampleProgress() written out as the proto.
@@ -103,6 +105,8 @@ inline v1::Progress SampleProgressProto() {
   p.set_running_accuracy(0.625);
   p.set_samples_per_second(1234.5);
   p.set_eta_seconds(17.25);
+  p.set_phase(v1::Progress::TEST);
+  p.set_epochs(3);
   return p;
 }
 
@@ -110,12 +114,12 @@ inline train::CheckpointRecord SampleCheckpoint() {
   return {.epoch = 2, .kind = "best", .path = "/x/best"};
 }
 
-// SampleCheckpoint() as the proto: CheckpointSaved has no path (the server knows the
-// job's directory).
+// SampleCheckpoint() as the proto (its path already absolute).
 inline v1::CheckpointSaved SampleCheckpointProto() {
   v1::CheckpointSaved p;
   p.set_epoch(2);
   p.set_kind("best");
+  p.set_path("/x/best");
   return p;
 }
 
