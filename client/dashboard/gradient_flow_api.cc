@@ -127,7 +127,7 @@ void DashboardServer::RouteGradientFlowApi() {
     res.set_header("Cache-Control", "no-store");
     if (std::optional<std::string> cached = gradient_flow_cache_.Find(key)) {
       res.set_header("X-Edbp-Report", "cached");
-      res.set_content(*std::move(cached), kJsonType);
+      res.set_content(*cached, kJsonType);
       return;
     }
     // One computation at a time: edbp-train takes the machine's cores.
@@ -179,7 +179,7 @@ void DashboardServer::RouteGradientFlowApi() {
     }
     gradient_flow_cache_.Add(key, report);
     res.set_header("X-Edbp-Report", "computed");
-    res.set_content(std::move(report), kJsonType);
+    res.set_content(report, kJsonType);
   });
 }
 

@@ -193,7 +193,9 @@ async function main() {
       return {
         ticks: [chart.plot.axes[0]._values || [], page.view.charts.accuracy.plot.axes[0]._values || [],
                 page.view.layerCharts.rate.plot.axes[0]._values || []],
-        loss: legend('chart-loss'), rate: legend('chart-rate'),
+        loss: legend('chart-loss'), rate: legend('chart-rate'), silent: legend('chart-silent'),
+        wantSilent: EdbpCharts.formatShare(page.view.latest.layers[0].silent_fraction),
+        shares: [0.00023, 0.125, 0.9999999, 0, 1].map(EdbpCharts.formatShare),
         want: [EdbpCharts.formatNumber(page.view.latest.train_loss),
                EdbpCharts.formatNumber(page.view.latest.test_loss),
                EdbpCharts.formatNumber(page.view.latest.layers[0].firing_rate)],
@@ -217,6 +219,13 @@ async function main() {
       throw new Error(`firing-rate legend ${JSON.stringify(look.rate)} (first layer ${look.want[2]})`);
     }
     if (look.rateAxis !== 'rate') throw new Error(`firing-rate axis "${look.rateAxis}"`);
+    // The silent fraction keeps 3 significant digits (0.00023 is 0.023%), as edbp-train.
+    if (JSON.stringify(look.shares) !== JSON.stringify(['0.023%', '12.5%', '99.9%', '0%', '100%'])) {
+      throw new Error(`shares ${JSON.stringify(look.shares)}`);
+    }
+    if (look.silent[1][1] !== look.wantSilent || !/^\d+(\.\d+)?(e-\d+)?%$/.test(look.wantSilent)) {
+      throw new Error(`silent legend ${JSON.stringify(look.silent)} (first layer ${look.wantSilent})`);
+    }
     const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
                      'Sneaker', 'Bag', 'Ankle boot'];
     const synthetic = tinyConfig(1, 1).includes('Synthetic');

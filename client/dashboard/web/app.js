@@ -442,7 +442,7 @@ class JobView {
       grad: new C($('chart-grad'), { series: perLayer, log: true, yLabel: statLabel('grad_norm') }),
       gradsum: new C($('chart-gradsum'), { series: pairs, yLabel: 'Σ gradient' }),
       rate: new C($('chart-rate'), { series: perLayer, yLabel: statLabel('firing_rate') }),
-      silent: new C($('chart-silent'), { series: perLayer, percent: true,
+      silent: new C($('chart-silent'), { series: perLayer, share: true,
                                          yLabel: statLabel('silent_fraction') }),
     };
   }

@@ -65,14 +65,19 @@ const EdbpCharts = (() => {
   //   labels only, see setLabels).
   class LineChart {
     constructor(el, {series, log = false, xLabel = 'epoch', yLabel = '', maxPoints = 0,
-                     percent = false, integerX = xLabel === 'epoch', liveLegend = true}) {
+                     percent = false, share = false, integerX = xLabel === 'epoch',
+                     liveLegend = true}) {
       this.el = el;
       this.maxPoints = maxPoints;
       this.x = [];
       this.ys = series.map(() => []);
       this.drawn = 0;
-      const fmt = percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
-                          : (v) => (v == null ? '–' : formatNumber(v));
+      // percent: an accuracy (2 decimals); share: the silent fraction's 3 significant
+      // digits (README "Statistics": 0.00023 is 0.023%, not 0.00%).
+      const fmt = share ? formatShare
+                        : percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
+                                  : (v) => (v == null ? '–' : formatNumber(v));
+      percent = percent || share;
       const opts = {
         width: Math.max(200, el.clientWidth || 400),
         height: 220,
@@ -232,6 +237,15 @@ const EdbpCharts = (() => {
     destroy() { this.plot.destroy(); }
   }
 
+  // A fraction as a percentage with 3 significant digits, never "0%" or "100%" unless
+  // exactly so (core/train/statistics.h's kShare).
+  function formatShare(v) {
+    if (v == null || !isFinite(v)) return '–';
+    let text = Number((100 * v).toPrecision(3)).toString();
+    if (v > 0 && v < 1 && text === '100') text = '99.9';
+    return `${text}%`;
+  }
+
   function formatNumber(v) {
     if (v == null || !isFinite(v)) return String(v);
     const a = Math.abs(v);
@@ -308,5 +322,5 @@ const EdbpCharts = (() => {
     return { rows: 'true', columns: 'predicted', labels };
   }
 
-  return { PALETTE, LineChart, ScatterChart, decimate, drawConfusion, formatNumber };
+  return { PALETTE, LineChart, ScatterChart, decimate, drawConfusion, formatNumber, formatShare };
 })();

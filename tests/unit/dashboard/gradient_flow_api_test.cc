@@ -56,15 +56,15 @@ class GradientFlowApiTest : public ::testing::Test {
   struct Answer {
     int status = 0;
     std::string report;
-    nlohmann::json body;
+    std::string text;
+    nlohmann::json body() const { return nlohmann::json::parse(text, nullptr, false); }
   };
   Answer Get(Dashboard& dashboard, const std::string& path) {
     httplib::Client client = dashboard.Client();
     client.set_read_timeout(30, 0);
     httplib::Result r = client.Get(path);
     if (!r) return {};
-    return {r->status, r->get_header_value("X-Edbp-Report"),
-            nlohmann::json::parse(r->body, nullptr, false)};
+    return {r->status, r->get_header_value("X-Edbp-Report"), r->body};
   }
   int Calls() const {
     std::ifstream in(dir_ / "calls");
@@ -81,31 +81,31 @@ class GradientFlowApiTest : public ::testing::Test {
 TEST_F(GradientFlowApiTest, MakesAReportOncePerCheckpoint) {
   Dashboard dashboard(fake_.address(), train_.string());
   Answer last = Get(dashboard, "/api/jobs/1/gradient-flow");  // last by default
-  ASSERT_EQ(last.status, 200) << last.body.dump();
+  ASSERT_EQ(last.status, 200) << last.body().dump();
   EXPECT_EQ(last.report, "computed");
-  EXPECT_EQ(last.body["weights"], "job-1-last.safetensors");
-  EXPECT_EQ(last.body["checkpoint"], "abcdefghi");  // the downloaded bytes
-  EXPECT_EQ(last.body["seed"], 42);                 // the job's seed
-  EXPECT_EQ(last.body["config"], "job-1.yaml");
+  EXPECT_EQ(last.body()["weights"], "job-1-last.safetensors");
+  EXPECT_EQ(last.body()["checkpoint"], "abcdefghi");  // the downloaded bytes
+  EXPECT_EQ(last.body()["seed"], 42);                 // the job's seed
+  EXPECT_EQ(last.body()["config"], "job-1.yaml");
   EXPECT_EQ(Calls(), 1);
   // The same checkpoint again: from memory, edbp-train is not run.
   Answer again = Get(dashboard, "/api/jobs/1/gradient-flow?checkpoint=last");
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(again.report, "cached");
-  EXPECT_EQ(again.body, last.body);
+  EXPECT_EQ(again.body(), last.body());
   EXPECT_EQ(Calls(), 1);
   // The best checkpoint is another one.
   Answer best = Get(dashboard, "/api/jobs/1/gradient-flow?checkpoint=best");
-  ASSERT_EQ(best.status, 200) << best.body.dump();
+  ASSERT_EQ(best.status, 200) << best.body().dump();
   EXPECT_EQ(best.report, "computed");
-  EXPECT_EQ(best.body["weights"], "job-1-best.safetensors");
-  EXPECT_EQ(best.body["checkpoint"], "BEST|ckpt");
+  EXPECT_EQ(best.body()["weights"], "job-1-best.safetensors");
+  EXPECT_EQ(best.body()["checkpoint"], "BEST|ckpt");
   EXPECT_EQ(Calls(), 2);
   // A new seed of the job (a changed config) is another report, too.
   fake_.service().SetConfig("jobs/1", "Network:\n  dataset: FashionMNIST\n", 7);
   Answer seeded = Get(dashboard, "/api/jobs/1/gradient-flow");
   EXPECT_EQ(seeded.report, "computed");
-  EXPECT_EQ(seeded.body["seed"], 7);
+  EXPECT_EQ(seeded.body()["seed"], 7);
   EXPECT_EQ(Calls(), 3);
 }
 
@@ -113,24 +113,25 @@ TEST_F(GradientFlowApiTest, BadRequestsAreRefusedBeforeAnythingRuns) {
   Dashboard dashboard(fake_.address(), train_.string());
   Answer bad_id = Get(dashboard, "/api/jobs/abc/gradient-flow");
   EXPECT_EQ(bad_id.status, 400);
-  EXPECT_EQ(bad_id.body["code"], "INVALID_ARGUMENT");
-  EXPECT_THAT(bad_id.body["error"].get<std::string>(), HasSubstr("invalid job id 'abc'"));
+  EXPECT_EQ(bad_id.body()["code"], "INVALID_ARGUMENT");
+  EXPECT_THAT(bad_id.body()["error"].get<std::string>(),
+              HasSubstr("invalid job id 'abc'"));
   EXPECT_EQ(Get(dashboard, "/api/jobs/99999999999999999999/gradient-flow").status, 400);
   Answer bad_kind = Get(dashboard, "/api/jobs/1/gradient-flow?checkpoint=worst");
   EXPECT_EQ(bad_kind.status, 400);
-  EXPECT_THAT(bad_kind.body["error"].get<std::string>(),
+  EXPECT_THAT(bad_kind.body()["error"].get<std::string>(),
               HasSubstr("checkpoint must be last or best, not 'worst'"));
   // No such job; a job without a checkpoint (the fake has one for jobs/1 and 5 only).
   EXPECT_EQ(Get(dashboard, "/api/jobs/77/gradient-flow").status, 404);
   Answer none = Get(dashboard, "/api/jobs/2/gradient-flow");
   EXPECT_EQ(none.status, 404);
-  EXPECT_THAT(none.body["error"].get<std::string>(),
+  EXPECT_THAT(none.body()["error"].get<std::string>(),
               HasSubstr("no checkpoint of jobs/2"));
   // A download that ends early (9 of 100 bytes) is no checkpoint.
   Answer torn = Get(dashboard, "/api/jobs/5/gradient-flow");
   EXPECT_EQ(torn.status, 502);
-  EXPECT_EQ(torn.body["code"], "DATA_LOSS");
-  EXPECT_THAT(torn.body["error"].get<std::string>(),
+  EXPECT_EQ(torn.body()["code"], "DATA_LOSS");
+  EXPECT_THAT(torn.body()["error"].get<std::string>(),
               HasSubstr("ended after 9 of 100 bytes"));
   EXPECT_EQ(Calls(), 0);
 }
@@ -140,7 +141,7 @@ TEST_F(GradientFlowApiTest, AFailedRunShowsItsOutputAndIsNotKept) {
   std::ofstream(dir_ / "fail") << "";
   Answer failed = Get(dashboard, "/api/jobs/1/gradient-flow");
   EXPECT_EQ(failed.status, 500);
-  EXPECT_THAT(failed.body["error"].get<std::string>(),
+  EXPECT_THAT(failed.body()["error"].get<std::string>(),
               HasSubstr("failed (exit status 3): edbp-train: cannot read "
                         "job-1-last.safetensors"));
   fs::remove(dir_ / "fail");
@@ -159,7 +160,7 @@ TEST_F(GradientFlowApiTest, OneReportIsMadeAtATime) {
       edbp::testing::WaitUntil([&] { return Calls() == 1; }, std::chrono::seconds(10)));
   Answer busy = Get(dashboard, "/api/jobs/1/gradient-flow?checkpoint=best");
   EXPECT_EQ(busy.status, 429);
-  EXPECT_EQ(busy.body["code"], "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(busy.body()["code"], "RESOURCE_EXHAUSTED");
   slow.join();
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(Calls(), 1);
@@ -171,7 +172,7 @@ TEST_F(GradientFlowApiTest, WithoutEdbpTrainTheAnswerSaysSo) {
   Dashboard dashboard(fake_.address(), (dir_ / "missing").string());
   Answer answer = Get(dashboard, "/api/jobs/1/gradient-flow");
   EXPECT_EQ(answer.status, 503);
-  EXPECT_THAT(answer.body["error"].get<std::string>(),
+  EXPECT_THAT(answer.body()["error"].get<std::string>(),
               HasSubstr((dir_ / "missing").string() + ": not an executable file"));
 }
 
@@ -179,24 +180,24 @@ TEST_F(GradientFlowApiTest, TheVocabularyAndClassNamesReachThePage) {
   Dashboard dashboard(fake_.address(), train_.string());
   Answer statistics = Get(dashboard, "/api/statistics");
   ASSERT_EQ(statistics.status, 200);
-  EXPECT_EQ(statistics.body["epoch"][2]["name"], "train_loss");
-  EXPECT_EQ(statistics.body["epoch"][2]["label"], "train loss");
-  EXPECT_EQ(statistics.body["layer"][0]["name"], "grad_norm");
-  EXPECT_EQ(statistics.body["layer"][0]["label"], "‖dL/dW‖");
-  EXPECT_EQ(statistics.body["layer"][5]["unit"], "spikes/neuron/step");
-  EXPECT_EQ(statistics.body["layer"].size(), 9u);
+  EXPECT_EQ(statistics.body()["epoch"][2]["name"], "train_loss");
+  EXPECT_EQ(statistics.body()["epoch"][2]["label"], "train loss");
+  EXPECT_EQ(statistics.body()["layer"][0]["name"], "grad_norm");
+  EXPECT_EQ(statistics.body()["layer"][0]["label"], "‖dL/dW‖");
+  EXPECT_EQ(statistics.body()["layer"][5]["unit"], "spikes/neuron/step");
+  EXPECT_EQ(statistics.body()["layer"].size(), 9u);
 
   Answer job = Get(dashboard, "/api/jobs/1");
   ASSERT_EQ(job.status, 200);
-  ASSERT_EQ(job.body["class_names"].size(), 10u);
-  EXPECT_EQ(job.body["class_names"][0], "T-shirt/top");
-  EXPECT_EQ(job.body["class_names"][9], "Ankle boot");
+  ASSERT_EQ(job.body()["class_names"].size(), 10u);
+  EXPECT_EQ(job.body()["class_names"][0], "T-shirt/top");
+  EXPECT_EQ(job.body()["class_names"][9], "Ankle boot");
   fake_.service().SetConfig("jobs/1", "Network:\n  dataset: CIFAR10\n", 1);
-  EXPECT_EQ(Get(dashboard, "/api/jobs/1").body["class_names"][1], "automobile");
+  EXPECT_EQ(Get(dashboard, "/api/jobs/1").body()["class_names"][1], "automobile");
   fake_.service().SetConfig("jobs/1", "Network:\n  dataset: MNIST\n", 1);
-  EXPECT_TRUE(Get(dashboard, "/api/jobs/1").body["class_names"].empty());
+  EXPECT_TRUE(Get(dashboard, "/api/jobs/1").body()["class_names"].empty());
   fake_.service().SetConfig("jobs/1", "not: [yaml\n", 1);
-  EXPECT_TRUE(Get(dashboard, "/api/jobs/1").body["class_names"].empty());
+  EXPECT_TRUE(Get(dashboard, "/api/jobs/1").body()["class_names"].empty());
 }
 
 }  // namespace
