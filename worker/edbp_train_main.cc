@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,9 +115,14 @@ class Sinks {
           args.tensorboard_dir.empty()
               ? (std::filesystem::path(options.out_dir) / "tensorboard").string()
               : args.tensorboard_dir;
+      // A resumed run leaves out the steps its first part wrote (it repeats the
+      // records after the checkpoint); a fresh one writes all of its own.
+      std::map<std::string, int64_t> written;
+      if (!options.resume_from.empty()) written = train::LastWrittenSteps(dir);
       EDBP_ASSIGN_OR_RETURN(std::unique_ptr<train::TensorBoardWriter> writer,
                             train::TensorBoardWriter::Open(dir));
-      sinks->tensorboard_ = std::make_unique<train::TensorBoardSink>(std::move(writer));
+      sinks->tensorboard_ =
+          std::make_unique<train::TensorBoardSink>(std::move(writer), std::move(written));
       sinks->all_.push_back(sinks->tensorboard_.get());
     }
     sinks->multi_ = std::make_unique<train::MultiSink>(sinks->all_);

@@ -28,7 +28,8 @@ ABSL_FLAG(bool, evaluate, false,
           "Only run the test set (with --init-weights or --resume) and print the "
           "accuracy and confusion matrix");
 ABSL_FLAG(std::string, metrics_jsonl, "",
-          "Append every record as a JSON line to this file");
+          "Append every record as a JSON line to this file (the statistics' names of "
+          "README \"Statistics\", as edbp-client --output json)");
 ABSL_FLAG(int64_t, data_limit, 0, "Use only the first N training and N test samples");
 ABSL_FLAG(bool, synthetic_data, false,
           "Train on random data of the config's shape instead of the data set's files "
@@ -84,8 +85,10 @@ ABSL_FLAG(int64_t, check_ranks_every, 100,
           "holds the same parameters; the run fails when they differ (0: only after the "
           "initialisation and at epoch ends)");
 ABSL_FLAG(bool, tensorboard, true,
-          "Write TensorBoard event files (scalars: loss, accuracy, lr, per-layer grad "
-          "norms); --notensorboard turns them off");
+          "Write TensorBoard event files (every statistic of README \"Statistics\" under "
+          "its name, per layer NAME/LAYER: losses, accuracies, learning_rate, grad_norm, "
+          "firing_rate, ...; a resumed run leaves out the steps already written); "
+          "--notensorboard turns them off");
 ABSL_FLAG(std::string, tensorboard_dir, "",
           "Directory of the TensorBoard event files (default <out-dir>/tensorboard)");
 

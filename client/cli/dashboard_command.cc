@@ -99,6 +99,16 @@ absl::StatusOr<DashboardCommandLine> ParseDashboardArgs(
       }
       continue;
     }
+    if (arg == "--train-program" || arg.rfind("--train-program=", 0) == 0) {
+      if (arg == "--train-program") {
+        if (i + 1 >= args.size()) return Usage("--train-program needs a path");
+        line.train_program = args[++i];
+      } else {
+        line.train_program = arg.substr(16);
+      }
+      if (line.train_program.empty()) return Usage("--train-program needs a path");
+      continue;
+    }
     rest.push_back(arg);
   }
   if (line.help) return line;
@@ -125,17 +135,22 @@ Dashboard:
                         gradients, spike activity, submit and cancel) on
                         http://127.0.0.1:8080/ (edbp-client dashboard --help).
       --listen HOST:PORT  where the page is served (default 127.0.0.1:8080)
+      --train-program PATH
+                          the edbp-train that makes gradient-flow reports
 )";
 }
 
 std::string DashboardHelpText() {
   return R"(usage: edbp-client [GLOBAL FLAGS] dashboard [--listen HOST:PORT]
+                   [--train-program PATH]
 
 Serves a live dashboard of edbp-server's jobs on a local web page: the job table
 (state, progress with ETA, best accuracy), and per job the loss and accuracy curves,
-learning rate, samples/s, per-layer |dL/dW| norms, the gradient-sum invariant (sum
-in vs sum out per layer), firing rates, silent neurons and the confusion matrix of
-the latest epoch; a config file can be submitted and jobs cancelled from the page.
+learning rate, samples/s, per-layer ‖dL/dW‖ norms, the gradient-sum invariant (Σ
+dL/dx out vs Σ dL/dt in per layer), firing rates, silent neurons and the confusion
+matrix of the latest epoch (with the data set's class names), and the gradient-flow
+report of the job's last or best checkpoint; a config file can be submitted and jobs
+cancelled from the page. The labels are those of README "Statistics".
 Each job's events are relayed from edbp-server (the full history first, then live);
 when edbp-server goes away the page shows "server unreachable" and the relay
 reconnects by itself. Runs until Ctrl-C (SIGINT) or SIGTERM.
@@ -144,6 +159,10 @@ reconnects by itself. Runs until Ctrl-C (SIGINT) or SIGTERM.
                         picks a free one). HOST is an IP address, [IPv6] or
                         localhost. The page has no login of its own: keep it on
                         a loopback address unless the network is trusted.
+  --train-program PATH  the edbp-train that makes the gradient-flow reports (as
+                        `edbp-client gradient-flow` does: on this machine, so the
+                        job's data_path must be readable here; default: the one
+                        next to edbp-client)
 
 Example:
   edbp-client --server 10.0.0.5:50051 dashboard --listen 127.0.0.1:8080
@@ -203,6 +222,7 @@ int RunDashboardCommand(const std::vector<std::string>& args, std::ostream& out,
   dashboard::DashboardOptions dashboard_options;
   dashboard_options.server_address = options.server;
   dashboard_options.rpc_timeout = options.timeout;
+  dashboard_options.train_program = line->train_program;
   dashboard::DashboardServer server(*std::move(channel), dashboard::EmbeddedAssets(),
                                     dashboard_options);
   if (absl::Status s = server.Listen(*listen); !s.ok()) {

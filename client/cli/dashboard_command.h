@@ -27,6 +27,7 @@ bool IsDashboardCommand(const std::vector<std::string>& args);
 struct DashboardCommandLine {
   Options options;  // the global flags (command kList stands for "dashboard")
   std::string listen = kDashboardDefaultListen;
+  std::string train_program;  // --train-program ("": next to edbp-client)
   bool help = false;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "base/job_name.h"
+#include "core/train/statistics.h"
 
 namespace edbp::cli {
 namespace {
@@ -218,34 +219,47 @@ std::string FormatJobDetails(const v1::Job& job) {
   return out;
 }
 
-std::string FormatEpochHeader() {
-  return absl::StrFormat("%7s %10s %9s %10s %9s %9s %8s %10s\n", "epoch", "train_loss",
-                         "train_acc", "test_loss", "test_acc", "lr", "seconds",
-                         "samples/s");
+train::EpochMetrics ToTrainMetrics(const v1::EpochMetrics& m) {
+  train::EpochMetrics t;
+  t.epoch = m.epoch();
+  t.epochs = m.epochs();
+  t.train_loss = m.train_loss();
+  t.train_accuracy = m.train_accuracy();
+  t.test_loss = m.test_loss();
+  t.test_accuracy = m.test_accuracy();
+  t.learning_rate = m.learning_rate();
+  t.seconds = m.seconds();
+  t.train_samples_per_second = m.train_samples_per_second();
+  t.test_samples_per_second = m.test_samples_per_second();
+  t.train_samples = m.train_samples();
+  t.test_samples = m.test_samples();
+  t.n_class = m.n_class();
+  t.confusion.assign(m.confusion().begin(), m.confusion().end());
+  for (const v1::LayerGradientStats& l : m.layers()) {
+    t.layers.push_back({.name = l.name(),
+                        .index = l.index(),
+                        .grad_norm = l.grad_norm(),
+                        .grad_mean = l.grad_mean(),
+                        .grad_max_abs = l.grad_max_abs(),
+                        .grad_sum_in = l.grad_sum_in(),
+                        .grad_sum_out = l.grad_sum_out(),
+                        .firing_rate = l.firing_rate(),
+                        .silent_fraction = l.silent_fraction(),
+                        .weight_norm = l.weight_norm(),
+                        .update_ratio = l.update_ratio()});
+  }
+  t.best = m.best();
+  return t;
 }
 
+std::string FormatEpochHeader() { return train::EpochTableHeader(); }
+
 std::string FormatEpochRow(const v1::EpochMetrics& m) {
-  return absl::StrFormat("%7s %10.4f %8.2f%% %10.4f %8.2f%% %9.3g %8.1f %10.1f%s\n",
-                         absl::StrCat(m.epoch(), "/", m.epochs()), m.train_loss(),
-                         100 * m.train_accuracy(), m.test_loss(), 100 * m.test_accuracy(),
-                         m.learning_rate(), m.seconds(), m.train_samples_per_second(),
-                         m.best() ? "  *best" : "");
+  return train::EpochTableRow(ToTrainMetrics(m));
 }
 
 std::string FormatLayerTable(const v1::EpochMetrics& m) {
-  if (m.layers().empty()) return "";
-  Table table({false, true, true, true, true, true, true, true});
-  table.AddRow({"layer", "|dW|", "Σin", "Σout", "rate", "silent", "|W|", "|dW|/|W|"});
-  for (const v1::LayerGradientStats& l : m.layers()) {
-    table.AddRow({l.name(), absl::StrFormat("%.3e", l.grad_norm()),
-                  absl::StrFormat("%.4g", l.grad_sum_in()),
-                  absl::StrFormat("%.4g", l.grad_sum_out()),
-                  absl::StrFormat("%.4f", l.firing_rate()),
-                  absl::StrFormat("%.1f%%", 100 * l.silent_fraction()),
-                  absl::StrFormat("%.4g", l.weight_norm()),
-                  absl::StrFormat("%.2e", l.update_ratio())});
-  }
-  return table.Render("    ");
+  return train::LayerTable(ToTrainMetrics(m).layers, "    ");
 }
 
 std::string FormatProgress(const v1::Progress& p, bool bar,

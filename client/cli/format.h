@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "client/common/json.h"
+#include "core/train/metrics.h"
 #include "edbp/v1/job.pb.h"
 #include "edbp/v1/metrics.pb.h"
 #include "edbp/v1/sweep.pb.h"
@@ -46,12 +47,17 @@ std::string FormatSweepTable(const std::vector<v1::Sweep>& sweeps);
 std::string FormatSweepDetails(const v1::Sweep& sweep,
                                const std::map<std::string, v1::Job>& jobs);
 
-// The header line of the per-epoch table, and one row of it.
+// The API's epoch record as edbp-train's (core/train/metrics.h): every field of the
+// message has its member (the two are one vocabulary, core/train/statistics.h).
+train::EpochMetrics ToTrainMetrics(const v1::EpochMetrics& m);
+
+// The header line of the per-epoch table, and one row of it: edbp-train's console
+// table (train::EpochTableHeader, EpochTableRow), column for column.
 std::string FormatEpochHeader();
 std::string FormatEpochRow(const v1::EpochMetrics& m);
 
-// The per-layer gradient table of an epoch, indented under its row: name, |dW|, Σin,
-// Σout, rate, silent, |W|, |dW|/|W|. Empty when the epoch has no layers.
+// The per-layer table of an epoch, indented under its row, with the labels and formats
+// of train::LayerStatistics(). Empty when the epoch has no layers.
 std::string FormatLayerTable(const v1::EpochMetrics& m);
 
 // The progress within an epoch's pass as one line without "\n" ("test batch" in the

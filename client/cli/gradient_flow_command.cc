@@ -1,9 +1,5 @@
 #include "client/cli/gradient_flow_command.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -20,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "client/cli/channel.h"
 #include "client/cli/client.h"
+#include "client/common/local_program.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace edbp::cli {
@@ -31,89 +28,9 @@ absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(message);
 }
 
-// A directory of its own under the system's temporary directory, removed with its
-// contents when this goes out of scope.
-class TempDir {
- public:
-  static absl::StatusOr<TempDir> Make() {
-    std::string pattern =
-        (fs::temp_directory_path() / "edbp-gradient-flow-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot create a temporary directory ",
-                                              pattern, ": ", std::strerror(errno)));
-    }
-    return TempDir(pattern);
-  }
-  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, "")) {}
-  TempDir& operator=(TempDir&&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-// edbp-train: --train-program, else the one next to this process's binary.
-absl::StatusOr<std::string> FindTrainProgram(const std::string& given) {
-  if (!given.empty()) {
-    if (access(given.c_str(), X_OK) != 0) {
-      return Usage(absl::StrCat("--train-program ", given, ": not an executable file"));
-    }
-    return given;
-  }
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path next = ec ? fs::path() : self.parent_path() / "edbp-train";
-  if (!next.empty() && access(next.c_str(), X_OK) == 0) return next.string();
-  return Usage(absl::StrCat("no edbp-train next to ", ec ? "edbp-client" : self.string(),
-                            ": give --train-program PATH"));
-}
-
-// Runs argv in `cwd` with stdout and stderr into one pipe; returns the exit status
-// (-1: killed by a signal) and the output.
-absl::StatusOr<std::pair<int, std::string>> RunProgram(
-    const std::vector<std::string>& argv, const std::string& cwd) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
-  }
-  std::vector<char*> c_argv;
-  c_argv.reserve(argv.size() + 1);
-  for (const std::string& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    dup2(pipe_fds[1], STDERR_FILENO);
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    execv(c_argv[0], c_argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  std::string output;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(pipe_fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    output.append(buf, static_cast<size_t>(n));
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, std::move(output));
-}
+using client::FindTrainProgram;
+using client::RunProgram;
+using client::TempDir;
 
 // Runs one ordinary command (get, download) of this command line's global flags,
 // writing its results to `out`.
@@ -261,7 +178,8 @@ int RunGradientFlowCommand(const std::vector<std::string>& args, std::ostream& o
     out << GradientFlowHelpText() << std::flush;
     return static_cast<int>(ExitCode::kOk);
   }
-  absl::StatusOr<std::string> train = FindTrainProgram(line->train_program);
+  absl::StatusOr<std::string> train =
+      FindTrainProgram(line->train_program, "--train-program");
   if (!train.ok()) return usage(train.status().message());
   const Options& options = line->options;
   ConnectionOptions connection;
@@ -295,7 +213,7 @@ int RunGradientFlowCommand(const std::vector<std::string>& args, std::ostream& o
     err << "edbp-client: cannot read the job's description from edbp-server\n";
     return static_cast<int>(ExitCode::kFailed);
   }
-  absl::StatusOr<TempDir> dir = TempDir::Make();
+  absl::StatusOr<TempDir> dir = TempDir::Make("edbp-gradient-flow");
   if (!dir.ok()) {
     err << "edbp-client: " << dir.status().message() << "\n";
     return static_cast<int>(ExitCode::kFailed);

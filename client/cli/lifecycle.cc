@@ -9,6 +9,7 @@
 #include "client/cli/client.h"
 #include "client/cli/format.h"
 #include "client/common/job_stream.h"
+#include "core/train/statistics.h"
 #include "nlohmann/json.hpp"
 
 namespace edbp::cli {
@@ -16,35 +17,34 @@ namespace {
 
 using client::StreamItem;
 
-// The per-epoch fields of the export, in column order: (name, value).
+// The per-epoch fields of the export, in column order: (name, value), with the names of
+// core/train/statistics.h (those of edbp-train --metrics-jsonl).
 std::vector<std::pair<std::string, nlohmann::json>> EpochFields(
     const v1::EpochMetrics& m) {
-  return {{"epoch", m.epoch()},
-          {"epochs", m.epochs()},
-          {"train_loss", m.train_loss()},
-          {"train_accuracy", m.train_accuracy()},
-          {"test_loss", m.test_loss()},
-          {"test_accuracy", m.test_accuracy()},
-          {"learning_rate", m.learning_rate()},
-          {"seconds", m.seconds()},
-          {"train_samples_per_second", m.train_samples_per_second()},
-          {"test_samples_per_second", m.test_samples_per_second()},
-          {"train_samples", m.train_samples()},
-          {"test_samples", m.test_samples()},
-          {"best", m.best()}};
+  const train::EpochMetrics t = ToTrainMetrics(m);
+  std::vector<std::pair<std::string, nlohmann::json>> fields;
+  for (const train::EpochStatistic& s : train::EpochStatistics()) {
+    const double value = s.get(t);
+    if (s.format == train::StatisticFormat::kInteger) {
+      fields.emplace_back(s.name, static_cast<int64_t>(value));
+    } else {
+      fields.emplace_back(s.name, value);
+    }
+  }
+  fields.emplace_back("best", m.best());
+  return fields;
 }
 
 std::vector<std::pair<std::string, nlohmann::json>> LayerFields(
     const v1::LayerGradientStats& l) {
-  return {{"grad_norm", l.grad_norm()},
-          {"grad_mean", l.grad_mean()},
-          {"grad_max_abs", l.grad_max_abs()},
-          {"grad_sum_in", l.grad_sum_in()},
-          {"grad_sum_out", l.grad_sum_out()},
-          {"firing_rate", l.firing_rate()},
-          {"silent_fraction", l.silent_fraction()},
-          {"weight_norm", l.weight_norm()},
-          {"update_ratio", l.update_ratio()}};
+  v1::EpochMetrics one;
+  *one.add_layers() = l;
+  const train::LayerStats t = ToTrainMetrics(one).layers[0];
+  std::vector<std::pair<std::string, nlohmann::json>> fields;
+  for (const train::LayerStatistic& s : train::LayerStatistics()) {
+    fields.emplace_back(s.name, s.get(t));
+  }
+  return fields;
 }
 
 // A CSV cell: numbers as JSON writes them (shortest round trip), text quoted when it
@@ -187,6 +187,7 @@ ExitCode Client::Metrics() {
     for (const v1::EpochMetrics& m : epochs) {
       nlohmann::json row = {{"job", options_.job}};
       for (auto& [name, value] : EpochFields(m)) row[name] = value;
+      row["n_class"] = m.n_class();
       row["confusion"] = std::vector<int64_t>(m.confusion().begin(), m.confusion().end());
       nlohmann::json layers = nlohmann::json::array();
       for (const v1::LayerGradientStats& l : m.layers()) {

@@ -11,7 +11,12 @@
 namespace edbp::client {
 
 // The message as one line of JSON: proto field names, every field present, enums by
-// name, int64 as strings (protobuf's JSON mapping).
+// name, as protobuf's JSON mapping writes it but for two things (issue 19, one
+// vocabulary with edbp-train --metrics-jsonl): 64-bit integers are JSON numbers, not
+// strings (a reader that keeps them exact needs 64-bit integers: JavaScript's Number
+// is exact up to 2^53), and a best_test_accuracy below 0 (the API's "none yet") is
+// null. Keys in the
+// message's field order.
 std::string ToJson(const google::protobuf::Message& message);
 
 // {"code": "NOT_FOUND", "error": "..."} for a failed call.

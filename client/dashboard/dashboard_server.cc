@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "client/common/json.h"
 #include "client/dashboard/http_reply.h"
+#include "core/train/statistics.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
@@ -212,6 +213,7 @@ void DashboardServer::Routes() {
   RouteEvents();
   RouteRunsApi();
   RouteSweepsApi();
+  RouteGradientFlowApi();
   RouteAssets();
 }
 
@@ -234,6 +236,24 @@ void DashboardServer::RouteGuards() {
 void DashboardServer::RouteJobsApi() {
   http_->Get(R"(/api/info)", [this](const httplib::Request&, httplib::Response& res) {
     const nlohmann::json doc = {{"server", options_.server_address}};
+    res.set_content(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    kJsonType);
+  });
+
+  // The one vocabulary (core/train/statistics.h): the page's labels and units.
+  http_->Get(R"(/api/statistics)", [](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json doc = {{"epoch", nlohmann::json::array()},
+                          {"layer", nlohmann::json::array()}};
+    const auto entry = [](const auto& s) {
+      return nlohmann::json{
+          {"name", s.name}, {"label", s.label}, {"unit", s.unit}, {"meaning", s.meaning}};
+    };
+    for (const train::EpochStatistic& s : train::EpochStatistics()) {
+      doc["epoch"].push_back(entry(s));
+    }
+    for (const train::LayerStatistic& s : train::LayerStatistics()) {
+      doc["layer"].push_back(entry(s));
+    }
     res.set_content(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                     kJsonType);
   });

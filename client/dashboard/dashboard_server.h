@@ -3,6 +3,9 @@
 //
 //   GET  /, /index.html, /<asset>     the page (EmbeddedAssets() or what tests give)
 //   GET  /api/info                    {"server": ADDR}
+//   GET  /api/statistics              the statistics' names, labels, units and meanings
+//                                     (core/train/statistics.h): {"epoch": [{"name",
+//                                     "label", "unit", "meaning"}, ...], "layer": [...]}
 //   GET  /api/jobs                    the job table (JobsMonitor::SnapshotJson)
 //   POST /api/jobs?name=&priority=    body: config YAML -> CreateJob; the Job as JSON
 //   POST /api/jobs/{id}/cancel        CancelJob; the Job as JSON
@@ -24,6 +27,20 @@
 //                                     JSON mapping) -> CreateSweep; the Sweep as JSON
 //   GET  /api/sweeps/{id}             GetSweep; the Sweep as JSON
 //   POST /api/sweeps/{id}/cancel      CancelSweep; the Sweep as JSON
+//   GET  /api/jobs/{id}/gradient-flow?checkpoint=last|best
+//                                     the gradient-flow report (README "Gradient flow")
+//                                     of the job's last (default) or best checkpoint,
+//                                     made as `edbp-client gradient-flow` makes it: the
+//                                     local edbp-train (DashboardOptions::train_program)
+//                                     on the downloaded checkpoint, batch 0, the job's
+//                                     seed. Kept per (job, checkpoint bytes, seed): the
+//                                     same checkpoint again answers from memory (header
+//                                     X-Edbp-Report: cached, else computed). One report
+//                                     is made at a time: 429 RESOURCE_EXHAUSTED while
+//                                     another one is. 400 for a checkpoint that is not
+//                                     last or best; 404 when the job has no such
+//                                     checkpoint yet; 503 when there is no edbp-train;
+//                                     500 with the end of its output when it fails.
 // An {id} that is not 1 to 19 decimal digits (at most INT64_MAX) answers 400
 // INVALID_ARGUMENT naming it, before edbp-server is asked.
 //
@@ -42,11 +59,16 @@
 #define EDBP_CLIENT_DASHBOARD_DASHBOARD_SERVER_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/common/job_stream.h"
 #include "client/dashboard/assets.h"
@@ -68,6 +90,23 @@ struct DashboardOptions {
   client::Backoff backoff;                          // of the event relays
   absl::Duration keepalive = absl::Seconds(5);      // SSE comment when idle
   int http_threads = 64;  // concurrent requests (each open event stream holds one)
+  // The edbp-train that makes gradient-flow reports; "" for the one next to this
+  // process's binary (edbp-client's).
+  std::string train_program;
+};
+
+// The gradient-flow reports made so far, the newest `capacity`, by key. Thread-safe.
+class GradientFlowCache {
+ public:
+  explicit GradientFlowCache(size_t capacity);
+  std::optional<std::string> Find(const std::string& key);
+  // Adds the report (dropping the oldest beyond the capacity); a key present is kept.
+  void Add(const std::string& key, std::string report);
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::deque<std::pair<std::string, std::string>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 // Construct, Listen(), then Serve() (blocks) until Stop() from another thread.
@@ -96,12 +135,13 @@ class DashboardServer {
  private:
   // Registers every route; httplib tries them in registration order.
   void Routes();
-  void RouteGuards();     // the pre-routing checks against other web sites
-  void RouteJobsApi();    // /api/info and /api/jobs: JSON over unary calls
-  void RouteEvents();     // /api/jobs/{id}/events: Server-Sent Events
-  void RouteRunsApi();    // /api/jobs/{id}[/epochs|/delete|/resume] (runs_api.cc)
-  void RouteSweepsApi();  // /api/sweeps[/{id}[/cancel]] (runs_api.cc)
-  void RouteAssets();     // the page; a catch-all, so registered last
+  void RouteGuards();           // the pre-routing checks against other web sites
+  void RouteJobsApi();          // /api/info and /api/jobs: JSON over unary calls
+  void RouteEvents();           // /api/jobs/{id}/events: Server-Sent Events
+  void RouteRunsApi();          // /api/jobs/{id}[/epochs|/delete|/resume] (runs_api.cc)
+  void RouteSweepsApi();        // /api/sweeps[/{id}[/cancel]] (runs_api.cc)
+  void RouteGradientFlowApi();  // /api/jobs/{id}/gradient-flow (gradient_flow_api.cc)
+  void RouteAssets();           // the page; a catch-all, so registered last
 
   // GetJob(name) with the unary deadline.
   grpc::Status FetchJob(const std::string& name, v1::Job* job);
@@ -115,6 +155,8 @@ class DashboardServer {
   int port_ = 0;
   bool bound_ = false;
   std::atomic<bool> stopping_{false};
+  GradientFlowCache gradient_flow_cache_{8};
+  absl::Mutex computing_gradient_flow_;  // held while edbp-train makes a report
 };
 
 }  // namespace edbp::dashboard

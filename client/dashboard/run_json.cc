@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/class_names.h"
 #include "client/common/json.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -85,9 +86,15 @@ std::string JobDetailJson(const v1::Job& job) {
   if (doc.is_discarded()) doc = nlohmann::json::object();
   absl::StatusOr<std::map<std::string, std::string>> config =
       FlattenConfig(job.config_yaml());
+  doc["class_names"] = nlohmann::json::array();
   if (config.ok()) {
     doc["config"] = *config;
     doc["config_error"] = "";
+    if (const auto dataset = config->find("Network.dataset"); dataset != config->end()) {
+      for (std::string_view name : ClassNames(dataset->second)) {
+        doc["class_names"].push_back(name);
+      }
+    }
   } else {
     doc["config"] = nullptr;
     doc["config_error"] = std::string(config.status().message());

@@ -1,6 +1,6 @@
 // The JSON that the dashboard's run comparison and sweep view read: a job's config as
-// flat hyper-parameters, and its epoch records with numbers as JSON numbers (unlike
-// client::ToJson, which writes int64 as strings).
+// flat hyper-parameters, and its epoch records (with the names of
+// core/train/statistics.h, numbers as JSON numbers, as client::ToJson writes them).
 #ifndef EDBP_CLIENT_DASHBOARD_RUN_JSON_H_
 #define EDBP_CLIENT_DASHBOARD_RUN_JSON_H_
 
@@ -25,7 +25,8 @@ absl::StatusOr<std::map<std::string, std::string>> FlattenConfig(std::string_vie
 
 // GET /api/jobs/{id}: the Job as client::ToJson writes it (config_yaml included), plus
 // "config": FlattenConfig's map (null when the YAML does not flatten) and
-// "config_error": why ("" when it does).
+// "config_error": why ("" when it does), and "class_names": the names of the labels of
+// its Network.dataset (base/class_names.h; [] for a data set without names).
 std::string JobDetailJson(const v1::Job& job);
 
 // The epoch records of a job's event stream as the page shows them: one per epoch, in

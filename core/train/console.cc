@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/train/statistics.h"
 
 namespace edbp::train {
 
@@ -26,25 +27,15 @@ void ConsoleSink::OnEpoch(const EpochMetrics& m) {
     std::fputs("\r\033[K", out_);
     progress_open_ = false;
   }
-  if (!header_printed_) {
-    std::fprintf(out_, "%6s %10s %9s %10s %9s %10s %8s %10s\n", "epoch", "train_loss",
-                 "train_acc", "test_loss", "test_acc", "lr", "seconds", "samples/s");
-    header_printed_ = true;
+  // A header above each row that does not continue a table of rows: the first, and
+  // any after a layer table or another record (as edbp-client's tables).
+  if (!continues_.has_value() || *continues_ != m.record) {
+    std::fputs(EpochTableHeader().c_str(), out_);
   }
-  std::fprintf(out_, "%3d/%-3d %9.4f %8.2f%% %10.4f %8.2f%% %10.3g %8.1f %10.1f%s\n",
-               static_cast<int>(m.epoch), static_cast<int>(m.epochs), m.train_loss,
-               100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy,
-               m.learning_rate, m.seconds, m.train_samples_per_second,
-               m.best ? "  *best" : "");
-  std::fprintf(out_, "    %-10s %10s %10s %10s %11s %11s %7s %7s %9s %9s\n", "layer",
-               "|dW|", "mean dW", "max|dW|", "sum dL/dt>", "sum dL/dx<", "rate", "silent",
-               "|W|", "|dW|/|W|");
-  for (const LayerStats& l : m.layers) {
-    std::fprintf(
-        out_, "    %-10s %10.3e %10.3e %10.3e %11.4g %11.4g %7.4f %7.3f %9.3f %9.2e\n",
-        l.name.c_str(), l.grad_norm, l.grad_mean, l.grad_max_abs, l.grad_sum_in,
-        l.grad_sum_out, l.firing_rate, l.silent_fraction, l.weight_norm, l.update_ratio);
-  }
+  std::fputs(EpochTableRow(m).c_str(), out_);
+  std::fputs(LayerTable(m.layers, "    ").c_str(), out_);
+  continues_.reset();
+  if (m.layers.empty()) continues_ = m.record + 1;
   std::fflush(out_);
 }
 

@@ -1,9 +1,11 @@
 // Human-readable output of edbp-train: a live progress line, a per-epoch table and a
-// per-layer gradient table, and the network summary of --validate.
+// per-layer gradient table (statistics.h: the labels and formats every view shares), and
+// the network summary of --validate.
 #ifndef EDBP_CORE_TRAIN_CONSOLE_H_
 #define EDBP_CORE_TRAIN_CONSOLE_H_
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "core/config/config.h"
@@ -23,7 +25,8 @@ class ConsoleSink final : public MetricsSink {
  private:
   std::FILE* out_;
   const bool live_;
-  bool header_printed_ = false;
+  // The record number of an epoch whose row would continue the table just printed.
+  std::optional<int64_t> continues_;
   bool progress_open_ = false;  // a live progress line is on screen
 };
 

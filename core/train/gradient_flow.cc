@@ -141,7 +141,7 @@ absl::StatusOr<GradientFlowReport> GradientFlowCollector::Report() const {
                        s.forward_seen ? "the backward" : "the forward", " pass"));
     }
     GradientFlowLayer entry = s.entry;
-    EDBP_ASSIGN_OR_RETURN(entry.weight_grad_norm, Norm(s.layer->grad_weight()));
+    EDBP_ASSIGN_OR_RETURN(entry.grad_norm, Norm(s.layer->grad_weight()));
     EDBP_ASSIGN_OR_RETURN(entry.weight_norm, Norm(s.layer->weight()));
     report.layers.push_back(std::move(entry));
   }
@@ -212,7 +212,7 @@ std::string GradientFlowToJson(const GradientFlowReport& report) {
     j["spikes"] = l.spikes;
     j["silent_neurons"] = l.silent_neurons;
     j["silent_fraction"] = l.silent_fraction;
-    j["weight_grad_norm"] = l.weight_grad_norm;
+    j["grad_norm"] = l.grad_norm;
     j["weight_norm"] = l.weight_norm;
     layers.push_back(std::move(j));
   }

@@ -26,7 +26,9 @@
 namespace edbp::train {
 
 // The JSON schema's version (GradientFlowToJson); bumped on any incompatible change.
-inline constexpr int kGradientFlowVersion = 1;
+// 2 (issue 19, one vocabulary): layers[].weight_grad_norm of version 1 is grad_norm,
+// the name of ‖dL/dW‖ in every view.
+inline constexpr int kGradientFlowVersion = 2;
 
 // One conv/linear layer of the batch. Vectors over time steps have T entries.
 struct GradientFlowLayer {
@@ -48,7 +50,7 @@ struct GradientFlowLayer {
   int64_t silent_neurons = 0;
   double silent_fraction = 0;
   // L2 norms of dL/dW (before clipping, §10) and of W.
-  double weight_grad_norm = 0;
+  double grad_norm = 0;
   double weight_norm = 0;
 };
 

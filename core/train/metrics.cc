@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/train/statistics.h"
 #include "nlohmann/json.hpp"
 
 namespace edbp::train {
@@ -22,38 +23,27 @@ void MultiSink::OnCheckpoint(const CheckpointRecord& r) {
 }
 
 std::string ToJson(const EpochMetrics& m) {
+  // The names of statistics.h, which every other view uses too.
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerStats& l : m.layers) {
-    layers.push_back({{"name", l.name},
-                      {"index", l.index},
-                      {"grad_norm", l.grad_norm},
-                      {"grad_mean", l.grad_mean},
-                      {"grad_max_abs", l.grad_max_abs},
-                      {"grad_sum_in", l.grad_sum_in},
-                      {"grad_sum_out", l.grad_sum_out},
-                      {"firing_rate", l.firing_rate},
-                      {"silent_fraction", l.silent_fraction},
-                      {"weight_norm", l.weight_norm},
-                      {"update_ratio", l.update_ratio}});
+    nlohmann::json layer = {{"name", l.name}, {"index", l.index}};
+    for (const LayerStatistic& s : LayerStatistics())
+      layer[std::string(s.name)] = s.get(l);
+    layers.push_back(std::move(layer));
   }
-  const nlohmann::json j = {{"type", "epoch"},
-                            {"record", m.record},
-                            {"epoch", m.epoch},
-                            {"epochs", m.epochs},
-                            {"train_loss", m.train_loss},
-                            {"train_accuracy", m.train_accuracy},
-                            {"test_loss", m.test_loss},
-                            {"test_accuracy", m.test_accuracy},
-                            {"lr", m.learning_rate},
-                            {"seconds", m.seconds},
-                            {"train_samples_per_second", m.train_samples_per_second},
-                            {"test_samples_per_second", m.test_samples_per_second},
-                            {"train_samples", m.train_samples},
-                            {"test_samples", m.test_samples},
-                            {"n_class", m.n_class},
-                            {"confusion", m.confusion},
-                            {"best", m.best},
-                            {"layers", layers}};
+  nlohmann::json j = {{"type", "epoch"}, {"record", m.record}};
+  for (const EpochStatistic& s : EpochStatistics()) {
+    const double value = s.get(m);
+    if (s.format == StatisticFormat::kInteger) {
+      j[std::string(s.name)] = static_cast<int64_t>(value);
+    } else {
+      j[std::string(s.name)] = value;
+    }
+  }
+  j["n_class"] = m.n_class;
+  j["confusion"] = m.confusion;
+  j["best"] = m.best;
+  j["layers"] = std::move(layers);
   return j.dump();
 }
 

@@ -126,7 +126,10 @@ class MultiSink final : public MetricsSink {
 };
 
 // Appends one JSON object per record to a file ({"type":"epoch","record":N,...},
-// {"type":"progress",...}, {"type":"checkpoint",...}), flushed after each line.
+// {"type":"progress",...}, {"type":"checkpoint",...}), flushed after each line. An
+// epoch's fields are the names of statistics.h (those of every other view: the API's
+// messages, edbp-client --output json and its metrics export), then n_class,
+// confusion, best and layers (each with name, index and the layer statistics).
 class JsonlSink final : public MetricsSink {
  public:
   // Creates missing parent directories. Errors: PERMISSION_DENIED / NOT_FOUND naming

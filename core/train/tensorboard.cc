@@ -2,14 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/train/statistics.h"
 
 namespace edbp::train {
 namespace {
@@ -67,6 +71,84 @@ absl::Status IoError(const std::string& what, const std::string& path, int err) 
   return absl::InternalError(message);
 }
 
+// Reads a varint at `at`; false past the end or beyond 10 bytes.
+bool GetVarint(absl::string_view data, size_t& at, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && at < data.size(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(data[at++]);
+    v |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// One field of a protobuf message: its number, and its value (a varint, or the bytes
+// of a length-delimited or fixed field). False on malformed input.
+struct Field {
+  uint64_t number = 0;
+  uint64_t varint = 0;
+  absl::string_view bytes;
+};
+bool GetField(absl::string_view data, size_t& at, Field& f) {
+  uint64_t key = 0;
+  if (!GetVarint(data, at, key)) return false;
+  f.number = key >> 3;
+  size_t n = 0;
+  switch (key & 7) {
+    case 0:
+      return GetVarint(data, at, f.varint);
+    case 1:
+      n = 8;
+      break;
+    case 2: {
+      uint64_t length = 0;
+      if (!GetVarint(data, at, length)) return false;
+      n = static_cast<size_t>(length);
+      if (length > data.size()) return false;
+      break;
+    }
+    case 5:
+      n = 4;
+      break;
+    default:
+      return false;
+  }
+  if (data.size() - at < n) return false;
+  f.bytes = data.substr(at, n);
+  at += n;
+  return true;
+}
+
+// The simple values of one serialized Event into `out` (nothing for an event without
+// a summary). False when the event is malformed.
+bool AddScalars(absl::string_view event, std::vector<TensorBoardScalar>& out) {
+  int64_t step = 0;
+  std::vector<std::pair<std::string, float>> values;
+  Field f;
+  for (size_t at = 0; at < event.size();) {
+    if (!GetField(event, at, f)) return false;
+    if (f.number == 2) step = static_cast<int64_t>(f.varint);
+    if (f.number != 5) continue;
+    for (size_t v = 0; v < f.bytes.size();) {  // Summary: repeated Value value = 1
+      Field value;
+      if (!GetField(f.bytes, v, value)) return false;
+      if (value.number != 1) continue;
+      std::pair<std::string, float> scalar;
+      for (size_t t = 0; t < value.bytes.size();) {  // Value: tag = 1, simple_value = 2
+        Field field;
+        if (!GetField(value.bytes, t, field)) return false;
+        if (field.number == 1) scalar.first = std::string(field.bytes);
+        if (field.number == 2 && field.bytes.size() == sizeof(float)) {
+          std::memcpy(&scalar.second, field.bytes.data(), sizeof(float));
+        }
+      }
+      values.push_back(std::move(scalar));
+    }
+  }
+  for (auto& [tag, value] : values) out.push_back({step, std::move(tag), value});
+  return true;
+}
+
 }  // namespace
 
 uint32_t Crc32c(absl::string_view data) {
@@ -78,6 +160,44 @@ uint32_t Crc32c(absl::string_view data) {
 uint32_t MaskedCrc32c(absl::string_view data) {
   const uint32_t c = Crc32c(data);
   return ((c >> 15) | (c << 17)) + kMaskDelta;
+}
+
+std::vector<TensorBoardScalar> ReadTensorBoardScalars(const std::string& path) {
+  std::vector<TensorBoardScalar> scalars;
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  const absl::string_view data(bytes);
+  for (size_t at = 0; data.size() - at >= 12;) {
+    uint64_t length = 0;
+    std::memcpy(&length, data.data() + at, sizeof(length));
+    uint32_t crc = 0;
+    std::memcpy(&crc, data.data() + at + 8, sizeof(crc));
+    if (crc != MaskedCrc32c(data.substr(at, 8)) || data.size() - at - 12 < length ||
+        data.size() - at - 12 - length < 4) {
+      break;
+    }
+    const absl::string_view event = data.substr(at + 12, length);
+    std::memcpy(&crc, data.data() + at + 12 + length, sizeof(crc));
+    std::vector<TensorBoardScalar> these;
+    if (crc != MaskedCrc32c(event) || !AddScalars(event, these)) break;
+    for (TensorBoardScalar& s : these) scalars.push_back(std::move(s));
+    at += 12 + length + 4;
+  }
+  return scalars;
+}
+
+std::map<std::string, int64_t> LastWrittenSteps(const std::string& dir) {
+  std::map<std::string, int64_t> steps;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.path().filename().string().starts_with("events.out.tfevents.")) continue;
+    for (const TensorBoardScalar& s : ReadTensorBoardScalars(entry.path().string())) {
+      auto [it, inserted] = steps.emplace(s.tag, s.step);
+      if (!inserted) it->second = std::max(it->second, s.step);
+    }
+  }
+  return steps;
 }
 
 absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Open(
@@ -141,30 +261,35 @@ void TensorBoardSink::OnProgress(const ProgressRecord& r) {
   // The test pass's running values are another split's, on a step axis of its batches.
   const bool test = r.phase == Phase::kTest;
   Write((r.epoch - 1) * r.batches + r.batch,
-        {{test ? "progress/test_loss" : "progress/loss",
+        {{test ? "progress/test_running_loss" : "progress/running_loss",
           static_cast<float>(r.running_loss)},
-         {test ? "progress/test_accuracy" : "progress/accuracy",
+         {test ? "progress/test_running_accuracy" : "progress/running_accuracy",
           static_cast<float>(r.running_accuracy)}});
 }
 
 void TensorBoardSink::OnEpoch(const EpochMetrics& m) {
-  std::vector<std::pair<std::string, float>> scalars = {
-      {"train/loss", static_cast<float>(m.train_loss)},
-      {"train/accuracy", static_cast<float>(m.train_accuracy)},
-      {"test/loss", static_cast<float>(m.test_loss)},
-      {"test/accuracy", static_cast<float>(m.test_accuracy)},
-      {"lr", static_cast<float>(m.learning_rate)},
-      {"epoch_seconds", static_cast<float>(m.seconds)},
-  };
-  for (const LayerStats& layer : m.layers) {
-    scalars.emplace_back("grad_norm/" + layer.name, static_cast<float>(layer.grad_norm));
+  std::vector<std::pair<std::string, float>> scalars;
+  for (const EpochStatistic& s : EpochStatistics()) {
+    if (s.format == StatisticFormat::kInteger) continue;  // epoch, epochs, samples
+    scalars.emplace_back(std::string(s.name), static_cast<float>(s.get(m)));
   }
-  Write(m.epoch, scalars);
+  for (const LayerStatistic& s : LayerStatistics()) {
+    for (const LayerStats& layer : m.layers) {
+      scalars.emplace_back(std::string(s.name) + "/" + layer.name,
+                           static_cast<float>(s.get(layer)));
+    }
+  }
+  Write(m.epoch, std::move(scalars));
 }
 
 void TensorBoardSink::Write(int64_t step,
-                            const std::vector<std::pair<std::string, float>>& scalars) {
+                            std::vector<std::pair<std::string, float>> scalars) {
   if (writer_ == nullptr) return;
+  std::erase_if(scalars, [&](const std::pair<std::string, float>& scalar) {
+    const auto it = written_.find(scalar.first);
+    return it != written_.end() && step <= it->second;
+  });
+  if (scalars.empty()) return;
   const absl::Status written = writer_->WriteScalars(step, scalars);
   if (!written.ok()) {
     const std::string message(written.message());

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,22 +55,52 @@ class TensorBoardWriter {
   const std::string path_;
 };
 
-// Writes, per epoch (step = epoch): train/loss, train/accuracy, test/loss,
-// test/accuracy, lr, epoch_seconds and grad_norm/<layer> for every conv/linear layer;
-// per progress record of the training pass (step = batches trained since the start of
-// the run): progress/loss and progress/accuracy; of the test pass (step = test batches
-// since the start): progress/test_loss and progress/test_accuracy. A failed write is
-// reported once on stderr and ends the writing (training goes on).
+// One simple value of an event file: its event's step, tag and value.
+struct TensorBoardScalar {
+  int64_t step = 0;
+  std::string tag;
+  float value = 0;
+};
+
+// The simple values of the event file at `path`, in file order, read up to its first
+// malformed record (a bad CRC, a length past the end, a torn last record); nothing for
+// a file that cannot be read. Never an error: what is readable is returned.
+std::vector<TensorBoardScalar> ReadTensorBoardScalars(const std::string& path);
+
+// The largest step written per tag by the event files events.out.tfevents.* directly in
+// `dir` (none: an empty map, also when `dir` does not exist). A file's records are read
+// up to its first malformed one (a run killed mid-write leaves a torn last record);
+// unreadable files are skipped. Nothing is an error: this serves a resumed run
+// (TensorBoardSink), which writes its new file all the same.
+std::map<std::string, int64_t> LastWrittenSteps(const std::string& dir);
+
+// Writes the statistics of statistics.h under their names: per epoch (step = epoch)
+// every epoch statistic but the counts (train_loss, train_accuracy, test_loss,
+// test_accuracy, learning_rate, seconds, train_samples_per_second,
+// test_samples_per_second) and, per conv/linear layer, every layer statistic as
+// "<name>/<layer>" (grad_norm/conv_1, firing_rate/conv_1, silent_fraction/conv_1, ...);
+// per progress record of the training pass (step = batches trained since the start
+// of the run): progress/running_loss and progress/running_accuracy; of the test pass
+// (step = test batches since the start): progress/test_running_loss and
+// progress/test_running_accuracy.
+//
+// A resumed run repeats the records after its checkpoint (metrics.h): a scalar whose
+// step is at most `written[tag]` (LastWrittenSteps of the directory before the run's
+// file was opened) is left out, so that TensorBoard shows each step once, as the
+// first run wrote it. A fresh run gets an empty `written` and writes every step.
+// A failed write is reported once on stderr and ends the writing (training goes on).
 class TensorBoardSink final : public MetricsSink {
  public:
-  explicit TensorBoardSink(std::unique_ptr<TensorBoardWriter> writer)
-      : writer_(std::move(writer)) {}
+  explicit TensorBoardSink(std::unique_ptr<TensorBoardWriter> writer,
+                           std::map<std::string, int64_t> written = {})
+      : writer_(std::move(writer)), written_(std::move(written)) {}
   void OnProgress(const ProgressRecord& r) override;
   void OnEpoch(const EpochMetrics& m) override;
 
  private:
-  void Write(int64_t step, const std::vector<std::pair<std::string, float>>& scalars);
+  void Write(int64_t step, std::vector<std::pair<std::string, float>> scalars);
   std::unique_ptr<TensorBoardWriter> writer_;  // null after a failed write
+  const std::map<std::string, int64_t> written_;
 };
 
 }  // namespace edbp::train

@@ -8,6 +8,9 @@
 //   - watch the tiny job's curves grow epoch by epoch, the table's ETA;
 //   - reload the page mid-job: the whole history is back (every epoch from 1); the job
 //     finishes and the page shows it SUCCEEDED with every epoch;
+//   - the statistics' labels, whole-epoch axis ticks, legends with the latest values,
+//     the confusion matrix's axis titles and class names; the gradient flow of the
+//     job's best checkpoint (its invariant holding), then the same answered from memory;
 //   - 20 jobs in the table; 200 epochs and 20,000 progress records drawn at once
 //     (the running loss decimated);
 //   - SIGTERM ends the dashboard with exit status 0.
@@ -177,6 +180,84 @@ async function main() {
     if (confusion !== String(TINY_EPOCHS)) throw new Error(`confusion matrix of epoch ${confusion}`);
     await page.screenshot({ path: join(artifacts, 'dashboard-succeeded.png'), fullPage: true });
     log(`${tiny} SUCCEEDED after ${TINY_EPOCHS} epochs (best ${best})`);
+
+    // One vocabulary (issue 19): the statistics' labels on the series, epoch axes that
+    // tick at whole epochs only, legends that show the latest values, and a confusion
+    // matrix whose axes are titled and named with the data set's classes.
+    const look = await page.evaluate(() => {
+      const chart = page.view.charts.loss;
+      const legend = (id) => [...document.querySelectorAll(`#${id} .u-legend .u-series`)]
+          .map((s) => [s.querySelector('.u-label')?.textContent,
+                       s.querySelector('.u-value')?.textContent]);
+      const canvas = document.getElementById('confusion');
+      return {
+        ticks: [chart.plot.axes[0]._values || [], page.view.charts.accuracy.plot.axes[0]._values || [],
+                page.view.layerCharts.rate.plot.axes[0]._values || []],
+        loss: legend('chart-loss'), rate: legend('chart-rate'), silent: legend('chart-silent'),
+        wantSilent: EdbpCharts.formatShare(page.view.latest.layers[0].silent_fraction),
+        shares: [0.00023, 0.125, 0.9999999, 0, 1].map(EdbpCharts.formatShare),
+        want: [EdbpCharts.formatNumber(page.view.latest.train_loss),
+               EdbpCharts.formatNumber(page.view.latest.test_loss),
+               EdbpCharts.formatNumber(page.view.latest.layers[0].firing_rate)],
+        rateAxis: page.view.layerCharts.rate.plot.axes[1].label,
+        rows: canvas.dataset.rows, columns: canvas.dataset.columns,
+        labels: JSON.parse(canvas.dataset.labels || '[]'),
+      };
+    });
+    for (const ticks of look.ticks) {
+      const shown = ticks.filter((t) => t !== '');
+      if (!shown.length || !shown.every((t) => /^\d+$/.test(t))) {
+        throw new Error(`epoch axis ticks ${JSON.stringify(ticks)}`);
+      }
+    }
+    const wantLegend = [['epoch', String(TINY_EPOCHS)], ['train loss', look.want[0]],
+                        ['test loss', look.want[1]]];
+    if (JSON.stringify(look.loss) !== JSON.stringify(wantLegend)) {
+      throw new Error(`loss legend ${JSON.stringify(look.loss)}, expected ${JSON.stringify(wantLegend)}`);
+    }
+    if (look.rate.length !== 5 || look.rate[1][1] !== look.want[2]) {
+      throw new Error(`firing-rate legend ${JSON.stringify(look.rate)} (first layer ${look.want[2]})`);
+    }
+    if (look.rateAxis !== 'rate') throw new Error(`firing-rate axis "${look.rateAxis}"`);
+    // The silent fraction keeps 3 significant digits (0.00023 is 0.023%), as edbp-train.
+    if (JSON.stringify(look.shares) !== JSON.stringify(['0.023%', '12.5%', '99.9%', '0%', '100%'])) {
+      throw new Error(`shares ${JSON.stringify(look.shares)}`);
+    }
+    if (look.silent[1][1] !== look.wantSilent || !/^\d+(\.\d+)?(e-\d+)?%$/.test(look.wantSilent)) {
+      throw new Error(`silent legend ${JSON.stringify(look.silent)} (first layer ${look.wantSilent})`);
+    }
+    const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+                     'Sneaker', 'Bag', 'Ankle boot'];
+    const synthetic = tinyConfig(1, 1).includes('Synthetic');
+    const wantLabels = synthetic ? fashion.map((_, i) => String(i)) : fashion;
+    if (look.rows !== 'true' || look.columns !== 'predicted' ||
+        JSON.stringify(look.labels) !== JSON.stringify(wantLabels)) {
+      throw new Error(`confusion matrix ${look.rows}/${look.columns}: ${JSON.stringify(look.labels)}`);
+    }
+    log(`axes, legends and the confusion matrix (${look.labels[9]}) as the vocabulary says`);
+
+    // The gradient flow of the job's best checkpoint, made by the dashboard (the local
+    // edbp-train on the downloaded checkpoint); asked again, it comes from memory.
+    await page.selectOption('#gf-checkpoint', 'best');
+    await page.click('#gf-compute');
+    await page.waitForSelector('#gf-card[data-state="shown"]', { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelectorAll('#gf-report .chart .uplot canvas').length === 4);
+    const flow = await page.evaluate(() => ({
+      checkpoint: document.getElementById('gf-card').dataset.checkpoint,
+      holds: [...document.querySelectorAll('#gf-invariant-table tbody tr')].map((r) => r.dataset.holds),
+      layers: document.querySelectorAll('#gf-layer-table tbody tr').length,
+      meta: document.getElementById('gf-meta').textContent,
+      status: document.getElementById('gf-status').textContent,
+    }));
+    if (flow.checkpoint !== 'best' || flow.holds.length !== 3 || flow.holds.some((h) => h !== 'true') ||
+        flow.layers !== 4 || !flow.meta.includes('best.safetensors') || !flow.status.includes('made now')) {
+      throw new Error(`gradient flow: ${JSON.stringify(flow)}`);
+    }
+    await (await page.$('#gf-card')).screenshot({ path: join(artifacts, 'dashboard-gradient-flow.png') });
+    await page.click('#gf-compute');
+    await page.waitForFunction(() => document.getElementById('gf-status').textContent.includes('made before'),
+                               null, { timeout: 30000 });
+    log('gradient flow of the best checkpoint shown, then answered from memory');
 
     // 20 jobs in the table: 18 more submitted and cancelled through the API.
     const more = await page.evaluate(async (yaml) => {

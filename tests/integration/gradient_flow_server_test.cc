@@ -44,7 +44,7 @@ TEST_F(GradientFlowServerTest, ReportOfATrainedJob) {
   ASSERT_EQ(j["layers"].size(), 4u);
   for (const auto& l : j["layers"]) {
     EXPECT_EQ(l["grad_in"].size(), 5u) << l["name"];
-    EXPECT_GT(l["weight_grad_norm"].get<double>(), 0) << l["name"];
+    EXPECT_GT(l["grad_norm"].get<double>(), 0) << l["name"];
   }
   // The acceptance's invariant, on trained weights: Σ out = Σ in to 1e-5.
   ASSERT_EQ(j["invariant"].size(), 3u);

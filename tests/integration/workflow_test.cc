@@ -3,8 +3,10 @@
 // resume, init-from, logs --follow, the metrics export and retention.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/train/statistics.h"
+#include "core/train/tensorboard.h"
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -29,6 +33,67 @@ using testing::ReadFile;
 using testing::RunCommand;
 using testing::ServerTest;
 using testing::TinyConfig;
+
+// A line split at runs of two or more spaces (the epoch and layer tables' columns:
+// labels hold single spaces), without leading and trailing spaces.
+std::vector<std::string> Columns(absl::string_view line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  size_t spaces = 0;
+  for (const char c : line) {
+    if (c == ' ' || c == '\n') {
+      ++spaces;
+      continue;
+    }
+    if (spaces >= 2 && !cell.empty()) {
+      cells.push_back(cell);
+      cell.clear();
+    } else if (spaces == 1 && !cell.empty()) {
+      cell += ' ';
+    }
+    spaces = 0;
+    cell += c;
+  }
+  if (!cell.empty()) cells.push_back(cell);
+  return cells;
+}
+
+// The epoch and layer tables of a console text (edbp-train's train.log, or edbp-client
+// watch): per epoch row "E/N", its cells by label, and per layer its cells by label.
+struct ConsoleEpoch {
+  std::map<std::string, std::string> cells;
+  std::map<std::string, std::map<std::string, std::string>> layers;
+};
+std::map<std::string, ConsoleEpoch> ParseConsole(const std::string& text) {
+  std::map<std::string, ConsoleEpoch> epochs;
+  const std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  const std::vector<std::string> header = Columns(train::EpochTableHeader());
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (Columns(lines[i]) != header) continue;
+    // Rows until the next non-row: each row followed by its layer table.
+    for (size_t r = i + 1; r < lines.size(); ++r) {
+      const std::vector<std::string> row = Columns(lines[r]);
+      if (row.size() < header.size() || row[0].find('/') == std::string::npos) break;
+      ConsoleEpoch& epoch = epochs[row[0]];
+      for (size_t c = 1; c < header.size(); ++c) epoch.cells[header[c]] = row[c];
+      if (r + 1 < lines.size() && absl::StartsWith(lines[r + 1], "    layer  ")) {
+        const std::vector<std::string> labels = Columns(lines[r + 1]);
+        size_t l = r + 2;
+        for (; l < lines.size() && absl::StartsWith(lines[l], "    ") &&
+               !absl::StartsWith(lines[l], "    layer  ");
+             ++l) {
+          const std::vector<std::string> cells = Columns(lines[l]);
+          if (cells.size() != labels.size()) break;
+          for (size_t c = 1; c < labels.size(); ++c) {
+            epoch.layers[cells[0]][labels[c]] = cells[c];
+          }
+        }
+        r = l - 1;
+      }
+    }
+  }
+  return epochs;
+}
 
 class WorkflowTest : public ServerTest {
  protected:
@@ -126,6 +191,127 @@ TEST_F(WorkflowTest, MetricsExportsEveryEpochAsCsvAndJsonLines) {
   EXPECT_EQ(Client("metrics 999").code, 4);
 }
 
+// Issue 19 item 6, one vocabulary: one job's statistics as edbp-train's console
+// (train.log), `watch` (the client's tables), `watch --output json`, `metrics --format
+// jsonl` and `--format csv` and TensorBoard show them: the same names (labels in the
+// tables, from core/train/statistics.h), the same values, in the same formats.
+TEST_F(WorkflowTest, EveryViewNamesAndShowsTheStatisticsAlike) {
+  const std::string job = Submit(WriteConfig("tiny", TinyConfig(2, 100)));
+  ASSERT_EQ(WaitFor(job, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  const std::string id = job.substr(job.find('/') + 1);
+  const std::vector<nlohmann::json> jsonl = Epochs(job);
+  ASSERT_EQ(jsonl.size(), 2u);
+
+  // The names: the JSON lines' and `watch --output json`'s are the vocabulary's.
+  std::set<std::string> epoch_names = {"n_class", "confusion", "best", "layers"};
+  for (const train::EpochStatistic& s : train::EpochStatistics()) {
+    epoch_names.emplace(s.name);
+  }
+  std::set<std::string> layer_names = {"name", "index"};
+  for (const train::LayerStatistic& s : train::LayerStatistics()) {
+    layer_names.emplace(s.name);
+  }
+  const auto keys = [](const nlohmann::json& object) {
+    std::set<std::string> out;
+    for (const auto& item : object.items()) out.insert(item.key());
+    return out;
+  };
+  std::set<std::string> with_job = epoch_names;
+  with_job.insert("job");
+  EXPECT_EQ(keys(jsonl[0]), with_job);
+  EXPECT_EQ(keys(jsonl[0]["layers"][0]), layer_names);
+  const CommandResult watched = Client("--output json watch " + job + " --from-start");
+  ASSERT_EQ(watched.code, 0) << watched.output;
+  std::vector<nlohmann::json> events;
+  for (absl::string_view line : absl::StrSplit(watched.output, '\n', absl::SkipEmpty())) {
+    const nlohmann::json event = nlohmann::json::parse(line);
+    if (event.contains("epoch_metrics")) events.push_back(event["epoch_metrics"]);
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(keys(events[0]), epoch_names);
+  EXPECT_EQ(keys(events[0]["layers"][0]), layer_names);
+
+  // CSV: the same columns, the same numbers.
+  const CommandResult csv = Client("metrics " + job + " --format csv");
+  ASSERT_EQ(csv.code, 0) << csv.output;
+  const std::vector<std::string> rows =
+      absl::StrSplit(csv.output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 3u);
+  const std::vector<std::string> header = absl::StrSplit(rows[0], ',');
+
+  const std::string log = ReadFile(JobDir(id) + "train.log");
+  const std::map<std::string, ConsoleEpoch> console = ParseConsole(log);
+  const CommandResult text = Client("watch " + job + " --from-start");
+  ASSERT_EQ(text.code, 0) << text.output;
+  const std::map<std::string, ConsoleEpoch> client_tables = ParseConsole(text.output);
+  ASSERT_EQ(console.size(), 2u) << log;
+  ASSERT_EQ(client_tables.size(), 2u) << text.output;
+
+  std::map<std::string, std::map<int64_t, float>> tensorboard;  // tag -> step -> value
+  for (const auto& entry : fs::directory_iterator(JobDir(id) + "tensorboard")) {
+    for (const train::TensorBoardScalar& s :
+         train::ReadTensorBoardScalars(entry.path().string())) {
+      EXPECT_TRUE(tensorboard[s.tag].emplace(s.step, s.value).second)
+          << s.tag << " written twice at step " << s.step;
+    }
+  }
+
+  for (size_t e = 0; e < 2; ++e) {
+    const nlohmann::json& m = jsonl[e];
+    const std::vector<std::string> cells = absl::StrSplit(rows[e + 1], ',');
+    ASSERT_EQ(cells.size(), header.size());
+    const std::string epoch = absl::StrCat(e + 1, "/2");
+    ASSERT_TRUE(console.contains(epoch)) << log;
+    for (const train::EpochStatistic& s : train::EpochStatistics()) {
+      const std::string name(s.name);
+      SCOPED_TRACE(absl::StrCat("epoch ", e + 1, " ", name));
+      ASSERT_TRUE(m[name].is_number());
+      EXPECT_EQ(events[e][name], m[name]);
+      const auto column = std::find(header.begin(), header.end(), name);
+      ASSERT_NE(column, header.end());
+      EXPECT_EQ(nlohmann::json::parse(cells[column - header.begin()]), m[name]);
+      const double value = m[name].get<double>();
+      if (s.in_table) {
+        const std::string shown = train::FormatStatistic(s.format, value);
+        EXPECT_EQ(console.at(epoch).cells.at(std::string(s.label)), shown);
+        EXPECT_EQ(client_tables.at(epoch).cells.at(std::string(s.label)), shown);
+      }
+      if (s.format != train::StatisticFormat::kInteger) {
+        EXPECT_EQ(tensorboard[name].at(static_cast<int64_t>(e + 1)),
+                  static_cast<float>(value));
+      }
+    }
+    ASSERT_EQ(m["layers"].size(), 4u);
+    for (const nlohmann::json& layer : m["layers"]) {
+      const std::string layer_name = layer["name"];
+      ASSERT_TRUE(console.at(epoch).layers.contains(layer_name)) << log;
+      for (const train::LayerStatistic& s : train::LayerStatistics()) {
+        const std::string name(s.name);
+        SCOPED_TRACE(absl::StrCat("epoch ", e + 1, " ", layer_name, " ", name));
+        const double value = layer[name].get<double>();
+        const auto column =
+            std::find(header.begin(), header.end(), absl::StrCat(layer_name, ".", name));
+        ASSERT_NE(column, header.end());
+        EXPECT_EQ(nlohmann::json::parse(cells[column - header.begin()]), layer[name]);
+        const std::string shown = train::FormatStatistic(s.format, value);
+        EXPECT_EQ(console.at(epoch).layers.at(layer_name).at(std::string(s.label)),
+                  shown);
+        EXPECT_EQ(client_tables.at(epoch).layers.at(layer_name).at(std::string(s.label)),
+                  shown);
+        EXPECT_EQ(tensorboard[absl::StrCat(name, "/", layer_name)].at(
+                      static_cast<int64_t>(e + 1)),
+                  static_cast<float>(value));
+      }
+    }
+  }
+  // Firing rates reach TensorBoard for every layer.
+  for (const nlohmann::json& layer : jsonl[1]["layers"]) {
+    EXPECT_EQ(tensorboard[absl::StrCat("firing_rate/", layer["name"].get<std::string>())]
+                  .size(),
+              2u);
+  }
+}
+
 TEST_F(WorkflowTest, DeleteRefusesALiveJobThenRemovesEverything) {
   const std::string config = WriteConfig("long", TinyConfig(50, 200));
   const std::string job = Submit(config);
@@ -178,6 +364,25 @@ TEST_F(WorkflowTest, ResumeAfterCancelContinuesFromTheCheckpoint) {
   for (int i = 0; i < 20; ++i) expected[i] = i + 1;
   EXPECT_EQ(epochs, expected);  // none lost, none trained twice
   EXPECT_TRUE(said);
+  // TensorBoard: the resumed run wrote a file of its own, and each step of each tag is
+  // in the job's event files once (read back: none lost, none written twice).
+  std::map<std::string, std::vector<int64_t>> steps;
+  int files = 0;
+  for (const auto& entry :
+       fs::directory_iterator(JobDir(job.substr(job.find('/') + 1)) + "tensorboard")) {
+    ++files;
+    for (const train::TensorBoardScalar& s :
+         train::ReadTensorBoardScalars(entry.path().string())) {
+      steps[s.tag].push_back(s.step);
+    }
+  }
+  EXPECT_GE(files, 2);
+  for (auto& [tag, list] : steps) {
+    std::sort(list.begin(), list.end());
+    EXPECT_EQ(std::adjacent_find(list.begin(), list.end()), list.end()) << tag;
+  }
+  EXPECT_EQ(steps["test_accuracy"], expected);
+  EXPECT_EQ(steps["firing_rate/conv_1"], expected);
   // A SUCCEEDED job has nothing to resume; an unknown one is not found.
   const CommandResult again = Client("resume " + job);
   EXPECT_EQ(again.code, 1);

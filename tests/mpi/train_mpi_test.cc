@@ -96,7 +96,7 @@ TEST(TrainMpi, TwoRanksTrainTheEpochOfOneProcessAndOnlyRankZeroWrites) {
   EXPECT_EQ(b.at("train_samples"), 1000);
   EXPECT_EQ(b.at("test_samples"), 1000);
   EXPECT_EQ(b.at("record"), a.at("record"));
-  EXPECT_EQ(b.at("lr"), a.at("lr"));
+  EXPECT_EQ(b.at("learning_rate"), a.at("learning_rate"));
   EXPECT_EQ(b.at("confusion").size(), a.at("confusion").size());
   // The same samples and the same arithmetic but the gradient's sum order: the
   // learning agrees to float rounding, compounded over 20 steps.

@@ -18,7 +18,12 @@ const page = {
   rows: new Map(),        // job name -> <tr>
   jobs: new Map(),        // job name -> the job as the last /api/jobs listed it
   view: null,             // the selected job's JobView
+  labels: new Map(),      // statistic name -> label (/api/statistics, README "Statistics")
 };
+
+// The label of a statistic, as every view of edbp shows it; its name until the
+// vocabulary arrived.
+const statLabel = (name) => page.labels.get(name) || name;
 
 // ---- helpers -----------------------------------------------------------------------
 
@@ -306,14 +311,24 @@ class JobView {
     view.hidden = false;  // before the charts, which take their container's width
     view.dataset.job = this.name;
     const C = EdbpCharts.LineChart;
+    const pair = (a, b) => [{ label: statLabel(a) }, { label: statLabel(b) }];
     this.charts = {
-      loss: new C($('chart-loss'), { series: [{ label: 'train' }, { label: 'test' }], yLabel: 'loss' }),
-      accuracy: new C($('chart-accuracy'), { series: [{ label: 'train' }, { label: 'test' }], percent: true }),
+      loss: new C($('chart-loss'), { series: pair('train_loss', 'test_loss'), yLabel: 'loss' }),
+      accuracy: new C($('chart-accuracy'), { series: pair('train_accuracy', 'test_accuracy'),
+                                             percent: true }),
       running: new C($('chart-running'), { series: [{ label: 'running loss' }],
                                            maxPoints: RUNNING_LOSS_POINTS }),
-      lr: new C($('chart-lr'), { series: [{ label: 'learning rate' }] }),
-      speed: new C($('chart-speed'), { series: [{ label: 'train' }, { label: 'test' }], yLabel: 'samples/s' }),
+      lr: new C($('chart-lr'), { series: [{ label: statLabel('learning_rate') }] }),
+      speed: new C($('chart-speed'), { series: pair('train_samples_per_second',
+                                                    'test_samples_per_second'),
+                                       yLabel: 'samples/s' }),
     };
+    this.classNames = [];     // of the job's data set (GET /api/jobs/ID), [] for none
+    this.classNamesAsked = false;  // asked once the job's stream shows that it exists
+    this.flowCharts = [];
+    $('gf-report').hidden = true;
+    $('gf-status').textContent = '';
+    $('gf-compute').onclick = () => this.computeGradientFlow();
     this.charts.running.onDraw = (chart) => setText(
         $('running-points'), `(${chart.x.length} records, ${chart.drawnPoints} drawn)`);
     this.layerCharts = {};
@@ -321,11 +336,68 @@ class JobView {
     this.connect();
   }
 
+  async fetchClassNames() {
+    try {
+      const response = await fetch(`/api/jobs/${this.id}`);
+      if (!response.ok) return;
+      const job = await response.json();
+      if (page.view !== this) return;
+      this.classNames = job.class_names || [];
+      this.epochDirty = true;
+      this.touch();
+    } catch (e) {
+      // The confusion matrix keeps its label numbers.
+    }
+  }
+
+  // GET /api/jobs/ID/gradient-flow for the chosen checkpoint, drawn into the card.
+  async computeGradientFlow() {
+    const checkpoint = $('gf-checkpoint').value;
+    const button = $('gf-compute');
+    const status = $('gf-status');
+    const card = $('gf-card');
+    button.disabled = true;
+    card.dataset.state = 'computing';
+    status.classList.remove('error');
+    status.textContent = `computing the report of the ${checkpoint} checkpoint…`;
+    try {
+      const response = await fetch(`/api/jobs/${this.id}/gradient-flow?checkpoint=${checkpoint}`);
+      const body = await response.json();
+      if (page.view !== this) return;
+      if (!response.ok) {
+        card.dataset.state = 'error';
+        status.classList.add('error');
+        status.textContent = `${body.code}: ${body.error}`;
+        return;
+      }
+      for (const c of this.flowCharts) c.destroy();
+      $('gf-report').hidden = false;
+      this.flowCharts = EdbpGradientFlow.render(body, 'gf-');
+      card.dataset.state = 'shown';
+      card.dataset.checkpoint = checkpoint;
+      const how = response.headers.get('X-Edbp-Report') === 'cached' ? 'made before' : 'made now';
+      status.textContent = `the job's ${checkpoint} checkpoint: ${how} by the local ` +
+          `edbp-train on training batch ${body.batch}`;
+    } catch (e) {
+      card.dataset.state = 'error';
+      status.classList.add('error');
+      status.textContent = `the dashboard did not answer: ${e.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   connect() {
     // The whole history first (a reload shows every epoch), then live events; the
     // browser resumes after the last id by itself if the connection drops.
     this.source = new EventSource(`/api/jobs/${this.id}/events?from=1`);
-    this.source.addEventListener('edbp', (e) => this.onEvent(JSON.parse(e.data)));
+    this.source.addEventListener('edbp', (e) => {
+      if (!this.classNamesAsked) {
+        this.classNamesAsked = true;
+        this.fetchClassNames();
+      }
+      this.onEvent(JSON.parse(e.data));
+    });
     this.source.addEventListener('status', (e) => {
       const status = JSON.parse(e.data);
       page.streamError = status.reachable ? '' : (status.error || 'no answer');
@@ -356,6 +428,7 @@ class JobView {
     this.source.close();
     for (const c of Object.values(this.charts)) c.destroy();
     for (const c of Object.values(this.layerCharts)) c.destroy();
+    for (const c of this.flowCharts) c.destroy();
     page.streamError = '';
   }
 
@@ -420,14 +493,15 @@ class JobView {
     const pairs = [];
     for (let k = names.length - 1; k >= 1; k--) {
       const color = EdbpCharts.PALETTE[k % EdbpCharts.PALETTE.length];
-      pairs.push({ label: `${names[k]} Σout`, color, dash: [6, 4] });
-      pairs.push({ label: `${names[k - 1]} Σin`, color });
+      pairs.push({ label: `${names[k]} ${statLabel('grad_sum_out')}`, color, dash: [6, 4] });
+      pairs.push({ label: `${names[k - 1]} ${statLabel('grad_sum_in')}`, color });
     }
     this.layerCharts = {
-      grad: new C($('chart-grad'), { series: perLayer, log: true, yLabel: '‖dL/dW‖' }),
+      grad: new C($('chart-grad'), { series: perLayer, log: true, yLabel: statLabel('grad_norm') }),
       gradsum: new C($('chart-gradsum'), { series: pairs, yLabel: 'Σ gradient' }),
-      rate: new C($('chart-rate'), { series: perLayer }),
-      silent: new C($('chart-silent'), { series: perLayer, percent: true }),
+      rate: new C($('chart-rate'), { series: perLayer, yLabel: statLabel('firing_rate') }),
+      silent: new C($('chart-silent'), { series: perLayer, share: true,
+                                         yLabel: statLabel('silent_fraction') }),
     };
   }
 
@@ -481,7 +555,11 @@ class JobView {
       const n = num(this.latest.n_class);
       const matrix = (this.latest.confusion || []).map(num);
       if (n > 0 && matrix.length === n * n) {
-        EdbpCharts.drawConfusion($('confusion'), matrix, n);
+        const drawn = EdbpCharts.drawConfusion($('confusion'), matrix, n, this.classNames);
+        const canvas = $('confusion');
+        canvas.dataset.rows = drawn.rows;
+        canvas.dataset.columns = drawn.columns;
+        canvas.dataset.labels = JSON.stringify(drawn.labels);
         setText($('confusion-epoch'), String(num(this.latest.epoch)));
       }
     }
@@ -553,6 +631,8 @@ async function start() {
     const info = await (await fetch('/api/info')).json();
     page.server = info.server;
     setText($('server-address'), `edbp-server ${info.server}`);
+    const statistics = await (await fetch('/api/statistics')).json();
+    for (const s of [...statistics.epoch, ...statistics.layer]) page.labels.set(s.name, s.label);
   } catch (e) {
     page.dashboardDown = true;
   }

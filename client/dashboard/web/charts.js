@@ -46,6 +46,13 @@ const EdbpCharts = (() => {
     }
   }
 
+  // The last value of series `si` that is not null (null when there is none).
+  function lastValue(u, si) {
+    const values = u.data[si] || [];
+    for (let i = values.length - 1; i >= 0; i--) if (values[i] != null) return values[i];
+    return null;
+  }
+
   // Ticks of an axis whose values are whole numbers (epochs): steps of 1, 2, 5, 10, ...
   // and no label at a fractional value.
   const INTEGER_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
@@ -58,14 +65,19 @@ const EdbpCharts = (() => {
   //   labels only, see setLabels).
   class LineChart {
     constructor(el, {series, log = false, xLabel = 'epoch', yLabel = '', maxPoints = 0,
-                     percent = false, integerX = xLabel === 'epoch', liveLegend = true}) {
+                     percent = false, share = false, integerX = xLabel === 'epoch',
+                     liveLegend = true}) {
       this.el = el;
       this.maxPoints = maxPoints;
       this.x = [];
       this.ys = series.map(() => []);
       this.drawn = 0;
-      const fmt = percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
-                          : (v) => (v == null ? '–' : formatNumber(v));
+      // percent: an accuracy (2 decimals); share: the silent fraction's 3 significant
+      // digits (README "Statistics": 0.00023 is 0.023%, not 0.00%).
+      const fmt = share ? formatShare
+                        : percent ? (v) => (v == null ? '–' : (100 * v).toFixed(2) + '%')
+                                  : (v) => (v == null ? '–' : formatNumber(v));
+      percent = percent || share;
       const opts = {
         width: Math.max(200, el.clientWidth || 400),
         height: 220,
@@ -78,7 +90,13 @@ const EdbpCharts = (() => {
             values: (u, vals) => vals.map((v) => (v == null ? ''
                 : percent ? formatNumber(100 * v) + '%' : formatNumber(v))) },
         ],
-        series: [{ label: xLabel, value: (u, v) => (v == null ? '–' : formatNumber(v)) }].concat(
+        // The legend shows the values under the cursor, and the latest ones when the
+        // cursor is elsewhere (uPlot passes idx null then).
+        series: [{ label: xLabel,
+                   value: (u, v, si, idx) => {
+                     const x = idx == null ? lastValue(u, 0) : v;
+                     return x == null ? '–' : formatNumber(x);
+                   } }].concat(
           series.map((s, i) => ({
             label: s.label,
             stroke: s.color || PALETTE[i % PALETTE.length],
@@ -86,7 +104,7 @@ const EdbpCharts = (() => {
             dash: s.dash,
             spanGaps: true,
             points: { show: false },
-            value: (u, v) => fmt(v),
+            value: (u, v, si, idx) => fmt(idx == null ? lastValue(u, si) : v),
           }))),
         legend: { live: liveLegend },
       };
@@ -219,6 +237,15 @@ const EdbpCharts = (() => {
     destroy() { this.plot.destroy(); }
   }
 
+  // A fraction as a percentage with 3 significant digits, never "0%" or "100%" unless
+  // exactly so (core/train/statistics.h's kShare).
+  function formatShare(v) {
+    if (v == null || !isFinite(v)) return '–';
+    let text = Number((100 * v).toPrecision(3)).toString();
+    if (v > 0 && v < 1 && text === '100') text = '99.9';
+    return `${text}%`;
+  }
+
   function formatNumber(v) {
     if (v == null || !isFinite(v)) return String(v);
     const a = Math.abs(v);
@@ -226,16 +253,33 @@ const EdbpCharts = (() => {
     return Number(v.toPrecision(4)).toString();
   }
 
-  // Row = label, column = predicted; each row coloured by its share of the row's total.
-  function drawConfusion(canvas, matrix, n) {
+  // Row = true label, column = predicted; each row coloured by its share of the row's
+  // total. The axes are titled ("true" down the left, "predicted" along the top) and
+  // labelled with `names[i]` where given (one per class: the data set's class names),
+  // else with the label numbers. Returns the titles and labels drawn (for tests).
+  function drawConfusion(canvas, matrix, n, names) {
     const ctx = canvas.getContext('2d');
+    const labels = Array.from({ length: n }, (_, i) =>
+        (names && names.length === n ? String(names[i]) : String(i)));
     const size = canvas.width;
-    const margin = 28;
+    const title = 16;  // the axis titles' band
+    const font = (px) => `${px}px system-ui, sans-serif`;
+    ctx.font = font(11);
+    const widest = Math.max(...labels.map((t) => ctx.measureText(t).width), 8);
+    // Labels take at most a third of the canvas; longer ones are cut with "…".
+    const band = Math.min(Math.ceil(widest) + 6, Math.floor(size / 3));
+    const margin = title + band;
     const cell = (size - margin) / Math.max(n, 1);
+    const fit = (text) => {
+      if (ctx.measureText(text).width <= band - 6) return text;
+      let t = text;
+      while (t.length > 1 && ctx.measureText(t + '…').width > band - 6) t = t.slice(0, -1);
+      return t + '…';
+    };
     ctx.clearRect(0, 0, size, canvas.height);
-    ctx.font = `${Math.max(8, Math.min(12, cell / 3))}px system-ui, sans-serif`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
+    ctx.font = font(Math.max(8, Math.min(12, cell / 3)));
     for (let r = 0; r < n; r++) {
       let total = 0;
       for (let c = 0; c < n; c++) total += matrix[r * n + c];
@@ -253,11 +297,30 @@ const EdbpCharts = (() => {
       }
     }
     ctx.fillStyle = '#6b7385';
+    ctx.font = font(11);
+    const shown = labels.map(fit);
     for (let i = 0; i < n; i++) {
-      ctx.fillText(String(i), margin + i * cell + cell / 2, margin / 2);
-      ctx.fillText(String(i), margin / 2, margin + i * cell + cell / 2);
+      // Rows: right-aligned left of the matrix; columns: upwards above it.
+      ctx.textAlign = 'right';
+      ctx.fillText(shown[i], margin - 4, margin + i * cell + cell / 2);
+      ctx.save();
+      ctx.translate(margin + i * cell + cell / 2, margin - 4);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = 'left';
+      ctx.fillText(shown[i], 0, 0);
+      ctx.restore();
     }
+    ctx.fillStyle = '#1d2330';
+    ctx.font = `600 ${font(12)}`;
+    ctx.textAlign = 'center';
+    ctx.fillText('predicted', margin + (size - margin) / 2, title / 2);
+    ctx.save();
+    ctx.translate(title / 2, margin + (size - margin) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText('true', 0, 0);
+    ctx.restore();
+    return { rows: 'true', columns: 'predicted', labels };
   }
 
-  return { PALETTE, LineChart, ScatterChart, decimate, drawConfusion, formatNumber };
+  return { PALETTE, LineChart, ScatterChart, decimate, drawConfusion, formatNumber, formatShare };
 })();

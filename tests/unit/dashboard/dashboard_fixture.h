@@ -23,11 +23,12 @@ inline const Asset kAssets[] = {
 };
 
 // A DashboardServer on 127.0.0.1:<free port> over edbp-server at `address`, served
-// on a thread until destruction.
+// on a thread until destruction (`train_program`: DashboardOptions::train_program).
 class Dashboard {
  public:
-  explicit Dashboard(const std::string& address) {
+  explicit Dashboard(const std::string& address, const std::string& train_program = "") {
     DashboardOptions options;
+    options.train_program = train_program;
     options.server_address = address;
     options.rpc_timeout = absl::Seconds(3);
     options.poll_interval = absl::Milliseconds(20);

@@ -188,11 +188,12 @@ TEST_F(DashboardServerTest, EventsReplayTheHistoryThenEnd) {
       "/api/jobs/1/events", {}, [](const std::string&) { return false; });
   EXPECT_EQ(body.rfind("retry: 2000\n\n", 0), 0u);
   EXPECT_EQ(Count(body, "event: edbp\n"), 11u);
-  EXPECT_THAT(
-      body,
-      HasSubstr("id: 1\nevent: edbp\ndata: {\"job\":\"jobs/1\",\"sequence\":\"1\""));
+  EXPECT_THAT(body,
+              HasSubstr("id: 1\nevent: edbp\ndata: {\"job\":\"jobs/1\",\"sequence\":1,"));
   EXPECT_THAT(body, HasSubstr("id: 11\n"));
-  EXPECT_THAT(body, HasSubstr("\"epoch_metrics\":{\"epoch\":\"1\""));
+  // 64-bit integers as JSON numbers (client::ToJson), the vocabulary's names.
+  EXPECT_THAT(body, HasSubstr("\"epoch_metrics\":{\"epoch\":1,\"epochs\":2,"));
+  EXPECT_THAT(body, HasSubstr("\"learning_rate\":0.001,"));
   EXPECT_TRUE(absl::EndsWith(body, "event: end\ndata: {}\n\n")) << body;
 }
 

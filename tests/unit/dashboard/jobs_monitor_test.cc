@@ -106,7 +106,7 @@ TEST(JobsMonitorTest, ListsJobsWithTheProgressOfRunningOnes) {
   EXPECT_EQ(live["name"], "jobs/4");
   EXPECT_EQ(live["state"], "RUNNING");
   ASSERT_FALSE(live["progress"].is_null()) << doc.dump();
-  EXPECT_EQ(live["progress"]["batch"], "30");  // int64 as a string (proto JSON)
+  EXPECT_EQ(live["progress"]["batch"], 30);  // int64 as a number (client::ToJson)
   // One record only: the pace (and so the ETA) is not known yet.
   EXPECT_TRUE(live["eta_seconds"].is_null());
   // Jobs that do not run have no progress.

@@ -95,7 +95,7 @@ TEST_F(RunsApiTest, JobDetailHasTheFlattenedConfigAndSeed) {
   auto [status, doc] = Get("/api/jobs/1");
   ASSERT_EQ(status, 200) << doc.dump();
   EXPECT_EQ(doc["name"], "jobs/1");
-  EXPECT_EQ(doc["seed"], "42");  // client::ToJson: 64-bit integers as strings
+  EXPECT_EQ(doc["seed"], 42);  // client::ToJson: 64-bit integers as numbers
   EXPECT_EQ(doc["config_yaml"], "Network:\n  lr: 0.001\n  epochs: 2\n");
   EXPECT_EQ(doc["config"]["Network.lr"], "0.001");
   EXPECT_EQ(doc["config"]["Network.epochs"], "2");
@@ -183,7 +183,7 @@ TEST_F(RunsApiTest, DeleteRefusesARunningJobAndRemovesAnEndedOne) {
   auto [status, doc] = Post("/api/jobs/2/delete");
   ASSERT_EQ(status, 200) << doc.dump();
   EXPECT_EQ(doc["name"], "jobs/2");
-  EXPECT_EQ(doc["freed_bytes"], "4096");
+  EXPECT_EQ(doc["freed_bytes"], 4096);
   EXPECT_EQ(fake_.service().job_count(), 4u);
   EXPECT_EQ(Get("/api/jobs/2").first, 404);
   // Without the dashboard's header: refused before anything happens.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -133,6 +134,17 @@ TEST_F(TensorBoardTest, WritesReadableScalars) {
   EXPECT_EQ(events[1].summary().value(0).tag(), "train/loss");  // order kept
   EXPECT_EQ(events[2].step(), 1ll << 40);
   EXPECT_EQ(Values(events[2]).at("big"), -1.5f);
+  // edbp's own reader (for resumed runs) agrees with the independent one.
+  const std::vector<TensorBoardScalar> read = ReadTensorBoardScalars((*writer)->path());
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0].step, 3);
+  EXPECT_EQ(read[0].tag, "train/loss");
+  EXPECT_EQ(read[0].value, 0.25f);
+  EXPECT_EQ(read[1].tag, "lr");
+  EXPECT_EQ(read[1].value, 5e-4f);
+  EXPECT_EQ(read[2].step, 1ll << 40);
+  EXPECT_EQ(read[2].value, -1.5f);
+  EXPECT_TRUE(ReadTensorBoardScalars((dir_ / "missing").string()).empty());
 }
 
 TEST_F(TensorBoardTest, ReaderDetectsACorruptedByte) {
@@ -175,8 +187,12 @@ TEST_F(TensorBoardTest, SinkWritesEpochAndProgressScalars) {
     m.layers.resize(2);
     m.layers[0].name = "conv_1";
     m.layers[0].grad_norm = 0.25;
+    m.layers[0].firing_rate = 0.125;
+    m.layers[0].update_ratio = 0.001;
     m.layers[1].name = "FC_1";
     m.layers[1].grad_norm = 2.0;
+    m.layers[1].firing_rate = 0.0625;
+    m.layers[1].silent_fraction = 0.5;
     sink.OnEpoch(m);
   }
   std::string error;
@@ -184,17 +200,148 @@ TEST_F(TensorBoardTest, SinkWritesEpochAndProgressScalars) {
   EXPECT_EQ(error, "");
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[1].step(), 15);  // (2 - 1) * 10 + 5
-  EXPECT_EQ(Values(events[1]), (std::map<std::string, float>{{"progress/accuracy", 0.5f},
-                                                             {"progress/loss", 0.75f}}));
+  EXPECT_EQ(Values(events[1]),
+            (std::map<std::string, float>{{"progress/running_accuracy", 0.5f},
+                                          {"progress/running_loss", 0.75f}}));
   EXPECT_EQ(events[2].step(), 2);
-  EXPECT_EQ(Values(events[2]), (std::map<std::string, float>{{"epoch_seconds", 12.5f},
-                                                             {"grad_norm/FC_1", 2.0f},
-                                                             {"grad_norm/conv_1", 0.25f},
-                                                             {"lr", 0.001f},
-                                                             {"test/accuracy", 0.8125f},
-                                                             {"test/loss", 0.625f},
-                                                             {"train/accuracy", 0.875f},
-                                                             {"train/loss", 0.5f}}));
+  // The names of statistics.h: the epoch's (but the counts) and every layer statistic
+  // per layer, firing rates included.
+  const std::map<std::string, float> values = Values(events[2]);
+  EXPECT_EQ(values.size(), 8u + 9u * 2u);
+  const std::map<std::string, float> expected = {
+      {"train_loss", 0.5f},
+      {"train_accuracy", 0.875f},
+      {"test_loss", 0.625f},
+      {"test_accuracy", 0.8125f},
+      {"learning_rate", 0.001f},
+      {"seconds", 12.5f},
+      {"train_samples_per_second", 0.0f},
+      {"test_samples_per_second", 0.0f},
+      {"grad_norm/conv_1", 0.25f},
+      {"grad_norm/FC_1", 2.0f},
+      {"firing_rate/conv_1", 0.125f},
+      {"firing_rate/FC_1", 0.0625f},
+      {"silent_fraction/FC_1", 0.5f},
+      {"update_ratio/conv_1", 0.001f},
+  };
+  for (const auto& [tag, value] : expected) {
+    ASSERT_TRUE(values.contains(tag)) << tag;
+    EXPECT_EQ(values.at(tag), value) << tag;
+  }
+  for (const char* gone :
+       {"lr", "epoch_seconds", "train/loss", "epoch", "train_samples"}) {
+    EXPECT_FALSE(values.contains(gone)) << gone;
+  }
+}
+
+// The steps of every event file of `dir` per tag, from the independent reader.
+std::map<std::string, std::vector<int64_t>> StepsPerTag(const fs::path& dir) {
+  std::map<std::string, std::vector<int64_t>> steps;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string error;
+    for (const tb::Event& event : ReadEvents(entry.path().string(), &error)) {
+      for (const tb::SummaryValue& v : event.summary().value()) {
+        steps[v.tag()].push_back(event.step());
+      }
+    }
+  }
+  for (auto& [tag, list] : steps) std::sort(list.begin(), list.end());
+  return steps;
+}
+
+EpochMetrics Epoch(int64_t epoch, double loss) {
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.epochs = 4;
+  m.train_loss = loss;
+  m.layers.resize(1);
+  m.layers[0].name = "conv_1";
+  m.layers[0].firing_rate = 0.25 * static_cast<double>(epoch);
+  return m;
+}
+
+ProgressRecord Progress(int64_t epoch, int64_t batch) {
+  return {.epoch = epoch, .batch = batch, .batches = 2, .running_loss = 1.0};
+}
+
+// A run killed after epoch 2 and its progress into epoch 3, resumed from the checkpoint
+// of epoch 2 (in a new file, as a new process opens one): the resumed part repeats
+// epoch 3's progress and leaves it out; every step is in the directory once.
+TEST_F(TensorBoardTest, AResumedRunWritesNoStepTwice) {
+  const fs::path tb = dir_ / "tb";
+  EXPECT_TRUE(LastWrittenSteps(tb.string()).empty());  // no directory yet
+  {
+    auto writer = TensorBoardWriter::Open(tb.string());
+    ASSERT_TRUE(writer.ok());
+    fs::rename((*writer)->path(), tb / "events.out.tfevents.1.first");
+    TensorBoardSink first(*std::move(writer));
+    for (int64_t e = 1; e <= 2; ++e) {
+      first.OnProgress(Progress(e, 1));
+      first.OnProgress(Progress(e, 2));
+      first.OnEpoch(Epoch(e, 1.0));
+    }
+    first.OnProgress(Progress(3, 1));  // then killed
+  }
+  const std::map<std::string, int64_t> written = LastWrittenSteps(tb.string());
+  EXPECT_EQ(written.at("train_loss"), 2);
+  EXPECT_EQ(written.at("firing_rate/conv_1"), 2);
+  EXPECT_EQ(written.at("progress/running_loss"), 5);  // (3 - 1) * 2 + 1
+  EXPECT_FALSE(written.contains("brain.Event:2"));    // the file_version is no tag
+  {
+    auto writer = TensorBoardWriter::Open(tb.string());
+    ASSERT_TRUE(writer.ok());
+    TensorBoardSink resumed(*std::move(writer), written);
+    for (int64_t e = 3; e <= 4; ++e) {
+      resumed.OnProgress(Progress(e, 1));
+      resumed.OnProgress(Progress(e, 2));
+      resumed.OnEpoch(Epoch(e, 2.0));
+    }
+  }
+  const auto steps = StepsPerTag(tb);
+  EXPECT_EQ(steps.at("train_loss"), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(steps.at("firing_rate/conv_1"), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(steps.at("progress/running_loss"),
+            (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(LastWrittenSteps(tb.string()).at("train_loss"), 4);
+}
+
+// A run resumed twice from the same checkpoint (the second resume repeats what the first
+// wrote): still every step once.
+TEST_F(TensorBoardTest, ResumingTwiceFromOneCheckpointWritesNoStepTwice) {
+  const fs::path tb = dir_ / "tb";
+  for (int run = 0; run < 3; ++run) {
+    const auto written = LastWrittenSteps(tb.string());
+    auto writer = TensorBoardWriter::Open(tb.string());
+    ASSERT_TRUE(writer.ok());
+    fs::rename((*writer)->path(), tb / ("events.out.tfevents." + std::to_string(run)));
+    TensorBoardSink sink(*std::move(writer), written);
+    for (int64_t e = 1; e <= 2 + run; ++e) sink.OnEpoch(Epoch(e, run));
+  }
+  EXPECT_EQ(StepsPerTag(tb).at("train_loss"), (std::vector<int64_t>{1, 2, 3, 4}));
+}
+
+// A file torn mid-record (kill -9 during a write) and garbage next to it: the steps of
+// the complete records count, the rest is ignored.
+TEST_F(TensorBoardTest, LastWrittenStepsStopsAtATornRecord) {
+  const fs::path tb = dir_ / "tb";
+  std::string path;
+  {
+    auto writer = TensorBoardWriter::Open(tb.string());
+    ASSERT_TRUE(writer.ok());
+    path = (*writer)->path();
+    ASSERT_TRUE((*writer)->WriteScalars(7, {{"a", 1.0f}}).ok());
+    ASSERT_TRUE((*writer)->WriteScalars(9, {{"a", 1.0f}, {"b", 2.0f}}).ok());
+  }
+  fs::resize_file(path, fs::file_size(path) - 3);
+  std::ofstream(tb / "events.out.tfevents.2.garbage") << std::string(40, '\xff');
+  std::ofstream(tb / "other.txt") << "not an event file";
+  // A record whose length claims more bytes than the file has.
+  std::string lying(8, '\0');
+  lying[7] = '\x7f';
+  lying += std::string(8, '\0');
+  std::ofstream(tb / "events.out.tfevents.3.lying", std::ios::binary) << lying;
+  const std::map<std::string, int64_t> written = LastWrittenSteps(tb.string());
+  EXPECT_EQ(written, (std::map<std::string, int64_t>{{"a", 7}}));
 }
 
 // Issue 19: the test pass's progress goes to its own tags, on a step axis of its
@@ -220,8 +367,8 @@ TEST_F(TensorBoardTest, TestPassProgressHasItsOwnTags) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].step(), 10);  // (3 - 1) * 4 + 2
   EXPECT_EQ(Values(events[1]),
-            (std::map<std::string, float>{{"progress/test_accuracy", 0.75f},
-                                          {"progress/test_loss", 0.25f}}));
+            (std::map<std::string, float>{{"progress/test_running_accuracy", 0.75f},
+                                          {"progress/test_running_loss", 0.25f}}));
 }
 
 TEST_F(TensorBoardTest, OpenErrorNamesThePath) {

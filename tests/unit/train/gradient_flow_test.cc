@@ -185,8 +185,7 @@ TEST(GradientFlowCollector, PlainNetworkKeepsTheInvariant) {
     EXPECT_LE(l.silent_neurons, l.neurons) << l.name;
     // ‖dL/dW‖ and ‖W‖ are the layer's own.
     auto& layer = static_cast<SpikingLayer&>(*run.net->layers()[l.index]);
-    EXPECT_NEAR(l.weight_grad_norm, L2(Host(layer.grad_weight())),
-                1e-9 * (1 + l.weight_grad_norm))
+    EXPECT_NEAR(l.grad_norm, L2(Host(layer.grad_weight())), 1e-9 * (1 + l.grad_norm))
         << l.name;
     EXPECT_NEAR(l.weight_norm, L2(Host(layer.weight())), 1e-9 * l.weight_norm) << l.name;
   }

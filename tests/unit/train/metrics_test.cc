@@ -1,12 +1,15 @@
 // Metrics records as JSON lines, the sinks, and the console summaries.
 #include "core/train/metrics.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/config/config.h"
 #include "core/train/console.h"
+#include "core/train/statistics.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -42,12 +45,18 @@ TEST(Metrics, EpochJsonCarriesEveryField) {
   EXPECT_EQ(j["best"], true);
   EXPECT_EQ(j["layers"][0]["name"], "conv_1");
   EXPECT_EQ(j["layers"][0]["grad_sum_in"], 1.25);
-  for (const char* key : {"train_loss", "train_accuracy", "test_loss", "lr", "seconds",
-                          "train_samples_per_second", "test_samples_per_second"}) {
+  for (const char* key :
+       {"train_loss", "train_accuracy", "test_loss", "learning_rate", "seconds",
+        "train_samples_per_second", "test_samples_per_second", "train_samples",
+        "test_samples", "n_class"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key : {"grad_norm", "grad_mean", "grad_max_abs", "grad_sum_out",
-                          "silent_fraction", "weight_norm", "update_ratio"}) {
+  EXPECT_FALSE(j.contains("lr"));  // the name of every other view: learning_rate
+  EXPECT_TRUE(j["epochs"].is_number_integer());
+  EXPECT_EQ(j["layers"][0]["index"], 0);
+  for (const char* key :
+       {"grad_norm", "grad_mean", "grad_max_abs", "grad_sum_out", "firing_rate",
+        "silent_fraction", "weight_norm", "update_ratio"}) {
     EXPECT_TRUE(j["layers"][0].contains(key)) << key;
   }
 }
@@ -92,6 +101,50 @@ TEST(Console, NetworkSummaryCountsParameters) {
   EXPECT_EQ(
       ConfusionTable({3, 1, 0, 4}, 2),
       "label\\pred      0      1\n         0      3      1\n         1      0      4\n");
+}
+
+// The console's epoch table (train.log): the table of statistics.h, a header above every
+// row that follows something else than a row (here: a layer table, a progress line).
+TEST(Console, EpochTablesRepeatTheirHeaderAfterOtherLines) {
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  ASSERT_NE(out, nullptr);
+  {
+    ConsoleSink console(out, /*live=*/false);
+    EpochMetrics plain;
+    plain.epochs = 4;
+    plain.epoch = 1;
+    plain.record = 1;
+    console.OnEpoch(plain);
+    plain.epoch = 2;
+    plain.record = 2;
+    console.OnEpoch(plain);  // continues the table: no header
+    console.OnProgress({.record = 3, .epoch = 3, .batch = 1, .batches = 2});
+    plain.epoch = 3;
+    plain.record = 4;
+    console.OnEpoch(plain);  // after a progress line: a header
+    EpochMetrics with_layers = Sample();
+    with_layers.record = 5;
+    with_layers.epoch = 4;
+    with_layers.epochs = 4;
+    console.OnEpoch(with_layers);  // continues: no header; then the layer table
+  }
+  std::fclose(out);
+  const std::string printed(text, size);
+  std::free(text);
+  const std::string header = EpochTableHeader();
+  EXPECT_EQ(printed.substr(0, header.size()), header);
+  size_t headers = 0;
+  for (size_t at = printed.find(header); at != std::string::npos;
+       at = printed.find(header, at + 1)) {
+    ++headers;
+  }
+  EXPECT_EQ(headers, 2u) << printed;
+  EXPECT_NE(printed.find(EpochTableRow(Sample()).substr(7)), std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find(LayerTable(Sample().layers, "    ")), std::string::npos)
+      << printed;
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ train::GradientFlowReport SampleReport() {
   a.spikes = {3, 0};
   a.silent_neurons = 6;
   a.silent_fraction = 0.75;
-  a.weight_grad_norm = 2;
+  a.grad_norm = 2;
   a.weight_norm = 4;
   train::GradientFlowLayer b = a;
   b.name = "output";
@@ -74,7 +74,7 @@ TEST(GradientFlowPage, JsonHasTheSchemaFields) {
   EXPECT_EQ(j["layers"][0]["spikes"], nlohmann::json({3, 0}));
   EXPECT_EQ(j["layers"][0]["silent_neurons"], 6);
   EXPECT_EQ(j["layers"][0]["silent_fraction"], 0.75);
-  EXPECT_EQ(j["layers"][0]["weight_grad_norm"], 2);
+  EXPECT_EQ(j["layers"][0]["grad_norm"], 2);
   EXPECT_EQ(j["layers"][0]["weight_norm"], 4);
   EXPECT_EQ(j["invariant"][0]["through"], nlohmann::json({"pooling_1"}));
   EXPECT_EQ(j["invariant"][0]["relative_difference"], 0);
