@@ -192,7 +192,10 @@ TEST(ArgsTest, CommandHelpListsItsOwnFlags) {
                                 "                        the config's Network.seed"));
   EXPECT_THAT(submit, HasSubstr("\n  --init-from JOB[:best|last]\n"
                                 "                        start from that job's last"));
-  EXPECT_THAT(submit, HasSubstr("  --follow              then watch the job and exit"));
+  EXPECT_THAT(submit, HasSubstr("  --follow              then watch the job as watch "
+                                "--from-start does, and exit"));
+  EXPECT_THAT(submit,
+              HasSubstr("  --progress-every N    batches between progress records"));
   EXPECT_THAT(submit, Not(HasSubstr("--grid")));
   EXPECT_THAT(submit, Not(HasSubstr("keep printing")));  // logs' --follow
   EXPECT_THAT(CommandHelpText("logs"),
