@@ -986,7 +986,7 @@ const SparseCrossover& SparseCrossoverFor(CpuIsa isa) {
                                             .gemm_transposed_a = 0.5,
                                             .gemm_transposed_b = 0.3,
                                             .conv_forward = 0.9,
-                                            .conv_backward_data = 0.7,
+                                            .conv_backward_data = 0.6,
                                             .conv_backward_filter = 0.5};
   static constexpr SparseCrossover kPortable = {.gemm = 0.05,
                                                 .gemm_transposed_a = 0.05,
