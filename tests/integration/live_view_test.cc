@@ -19,6 +19,7 @@
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/client_fixture.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/process_util.h"
 
@@ -27,34 +28,17 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+using testing::ClientServerTest;
 using testing::CommandResult;
 using testing::ReadFile;
 using testing::RunCommand;
-using testing::ServerTest;
 using testing::TinyConfig;
 
 // (phase, epoch, batch, batches) of a progress event.
 using Step = std::tuple<std::string, int64_t, int64_t, int64_t>;
 
-class LiveViewTest : public ServerTest {
+class LiveViewTest : public ClientServerTest {
  protected:
-  // edbp-client against this test's server, with a 60 s deadline (workflow_test.cc).
-  CommandResult Client(const std::string& args) {
-    return RunCommand(absl::StrCat(EDBP_CLIENT_BIN, " --server ", server_->address(),
-                                   " --timeout 60 ", args));
-  }
-  std::string WriteConfig(const std::string& name, const std::string& yaml) {
-    const fs::path path = dir_ / (name + ".yaml");
-    std::ofstream(path) << yaml;
-    return path.string();
-  }
-  // `submit` that must succeed; returns the job's name ("jobs/N").
-  std::string Submit(const std::string& config, const std::string& flags = "") {
-    const CommandResult r =
-        Client(absl::StrCat("--output json submit ", config, " ", flags));
-    EXPECT_EQ(r.code, 0) << r.output;
-    return nlohmann::json::parse(r.output, nullptr, false).value("name", "");
-  }
   // The job's progress events, in order.
   std::vector<Step> Steps(const std::string& job) {
     std::vector<Step> steps;

@@ -19,6 +19,7 @@
 #include "edbp/v1/training_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/client_fixture.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/process_util.h"
 #include "tests/wait_until.h"
@@ -28,10 +29,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+using testing::ClientServerTest;
 using testing::CommandResult;
 using testing::ReadFile;
 using testing::RunCommand;
-using testing::ServerTest;
 using testing::TinyConfig;
 
 // A line split at runs of two or more spaces (the epoch and layer tables' columns:
@@ -95,28 +96,8 @@ std::map<std::string, ConsoleEpoch> ParseConsole(const std::string& text) {
   return epochs;
 }
 
-class WorkflowTest : public ServerTest {
+class WorkflowTest : public ClientServerTest {
  protected:
-  // edbp-client against this test's server; `args` as typed after the program name.
-  // A deadline of 60 s, not the default 10: on a loaded 2-core machine (CI runs tests
-  // in parallel) a first connection has been seen to take longer than 10 s.
-  CommandResult Client(const std::string& args) {
-    return RunCommand(absl::StrCat(EDBP_CLIENT_BIN, " --server ", server_->address(),
-                                   " --timeout 60 ", args));
-  }
-  // Writes `yaml` to a config file in the test's directory; returns its path.
-  std::string WriteConfig(const std::string& name, const std::string& yaml) {
-    const fs::path path = dir_ / (name + ".yaml");
-    std::ofstream(path) << yaml;
-    return path.string();
-  }
-  // `submit` that must succeed; returns the job's name ("jobs/N").
-  std::string Submit(const std::string& config, const std::string& flags = "") {
-    const CommandResult r =
-        Client(absl::StrCat("--output json submit ", config, " ", flags));
-    EXPECT_EQ(r.code, 0) << r.output;
-    return nlohmann::json::parse(r.output, nullptr, false).value("name", "");
-  }
   // `metrics JOB --format jsonl`: one object per epoch.
   std::vector<nlohmann::json> Epochs(const std::string& job) {
     const CommandResult r = Client("metrics " + job + " --format jsonl");
