@@ -32,7 +32,6 @@ using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
 using testing::ClientServerTest;
 using testing::CommandResult;
 using testing::ReadFile;
-using testing::RunCommand;
 using testing::TinyConfig;
 
 // A line split at runs of two or more spaces (the epoch and layer tables' columns:
