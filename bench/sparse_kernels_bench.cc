@@ -3,14 +3,16 @@
 // alternately in one run so that the ratios hold under any load.
 //
 //   edbp_sparse_kernels_bench [--iters 5] [--isa avx512,avx2,portable]
+//                             [--densities 0.02,0.1] [--ops conv_2,FC_1]
 //
 // Prints the CPU model, then per instruction-set level (kernels/cpu/isa.h; default:
 // the active one; a level above the CPU's is skipped), op and density, the median CPU
 // ms (summed over threads) of each path (BLAS, the event-driven kernel, and `auto`,
 // the default, which chooses between them by density) with dense ÷ sparse (> 1: the
 // sparse path is faster), dense ÷ auto (< 1: the default loses to BLAS) and the path
-// auto took. The per-level crossovers in kernels/cpu/sparse.cc come from this table
-// (bench/RESULTS.md).
+// auto took. --densities and --ops (rows whose op name contains one of the words)
+// narrow the table, e.g. to profile one case under perf. The per-level crossovers in
+// kernels/cpu/sparse.cc come from this table (bench/RESULTS.md).
 #include <cblas.h>
 
 #include <algorithm>
@@ -78,8 +80,20 @@ const char* AutoPath() {
 // and the default (kAuto: counts the operand's non-zeros, then takes one of the two by
 // the level's crossover; what a training run pays). dense ÷ auto below 1 beyond noise
 // would mean the default loses to BLAS at that density (issue 23's acceptance).
+// The --ops words (empty: every op).
+std::vector<std::string>& OpFilter() {
+  static std::vector<std::string> words;
+  return words;
+}
+
 void Compare(const std::string& name, double density, int iters,
              const std::function<void()>& fn) {
+  if (!OpFilter().empty() &&
+      std::none_of(OpFilter().begin(), OpFilter().end(), [&](const std::string& word) {
+        return name.find(word) != std::string::npos;
+      })) {
+    return;
+  }
   std::vector<double> dense, sparse, automatic;
   TimeOnce(SparseMode::kAlways, fn);  // warm the scratch buffers
   TimeOnce(SparseMode::kBlas, fn);
@@ -128,10 +142,21 @@ std::string CpuModel() {
   return model;
 }
 
-void RunTable(int iters) {
+// The comma-separated items of `list`.
+std::vector<std::string> Split(const std::string& list) {
+  std::vector<std::string> items;
+  for (size_t at = 0; at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    items.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return items;
+}
+
+void RunTable(int iters, const std::vector<double>& densities) {
   std::mt19937 rng(1);       // the same operands at every level
   const int64_t rows = 250;  // T · batch
-  for (const double density : {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}) {
+  for (const double density : densities) {
     // conv_2: 32 → 64 channels, 14×14, k5 pad 2.
     const Conv2dShape c2 = ConvShape(rows, 32, 14, 64);
     const auto x2 = Values(rows * 32 * 196, density, true, rng);
@@ -195,27 +220,40 @@ void RunTable(int iters) {
 int main(int argc, char** argv) {
   using edbp::kernels::cpu::CpuIsa;
   int iters = 5;
+  std::vector<double> densities = {0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9};
   std::vector<CpuIsa> levels = {edbp::kernels::cpu::ActiveCpuIsa()};
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
       iters = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
       levels.clear();
-      std::string list = argv[++i];
-      for (size_t at = 0; at <= list.size();) {
-        const size_t comma = std::min(list.find(',', at), list.size());
+      for (const std::string& item : Split(argv[++i])) {
         CpuIsa level;
-        if (!edbp::kernels::cpu::ParseCpuIsa(list.substr(at, comma - at).c_str(),
-                                             &level)) {
+        if (!edbp::kernels::cpu::ParseCpuIsa(item.c_str(), &level)) {
           std::fprintf(stderr, "--isa: expected portable, avx2 or avx512, got '%s'\n",
-                       list.substr(at, comma - at).c_str());
+                       item.c_str());
           return 2;
         }
         levels.push_back(level);
-        at = comma + 1;
       }
+    } else if (std::strcmp(argv[i], "--densities") == 0 && i + 1 < argc) {
+      densities.clear();
+      for (const std::string& item : Split(argv[++i])) {
+        char* end = nullptr;
+        const double d = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end != '\0' || !(d > 0.0 && d <= 1.0)) {
+          std::fprintf(stderr, "--densities: expected numbers in (0, 1], got '%s'\n",
+                       item.c_str());
+          return 2;
+        }
+        densities.push_back(d);
+      }
+    } else if (std::strcmp(argv[i], "--ops") == 0 && i + 1 < argc) {
+      OpFilter() = Split(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--iters N] [--isa avx512,avx2,portable]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--iters N] [--isa avx512,avx2,portable] "
+                   "[--densities 0.02,0.1] [--ops conv_2,FC_1]\n",
                    argv[0]);
       return 2;
     }
@@ -235,7 +273,7 @@ int main(int argc, char** argv) {
       continue;
     }
     edbp::kernels::cpu::SetCpuIsaCap(level);
-    RunTable(iters);
+    RunTable(iters, densities);
   }
   return 0;
 }
