@@ -26,7 +26,6 @@ namespace edbp::kernels::cpu {
 namespace {
 
 using simd::kLanes;
-using simd::VecF;
 using simd::VecI;
 
 // Neurons per ParallelFor chunk at least (a multiple of kLanes).

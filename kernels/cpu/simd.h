@@ -156,67 +156,94 @@ EDBP_INLINE D LoadWidened(const float* p) {
   return __builtin_convertvector(LoadAs<H>(p), D);
 }
 
-EDBP_INLINE VecF Load(const float* p) {
-  VecF v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-EDBP_INLINE void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
-EDBP_INLINE VecF Splat(float x) { return VecF{} + x; }
-
-EDBP_INLINE VecF8 Load8(const float* p) {
-  VecF8 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-// 8 floats widened to doubles (exact).
-EDBP_INLINE VecD ToDouble(VecF8 v) { return __builtin_convertvector(v, VecD); }
-EDBP_INLINE VecD LoadAsDouble(const float* p) { return ToDouble(Load8(p)); }
-
-// Σ of the 8 lanes, in lane order.
-EDBP_INLINE double LaneSum(VecD v) {
-  double s = 0;
-  for (int l = 0; l < 8; ++l) s += v[l];
-  return s;
-}
-
 #if defined(__GNUC__) && !defined(__clang__)
-// One butterfly stage: rows i and i + D for every i with bit D clear (8 pairs).
-template <int D>
-EDBP_INLINE void TransposeStage(VecF* v, VecI lo, VecI hi) {
-#pragma GCC unroll 8
-  for (int pair = 0; pair < 8; ++pair) {
+// One butterfly stage of an L × L transpose (L = the lanes of V): rows i and i + D for
+// every i with bit D clear (L / 2 pairs). lo and hi are the two-source shuffles
+//   lo[l] = l & D ? L + l - D : l;  hi[l] = l & D ? L + l : l + D,
+// written out per width below as literals: a mask that is constant only after
+// inlining may reach GCC's vector lowering still variable and be split into lanes.
+template <int D, typename V, typename VI>
+EDBP_INLINE void TransposeStage(V* v, VI lo, VI hi) {
+  constexpr int kL = kLanesOf<V>;
+#pragma GCC unroll 16
+  for (int pair = 0; pair < kL / 2; ++pair) {
     const int i = pair / D * 2 * D + pair % D;
-    const VecF a = v[i], b = v[i + D];
+    const V a = v[i], b = v[i + D];
     v[i] = __builtin_shuffle(a, b, lo);
     v[i + D] = __builtin_shuffle(a, b, hi);
   }
 }
 #endif
 
-// Transposes the 16×16 block whose rows are v[0..16): afterwards v[i][l] is the old
-// v[l][i]. Four butterfly stages; stage d swaps bit d of the row index with bit d of
-// the lane index, each row pair in two two-source shuffles (vpermt2ps on AVX-512).
-EDBP_INLINE void Transpose16x16(VecF* v) {
+// Transposes the L × L block whose rows are v[0..L), L the lanes of V (16, 8 or 4 floats:
+// one register of the level, Native above): afterwards v[i][l] is the old v[l][i].
+// log2(L) butterfly stages; stage d swaps bit d of the row index with bit d of the lane
+// index, each row pair in two two-source shuffles (vpermt2ps on AVX-512; vshufps,
+// vblendps and vperm2f128 on AVX2). A square of another width than the level's
+// registers would be lowered through memory, lane by lane (the AVX2 variant of a
+// 16 × 16 transpose stored every float on its own: perf annotate, bench/RESULTS.md).
+template <typename V>
+EDBP_INLINE void TransposeSquare(V* v) {
+  constexpr int kL = kLanesOf<V>;
 #if defined(__GNUC__) && !defined(__clang__)
-  // lo[l] = l & d ? 16 + l - d : l;  hi[l] = l & d ? 16 + l : l + d.
-  TransposeStage<1>(v, VecI{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-                    VecI{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
-  TransposeStage<2>(v, VecI{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-                    VecI{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
-  TransposeStage<4>(v, VecI{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-                    VecI{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
-  TransposeStage<8>(v, VecI{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-                    VecI{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
-#else
-  for (int i = 0; i < 16; ++i) {
-    for (int l = i + 1; l < 16; ++l) {
+  if constexpr (kL == 16) {
+    TransposeStage<1>(v, VecI{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+                      VecI{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
+    TransposeStage<2>(v, VecI{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+                      VecI{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
+    TransposeStage<4>(v, VecI{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+                      VecI{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
+    TransposeStage<8>(v, VecI{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+                      VecI{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
+    return;
+  } else if constexpr (kL == 8) {
+    TransposeStage<1>(v, VecI8{0, 8, 2, 10, 4, 12, 6, 14},
+                      VecI8{1, 9, 3, 11, 5, 13, 7, 15});
+    TransposeStage<2>(v, VecI8{0, 1, 8, 9, 4, 5, 12, 13},
+                      VecI8{2, 3, 10, 11, 6, 7, 14, 15});
+    TransposeStage<4>(v, VecI8{0, 1, 2, 3, 8, 9, 10, 11},
+                      VecI8{4, 5, 6, 7, 12, 13, 14, 15});
+    return;
+  } else if constexpr (kL == 4) {
+    TransposeStage<1>(v, VecI4{0, 4, 2, 6}, VecI4{1, 5, 3, 7});
+    TransposeStage<2>(v, VecI4{0, 1, 4, 5}, VecI4{2, 3, 6, 7});
+    return;
+  }
+#endif
+  for (int i = 0; i < kL; ++i) {
+    for (int l = i + 1; l < kL; ++l) {
       const float t = v[i][l];
       v[i][l] = v[l][i];
       v[l][i] = t;
     }
   }
-#endif
+}
+
+// dst[j · ld_dst + i] = src[i · ld_src + j] for i < count and j < cols, in L × L squares
+// of the level's registers (V = NativeF<level>: every load and store one contiguous
+// register) and element by element at the edges. Only copies: the same bits at every
+// level.
+template <typename V>
+EDBP_INLINE void TransposeBlock(const float* src, int64_t ld_src, int64_t count,
+                                int64_t cols, float* dst, int64_t ld_dst) {
+  constexpr int64_t kL = kLanesOf<V>;
+  const int64_t full_rows = count / kL * kL, full_cols = cols / kL * kL;
+  for (int64_t i0 = 0; i0 < full_rows; i0 += kL) {
+    for (int64_t j0 = 0; j0 < full_cols; j0 += kL) {
+      V v[kL];
+#pragma GCC unroll 16
+      for (int i = 0; i < kL; ++i) v[i] = LoadAs<V>(src + (i0 + i) * ld_src + j0);
+      TransposeSquare(v);
+#pragma GCC unroll 16
+      for (int l = 0; l < kL; ++l) StoreAs(dst + (j0 + l) * ld_dst + i0, v[l]);
+    }
+  }
+  for (int64_t j = full_cols; j < cols; ++j) {
+    for (int64_t i = 0; i < count; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+  }
+  for (int64_t j = 0; j < full_cols; ++j) {
+    for (int64_t i = full_rows; i < count; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+  }
 }
 
 }  // namespace edbp::kernels::cpu::simd

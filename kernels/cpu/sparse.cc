@@ -33,10 +33,6 @@ namespace edbp::kernels::cpu {
 namespace {
 
 using simd::kLanes;
-using simd::Load;
-using simd::Store;
-using simd::VecF;
-using simd::VecI;
 constexpr int kMaxVecs = 4;                    // registers per output block
 constexpr int64_t kBlock = kMaxVecs * kLanes;  // 64 channels / columns
 
@@ -523,31 +519,10 @@ EDBP_CPU_DISPATCH(void, SpmmItem,
                    int64_t ldc, int64_t width, int64_t row_begin, int64_t row_end),
                   (rows, b, ldb, c, ldc, width, row_begin, row_end))
 
-// dst[j · ld_dst + i] = src[i · ld_src + j] for i < count (≤ 16) and j < cols: a full
-// group of 16 is transposed 16×16 in registers, so that every load and store is a
-// contiguous 64 bytes.
-EDBP_INLINE void TransposeInline(const float* src, int64_t ld_src, int64_t count,
-                                 int64_t cols, float* dst, int64_t ld_dst) {
-  int64_t j0 = 0;
-  if (count == kLanes) {
-    for (; j0 + kLanes <= cols; j0 += kLanes) {
-      VecF v[kLanes];
-#pragma GCC unroll 16
-      for (int i = 0; i < kLanes; ++i) v[i] = Load(src + i * ld_src + j0);
-      simd::Transpose16x16(v);
-#pragma GCC unroll 16
-      for (int l = 0; l < kLanes; ++l) Store(dst + (j0 + l) * ld_dst, v[l]);
-    }
-  }
-  for (; j0 < cols; ++j0) {
-    for (int64_t i = 0; i < count; ++i) dst[j0 * ld_dst + i] = src[i * ld_src + j0];
-  }
-}
-
 template <CpuIsa kIsa>
 EDBP_INLINE void TransposeGroupImpl(const float* src, int64_t ld_src, int64_t count,
                                     int64_t cols, float* dst, int64_t ld_dst) {
-  TransposeInline(src, ld_src, count, cols, dst, ld_dst);
+  simd::TransposeBlock<simd::NativeF<kIsa>>(src, ld_src, count, cols, dst, ld_dst);
 }
 EDBP_CPU_DISPATCH(void, TransposeGroup,
                   (const float* src, int64_t ld_src, int64_t count, int64_t cols,
@@ -558,11 +533,13 @@ EDBP_CPU_DISPATCH(void, TransposeGroup,
 
 // dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
 // lanes c in [channels, stride)), 16 channels at a time.
+template <CpuIsa kIsa>
 EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels,
                               int64_t stride, float* dst) {
   for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
-    TransposeInline(src + c0 * pixels, pixels, std::min(kLanes, channels - c0), pixels,
-                    dst + c0, stride);
+    simd::TransposeBlock<simd::NativeF<kIsa>>(src + c0 * pixels, pixels,
+                                              std::min(kLanes, channels - c0), pixels,
+                                              dst + c0, stride);
   }
   if (stride > channels) {
     for (int64_t p = 0; p < pixels; ++p) {
@@ -583,6 +560,7 @@ struct PixelLists {
   Buffer<int32_t> count;
 };
 
+template <CpuIsa kIsa>
 EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixels,
                                  int64_t scale, bool keep_zeros, PixelLists& l) {
   l.room = RoundUp(channels, kLanes);
@@ -593,7 +571,7 @@ EDBP_INLINE void BuildPixelLists(const float* x, int64_t channels, int64_t pixel
   if ((UseAvx512Intrinsics() || UseAvx2Intrinsics()) && !keep_zeros) {
     thread_local Buffer<float> pixel_major;
     float* xp = Grow(pixel_major, pixels * l.room);
-    ToPixelMajor(x, channels, pixels, l.room, xp);
+    ToPixelMajor<kIsa>(x, channels, pixels, l.room, xp);
     if (UseAvx512Intrinsics()) {
       PackPixelListsAvx512(xp, pixels, l.room, scale, channel, value, count);
     } else {
@@ -669,11 +647,13 @@ EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t col
 }
 
 // dst[c · pixels + p] = src[p · stride + c] for c < channels, 16 pixels at a time.
+template <CpuIsa kIsa>
 EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels,
                                 int64_t stride, float* dst) {
   for (int64_t p0 = 0; p0 < pixels; p0 += kLanes) {
-    TransposeInline(src + p0 * stride, stride, std::min(kLanes, pixels - p0), channels,
-                    dst + p0, pixels);
+    simd::TransposeBlock<simd::NativeF<kIsa>>(src + p0 * stride, stride,
+                                              std::min(kLanes, pixels - p0), channels,
+                                              dst + p0, pixels);
   }
 }
 
@@ -852,7 +832,7 @@ EDBP_INLINE void ConvGatherImageImpl(const Conv2dShape& s, bool data, const floa
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = s.h * s.w, p_out = oh * ow;
   const int64_t rows = data ? s.c_out : s.c_in;  // weight rows per tap
   const int64_t row_stride = s.kw * rows * pad;  // floats per kernel row of weights
-  BuildPixelLists(in, rows, data ? p_out : pixels, pad, keep_zeros, lists);
+  BuildPixelLists<kIsa>(in, rows, data ? p_out : pixels, pad, keep_zeros, lists);
   float* pm = Grow(result, (data ? pixels : p_out) * pad);
   if (!data) {
     // Window (iy, ox): input pixels (iy, ox·stride - pad + kj·dil).
@@ -898,7 +878,7 @@ EDBP_INLINE void ConvGatherImageImpl(const Conv2dShape& s, bool data, const floa
     EDBP_FOR_EACH_BLOCK(pad, EDBP_CALL)
 #undef EDBP_CALL
   }
-  ToChannelMajor(pm, data ? s.c_in : s.c_out, data ? pixels : p_out, pad, out);
+  ToChannelMajor<kIsa>(pm, data ? s.c_in : s.c_out, data ? pixels : p_out, pad, out);
 }
 EDBP_CPU_DISPATCH(void, ConvGatherImage,
                   (const Conv2dShape& s, bool data, const float* in, const float* w,
@@ -914,7 +894,7 @@ EDBP_INLINE void ConvFilterImageImpl(const Conv2dShape& s, const float* x,
   const int64_t p_out = s.out_h() * s.out_w();
   BuildChannelLists(x, s.c_in, s.h, s.w, keep_zeros, lists);
   float* dy_pm = Grow(grad, p_out * cpad);
-  ToPixelMajor(dy, s.c_out, p_out, cpad, dy_pm);
+  ToPixelMajor<kIsa>(dy, s.c_out, p_out, cpad, dy_pm);
   if (s.stride_h == 1 && s.stride_w == 1) {
 #define EDBP_CALL(NV) \
   ConvFilterBlock<NV, false, simd::NativeF<kIsa>>(s, lists, dy_pm, cpad, block, acc)
