@@ -957,22 +957,22 @@ const SparseCrossover& SparseCrossoverFor(CpuIsa isa) {
   // avx512/default, avx2/Haswell, portable/Sandybridge:
   //   OPENBLAS_CORETYPE=CORE build/bench/edbp_sparse_kernels_bench --iters 3 --isa LEVEL
   static constexpr SparseCrossover kAvx512 = {.gemm = 0.6,
-                                              .gemm_transposed_a = 0.8,
+                                              .gemm_transposed_a = 0.6,
                                               .gemm_transposed_b = 0.7,
                                               .conv_forward = 0.9,
                                               .conv_backward_data = 0.9,
                                               .conv_backward_filter = 0.9};
   static constexpr SparseCrossover kAvx2 = {.gemm = 0.5,
                                             .gemm_transposed_a = 0.5,
-                                            .gemm_transposed_b = 0.3,
+                                            .gemm_transposed_b = 0.5,
                                             .conv_forward = 0.9,
-                                            .conv_backward_data = 0.6,
-                                            .conv_backward_filter = 0.5};
-  static constexpr SparseCrossover kPortable = {.gemm = 0.05,
-                                                .gemm_transposed_a = 0.05,
+                                            .conv_backward_data = 0.9,
+                                            .conv_backward_filter = 0.7};
+  static constexpr SparseCrossover kPortable = {.gemm = 0.03,
+                                                .gemm_transposed_a = 0.03,
                                                 .gemm_transposed_b = 0.02,
-                                                .conv_forward = 0.3,
-                                                .conv_backward_data = 0.3,
+                                                .conv_forward = 0.6,
+                                                .conv_backward_data = 0.6,
                                                 .conv_backward_filter = 0.05};
   switch (isa) {
     case CpuIsa::kAvx512:

@@ -76,13 +76,13 @@ bool ParseSparseMode(const char* text, SparseMode* mode);
 // --isa LEVEL on the Fashion-MNIST shapes (bench/RESULTS.md, with the command and the
 // CPU): the first measured density where the sparse path is slower, or a density
 // between it and the last where it is faster when a draw a hair under the nominal
-// density still took the losing kernel (AVX2 conv backward data: 0.6, between a win at
-// 0.5 and a loss at 0.7), so that auto is the faster path at every density of the
-// bench's table (its dense ÷ auto column); a dense operand (an image) takes the dense
-// path. The choice of
-// path, and so every bit of a run, is the same from run to run on one machine and
-// level; two levels may choose differently at the same density (sums in BLAS's order
-// or the lists' order, sparse.h's note above).
+// density still took the losing kernel (AVX-512 Gemm with op(A) = Aᵀ: 0.6, between a
+// win at 0.5 and a loss at 0.7), so that auto is the faster path at every density of
+// the bench's table (its dense ÷ auto column); a dense operand (an image) takes the
+// dense path. Faster kernels move them up: rerun the bench after changing a kernel.
+// The choice of path, and so every bit of a run, is the same from run to run on one
+// machine and level; two levels may choose differently at the same density (sums in
+// BLAS's order or the lists' order, sparse.h's note above).
 struct SparseCrossover {
   double gemm;               // op(B) = B (linear layers' data gradient)
   double gemm_transposed_a;  // op(A) = Aᵀ (linear layers' filter gradient)
