@@ -1012,36 +1012,41 @@ bool SparseGemm(const GemmArgs& g) {
     if (path == Path::kBlas) return false;
   }
   BuildSparseRows(g, KeepZeros(path), rows);
-  // op(B) [k, n] by column blocks of kBlock: B itself (row stride ldb) when not
-  // transposed; else its transpose, packed block by block so that each block's rows
-  // are contiguous (a row stride of n floats, 4 KiB for n = 1024, would map a tile's
-  // rows to the same L1 sets).
-  thread_local Buffer<float> packed_b;
-  float* packed = nullptr;
-  if (g.trans_b) {
-    packed = Grow(packed_b, g.k * g.n);
-    // B is [n, k]: its rows, 16 at a time, become columns of op(B).
-    ParallelFor((g.n + kLanes - 1) / kLanes, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t group = begin; group < end; ++group) {
-        const int64_t i0 = group * kLanes, cb = i0 / kBlock;
-        const int64_t width = std::min(kBlock, g.n - cb * kBlock);
-        TransposeGroup(g.b + i0 * g.ldb, g.ldb, std::min(kLanes, g.n - i0), g.k,
-                       packed + cb * kBlock * g.k + (i0 - cb * kBlock), width);
-      }
-    });
-  }
   // Work items: column blocks × row blocks; each output element belongs to one item.
   // An item's rows of C (kRowBlock × kBlock floats, 64 KiB) stay in L2 across the
-  // k-blocks.
+  // k-blocks. op(B) [k, n] by column blocks of kBlock: B itself (row stride ldb) when
+  // not transposed; else the block's rows of B transposed into a per-thread buffer
+  // (k × width floats, 784 KiB for the linear forward's k = 3136), so that the block's
+  // rows are contiguous (a row stride of n floats, 4 KiB for n = 1024, would map a
+  // tile's rows to the same L1 sets). A thread packs a block once for the consecutive
+  // items of it that it takes (all of them where m ≤ kRowBlock), and never holds more
+  // than one block: a copy of the whole of Bᵀ (12.8 MB for FC_1) would stay resident
+  // as scratch for the rest of the run.
   constexpr int64_t kRowBlock = 256;
   const int64_t col_blocks = (g.n + kBlock - 1) / kBlock;
   const int64_t row_blocks = (g.m + kRowBlock - 1) / kRowBlock;
   ParallelFor(col_blocks * row_blocks, 1, [&](int64_t begin, int64_t end) {
+    thread_local Buffer<float> block_b;
+    int64_t packed_cb = -1;  // the column block in block_b, for this piece
     for (int64_t item = begin; item < end; ++item) {
       const int64_t cb = item / row_blocks, rb = item % row_blocks;
       const int64_t col = cb * kBlock, width = std::min(kBlock, g.n - col);
-      const float* b = g.trans_b ? packed + col * g.k : g.b + col;
-      const int64_t ldb = g.trans_b ? width : g.ldb;
+      const float* b = g.b + col;
+      int64_t ldb = g.ldb;
+      if (g.trans_b) {
+        float* packed = Grow(block_b, g.k * kBlock);
+        if (packed_cb != cb) {
+          // B is [n, k]: its rows col .. col + width, 16 at a time, become columns of
+          // op(B).
+          for (int64_t i0 = col; i0 < col + width; i0 += kLanes) {
+            TransposeGroup(g.b + i0 * g.ldb, g.ldb, std::min(kLanes, col + width - i0),
+                           g.k, packed + (i0 - col), width);
+          }
+          packed_cb = cb;
+        }
+        b = packed;
+        ldb = width;
+      }
       SpmmItem(rows, b, ldb, g.c + col, g.ldc, width, rb * kRowBlock,
                std::min(g.m, (rb + 1) * kRowBlock));
     }
