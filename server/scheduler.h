@@ -56,7 +56,8 @@ struct SchedulerOptions {
   // Retention of ended jobs (edbp-server --keep-jobs, --keep-days): after a job ends
   // and at start-up, the ended jobs beyond the newest `keep_jobs` (by end time; 0: no
   // bound), and those that ended more than `keep_age` ago (0: no bound), are deleted
-  // as by Delete.
+  // as by Delete. The ended trials of a sweep that still has a QUEUED or RUNNING trial
+  // are neither deleted nor counted until the sweep has ended.
   int64_t keep_jobs = 0;
   std::chrono::seconds keep_age{0};
 };

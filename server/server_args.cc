@@ -29,10 +29,11 @@ ABSL_FLAG(int64_t, checkpoint_every, 200,
 ABSL_FLAG(int64_t, keep_jobs, 0,
           "Retention: keep at most N ended jobs (the newest by end time); older ones "
           "are deleted with their files after each job ends and at start-up (0: keep "
-          "all)");
+          "all). The ended trials of a sweep that is still running are kept, and not "
+          "counted, until the sweep has ended");
 ABSL_FLAG(double, keep_days, 0,
           "Retention: delete ended jobs, with their files, that ended more than D days "
-          "ago (0: keep all)");
+          "ago (0: keep all); trials of a running sweep wait for the sweep's end");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding the bearer token every call must carry (authorization: Bearer "
           "TOKEN), health checks excepted. At least 16 characters; the file must not be "

@@ -616,5 +616,36 @@ TEST_F(RetentionTest, KeepsOnlyTheNewestEndedJobsAndSweepsOrphans) {
   EXPECT_TRUE(fs::exists(JobDir("2")));
 }
 
+// Retention keeps the ended trials of a live sweep: they are its results so far. Trials
+// run one at a time here. Trial 1 (one epoch) ends; a plain job with a higher priority
+// runs before trial 2 and ends; counted by end time, trial 1 is then beyond the newest
+// one, but trial 2 (long) is still live, so trial 1 stays. Once the sweep has ended
+// (cancelled here), its trials age like any job.
+TEST_F(RetentionTest, KeepsTheEndedTrialsOfALiveSweep) {
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  CommandResult r = Client("sweep " + config + " --grid Network.epochs=1,200");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string plain = Submit(config, "--priority 10");
+  ASSERT_EQ(WaitFor("jobs/1", v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  ASSERT_EQ(WaitFor(plain, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  ASSERT_TRUE(WaitForFirstEpoch("jobs/2"));
+  ASSERT_EQ(Get("jobs/2").state(), v1::RUNNING);
+  // The plain job's end ran retention with jobs/1 beyond the newest one.
+  EXPECT_EQ(Client("get jobs/1").code, 0);
+  EXPECT_TRUE(fs::exists(JobDir("1")));
+  r = Client("--output json get sweeps/1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["state"], "SWEEP_RUNNING");
+
+  r = Client("cancel sweeps/1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_EQ(WaitFor("jobs/2", v1::CANCELLED, 60s).state(), v1::CANCELLED);
+  // The sweep has ended: only the newest ended job (trial 2) stays.
+  EXPECT_TRUE(testing::WaitUntil([&] { return !fs::exists(JobDir("1")); }, 10s, 50ms));
+  EXPECT_EQ(Client("get jobs/1").code, 4);
+  EXPECT_EQ(Client("get " + plain).code, 4);
+  EXPECT_EQ(Client("get jobs/2").code, 0);
+}
+
 }  // namespace
 }  // namespace edbp
