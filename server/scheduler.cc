@@ -350,12 +350,19 @@ absl::Status Scheduler::Start(const std::string& id,
 
 void Scheduler::OnExit(const std::string& id, const ExitInfo& exit) {
   std::vector<fs::path> doomed;
+  std::vector<std::pair<std::string, v1::EpochMetrics>> spooled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     OnExitLocked(id, exit);
     doomed = RetainLocked();
+    spooled.swap(spooled_epochs_);
   }
   for (const fs::path& dir : doomed) RemoveJobDirectory(dir);
+  // Outside the lock: the listener may cancel a job (a sweep's early stop).
+  if (spooled_epoch_listener_) {
+    for (const auto& [job_id, metrics] : spooled)
+      spooled_epoch_listener_(job_id, metrics);
+  }
 }
 
 void Scheduler::OnExitLocked(const std::string& id, const ExitInfo& exit) {
@@ -671,6 +678,9 @@ void Scheduler::IngestSpool(const std::string& id) {
           return absl::OkStatus();
         }
         stored += appended.ok();
+        if (appended.ok() && request.event().has_epoch_metrics()) {
+          spooled_epochs_.emplace_back(id, request.event().epoch_metrics());
+        }
         return appended;
       });
   if (!delivered.ok()) {

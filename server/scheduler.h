@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -79,6 +80,16 @@ class Scheduler {
   // run outlived it (Executor::Reattach: a Slurm job), else re-queued (they resume from
   // their last checkpoint); QUEUED jobs are queued again; then scheduling starts.
   absl::Status Recover();
+
+  // Told of each epoch record that a job's spool delivered (IngestSpool: what its
+  // process could not report live), once per record stored now, after the scheduler's
+  // lock is released: the sweeps' early-stopping policy judges these epochs as it
+  // judges live reports (WorkerServiceImpl::Report). Set once, before Recover.
+  using EpochListener =
+      std::function<void(const std::string& job_id, const v1::EpochMetrics& metrics)>;
+  void SetSpooledEpochListener(EpochListener listener) {
+    spooled_epoch_listener_ = std::move(listener);
+  }
 
   // Stores a new QUEUED job (or returns the one created before with `request_id`) and
   // schedules. Returns the job and whether it was created now. `init_weights`: a
@@ -159,8 +170,9 @@ class Scheduler {
               const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetryLoop();
   // Stores, in order, the events an ended process left in its job directory's spool
-  // (worker/report_spool.h); records stored before are skipped.
-  void IngestSpool(const std::string& job_id);
+  // (worker/report_spool.h); records stored before are skipped. The epoch records
+  // stored now are queued in spooled_epochs_ for the listener.
+  void IngestSpool(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   JobStore* const store_;
   MetricsHub* const hub_;
@@ -180,6 +192,10 @@ class Scheduler {
   };
   std::map<std::string, PendingEnd> pending_ends_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  EpochListener spooled_epoch_listener_;
+  // Epoch records IngestSpool stored, for the listener once mu_ is released.
+  std::vector<std::pair<std::string, v1::EpochMetrics>> spooled_epochs_
+      ABSL_GUARDED_BY(mu_);
   std::condition_variable retry_cv_;
   std::thread retrier_;  // started by the first unstored end
 };

@@ -284,6 +284,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerArgs& args) {
       s->store_.get(), s->hub_.get(), s->scheduler_.get(), data_dir.string(), gpus > 0,
       service_options);
   s->worker_->AttachSweeps(s->service_->sweeps());
+  // Epochs a trial's process spooled (the server was unreachable) are judged by its
+  // sweep's early-stopping policy when they are stored, as live reports are.
+  s->scheduler_->SetSpooledEpochListener(
+      [sweeps = s->service_->sweeps()](const std::string& job_id,
+                                       const v1::EpochMetrics& metrics) {
+        sweeps->OnEpoch(job_id, metrics);
+      });
   grpc::ServerBuilder builder;
   int port = 0;
   // The port is ours alone: with SO_REUSEPORT (gRPC's default) a second server would

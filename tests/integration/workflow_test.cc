@@ -573,6 +573,38 @@ TEST_F(WorkflowTest, SweepWithMedianStoppingStopsALaggingTrial) {
   EXPECT_EQ(Client("get sweeps/x").code, 5);
 }
 
+// A trial whose process could not report (the server paused) leaves its epochs in its
+// spool; the server stores them when the process ends, and the sweep's policy counts
+// them as it counts live reports. Trials run one at a time: trial 2 (a good learning
+// rate) runs entirely while the server is stopped, so its epochs arrive only through
+// the spool; trial 3 (a tiny learning rate) is judged at epoch 1 against the other
+// trials there, and the median rule needs two of them (--min-trials defaults to 2):
+// trials 1 and 2. Without trial 2's spooled epochs it would run to its end.
+TEST_F(WorkflowTest, SpooledEpochsOfATrialCountForItsSweep) {
+  const std::string config = WriteConfig("sweep", TinyConfig(3, 500));
+  CommandResult r =
+      Client("sweep " + config +
+             " --grid Network.lr=0.0005,1e-12 --seeds 0,1 --early-stop median");
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_EQ(WaitFor("jobs/1", v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED);
+  ASSERT_TRUE(testing::WaitUntil([&] { return Get("jobs/2").state() == v1::RUNNING; },
+                                 60s, 10ms));
+  kill(server_->pid(), SIGSTOP);
+  const bool ended = testing::WaitUntil(
+      [&] { return testing::ProcessesWith(JobDir("2")).empty(); }, 180s, 100ms);
+  kill(server_->pid(), SIGCONT);
+  ASSERT_TRUE(ended);
+  ASSERT_EQ(WaitFor("jobs/2", v1::SUCCEEDED, 60s).state(), v1::SUCCEEDED);
+  const std::string log = ReadFile(fs::path(JobDir("2")) / "train.log");
+  EXPECT_TRUE(absl::StrContains(log, "bytes of reports stay in")) << log;
+  EXPECT_EQ(Epochs("jobs/2").size(), 3u);  // stored from the spool
+  const v1::Job third = WaitFor("jobs/3", v1::CANCELLED, 180s);
+  EXPECT_EQ(third.state(), v1::CANCELLED) << third.error();
+  EXPECT_TRUE(absl::StartsWith(third.error(), "stopped early by sweep 1: "))
+      << third.error();
+  EXPECT_TRUE(absl::StrContains(third.error(), "of 2 other")) << third.error();
+}
+
 TEST_F(WorkflowTest, CancelSweepStopsItsLiveTrials) {
   const std::string config = WriteConfig("long", TinyConfig(50, 200));
   CommandResult r = Client("sweep " + config + " --seeds 1,2,3");
