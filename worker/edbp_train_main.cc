@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/class_names.h"
 #include "base/pid_lock.h"
 #include "core/config/config.h"
 #include "core/device.h"
@@ -171,7 +172,9 @@ absl::StatusOr<int> RunMode(const TrainArgs& args, const train::TrainerOptions& 
     std::printf("test accuracy %.2f%%  loss %.4f  (%lld samples, %.0f samples/s)\n%s",
                 100 * result.accuracy, result.loss,
                 static_cast<long long>(result.samples), result.samples_per_second,
-                train::ConfusionTable(result.confusion, result.n_class).c_str());
+                train::ConfusionTable(result.confusion, result.n_class,
+                                      ClassNames(trainer.config().network.dataset))
+                    .c_str());
     return 0;
   }
   if (const train::TrainingState& s = trainer.state(); s.epoch >= s.epochs) {

@@ -1,5 +1,11 @@
 #include "core/train/console.h"
 
+#include <algorithm>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -69,12 +75,26 @@ std::string NetworkSummary(const config::Config& config) {
   return out;
 }
 
-std::string ConfusionTable(const std::vector<int64_t>& confusion, int64_t n_class) {
-  std::string out = "label\\pred";
+std::string ConfusionTable(const std::vector<int64_t>& confusion, int64_t n_class,
+                           std::span<const std::string_view> names) {
+  const bool named = static_cast<int64_t>(names.size()) == n_class;
+  std::vector<std::string> rows;
+  size_t width = std::string_view("label\\pred").size();
+  for (int64_t r = 0; r < n_class; ++r) {
+    rows.push_back(named ? absl::StrCat(r, " ") + std::string(names[r])
+                         : absl::StrCat(r));
+    width = std::max(width, rows.back().size());
+  }
+  std::string out = absl::StrFormat("%*s", static_cast<int>(width), "label\\pred");
   for (int64_t c = 0; c < n_class; ++c) absl::StrAppendFormat(&out, " %6d", c);
   out += "\n";
   for (int64_t r = 0; r < n_class; ++r) {
-    absl::StrAppendFormat(&out, "%10d", r);
+    // Names read left-aligned, numbers right-aligned as the columns' numbers are.
+    if (named) {
+      absl::StrAppendFormat(&out, "%-*s", static_cast<int>(width), rows[r]);
+    } else {
+      absl::StrAppendFormat(&out, "%*s", static_cast<int>(width), rows[r]);
+    }
     for (int64_t c = 0; c < n_class; ++c) {
       absl::StrAppendFormat(&out, " %6d", confusion[r * n_class + c]);
     }

@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "core/config/config.h"
 #include "core/train/metrics.h"
@@ -33,8 +35,11 @@ class ConsoleSink final : public MetricsSink {
 // Every layer with its output shape and parameter count, and the totals.
 std::string NetworkSummary(const config::Config& config);
 
-// The confusion matrix as a table (rows = label, columns = predicted).
-std::string ConfusionTable(const std::vector<int64_t>& confusion, int64_t n_class);
+// The confusion matrix as a table (rows = label, columns = predicted). With `names`
+// (one per class, base/class_names.h) each row reads "i name", so that the numbered
+// columns are named too; other sizes of `names` are ignored.
+std::string ConfusionTable(const std::vector<int64_t>& confusion, int64_t n_class,
+                           std::span<const std::string_view> names = {});
 
 }  // namespace edbp::train
 

@@ -357,6 +357,8 @@ TEST_F(TrainCli, TrainsASubsetAndEvaluatesIt) {
   EXPECT_NE(ev.output.find(want.str()), std::string::npos)
       << ev.output << " vs " << want.str();
   EXPECT_NE(ev.output.find("label\\pred"), std::string::npos) << ev.output;
+  // Fashion-MNIST's rows carry the class names (base/class_names.h).
+  EXPECT_NE(ev.output.find("\n9 Ankle boot "), std::string::npos) << ev.output;
 }
 
 // Issue 17: resuming a finished run exited 0 without a word.

@@ -101,6 +101,16 @@ TEST(Console, NetworkSummaryCountsParameters) {
   EXPECT_EQ(
       ConfusionTable({3, 1, 0, 4}, 2),
       "label\\pred      0      1\n         0      3      1\n         1      0      4\n");
+  // Named rows (base/class_names.h), as wide as the longest name; the columns keep the
+  // numbers the rows give.
+  const std::string_view names[] = {"cat", "T-shirt/top"};
+  EXPECT_EQ(ConfusionTable({3, 1, 0, 4}, 2, names),
+            "   label\\pred      0      1\n"
+            "0 cat              3      1\n"
+            "1 T-shirt/top      0      4\n");
+  // A list of another length is not the classes' names: numbers only.
+  const std::string_view one[] = {"cat"};
+  EXPECT_EQ(ConfusionTable({3, 1, 0, 4}, 2, one), ConfusionTable({3, 1, 0, 4}, 2));
 }
 
 // The console's epoch table (train.log): the table of statistics.h, a header above every
