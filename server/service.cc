@@ -18,6 +18,7 @@
 #include "core/config/config.h"
 #include "core/config/memory_estimate.h"
 #include "core/data/dataset.h"
+#include "core/train/checkpoint.h"
 #include "core/train/checkpoint_names.h"
 #include "server/auth.h"
 #include "server/data_dir.h"
@@ -107,6 +108,27 @@ absl::StatusOr<v1::Job> TrainingServiceImpl::DraftJob(const v1::CreateJobRequest
   std::pair<std::string, std::string> init;  // (canonical name, checkpoint path)
   if (!req.init_from().empty()) {
     EDBP_ASSIGN_OR_RETURN(init, ResolveInitFrom(req.init_from()));
+    // The checkpoint must fit this config's network, as the job's start would find:
+    // refused now, naming the tensor, instead of a job that fails when it starts. The
+    // check builds the network's weights in this process and reads the whole file:
+    // beyond kMaxInitCheckBytes of either (a giant network or file), the job's start
+    // checks alone.
+    constexpr double kMaxInitCheckBytes = 1024.0 * 1024.0 * 1024.0;
+    std::error_code size_error;
+    const double file_bytes =
+        static_cast<double>(std::filesystem::file_size(init.second, size_error));
+    const double weight_bytes =
+        config::EstimateTrainingMemory(config).parameter_bytes / 4;
+    absl::Status fits;
+    if (size_error ||
+        (file_bytes <= kMaxInitCheckBytes && weight_bytes <= kMaxInitCheckBytes)) {
+      fits = train::CheckWeightsFit(init.second, config);
+    }
+    if (!fits.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("init_from: ", init.first,
+                       " cannot initialise this config's network: ", fits.message()));
+    }
   }
   if (init_weights != nullptr) *init_weights = init.second;
   v1::Job draft;

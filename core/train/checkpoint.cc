@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,6 +26,7 @@
 #include "core/io/safetensors.h"
 #include "core/train/checkpoint_names.h"
 #include "core/train/reference_names.h"
+#include "kernels/cpu/cpu_backend.h"
 
 namespace edbp::train {
 namespace {
@@ -536,6 +538,16 @@ absl::StatusOr<TrainingState> RestoreCheckpoint(const std::string& path,
 absl::Status LoadWeights(const std::string& path, Network& net) {
   EDBP_ASSIGN_OR_RETURN(const SafeTensors file, ReadSafeTensors(path));
   return RestoreWeights(path, file, net);
+}
+
+absl::Status CheckWeightsFit(const std::string& path, const config::Config& config) {
+  kernels::CpuBackend backend;
+  EDBP_ASSIGN_OR_RETURN(const std::unique_ptr<Network> net,
+                        Network::Create(config, &backend, /*seed=*/0));
+  EDBP_ASSIGN_OR_RETURN(const SafeTensors contents, ReadSafeTensors(path));
+  SafeTensors renamed;
+  const SafeTensors& file = UnderEdbpNames(contents, *net, renamed);
+  return MatchParameters(path, file, net->Parameters()).status();
 }
 
 absl::Status RestoreWeights(const std::string& path, const SafeTensors& contents,

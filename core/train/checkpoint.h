@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/config/config.h"
 #include "core/io/safetensors.h"
 #include "core/network.h"
 #include "core/optim/optimizer.h"
@@ -100,6 +101,14 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 // ignored; the network RNG is left as it is. Errors as LoadCheckpoint; nothing
 // changes on error.
 absl::Status LoadWeights(const std::string& path, Network& net);
+
+// Whether LoadWeights(path, net) would succeed for a network built from `config`,
+// without a network to load into: builds one on the CPU (its values are never used),
+// reads the file and matches every parameter's key and shape as LoadWeights does.
+// edbp-server checks a job's init_from with it at submission, so that a checkpoint
+// that does not fit is refused then instead of failing the job at its start. Errors as
+// LoadWeights, and those of building the network.
+absl::Status CheckWeightsFit(const std::string& path, const config::Config& config);
 
 // LoadCheckpoint and LoadWeights on contents read before (by another rank of a
 // data-parallel run, issue 18); `path` names them in errors.

@@ -421,16 +421,31 @@ TEST_F(WorkflowTest, InitFromStartsFromAnotherJobsWeights) {
     EXPECT_EQ(server_->stub().CreateJob(&ctx, req, &job).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
   }
-  // A checkpoint that does not fit the config fails the job at its start, naming the
-  // tensor.
+  // A checkpoint that does not fit the config is refused at submission, naming the
+  // tensor and both shapes; no job is created.
   std::string wide = TinyConfig(1, 100);
   wide.replace(wide.find("out_channels: 15"), 16, "out_channels: 16");
   wide.replace(wide.find("in_channels: 15"), 15, "in_channels: 16");
-  const std::string misfit = Submit(WriteConfig("wide", wide), "--init-from " + tuned);
-  const v1::Job failed = WaitFor(misfit, v1::FAILED, 120s);
-  EXPECT_EQ(failed.state(), v1::FAILED);
-  EXPECT_TRUE(absl::StrContains(failed.error(), "init_weights.safetensors"))
-      << failed.error();
+  const std::string jobs_before = Client("list").output;
+  r = Client("submit " + WriteConfig("wide", wide) + " --init-from " + tuned);
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_TRUE(absl::StrContains(
+      r.output,
+      "init_from: " + tuned + ":last cannot initialise this config's network: "))
+      << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output,
+                                "the checkpoint has [15,1,5,5], the network "
+                                "[16,1,5,5]"))
+      << r.output;
+  EXPECT_EQ(Client("list").output, jobs_before);
+  // A file that is not a checkpoint where the source's was (a disk's corruption, a
+  // hand's edit): a clear error at submission too, naming the file.
+  fs::resize_file(
+      fs::path(JobDir(std::string(tuned.substr(5)))) / "checkpoint_last.safetensors", 5);
+  r = Client("submit " + config + " --init-from " + tuned);
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "checkpoint_last.safetensors")) << r.output;
+  EXPECT_EQ(Client("list").output, jobs_before);
 }
 
 TEST_F(WorkflowTest, NamesAddressJobsWhereUnique) {

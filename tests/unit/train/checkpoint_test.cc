@@ -324,6 +324,25 @@ TEST_F(CheckpointTest, TruncatedFile) {
   EXPECT_EQ(opt->step_count(), 0);
 }
 
+// CheckWeightsFit answers what LoadWeights would, from the config alone (edbp-server's
+// check of init_from at submission): the same errors, and no network to load into.
+TEST_F(CheckpointTest, CheckWeightsFitAgreesWithLoadWeights) {
+  const std::string path = WeightsOnly("weights.safetensors");
+  EXPECT_TRUE(CheckWeightsFit(path, small_).ok());
+  const config::Config fashion = LoadConfig("configs/fashion_mnist.yaml");
+  const absl::Status other = CheckWeightsFit(path, fashion);
+  EXPECT_EQ(other.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(other.message(),
+              HasSubstr("net.0.weight: the checkpoint has [15,1,5,5], the network "
+                        "[32,1,5,5]"));
+  EXPECT_EQ(CheckWeightsFit(Path("nope.safetensors"), small_).code(),
+            absl::StatusCode::kNotFound);
+  fs::resize_file(path, fs::file_size(path) / 2);
+  const absl::Status torn = CheckWeightsFit(path, small_);
+  EXPECT_EQ(torn.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(torn.message(), HasSubstr(path));
+}
+
 TEST_F(CheckpointTest, DifferentArchitecture) {
   const config::Config fashion = LoadConfig("configs/fashion_mnist.yaml");
   auto big = Build(fashion, 1);
