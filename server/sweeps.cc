@@ -115,6 +115,9 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::CreateSweepRequest& req
     if (request.has_gpus_per_worker()) {
       job_request.set_gpus_per_worker(request.gpus_per_worker());
     }
+    if (request.has_progress_every()) {
+      job_request.set_progress_every(request.progress_every());
+    }
     if (plan[i].seed.has_value()) job_request.set_seed(*plan[i].seed);
     absl::StatusOr<v1::Job> draft = draft_(job_request);
     if (!draft.ok()) {

@@ -110,8 +110,7 @@ constexpr std::array<FlagSpec, 39> kFlags = {{
      "start from that job's last (default) or best checkpoint\n"
      "instead of the config's initialisation (fine-tuning); the\n"
      "checkpoint is copied into the new job"},
-    {"--progress-every", Flag::kProgressEvery, true, Bit(Command::kSubmit),
-     "--progress-every N",
+    {"--progress-every", Flag::kProgressEvery, true, kCreates, "--progress-every N",
      "batches between progress records of the training and of\n"
      "the test pass, each pass's last batch also reported\n"
      "(0: none; at most 1000000; default: the config's\n"

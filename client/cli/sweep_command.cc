@@ -69,6 +69,7 @@ ExitCode Client::CreateSweep() {
   if (options_.gpus_per_worker >= 0)
     request.set_gpus_per_worker(options_.gpus_per_worker);
   request.set_validate_only(options_.validate_only);
+  if (options_.progress_every >= 0) request.set_progress_every(options_.progress_every);
   v1::Sweep created;
   // Not retried: a retry after a lost answer would queue the trials twice.
   const grpc::Status status = CallUnary(

@@ -620,6 +620,25 @@ TEST_F(WorkflowTest, SpooledEpochsOfATrialCountForItsSweep) {
   EXPECT_TRUE(absl::StrContains(third.error(), "of 2 other")) << third.error();
 }
 
+// --progress-every applies to every trial, checked as submit's is.
+TEST_F(WorkflowTest, SweepProgressEveryAppliesToEveryTrial) {
+  const std::string config = WriteConfig("tiny", TinyConfig(1, 100));
+  CommandResult r = Client("sweep " + config + " --seeds 0,1 --progress-every 5000000");
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "trial 0 (seed=0): progress_every: expected 0"))
+      << r.output;
+  EXPECT_EQ(Client("list").output, "no jobs\n");
+  r = Client("sweep " + config + " --seeds 0,1 --progress-every 0");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const std::string job : {"jobs/1", "jobs/2"}) {
+    EXPECT_EQ(Get(job).progress_every(), 0) << job;
+    EXPECT_EQ(WaitFor(job, v1::SUCCEEDED, 180s).state(), v1::SUCCEEDED) << job;
+    int progress = 0;
+    for (const v1::Event& e : Watch(job)) progress += e.has_progress();
+    EXPECT_EQ(progress, 0) << job;  // 0: no progress records
+  }
+}
+
 TEST_F(WorkflowTest, CancelSweepStopsItsLiveTrials) {
   const std::string config = WriteConfig("long", TinyConfig(50, 200));
   CommandResult r = Client("sweep " + config + " --seeds 1,2,3");

@@ -168,6 +168,10 @@ TEST(ArgsTest, FlagsWithAMeaningPerCommand) {
           .ranges.front()
           .log);
   EXPECT_EQ(Parse({"list", "--cert", "c.pem", "--key", "k.pem"}).key, "k.pem");
+  // Every trial of a sweep takes submit's --progress-every.
+  EXPECT_EQ(
+      Parse({"sweep", "a.yaml", "--grid", "a=1", "--progress-every", "0"}).progress_every,
+      0);
 }
 
 // Each command's help holds its own flags and no other command's.
@@ -229,8 +233,9 @@ TEST(ArgsTest, HelpNamesSharedFlagsOnce) {
                         "point of the grid, random\n"));
   EXPECT_THAT(help, HasSubstr("                        Also --name, --priority, "
                               "--validate-only, --workers,\n"
-                              "                        --gpus-per-worker, --nodes as "
-                              "for submit.\n"));
+                              "                        --gpus-per-worker, --nodes, "
+                              "--progress-every as for\n"
+                              "                        submit.\n"));
   EXPECT_THAT(help, HasSubstr("  cancel JOB|sweeps/ID  Cancel a queued or running job"));
   EXPECT_THAT(help, HasSubstr("  -h, --help            show this text"));
   EXPECT_THAT(UsageText(),
