@@ -5,7 +5,7 @@
 #include <ostream>
 
 #include "client/cli/args.h"
-#include "client/cli/job_eta.h"
+#include "client/common/job_eta.h"
 #include "edbp/v1/training_service.pb.h"
 
 namespace edbp::cli {
@@ -43,7 +43,7 @@ class EventPrinter {
   const bool live_;
   bool progress_open_ = false;    // a live progress line is on screen
   bool after_epoch_row_ = false;  // the last line printed was an epoch row
-  JobEta eta_;                    // fed the epochs and progress printed
+  client::JobEta eta_;            // fed the epochs and progress printed
 };
 
 }  // namespace edbp::cli

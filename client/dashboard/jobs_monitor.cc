@@ -18,30 +18,6 @@ constexpr int kMaxPages = 20;    // 20,000 jobs; the page shows far fewer
 
 }  // namespace
 
-double ProgressFraction(const v1::Progress& p, int64_t epochs) {
-  if (epochs < 1) return 0;
-  double within = 0;
-  if (p.phase() == v1::Progress::TEST) {
-    within = 1;  // the epoch's training is done; its test pass counts as its end
-  } else if (p.batches() > 0) {
-    within = std::clamp(static_cast<double>(p.batch()) / static_cast<double>(p.batches()),
-                        0.0, 1.0);
-  }
-  const double done = static_cast<double>(std::max<int64_t>(p.epoch() - 1, 0)) + within;
-  return std::clamp(done / static_cast<double>(epochs), 0.0, 1.0);
-}
-
-std::optional<double> EstimateRemainingSeconds(double first_fraction,
-                                               absl::Time first_time, double fraction,
-                                               absl::Time time, absl::Time now) {
-  const double moved = fraction - first_fraction;
-  const double took = absl::ToDoubleSeconds(time - first_time);
-  if (!(moved > 1e-9) || !(took > 0)) return std::nullopt;
-  const double remaining =
-      took * (1.0 - fraction) / moved - absl::ToDoubleSeconds(now - time);
-  return std::max(remaining, 0.0);
-}
-
 JobsMonitor::JobsMonitor(v1::TrainingService::StubInterface* stub,
                          absl::Duration poll_interval, absl::Duration rpc_timeout,
                          client::Backoff backoff)
@@ -116,8 +92,10 @@ void JobsMonitor::Poll() {
     if (follower.stream == nullptr) {
       client::FollowPolicy policy;  // retries for ever, like the page
       policy.backoff = backoff_;
-      follower.stream = std::make_unique<client::JobStream>(
-          stub_, job.name(), std::max<int64_t>(job.last_sequence(), 1), policy);
+      // From the first event: the pace is the mean of every finished epoch, as in the
+      // job view (which reads the whole history too).
+      follower.stream =
+          std::make_unique<client::JobStream>(stub_, job.name(), int64_t{1}, policy);
     }
   }
   for (auto it = followers_.begin(); it != followers_.end();) {
@@ -127,39 +105,26 @@ void JobsMonitor::Poll() {
 }
 
 void JobsMonitor::DrainFollowers() {
-  std::map<std::string, int64_t> epochs;
-  for (const v1::Job& job : jobs_) epochs[job.name()] = job.epochs();
-  const absl::Time now = absl::Now();
   for (auto& [name, follower] : followers_) {
     while (std::optional<client::StreamItem> item =
                follower.stream->Next(absl::ZeroDuration())) {
       if (item->kind != client::StreamItem::Kind::kEvent) continue;
       const v1::Event& event = item->event;
-      double fraction = -1;
       if (event.has_progress()) {
         follower.progress = event.progress();
-        fraction = ProgressFraction(event.progress(), epochs[name]);
-      } else if (event.has_epoch_metrics() && event.epoch_metrics().epochs() > 0) {
-        fraction = static_cast<double>(event.epoch_metrics().epoch()) /
-                   static_cast<double>(event.epoch_metrics().epochs());
+        follower.eta.OnProgress(event.progress());
+      } else if (event.has_epoch_metrics()) {
+        follower.eta.OnEpoch(event.epoch_metrics());
       } else if (event.has_state_change() &&
                  event.state_change().state() != v1::RUNNING) {
         follower.progress.reset();
       }
-      if (fraction < 0) continue;
-      if (follower.first_fraction < 0) {
-        follower.first_fraction = fraction;
-        follower.first_time = now;
-      }
-      follower.fraction = fraction;
-      follower.time = now;
     }
   }
 }
 
 std::string JobsMonitor::SnapshotJson() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
   nlohmann::json doc = {{"reachable", reachable_},
                         {"error", error_},
                         {"polls", polls_},
@@ -177,10 +142,8 @@ std::string JobsMonitor::SnapshotJson() {
       if (f.progress.has_value()) {
         entry["progress"] = nlohmann::json::parse(ToJson(*f.progress), nullptr, false);
       }
-      if (f.first_fraction >= 0) {
-        const std::optional<double> eta = EstimateRemainingSeconds(
-            f.first_fraction, f.first_time, f.fraction, f.time, now);
-        if (eta.has_value()) entry["eta_seconds"] = *eta;
+      if (const std::optional<double> eta = f.eta.JobSeconds(); eta.has_value()) {
+        entry["eta_seconds"] = *eta;
       }
     }
     doc["jobs"].push_back(std::move(entry));

@@ -1,6 +1,7 @@
 // The job table of the dashboard: ListJobs polled on a background thread, with the
-// latest progress of every RUNNING job (followed through a JobStream) and an estimate
-// of the time to its end.
+// latest progress of every RUNNING job (followed through a JobStream from its first
+// event) and its time to the end by the rule of the job view, the CLI's watch and
+// submit --follow (client/common/job_eta.h).
 #ifndef EDBP_CLIENT_DASHBOARD_JOBS_MONITOR_H_
 #define EDBP_CLIENT_DASHBOARD_JOBS_MONITOR_H_
 
@@ -14,21 +15,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/common/job_eta.h"
 #include "client/common/job_stream.h"
 #include "edbp/v1/training_service.grpc.pb.h"
 
 namespace edbp::dashboard {
-
-// Where a job stands in [0, 1] after the progress record `p` of a run of `epochs`
-// epochs: ((epoch - 1) + batch / batches) / epochs, clamped. 0 when epochs < 1.
-double ProgressFraction(const v1::Progress& p, int64_t epochs);
-
-// Seconds from `now` to the end of a job that went from `first_fraction` (at
-// `first_time`) to `fraction` (at `time`), at the same pace; never negative. nullopt
-// while it has not moved forward.
-std::optional<double> EstimateRemainingSeconds(double first_fraction,
-                                               absl::Time first_time, double fraction,
-                                               absl::Time time, absl::Time now);
 
 // Polls edbp-server every `poll_interval` (and at once after Wake()). Thread-safe;
 // `stub` must outlive the monitor.
@@ -47,7 +38,8 @@ class JobsMonitor {
   //    "polls": n,               polls finished so far
   //    "jobs": [ Job (proto field names, int64 as strings; config_yaml "") plus
   //              "progress": Progress | null   the latest, RUNNING jobs only
-  //              "eta_seconds": number | null  to the end of the job ]}
+  //              "eta_seconds": number | null  to the end of the job after its
+  //                                            latest progress record (JobEta) ]}
   // The jobs are those of the last successful poll, newest first.
   std::string SnapshotJson();
 
@@ -55,14 +47,12 @@ class JobsMonitor {
   void Wake();
 
  private:
-  // A RUNNING job's stream from its latest event and what it said so far.
+  // A RUNNING job's stream from its first event (every finished epoch's seconds make
+  // the pace) and what it said so far.
   struct Follower {
     std::unique_ptr<client::JobStream> stream;
     std::optional<v1::Progress> progress;
-    double first_fraction = -1;  // < 0: nothing seen yet
-    absl::Time first_time;
-    double fraction = 0;
-    absl::Time time;
+    client::JobEta eta;
   };
 
   void Run();

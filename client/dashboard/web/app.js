@@ -60,7 +60,7 @@ function jobFraction(job) {
   return Math.min(1, num(job.last_epoch) / epochs);
 }
 
-// The job's time left, by client/cli/job_eta.h's rule: pace P = mean seconds of the
+// The job's time left, by client/common/job_eta.h's rule: pace P = mean seconds of the
 // finished epochs, else the current training pass extrapolated (eta per batch left ×
 // batches); training pass: (E − e + batches left / batches) × P; test pass:
 // (E − e) × P + its own eta. null when unknown.

@@ -1,11 +1,11 @@
-// client/cli/job_eta.h: the job's time left from hand-made epoch and progress records.
-#include "client/cli/job_eta.h"
+// client/common/job_eta.h: the job's time left from hand-made epoch and progress records.
+#include "client/common/job_eta.h"
 
 #include <optional>
 
 #include "gtest/gtest.h"
 
-namespace edbp::cli {
+namespace edbp::client {
 namespace {
 
 v1::Progress P(int64_t epoch, int64_t epochs, v1::Progress::Phase phase, int64_t batch,
@@ -85,4 +85,4 @@ TEST(JobEtaTest, ANewEpochForgetsTheLastEpochsTrainingEstimate) {
 }
 
 }  // namespace
-}  // namespace edbp::cli
+}  // namespace edbp::client

@@ -4,8 +4,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/unit/client/fake_training_service.h"
@@ -17,42 +18,6 @@ namespace {
 
 using cli::testing::ClosedPort;
 using cli::testing::FakeServer;
-
-TEST(ProgressFractionTest, CountsFinishedEpochsAndBatches) {
-  v1::Progress p;
-  p.set_epoch(3);
-  p.set_batch(25);
-  p.set_batches(100);
-  EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 0.225);
-  EXPECT_DOUBLE_EQ(ProgressFraction(p, 0), 0.0);
-  p.set_batches(0);  // unknown: the epoch's start
-  EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 0.2);
-  p.set_epoch(12);  // more than the run (a changed config): clamped
-  EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 1.0);
-  // Issue 19: the test pass counts as its epoch's end, whatever its batch.
-  p.set_epoch(3);
-  p.set_batches(4);
-  p.set_batch(1);
-  p.set_phase(v1::Progress::TEST);
-  EXPECT_DOUBLE_EQ(ProgressFraction(p, 10), 0.3);
-}
-
-TEST(EstimateRemainingSecondsTest, ExtrapolatesThePaceSinceTheFirstRecord) {
-  const absl::Time t0 = absl::FromUnixSeconds(1000);
-  // 10% -> 30% in 20 s: 70% left takes 70 s; 5 s have passed since the last record.
-  const std::optional<double> eta = EstimateRemainingSeconds(
-      0.1, t0, 0.3, t0 + absl::Seconds(20), t0 + absl::Seconds(25));
-  ASSERT_TRUE(eta.has_value());
-  EXPECT_NEAR(*eta, 65.0, 1e-9);
-  // Not moved yet, or no time passed: unknown.
-  EXPECT_FALSE(
-      EstimateRemainingSeconds(0.3, t0, 0.3, t0 + absl::Seconds(9), t0).has_value());
-  EXPECT_FALSE(EstimateRemainingSeconds(0.1, t0, 0.3, t0, t0).has_value());
-  // Overdue: never negative.
-  EXPECT_EQ(EstimateRemainingSeconds(0.0, t0, 0.5, t0 + absl::Seconds(10),
-                                     t0 + absl::Seconds(100)),
-            0.0);
-}
 
 // The monitor's snapshot once `done(snapshot)` holds (or, failing the test, the last one
 // after 10 s).
@@ -113,6 +78,49 @@ TEST(JobsMonitorTest, ListsJobsWithTheProgressOfRunningOnes) {
   EXPECT_TRUE(doc["jobs"][0]["progress"].is_null());
   EXPECT_EQ(doc["jobs"][4]["display_name"], "mnist");
   EXPECT_EQ(doc["jobs"][4]["config_yaml"], "");  // left out of the table
+}
+
+// The table's time left is the job view's (client/common/job_eta.h), from the whole
+// history: epochs 1 and 2 took 10 s and 14 s (pace 12 s); at batch 15 of 60 of epoch
+// 3 of 5 the job has (5 - 3 + 45/60) × 12 = 33 s left. The stream starts at the job's
+// first event, so the epochs before the monitor saw the job count too.
+TEST(JobsMonitorTest, TimeLeftFollowsTheJobViewsRule) {
+  FakeServer server;
+  std::vector<v1::Event> script;
+  auto add = [&](v1::Event e) {
+    e.set_job("jobs/4");
+    e.set_sequence(static_cast<int64_t>(script.size()) + 1);
+    script.push_back(std::move(e));
+  };
+  v1::Event running;
+  running.mutable_state_change()->set_state(v1::RUNNING);
+  add(running);
+  for (const double seconds : {10.0, 14.0}) {
+    v1::Event epoch;
+    epoch.mutable_epoch_metrics()->set_epoch(static_cast<int64_t>(script.size()));
+    epoch.mutable_epoch_metrics()->set_epochs(5);
+    epoch.mutable_epoch_metrics()->set_seconds(seconds);
+    add(epoch);
+  }
+  v1::Event progress;
+  progress.mutable_progress()->set_epoch(3);
+  progress.mutable_progress()->set_epochs(5);
+  progress.mutable_progress()->set_batch(15);
+  progress.mutable_progress()->set_batches(60);
+  progress.mutable_progress()->set_eta_seconds(7);
+  add(progress);
+  server.service().SetScript("jobs/4", script);
+  auto stub = v1::TrainingService::NewStub(
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+  JobsMonitor monitor(stub.get(), absl::Milliseconds(20), absl::Seconds(5),
+                      testing::FastBackoff());
+  const nlohmann::json doc = WaitForSnapshot(monitor, [](const nlohmann::json& d) {
+    return d["jobs"].size() == 5 && !d["jobs"][1]["eta_seconds"].is_null();
+  });
+  ASSERT_EQ(doc["jobs"].size(), 5u) << doc.dump();
+  EXPECT_EQ(doc["jobs"][1]["name"], "jobs/4");
+  EXPECT_NEAR(doc["jobs"][1]["eta_seconds"].get<double>(), 33.0, 1e-9) << doc.dump();
+  EXPECT_TRUE(doc["jobs"][0]["eta_seconds"].is_null());  // not running
 }
 
 TEST(JobsMonitorTest, ReportsAnUnreachableServerAndKeepsPolling) {

@@ -1,8 +1,8 @@
-#include "client/cli/job_eta.h"
+#include "client/common/job_eta.h"
 
 #include <algorithm>
 
-namespace edbp::cli {
+namespace edbp::client {
 
 void JobEta::OnEpoch(const v1::EpochMetrics& m) {
   epoch_seconds_ += std::max(0.0, m.seconds());
@@ -45,4 +45,4 @@ std::optional<double> JobEta::JobSeconds() const {
   return (epochs_after + left_in_epoch) * *pace;
 }
 
-}  // namespace edbp::cli
+}  // namespace edbp::client

@@ -10,15 +10,15 @@
 //   training pass: (E - e + (batches - batch) / batches) × P   ("epochs left × pace")
 //   test pass:     (E - e) × P + eta_seconds                   (its own rest)
 // Not thread-safe.
-#ifndef EDBP_CLIENT_CLI_JOB_ETA_H_
-#define EDBP_CLIENT_CLI_JOB_ETA_H_
+#ifndef EDBP_CLIENT_COMMON_JOB_ETA_H_
+#define EDBP_CLIENT_COMMON_JOB_ETA_H_
 
 #include <cstdint>
 #include <optional>
 
 #include "edbp/v1/metrics.pb.h"
 
-namespace edbp::cli {
+namespace edbp::client {
 
 class JobEta {
  public:
@@ -42,6 +42,6 @@ class JobEta {
   std::optional<double> train_pass_estimate_;
 };
 
-}  // namespace edbp::cli
+}  // namespace edbp::client
 
-#endif  // EDBP_CLIENT_CLI_JOB_ETA_H_
+#endif  // EDBP_CLIENT_COMMON_JOB_ETA_H_
