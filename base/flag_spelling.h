@@ -5,7 +5,11 @@
 #define EDBP_BASE_FLAG_SPELLING_H_
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -20,9 +24,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/edit_distance.h"
 
@@ -68,9 +74,20 @@ inline absl::CommandLineFlag* LocateFlag(absl::string_view name, bool* negative)
 // INVALID_ARGUMENT naming the flag, with the closest of `main_file`'s flags when one is
 // close (a typo); Abseil would print its own message and exit 1. Valid values are set
 // here already, and again, to the same, by the parse that follows.
+//
+// --flagfile=F1,F2 (Abseil's) is expanded here, as Abseil reads such a file: one
+// argument per line, leading whitespace stripped, empty lines and '#' comments skipped;
+// a file named inside is read in turn. Its flags then get the same checks, and an error
+// names the file and line ("/etc/edbp/flags:3: unknown flag ..."). A file that cannot
+// be read, is over 1 MiB, holds a line that is not a flag, or more than 32 files read
+// (one that names itself) are INVALID_ARGUMENT too.
 inline absl::StatusOr<std::vector<std::string>> NormalizeFlags(
     int argc, char** argv, absl::string_view main_file) {
+  constexpr int kMaxFlagfiles = 32;
+  constexpr uintmax_t kMaxFlagfileBytes = uintmax_t{1} << 20;
   std::vector<std::string> out(argv, argv + argc);
+  std::vector<std::string> origin(out.size());  // "FILE:LINE" of a flagfile's argument
+  int flagfiles = 0;
   for (size_t i = 1; i < out.size(); ++i) {
     std::string& arg = out[i];
     if (arg == "--") break;
@@ -82,6 +99,67 @@ inline absl::StatusOr<std::vector<std::string>> NormalizeFlags(
       if (arg[j] == '-') arg[j] = '_';
     }
     const std::string name = arg.substr(dashes, eq - dashes);
+    const std::string where = origin[i].empty() ? "" : absl::StrCat(origin[i], ": ");
+    if (name == "flagfile") {
+      std::string files;
+      size_t used = 1;
+      if (eq < arg.size()) {
+        files = arg.substr(eq + 1);
+      } else if (i + 1 < out.size()) {
+        files = out[i + 1];
+        used = 2;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "--flagfile needs a value"));
+      }
+      std::vector<std::string> lines, line_origins;
+      for (absl::string_view file : absl::StrSplit(files, ',', absl::SkipEmpty())) {
+        if (++flagfiles > kMaxFlagfiles) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, "--flagfile: more than ", kMaxFlagfiles,
+                           " files read (does one name itself?)"));
+        }
+        const std::string path(file);
+        std::error_code size_error;
+        const uintmax_t bytes = std::filesystem::file_size(path, size_error);
+        std::ifstream in(path);
+        if (size_error || !in) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, "--flagfile: cannot read ", path,
+              size_error ? absl::StrCat(" (", size_error.message(), ")") : ""));
+        }
+        if (bytes > kMaxFlagfileBytes) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, "--flagfile: ", path, " has ", bytes,
+                           " bytes; a flag file holds at most ", kMaxFlagfileBytes,
+                           " (one flag per line)"));
+        }
+        int number = 0;
+        for (std::string line; std::getline(in, line);) {
+          ++number;
+          const absl::string_view text = absl::StripLeadingAsciiWhitespace(line);
+          if (text.empty() || text[0] == '#') continue;
+          if (text[0] != '-' || text == "--") {
+            return absl::InvalidArgumentError(absl::StrCat(
+                path, ":", number, ": expected a flag (--name=value), got '", text, "'"));
+          }
+          lines.emplace_back(text);
+          line_origins.push_back(absl::StrCat(path, ":", number));
+        }
+      }
+      // The file's arguments take the place of --flagfile and its value, and are read
+      // next.
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(i),
+                out.begin() + static_cast<std::ptrdiff_t>(i + used));
+      origin.erase(origin.begin() + static_cast<std::ptrdiff_t>(i),
+                   origin.begin() + static_cast<std::ptrdiff_t>(i + used));
+      out.insert(out.begin() + static_cast<std::ptrdiff_t>(i), lines.begin(),
+                 lines.end());
+      origin.insert(origin.begin() + static_cast<std::ptrdiff_t>(i), line_origins.begin(),
+                    line_origins.end());
+      --i;
+      continue;
+    }
     // Abseil's usage flags are no registered flags: its parser reads them by name.
     if (name == "help" || name == "helpfull" || name == "helpshort" ||
         name == "helppackage" || name == "version" || name == "only_check_args" ||
@@ -96,15 +174,16 @@ inline absl::StatusOr<std::vector<std::string>> NormalizeFlags(
       const std::vector<absl::string_view> candidates(own.begin(), own.end());
       const std::optional<std::string> close = ClosestMatch(shown, candidates);
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag ", shown,
+          absl::StrCat(where, "unknown flag ", shown,
                        close ? absl::StrCat(" (did you mean ", *close, "?)") : "",
                        "; --help lists the flags"));
     }
     const bool has_value = eq < arg.size();
     if (negative) {
       if (has_value) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            shown, " takes no value (", DocumentedFlag(flag->Name()), "=false does)"));
+        return absl::InvalidArgumentError(absl::StrCat(where, shown, " takes no value (",
+                                                       DocumentedFlag(flag->Name()),
+                                                       "=false does)"));
       }
       continue;
     }
@@ -116,12 +195,12 @@ inline absl::StatusOr<std::vector<std::string>> NormalizeFlags(
     } else if (i + 1 < out.size()) {
       value = out[++i];
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(shown, " needs a value"));
+      return absl::InvalidArgumentError(absl::StrCat(where, shown, " needs a value"));
     }
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, ": '", value, "' is not a valid value (", error, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, shown, ": '", value, "' is not a valid value (", error, ")"));
     }
   }
   return out;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -192,6 +193,50 @@ TEST(ServerUsage, UsageErrorsExit2) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.output,
               HasSubstr("edbp-server: --cpu-slots: 'two' is not a valid value"));
+}
+
+// A --flagfile (the ConfigMap of deploy/k8s) gets the checks of the command line, and
+// an error names the file and the line; Abseil's own reading exited 1 without a hint.
+TEST(ServerUsage, FlagfileErrorsNameTheFileAndLine) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("edbp_usage_flags_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string typo =
+      write("typo", "# edbp-server flags\n\n  --grace-seconds=5\n--data-dri=/x\n");
+  CommandResult r = Server("--flagfile=" + typo);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output,
+            "edbp-server: " + typo +
+                ":4: unknown flag --data-dri (did you mean --data-dir?); --help "
+                "lists the flags\n");
+  // The file's flags are applied: a value check sees them.
+  r = Server("--flagfile " + write("value", "--grace-seconds=-1\n"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "edbp-server: --grace-seconds: expected 0 or more, got -1\n");
+  const std::string text = write("text", "serve\n");
+  r = Server("--flagfile=" + text);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output,
+            "edbp-server: " + text + ":1: expected a flag (--name=value), got 'serve'\n");
+  // A file that names itself, one that is missing, one far too big.
+  const std::string loop = (dir / "loop").string();
+  write("loop", "--flagfile=" + loop + "\n");
+  r = Server("--flagfile=" + loop);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--flagfile: more than 32 files read"));
+  r = Server("--flagfile=" + (dir / "missing").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("--flagfile: cannot read " + (dir / "missing").string()));
+  const std::string big = write("big", std::string(2 << 20, '#'));
+  r = Server("--flagfile=" + big);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("a flag file holds at most 1048576"));
+  fs::remove_all(dir);
 }
 
 // What needs the machine is a failure to start (exit 1), not a usage error.
