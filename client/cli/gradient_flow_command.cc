@@ -28,6 +28,7 @@ absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(message);
 }
 
+using client::DescribeExitStatus;
 using client::FindTrainProgram;
 using client::RunProgram;
 using client::TempDir;
@@ -264,7 +265,7 @@ int RunGradientFlowCommand(const std::vector<std::string>& args, std::ostream& o
   const auto& [code, text] = *ran;
   if (code != 0) {
     err << text;
-    err << "edbp-client: " << *train << " failed (exit status " << code << ")\n";
+    err << "edbp-client: " << *train << " failed (" << DescribeExitStatus(code) << ")\n";
     return static_cast<int>(ExitCode::kFailed);
   }
   // edbp-train's last line: "wrote OUT.json and OUT.html".

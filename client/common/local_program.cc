@@ -90,7 +90,13 @@ absl::StatusOr<std::pair<int, std::string>> RunProgram(
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, std::move(output));
+  return std::make_pair(WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status),
+                        std::move(output));
+}
+
+std::string DescribeExitStatus(int status) {
+  if (status >= 0) return absl::StrCat("exit status ", status);
+  return absl::StrCat("killed by signal ", -status, " (", strsignal(-status), ")");
 }
 
 }  // namespace edbp::client

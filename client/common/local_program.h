@@ -36,10 +36,14 @@ absl::StatusOr<std::string> FindTrainProgram(const std::string& given,
                                              const std::string& flag);
 
 // Runs argv (argv[0] a path) in `cwd` with stdout and stderr into one pipe, no signal
-// blocked; returns the exit status (-1: killed by a signal; 126: `cwd` is no directory;
-// 127: argv[0] cannot be run) and the output. INTERNAL when no process can be started.
+// blocked; returns the exit status (negative: killed by signal -status; 126: `cwd` is
+// no directory; 127: argv[0] cannot be run) and the output. INTERNAL when no process
+// can be started.
 absl::StatusOr<std::pair<int, std::string>> RunProgram(
     const std::vector<std::string>& argv, const std::string& cwd);
+
+// RunProgram's status in words: "exit status 3", "killed by signal 9 (Killed)".
+std::string DescribeExitStatus(int status);
 
 }  // namespace edbp::client
 

@@ -161,13 +161,16 @@ void DashboardServer::RouteGradientFlowApi() {
     if (!ran.ok() || ran->first != 0) {
       const std::string output =
           ran.ok() ? ran->second : std::string(ran.status().message());
-      Refuse(res, 500, "INTERNAL",
-             absl::StrCat(*train, " failed",
-                          ran.ok() ? absl::StrCat(" (exit status ", ran->first, ")") : "",
-                          ": ",
-                          output.size() > kMaxShownOutput
-                              ? output.substr(output.size() - kMaxShownOutput)
-                              : output));
+      Refuse(
+          res, 500, "INTERNAL",
+          absl::StrCat(
+              *train, " failed",
+              ran.ok() ? absl::StrCat(" (", client::DescribeExitStatus(ran->first), ")")
+                       : "",
+              ": ",
+              output.size() > kMaxShownOutput
+                  ? output.substr(output.size() - kMaxShownOutput)
+                  : output));
       return;
     }
     std::ifstream in(dir->path() + "/report.json", std::ios::binary);

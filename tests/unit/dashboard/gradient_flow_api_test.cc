@@ -4,8 +4,10 @@
 // answers with what it was given (so the test sees which checkpoint and seed went in),
 // fails or takes its time on request.
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,7 +36,7 @@ constexpr char kFakeTrain[] = R"sh(#!/bin/sh
 dir=$(dirname "$0")
 echo "$*" >> "$dir/calls"
 if [ -f "$dir/fail" ]; then echo "edbp-train: cannot read $3"; exit 3; fi
-if [ -f "$dir/slow" ]; then sleep 3; fi
+if [ -f "$dir/slow" ]; then echo $$ > "$dir/pid"; sleep 3; fi
 printf '{"weights":"%s","checkpoint":"%s","seed":%s,"config":"%s","batch":0}' \
   "$3" "$(cat "$3")" "$7" "$1" > "$5.json"
 echo "wrote $5.json and $5.html"
@@ -166,6 +168,32 @@ TEST_F(GradientFlowApiTest, OneReportIsMadeAtATime) {
   EXPECT_EQ(Calls(), 1);
   // Once done, the next one runs; the first one answers from memory meanwhile.
   EXPECT_EQ(Get(dashboard, "/api/jobs/1/gradient-flow").report, "cached");
+}
+
+// edbp-train killed (kill -9) in the middle of a report: the request is answered with
+// an error that says so, nothing half-made is kept, and the next request runs anew.
+TEST_F(GradientFlowApiTest, AKilledRunIsAnErrorAndTheNextOneRuns) {
+  Dashboard dashboard(fake_.address(), train_.string());
+  std::ofstream(dir_ / "slow") << "";
+  Answer killed;
+  std::thread slow([&] { killed = Get(dashboard, "/api/jobs/1/gradient-flow"); });
+  pid_t pid = 0;
+  ASSERT_TRUE(edbp::testing::WaitUntil(
+      [&] {
+        std::ifstream in(dir_ / "pid");
+        return static_cast<bool>(in >> pid) && pid > 0;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  slow.join();
+  EXPECT_EQ(killed.status, 500) << killed.text;
+  EXPECT_THAT(killed.body()["error"].get<std::string>(), HasSubstr("signal 9"))
+      << killed.text;
+  fs::remove(dir_ / "slow");
+  const Answer again = Get(dashboard, "/api/jobs/1/gradient-flow");
+  EXPECT_EQ(again.status, 200) << again.text;
+  EXPECT_EQ(again.report, "computed");
+  EXPECT_EQ(Calls(), 2);
 }
 
 TEST_F(GradientFlowApiTest, WithoutEdbpTrainTheAnswerSaysSo) {
