@@ -1,5 +1,6 @@
 #include "server/server_args.h"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flag_spelling.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/sparse.h"
 #include "server/slurm_executor.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -94,6 +97,22 @@ ABSL_FLAG(int, slurm_poll_ms, 1000,
 namespace edbp::server {
 
 absl::Status CheckServerArgs(const ServerArgs& args) {
+  // The CPU kernels' variables: jobs inherit them, and edbp-train (like the server's
+  // own check of an init_from checkpoint) aborts on a value it does not know.
+  if (const char* isa = std::getenv("EDBP_CPU_ISA"); isa != nullptr && *isa != '\0') {
+    kernels::cpu::CpuIsa parsed;
+    if (!kernels::cpu::ParseCpuIsa(isa, &parsed)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EDBP_CPU_ISA=", isa, ": expected portable, avx2 or avx512 (or unset)"));
+    }
+  }
+  if (const char* mode = std::getenv("EDBP_SPARSE"); mode != nullptr && *mode != '\0') {
+    kernels::cpu::SparseMode parsed;
+    if (!kernels::cpu::ParseSparseMode(mode, &parsed)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EDBP_SPARSE=", mode, ": expected auto, off, always or blas (or unset)"));
+    }
+  }
   if (args.executor != "local" && args.executor != "slurm") {
     return absl::InvalidArgumentError(
         absl::StrCat("--executor: expected local or slurm, got \"", args.executor, "\""));

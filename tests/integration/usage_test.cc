@@ -26,11 +26,13 @@ CommandResult Train(const std::string& args) {
 }
 
 // edbp-server's flags go with a data dir of its own; it exits before touching it.
-CommandResult Server(const std::string& args) {
+// `env`: VAR=VALUE assignments for the server's environment.
+CommandResult Server(const std::string& args, const std::string& env = "") {
   const std::string dir =
       (fs::temp_directory_path() / ("edbp_usage_" + std::to_string(getpid()))).string();
-  return RunCommand(std::string(EDBP_SERVER_BIN) + " --listen=127.0.0.1:0 --data-dir=" +
-                    dir + " " + args + " </dev/null");
+  return RunCommand(env + " " + std::string(EDBP_SERVER_BIN) +
+                    " --listen=127.0.0.1:0 --data-dir=" + dir + " " + args +
+                    " </dev/null");
 }
 
 CommandResult Client(const std::string& args) {
@@ -237,6 +239,21 @@ TEST(ServerUsage, FlagfileErrorsNameTheFileAndLine) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("a flag file holds at most 1048576"));
   fs::remove_all(dir);
+}
+
+// The CPU kernels' variables, which every job inherits: a value edbp-train would abort
+// on is the server's usage error.
+TEST(ServerUsage, KernelVariablesAreChecked) {
+  CommandResult r = Server("", "EDBP_CPU_ISA=avx9");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(
+      r.output,
+      "edbp-server: EDBP_CPU_ISA=avx9: expected portable, avx2 or avx512 (or unset)\n");
+  r = Server("", "EDBP_SPARSE=sometimes");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output,
+            "edbp-server: EDBP_SPARSE=sometimes: expected auto, off, always or blas (or "
+            "unset)\n");
 }
 
 // What needs the machine is a failure to start (exit 1), not a usage error.
