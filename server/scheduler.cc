@@ -559,21 +559,8 @@ absl::StatusOr<Deleted> Scheduler::Delete(const std::string& id) {
 std::vector<fs::path> Scheduler::RetainLocked() {
   std::vector<fs::path> doomed;
   if (options_.keep_jobs <= 0 && options_.keep_age.count() <= 0) return doomed;
-  // A sweep with a trial still QUEUED or RUNNING is live: its ended trials are its
-  // results so far (best trial, the early-stopping policy's curves), so none of them is
-  // deleted or counted until the sweep has ended; then they age like any job.
-  std::set<std::string> live_sweeps;
-  for (const v1::JobState state : {v1::QUEUED, v1::RUNNING}) {
-    auto jobs = store_->JobsInState(state);
-    if (!jobs.ok()) {
-      spdlog::error("retention: {}", jobs.status().ToString());
-      return doomed;
-    }
-    for (const v1::Job& job : *jobs) {
-      if (!job.sweep().empty()) live_sweeps.insert(job.sweep());
-    }
-  }
   std::vector<v1::Job> ended;
+  bool trials = false;
   for (const v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
     auto jobs = store_->JobsInState(state);
     if (!jobs.ok()) {
@@ -581,9 +568,29 @@ std::vector<fs::path> Scheduler::RetainLocked() {
       return doomed;
     }
     for (v1::Job& job : *jobs) {
-      if (!job.sweep().empty() && live_sweeps.count(job.sweep()) > 0) continue;
+      trials = trials || !job.sweep().empty();
       ended.push_back(std::move(job));
     }
+  }
+  // A sweep with a trial still QUEUED or RUNNING is live: its ended trials are its
+  // results so far (best trial, the early-stopping policy's curves), so none of them is
+  // deleted or counted until the sweep has ended; then they age like any job. (Only
+  // looked up when some ended job is a trial.)
+  if (trials) {
+    std::set<std::string> live_sweeps;
+    for (const v1::JobState state : {v1::QUEUED, v1::RUNNING}) {
+      auto jobs = store_->JobsInState(state);
+      if (!jobs.ok()) {
+        spdlog::error("retention: {}", jobs.status().ToString());
+        return doomed;
+      }
+      for (const v1::Job& job : *jobs) {
+        if (!job.sweep().empty()) live_sweeps.insert(job.sweep());
+      }
+    }
+    std::erase_if(ended, [&](const v1::Job& job) {
+      return !job.sweep().empty() && live_sweeps.count(job.sweep()) > 0;
+    });
   }
   auto end_micros = [](const v1::Job& job) {
     return job.end_time().seconds() * 1000000 + job.end_time().nanos() / 1000;

@@ -541,13 +541,12 @@ absl::Status LoadWeights(const std::string& path, Network& net) {
 }
 
 absl::Status CheckWeightsFit(const std::string& path, const config::Config& config) {
+  // LoadWeights itself, into a network made only for it: the same checks by
+  // construction.
   kernels::CpuBackend backend;
   EDBP_ASSIGN_OR_RETURN(const std::unique_ptr<Network> net,
                         Network::Create(config, &backend, /*seed=*/0));
-  EDBP_ASSIGN_OR_RETURN(const SafeTensors contents, ReadSafeTensors(path));
-  SafeTensors renamed;
-  const SafeTensors& file = UnderEdbpNames(contents, *net, renamed);
-  return MatchParameters(path, file, net->Parameters()).status();
+  return LoadWeights(path, *net);
 }
 
 absl::Status RestoreWeights(const std::string& path, const SafeTensors& contents,

@@ -103,8 +103,8 @@ absl::StatusOr<TrainingState> LoadCheckpoint(const std::string& path, Network& n
 absl::Status LoadWeights(const std::string& path, Network& net);
 
 // Whether LoadWeights(path, net) would succeed for a network built from `config`,
-// without a network to load into: builds one on the CPU (its values are never used),
-// reads the file and matches every parameter's key and shape as LoadWeights does.
+// without a network of the caller's: runs it into one built on the CPU for the check
+// and dropped after.
 // edbp-server checks a job's init_from with it at submission, so that a checkpoint
 // that does not fit is refused then instead of failing the job at its start. Errors as
 // LoadWeights, and those of building the network.

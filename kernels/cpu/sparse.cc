@@ -532,15 +532,11 @@ EDBP_CPU_DISPATCH(void, TransposeGroup,
 // ---- convolution helpers --------------------------------------------------------------
 
 // dst[p · stride + c] = src[c · pixels + p] for c < channels (and 0 in the padding
-// lanes c in [channels, stride)), 16 channels at a time.
+// lanes c in [channels, stride)).
 template <CpuIsa kIsa>
 EDBP_INLINE void ToPixelMajor(const float* src, int64_t channels, int64_t pixels,
                               int64_t stride, float* dst) {
-  for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
-    simd::TransposeBlock<simd::NativeF<kIsa>>(src + c0 * pixels, pixels,
-                                              std::min(kLanes, channels - c0), pixels,
-                                              dst + c0, stride);
-  }
+  simd::TransposeBlock<simd::NativeF<kIsa>>(src, pixels, channels, pixels, dst, stride);
   if (stride > channels) {
     for (int64_t p = 0; p < pixels; ++p) {
       std::fill(dst + p * stride + channels, dst + (p + 1) * stride, 0.0f);
@@ -646,15 +642,11 @@ EDBP_INLINE void BuildWindowLists(const PixelLists& l, int64_t rows, int64_t col
   }
 }
 
-// dst[c · pixels + p] = src[p · stride + c] for c < channels, 16 pixels at a time.
+// dst[c · pixels + p] = src[p · stride + c] for c < channels.
 template <CpuIsa kIsa>
 EDBP_INLINE void ToChannelMajor(const float* src, int64_t channels, int64_t pixels,
                                 int64_t stride, float* dst) {
-  for (int64_t p0 = 0; p0 < pixels; p0 += kLanes) {
-    simd::TransposeBlock<simd::NativeF<kIsa>>(src + p0 * stride, stride,
-                                              std::min(kLanes, pixels - p0), channels,
-                                              dst + p0, pixels);
-  }
+  simd::TransposeBlock<simd::NativeF<kIsa>>(src, stride, pixels, channels, dst, pixels);
 }
 
 // W [c_out, c_in, kh, kw] → [kh, kw, rows, cols] with (rows, cols) = (c_in, c_out) when
@@ -1027,6 +1019,7 @@ bool SparseGemm(const GemmArgs& g) {
   const int64_t row_blocks = (g.m + kRowBlock - 1) / kRowBlock;
   ParallelFor(col_blocks * row_blocks, 1, [&](int64_t begin, int64_t end) {
     thread_local Buffer<float> block_b;
+    float* packed = g.trans_b ? Grow(block_b, g.k * kBlock) : nullptr;
     int64_t packed_cb = -1;  // the column block in block_b, for this piece
     for (int64_t item = begin; item < end; ++item) {
       const int64_t cb = item / row_blocks, rb = item % row_blocks;
@@ -1034,14 +1027,9 @@ bool SparseGemm(const GemmArgs& g) {
       const float* b = g.b + col;
       int64_t ldb = g.ldb;
       if (g.trans_b) {
-        float* packed = Grow(block_b, g.k * kBlock);
         if (packed_cb != cb) {
-          // B is [n, k]: its rows col .. col + width, 16 at a time, become columns of
-          // op(B).
-          for (int64_t i0 = col; i0 < col + width; i0 += kLanes) {
-            TransposeGroup(g.b + i0 * g.ldb, g.ldb, std::min(kLanes, col + width - i0),
-                           g.k, packed + (i0 - col), width);
-          }
+          // B is [n, k]: its rows col .. col + width become the columns of op(B).
+          TransposeGroup(g.b + col * g.ldb, g.ldb, width, g.k, packed, width);
           packed_cb = cb;
         }
         b = packed;
